@@ -1,0 +1,47 @@
+/*
+ * keys.h - cache keys that follow the Dockerfile.
+ *
+ * key = <prefix>-<name>-<platform slug>-<hash>, where hash is the first 32
+ * hex digits of SHA-256 over a versioned canonical serialization of: the
+ * key-schema version, the identity descriptor, the platform, the parsed
+ * instructions (not raw text) of every stage that uses the identity and of
+ * the stages those depend on, the contents of --key-file globs, and each
+ * --key-extra string. docs/keys.md explains the design.
+ *
+ * restore_keys are prefixes, most specific first, ending with
+ * "<prefix>-<name>-<platform slug>-". Every key is at most 512 characters of
+ * [A-Za-z0-9._-] (the strictest provider's rules).
+ */
+#ifndef BK_KEYS_H
+#define BK_KEYS_H
+
+#include "core/buildplan.h"
+
+#define BK_KEY_MAX 512
+
+struct bk_key_opts {
+    const char *prefix;                 /* --key-prefix; NULL: "bkcache" */
+    const struct bk_strvec *key_files;  /* --key-file globs; may be NULL */
+    const struct bk_strvec *key_extra;  /* --key-extra strings; may be NULL */
+    const char *base_dir;               /* globs are relative to this; NULL: cwd */
+};
+
+struct bk_cache_key {
+    const struct bk_identity *identity; /* borrowed from the plan */
+    char *key;
+    struct bk_strvec restore_keys;
+};
+
+struct bk_keyset {
+    struct bk_cache_key *keys; /* one per plan identity, same order */
+    size_t n;
+};
+
+int bk_keys_compute(const struct bk_buildplan *plan, const struct bk_key_opts *opts,
+                    struct bk_keyset **out);
+void bk_keyset_free(struct bk_keyset *ks);
+
+/* 0 when `key` obeys the key rules, else BK_EINVAL naming the key and rule. */
+int bk_key_validate(const char *key);
+
+#endif

@@ -1,0 +1,136 @@
+/*
+ * provider.h - the cache store interface. Everything needed to write a store.
+ *
+ * A provider stores opaque archives under string keys. Core (core/store.c)
+ * decides what to save and restore, retries transient failures, times and
+ * counts operations and scrubs secrets from messages; a provider only moves
+ * bytes and answers lookups, and stays small.
+ *
+ * Writing one (providers/<name>.c):
+ *   - keep a private state struct whose first member is `struct bk_provider
+ *     base` (libgit2 style), and make every function static, named
+ *     <name>_<slot>;
+ *   - parse configuration in one pure function, `<name>_parse_config()`,
+ *     from cfg->store, cfg->attrs and cfg->getenv, so unit tests can call it
+ *     without a network; take secrets from environment variables and
+ *     register them with bk_log_add_secret() before any request;
+ *   - export one table: `const struct bk_provider_ops bk_provider_<name>`,
+ *     one slot per line, and add it to the registry in providers/provider.c.
+ *
+ * Return values: BK_OK, or a negative bk_status (core/error.h) with
+ * bk_error_set() describing it: BK_ENOTFOUND (miss), BK_ETRANSIENT /
+ * BK_ETIMEOUT (core retries with backoff), BK_EDENIED (auth, permission),
+ * BK_ESKIPPED or BK_EEXISTS (policy: another job saved the key first,
+ * quota), BK_ECORRUPT (checksum mismatch), BK_ERR (anything else: fatal).
+ * A provider never prints secrets and never exits.
+ */
+#ifndef BK_PROVIDER_H
+#define BK_PROVIDER_H
+
+#include "core/error.h"
+#include "core/log.h"
+#include "core/strvec.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum bk_provider_caps {
+    BK_CAP_IMMUTABLE_KEYS = 1u << 0, /* a saved key can never be overwritten */
+    BK_CAP_DELETE = 1u << 1,         /* remove() works */
+    BK_CAP_BRANCH_SCOPED = 1u << 2,  /* lookups see only this branch and its bases */
+    BK_CAP_LIST = 1u << 3,           /* list() works */
+};
+
+/* One stored archive. Filled by lookup() and list(); released by core with
+ * bk_provider_entry_release(). */
+struct bk_provider_entry {
+    char *key;          /* the full key it is stored under */
+    uint64_t size;      /* archive bytes; 0 when unknown */
+    int64_t created;    /* Unix seconds; 0 when unknown */
+    int64_t last_used;  /* Unix seconds; 0 when unknown */
+    char *scope;        /* branch or ref it belongs to, or NULL */
+    char *handle;       /* provider-private locator (URL, artifact id, path), or NULL */
+};
+
+struct bk_provider_config {
+    const char *store;             /* --store: a path or URL; NULL for the provider's default */
+    const struct bk_strvec *attrs; /* --store-opt key=value words, provider-specific */
+    const char *(*getenv)(const char *name); /* the environment; tests substitute */
+    int read_only;                 /* plan, lookup-only: no writes will be asked */
+};
+
+struct bk_lookup {
+    const char *key;                 /* tried exactly first */
+    const char *const *restore_keys; /* then each as a prefix, in order; newest match wins */
+    size_t nrestore;
+    const char *identity;            /* identity descriptor (for scoped versions) */
+};
+
+struct bk_upload {
+    const char *key;
+    const char *identity;  /* identity descriptor, as in bk_lookup */
+    uint64_t size;         /* bytes in the archive file */
+};
+
+struct bk_provider;
+
+typedef int (*bk_entry_cb)(const struct bk_provider_entry *e, void *payload);
+
+struct bk_provider_ops {
+    const char *name;   /* "local", "github", ... : --provider NAME */
+    const char *scheme; /* URL scheme of --store it owns ("s3"), or NULL */
+    unsigned caps;      /* enum bk_provider_caps */
+
+    /* 1 when this provider's CI environment is detected (--provider auto). NULL: never. */
+    int (*detect)(const struct bk_provider_config *cfg);
+    /* Parse the configuration and allocate; no network yet unless needed to fail early. */
+    int (*create)(const struct bk_provider_config *cfg, struct bk_provider **out);
+    /* The exact key, else the newest entry whose key starts with a restore key
+     * (restore keys tried in order). BK_ENOTFOUND on a miss. */
+    int (*lookup)(struct bk_provider *p, const struct bk_lookup *q, struct bk_provider_entry *out);
+    /* Write the archive of `e` (from lookup or list) into `fd`, a regular file
+     * open for writing; pwrite() at any offset is allowed. */
+    int (*download)(struct bk_provider *p, const struct bk_provider_entry *e, int fd);
+    /* Store the archive in `fd` (a regular file; pread() at any offset is
+     * allowed) under u->key. BK_EEXISTS when the key exists and cannot be replaced. */
+    int (*upload)(struct bk_provider *p, const struct bk_upload *u, int fd);
+    /* Call cb for each stored entry; stop early when cb returns non-zero. NULL: cannot list. */
+    int (*list)(struct bk_provider *p, bk_entry_cb cb, void *payload);
+    /* Delete one entry. NULL when the store cannot delete. */
+    int (*remove)(struct bk_provider *p, const struct bk_provider_entry *e);
+    void (*destroy)(struct bk_provider *p);
+};
+
+/* The public part of every provider instance; embed it as the first member. */
+struct bk_provider {
+    const struct bk_provider_ops *ops;
+};
+
+/* ---- registry and helpers (providers/provider.c) ---- */
+
+/* NULL-terminated list of every built-in provider, in auto-detection order. */
+extern const struct bk_provider_ops *const bk_providers[];
+
+/* By name ("local") or by the scheme of `store` ("s3://b/p"); NULL when unknown. */
+const struct bk_provider_ops *bk_provider_find(const char *name);
+const struct bk_provider_ops *bk_provider_for_store(const char *store);
+/* The first provider whose detect() says yes; the local store otherwise. */
+const struct bk_provider_ops *bk_provider_detect(const struct bk_provider_config *cfg);
+
+/* Value of attribute `name` in cfg->attrs ("name=value"), or NULL. */
+const char *bk_provider_attr(const struct bk_provider_config *cfg, const char *name);
+/* cfg->getenv(name), or getenv(name) when cfg->getenv is NULL; "" counts as unset (NULL). */
+const char *bk_provider_env(const struct bk_provider_config *cfg, const char *name);
+
+/*
+ * The lookup rule shared by stores that can list: among `entries`, the one
+ * whose key equals q->key; else, for each restore key in order, the newest
+ * (largest created, then last_used) whose key starts with it. Returns the
+ * index or -1.
+ */
+long bk_provider_pick(const struct bk_provider_entry *entries, size_t n, const struct bk_lookup *q);
+
+void bk_provider_entry_copy(struct bk_provider_entry *dst, const struct bk_provider_entry *src);
+void bk_provider_entry_release(struct bk_provider_entry *e);
+
+#endif
