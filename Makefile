@@ -89,3 +89,8 @@ clean:
 
 -include mk/*.mk
 -include $(LIB_OBJ:.o=.d) $(BUILD)/core/main.d
+
+# ---- benchmarks: each tests/bench/bench_<area>.sh prints its own table ----
+bench: all
+	@for b in tests/bench/bench_*.sh; do [ -f "$$b" ] || continue; \
+	  echo "== $$b"; BKCACHE=$(CURDIR)/bkcache sh "$$b" || exit 1; done
