@@ -50,14 +50,16 @@ $(BUILD)/.deps: scripts/deps.sh
 
 $(BUILD)/%.o: %.c | $(BUILD)/.deps
 	@mkdir -p $(dir $@)
-	$(CC) $(BK_CFLAGS) -MMD -MP -c $< -o $@
+	@echo "  CC      $<"
+	@$(CC) $(BK_CFLAGS) -MMD -MP -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	@ar rcs $@ $^
 
 $(BUILD)/bkcache: $(BUILD)/core/main.o $(LIB)
-	$(CC) $(BK_LDFLAGS) -o $@ $^ $(BK_LIBS)
+	@echo "  LINK    $@"
+	@$(CC) $(BK_LDFLAGS) -o $@ $^ $(BK_LIBS)
 
 bkcache: $(BUILD)/bkcache
 	@cp $< $@
@@ -65,7 +67,8 @@ bkcache: $(BUILD)/bkcache
 # ---- unit tests (cmocka): one binary per tests/unit/test_<dir>_<module>.c ----
 $(BUILD)/tests/%: tests/unit/%.c $(TEST_SUPPORT) $(LIB) | $(BUILD)/.deps
 	@mkdir -p $(dir $@)
-	$(CC) $(BK_CFLAGS) -Wno-unused-parameter -Itests/unit -o $@ $< $(TEST_SUPPORT) \
+	@echo "  TEST    $<"
+	@$(CC) $(BK_CFLAGS) -Wno-unused-parameter -Itests/unit -o $@ $< $(TEST_SUPPORT) \
 	      $(LIB) $(BK_LDFLAGS) $(BK_LIBS) -lcmocka
 
 test-unit: $(UNIT_BIN) bkcache

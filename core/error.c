@@ -10,6 +10,7 @@
 #define BK_ERROR_MAX 1024
 
 static _Thread_local char g_msg[BK_ERROR_MAX];
+static _Thread_local long g_retry_after_ms = -1;
 
 int bk_error_set(int code, const char *fmt, ...)
 {
@@ -17,7 +18,18 @@ int bk_error_set(int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(g_msg, sizeof(g_msg), fmt, ap);
     va_end(ap);
+    g_retry_after_ms = -1;
     return code;
+}
+
+void bk_error_set_retry_after(long ms)
+{
+    g_retry_after_ms = ms;
+}
+
+long bk_error_retry_after_ms(void)
+{
+    return g_retry_after_ms;
 }
 
 int bk_error_wrap(int code, const char *fmt, ...)

@@ -52,4 +52,10 @@ const char *bk_status_name(int code);
 /* True for codes worth retrying (BK_ETRANSIENT, BK_ETIMEOUT). */
 int bk_status_retryable(int code);
 
+/* A server's requested delay (Retry-After) for the failure being returned,
+ * in milliseconds; core's retry loop waits at least this long. Cleared by
+ * bk_error_set(). -1 when none was given. */
+void bk_error_set_retry_after(long ms);
+long bk_error_retry_after_ms(void);
+
 #endif
