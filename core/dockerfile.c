@@ -297,6 +297,8 @@ static int parse_instruction(struct bk_dockerfile *df, struct scanner *sc, struc
     }
     node->start_line = start;
     node->end_line = *cur;
+    for (struct bk_df_node *sub = node->sub; sub; sub = sub->sub)
+        sub->start_line = start, sub->end_line = *cur;
     df->nnodes++;
     return BK_OK;
 }

@@ -45,8 +45,10 @@ struct bk_df_node {
     size_t nargs;
     char *rest;         /* the argument text after the flags, trimmed (shell form text) */
     int json;           /* 1 when the arguments came from a JSON array (exec form) */
-    struct bk_df_node *sub; /* ONBUILD only: the trigger instruction, else NULL */
-    struct bk_df_heredoc *heredocs;
+    struct bk_df_node *sub; /* ONBUILD only: the trigger instruction, else NULL; its lines
+                               are the ONBUILD's */
+    struct bk_df_heredoc *heredocs; /* for ONBUILD RUN <<EOF: on the ONBUILD node, as in
+                                       BuildKit, not on `sub` */
     size_t nheredocs;
     int start_line;     /* 1-based first physical line */
     int end_line;       /* 1-based last physical line (heredoc bodies included) */

@@ -129,12 +129,9 @@ void bk_df__trim_space(const char **s, size_t *n)
         size_t back = 1;
         while (back < 4 && back < *n && ((unsigned char)(*s)[*n - back] & 0xC0) == 0x80)
             back++;
-        if (bk_df__space_at(*s + *n - back, back) == back) {
-            *n -= back;
-        } else if (back > 1 && bk_df__space_at(*s + *n - 1, 1) == 1) {
-            *n -= 1;
-        } else {
+        /* Go's DecodeLastRune: anything but one whole space rune stops. */
+        if (bk_df__space_at(*s + *n - back, back) != back)
             break;
-        }
+        *n -= back;
     }
 }
