@@ -26,9 +26,12 @@
 /* A heredoc opened on an instruction line (RUN, COPY, ADD). */
 struct bk_df_heredoc {
     char *name;      /* delimiter, quotes removed: "EOF" */
-    char *content;   /* body lines joined with "\n", with a final "\n" */
+    char *content;   /* body lines exactly as in the file, each with its own line end
+                        ("\n" or "\r\n"; the last one may have none), as BuildKit keeps
+                        them: leading tabs are NOT stripped here even for <<- */
     int expand;      /* 1 unless the delimiter was quoted */
-    int chomp;       /* 1 for <<- (leading tabs stripped) */
+    int chomp;       /* 1 for <<- (tabs stripped from the terminator line; strip them
+                        from the body when using it) */
     int fd;          /* leading file descriptor digits, or -1 */
 };
 
@@ -38,11 +41,14 @@ struct bk_df_node {
     char **flags;       /* flag words before the arguments, quotes/escapes removed: "--mount=type=cache,target=/x" */
     size_t nflags;
     char **args;        /* arguments as in BuildKit's dump (see the fixture README) */
+    size_t *arglens;    /* byte length of each args[i]: a JSON "\u0000" puts a NUL inside */
     size_t nargs;
     char *rest;         /* the argument text after the flags, trimmed (shell form text) */
     int json;           /* 1 when the arguments came from a JSON array (exec form) */
-    struct bk_df_node *sub; /* ONBUILD only: the trigger instruction, else NULL */
-    struct bk_df_heredoc *heredocs;
+    struct bk_df_node *sub; /* ONBUILD only: the trigger instruction, else NULL; its lines
+                               are the ONBUILD's */
+    struct bk_df_heredoc *heredocs; /* for ONBUILD RUN <<EOF: on the ONBUILD node, as in
+                                       BuildKit, not on `sub` */
     size_t nheredocs;
     int start_line;     /* 1-based first physical line */
     int end_line;       /* 1-based last physical line (heredoc bodies included) */
