@@ -20,6 +20,7 @@
 #define BK_BUILDPLAN_H
 
 #include "core/dockerfile.h"
+#include "core/runmount.h"
 #include "core/strvec.h"
 
 #include <stdint.h>
@@ -31,8 +32,6 @@ struct bk_build_opts {
     const char *platform;          /* "os/arch[/variant]", NULL: linux/<host arch> */
     const char *build_platform;    /* NULL: the same as the host */
 };
-
-enum bk_sharing { BK_SHARING_SHARED, BK_SHARING_PRIVATE, BK_SHARING_LOCKED };
 
 struct bk_stage {
     int index;          /* 0-based, file order */
