@@ -56,7 +56,8 @@ struct bk_mount_use {
     enum bk_sharing sharing;
     int readonly;
     uint32_t uid, gid, mode; /* effective values (0, 0, 0755 by default) */
-    int has_uid, has_gid, has_mode; /* given explicitly (creates a base layer) */
+    int has_uid, has_gid, has_mode; /* given explicitly */
+    int has_base;       /* uid/gid/mode given and no source: mkdir base layer */
     char *from;         /* from= as written, or NULL */
     int from_stage;     /* stage index when from= names a stage, else -1 */
     char *source;       /* source= or NULL */
@@ -87,6 +88,8 @@ struct bk_buildplan {
     size_t nuses;
     struct bk_identity *identities;
     size_t nidentities;
+    struct bk_vars globals;         /* automatic platform args + global ARGs, evaluated */
+    struct bk_vars build_args;      /* --build-arg values (the last one of a name wins) */
 };
 
 /*
