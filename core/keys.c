@@ -17,6 +17,7 @@
  *   keyglob <pattern>
  *   keyfile <path relative to the base dir> <sha256 of contents>
  *   extra <string>
+ *   end-inputs
  *
  * Comments, blank lines, continuations and other formatting never reach
  * the parsed nodes, so they cannot change a key.
@@ -267,6 +268,7 @@ static int serialize_inputs(const struct bk_key_opts *opts, struct bk_strbuf *sb
         put(sb, opts->key_extra->v[i]);
         bk_strbuf_addch(sb, '\n');
     }
+    bk_strbuf_adds(sb, "end-inputs\n");
     bk_strvec_clear(&files);
     return rc;
 }
