@@ -19,6 +19,7 @@
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static cJSON *use_json(const struct bk_buildplan *plan, const struct bk_mount_use *u)
 {
@@ -63,22 +64,41 @@ static void print_json(const struct bk_buildplan *plan)
     printf("%s]\n", plan->nuses ? "\n" : "");
 }
 
+static int col_width(const struct bk_buildplan *plan, int which, int min)
+{
+    int w = min;
+    for (size_t i = 0; i < plan->nuses; i++) {
+        const struct bk_mount_use *u = &plan->uses[i];
+        const char *s = which == 0   ? u->stage_label
+                        : which == 1 ? plan->identities[u->identity].name
+                                     : u->target;
+        if ((int)strlen(s) > w)
+            w = (int)strlen(s);
+    }
+    return w;
+}
+
 static void print_table(const struct bk_buildplan *plan)
 {
+    int ws, wn, wt;
+
     if (plan->nuses == 0) {
         printf("no cache mounts in the build of stage %s\n",
                plan->stages[plan->target].label);
         return;
     }
-    printf("%-12s %5s  %-28s %-28s %-7s %-3s %-15s %s\n", "STAGE", "LINE", "NAME", "TARGET",
-           "SHARING", "RO", "UID:GID MODE", "CACHE ID / FROM / SOURCE");
+    ws = col_width(plan, 0, 5);
+    wn = col_width(plan, 1, 4);
+    wt = col_width(plan, 2, 6);
+    printf("%-*s %5s  %-*s %-*s %-7s %-3s %-15s %s\n", ws, "STAGE", "LINE", wn, "NAME", wt,
+           "TARGET", "SHARING", "RO", "UID:GID MODE", "CACHE ID");
     for (size_t i = 0; i < plan->nuses; i++) {
         const struct bk_mount_use *u = &plan->uses[i];
         char *target = bk_path_clean(u->target);
         char own[40];
         snprintf(own, sizeof(own), "%u:%u %04o", u->uid, u->gid, u->mode);
-        printf("%-12s %5d  %-28s %-28s %-7s %-3s %-15s %s", u->stage_label, u->line,
-               plan->identities[u->identity].name, target, bk_sharing_name(u->sharing),
+        printf("%-*s %5d  %-*s %-*s %-7s %-3s %-15s %s", ws, u->stage_label, u->line, wn,
+               plan->identities[u->identity].name, wt, target, bk_sharing_name(u->sharing),
                u->readonly ? "yes" : "no", own, u->cache_id);
         if (u->from)
             printf(" from=%s", u->from);
