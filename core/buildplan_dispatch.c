@@ -111,7 +111,13 @@ static void add_use(struct bk_plan_ctx *cx, int stage, int line, struct bk_runmo
     u->stage_label = plan->stages[stage].label;
     u->line = line;
     u->id = bk_runmount_cache_id(m);
-    u->cache_id = bk_xasprintf("%s/%s", plan->ns, u->id);
+    {
+        size_t ln = strlen(plan->ns), li = strlen(u->id);
+        u->cache_id = bk_xmalloc(ln + li + 2);
+        memcpy(u->cache_id, plan->ns, ln);
+        u->cache_id[ln] = '/';
+        memcpy(u->cache_id + ln + 1, u->id, li + 1);
+    }
     u->target = path;
     u->sharing = m->sharing;
     u->readonly = m->readonly;

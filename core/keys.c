@@ -7,18 +7,22 @@
  *   bkcache-key v1
  *   identity <descriptor>
  *   platform <platform>
- *   stage <label> <expanded FROM operand>     (stages in file order)
+ *   stage-sha256 <hex>                        (per needed stage, in file order:
+ *                                              SHA-256 of the stage's block)
+ *   end-dockerfile
+ *   keyglob <pattern> / keyfile <path> <sha256> / extra <string>
+ *   end-inputs
+ *
+ * A stage's block (hashed once, shared by every identity that needs it):
+ *
+ *   stage <label> <expanded FROM operand>
  *   node <keyword> <json 0|1>                 (each instruction after FROM)
  *   flag <word> / arg <word> / heredoc <name> <expand> <chomp> <content>
  *   trigger                                   (ONBUILD: the nested node follows)
  *   argval <name> <value>                     (what an ARG without default, or
  *                                              with a --build-arg, resolves to)
- *   end-dockerfile
- *   keyglob <pattern>
- *   keyfile <path relative to the base dir> <sha256 of contents>
- *   extra <string>
- *   end-inputs
  *
+ * keyfile paths are relative to the base dir; their hash is of the contents.
  * Comments, blank lines, continuations and other formatting never reach
  * the parsed nodes, so they cannot change a key.
  */
@@ -40,15 +44,23 @@
 #define BK_KEY_SCHEMA "bkcache-key v1"
 #define BK_KEY_PREFIX_MAX 128
 
+static void hex32(const unsigned char md[32], char hex[65])
+{
+    static const char digits[] = "0123456789abcdef";
+    for (unsigned i = 0; i < 32; i++) {
+        hex[2 * i] = digits[md[i] >> 4];
+        hex[2 * i + 1] = digits[md[i] & 15];
+    }
+    hex[64] = '\0';
+}
+
 void bk_sha256_hex(const void *data, size_t len, char hex[65])
 {
     unsigned char md[32];
     unsigned int n = 0;
 
     EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
-    for (unsigned i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
-    hex[64] = '\0';
+    hex32(md, hex);
 }
 
 static int sha256_file(const char *path, char hex[65])
@@ -74,8 +86,7 @@ static int sha256_file(const char *path, char hex[65])
         return bk_error_set(BK_ERR, "--key-file %s: read error", path);
     }
     fclose(f);
-    for (unsigned i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    hex32(md, hex);
     return BK_OK;
 }
 
@@ -118,7 +129,16 @@ int bk_key_prefix_validate(const char *prefix)
 
 static void put(struct bk_strbuf *sb, const char *s)
 {
-    bk_strbuf_addf(sb, " %zu:", strlen(s));
+    char num[24];
+    size_t len = strlen(s), i = sizeof(num);
+
+    num[--i] = ':';
+    do {
+        num[--i] = (char)('0' + len % 10);
+        len /= 10;
+    } while (len);
+    num[--i] = ' ';
+    bk_strbuf_add(sb, num + i, sizeof(num) - i);
     bk_strbuf_adds(sb, s);
 }
 
@@ -181,33 +201,65 @@ static void mark_deps(const struct bk_buildplan *plan, int s, unsigned char *set
         mark_deps(plan, plan->stages[s].deps[d], set);
 }
 
-static void serialize_dockerfile(const struct bk_buildplan *plan, size_t idx, struct bk_strbuf *sb)
+/* The stages identity `idx` needs: those that use it and their deps. */
+static unsigned char *identity_stages(const struct bk_buildplan *plan, size_t idx)
 {
-    const struct bk_identity *id = &plan->identities[idx];
     unsigned char *set = bk_xcalloc(plan->nstages ? plan->nstages : 1, 1);
-
     for (size_t u = 0; u < plan->nuses; u++)
         if (plan->uses[u].identity == idx)
             mark_deps(plan, plan->uses[u].stage, set);
+    return set;
+}
+
+static void serialize_header(const struct bk_buildplan *plan, size_t idx, struct bk_strbuf *sb)
+{
     bk_strbuf_adds(sb, BK_KEY_SCHEMA "\nidentity");
-    put(sb, id->descriptor);
+    put(sb, plan->identities[idx].descriptor);
     bk_strbuf_adds(sb, "\nplatform");
     put(sb, plan->platform);
     bk_strbuf_addch(sb, '\n');
+}
+
+static void serialize_stage(const struct bk_buildplan *plan, size_t s, struct bk_strbuf *sb)
+{
+    const struct bk_stage *st = &plan->stages[s];
+
+    bk_strbuf_adds(sb, "stage");
+    put(sb, st->label);
+    put(sb, st->base);
+    bk_strbuf_addch(sb, '\n');
+    for (size_t ni = st->first_node + 1; ni < st->end_node; ni++) {
+        const struct bk_df_node *n = &plan->df->nodes[ni];
+        put_node(sb, n);
+        if (strcmp(n->keyword, "arg") == 0)
+            put_argvals(sb, plan, n);
+    }
+}
+
+/* The SHA-256 of stage s's serialization, computed once per keyset. */
+static const char *stage_digest(const struct bk_buildplan *plan, size_t s, char (*cache)[65])
+{
+    if (!cache[s][0]) {
+        struct bk_strbuf blob = BK_STRBUF_INIT;
+        serialize_stage(plan, s, &blob);
+        bk_sha256_hex(blob.buf, blob.len, cache[s]);
+        bk_strbuf_release(&blob);
+    }
+    return cache[s];
+}
+
+static void serialize_dockerfile(const struct bk_buildplan *plan, size_t idx, struct bk_strbuf *sb,
+                                 char (*cache)[65])
+{
+    unsigned char *set = identity_stages(plan, idx);
+
+    serialize_header(plan, idx, sb);
     for (size_t s = 0; s < plan->nstages; s++) {
-        const struct bk_stage *st = &plan->stages[s];
         if (!set[s])
             continue;
-        bk_strbuf_adds(sb, "stage");
-        put(sb, st->label);
-        put(sb, st->base);
+        bk_strbuf_adds(sb, "stage-sha256 ");
+        bk_strbuf_adds(sb, stage_digest(plan, s, cache));
         bk_strbuf_addch(sb, '\n');
-        for (size_t ni = st->first_node + 1; ni < st->end_node; ni++) {
-            const struct bk_df_node *n = &plan->df->nodes[ni];
-            put_node(sb, n);
-            if (strcmp(n->keyword, "arg") == 0)
-                put_argvals(sb, plan, n);
-        }
     }
     bk_strbuf_adds(sb, "end-dockerfile\n");
     free(set);
@@ -276,7 +328,9 @@ static int serialize_inputs(const struct bk_key_opts *opts, struct bk_strbuf *sb
 int bk_keys_serialize(const struct bk_buildplan *plan, size_t i, const struct bk_key_opts *opts,
                       struct bk_strbuf *out)
 {
-    serialize_dockerfile(plan, i, out);
+    char(*cache)[65] = bk_xcalloc(plan->nstages ? plan->nstages : 1, 65);
+    serialize_dockerfile(plan, i, out, cache);
+    free(cache);
     return serialize_inputs(opts, out);
 }
 
@@ -287,6 +341,7 @@ int bk_keys_compute(const struct bk_buildplan *plan, const struct bk_key_opts *o
 {
     const char *prefix = opts->prefix ? opts->prefix : "bkcache";
     struct bk_strbuf inputs = BK_STRBUF_INIT, slug = BK_STRBUF_INIT;
+    char(*cache)[65];
     struct bk_keyset *ks;
     int rc;
 
@@ -301,6 +356,7 @@ int bk_keys_compute(const struct bk_buildplan *plan, const struct bk_key_opts *o
     for (const char *p = plan->platform; *p; p++)
         bk_strbuf_addch(&slug, key_char_ok(*p) ? *p : '-');
 
+    cache = bk_xcalloc(plan->nstages ? plan->nstages : 1, 65);
     ks = bk_xcalloc(1, sizeof(*ks));
     ks->keys = bk_xcalloc(plan->nidentities ? plan->nidentities : 1, sizeof(*ks->keys));
     ks->n = plan->nidentities;
@@ -308,9 +364,9 @@ int bk_keys_compute(const struct bk_buildplan *plan, const struct bk_key_opts *o
         struct bk_cache_key *k = &ks->keys[i];
         struct bk_strbuf sb = BK_STRBUF_INIT;
         char df_hex[65], all_hex[65];
-        char *head;
+        char *start;
 
-        serialize_dockerfile(plan, i, &sb);
+        serialize_dockerfile(plan, i, &sb, cache);
         bk_sha256_hex(sb.buf, sb.len, df_hex);
         bk_strbuf_add(&sb, inputs.buf, inputs.len);
         bk_sha256_hex(sb.buf, sb.len, all_hex);
@@ -318,13 +374,14 @@ int bk_keys_compute(const struct bk_buildplan *plan, const struct bk_key_opts *o
 
         k->identity = &plan->identities[i];
         k->restore_keys = (struct bk_strvec)BK_STRVEC_INIT;
-        head = bk_xasprintf("%s-%s-%s-", prefix, plan->identities[i].name, slug.buf);
-        k->key = bk_xasprintf("%s%.16s%.16s", head, df_hex, all_hex);
-        bk_strvec_pushf(&k->restore_keys, "%s%.16s", head, df_hex);
-        bk_strvec_push(&k->restore_keys, head);
-        free(head);
+        start = bk_xasprintf("%s-%s-%s-", prefix, plan->identities[i].name, slug.buf);
+        k->key = bk_xasprintf("%s%.16s%.16s", start, df_hex, all_hex);
+        bk_strvec_pushf(&k->restore_keys, "%s%.16s", start, df_hex);
+        bk_strvec_push(&k->restore_keys, start);
+        free(start);
         rc = bk_key_validate(k->key);
     }
+    free(cache);
     bk_strbuf_release(&inputs);
     bk_strbuf_release(&slug);
     if (rc) {

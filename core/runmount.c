@@ -419,6 +419,18 @@ char *bk_path_clean(const char *p)
     return out;
 }
 
+/* "/" + a + "/" + b, without printf (this runs once per mount). */
+static char *join3(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    char *p = bk_xmalloc(la + lb + 3);
+    p[0] = '/';
+    memcpy(p + 1, a, la);
+    p[la + 1] = '/';
+    memcpy(p + la + 2, b, lb + 1);
+    return p;
+}
+
 char *bk_runmount_cache_id(const struct bk_runmount *m)
 {
     if (m->id && *m->id)
@@ -435,7 +447,7 @@ int bk_runmount_mount_path(const struct bk_runmount *m, const char *workdir, cha
     if (clean[0] == '/') {
         path = bk_xstrdup(t);
     } else {
-        char *joined = bk_xasprintf("/%s/%s", workdir ? workdir : "/", t);
+        char *joined = join3(workdir ? workdir : "/", t);
         path = bk_path_clean(joined);
         free(joined);
     }
@@ -451,11 +463,17 @@ int bk_runmount_mount_path(const struct bk_runmount *m, const char *workdir, cha
 
 int bk_runmount_has_base(const struct bk_runmount *m)
 {
-    char *src = bk_xasprintf("/%s", m->source ? m->source : "");
-    char *clean = bk_path_clean(src);
-    int no_source = strcmp(clean, "/") == 0;
+    char *src, *clean;
+    int no_source;
 
+    if (!(m->has_uid || m->has_gid || m->has_mode))
+        return 0;
+    if (!m->source || !*m->source)
+        return 1;
+    src = join3("", m->source);
+    clean = bk_path_clean(src);
+    no_source = strcmp(clean, "/") == 0;
     free(src);
     free(clean);
-    return no_source && (m->has_uid || m->has_gid || m->has_mode);
+    return no_source;
 }

@@ -9,6 +9,7 @@
  */
 #include "core/shell_lex.h"
 
+#include "core/dockerfile.h"
 #include "core/error.h"
 #include "core/strbuf.h"
 
@@ -19,12 +20,40 @@
 
 /* ---- variable store ---------------------------------------------------- */
 
+static size_t vars_hash(const char *s)
+{
+    size_t h = 14695981039346656037ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+/* The slot holding `name`, or the empty slot where it would go. */
+static size_t vars_slot(const struct bk_vars *vars, const char *name)
+{
+    size_t mask = vars->nslots - 1, i = vars_hash(name) & mask;
+    while (vars->slots[i] && strcmp(vars->names[vars->slots[i] - 1], name) != 0)
+        i = (i + 1) & mask;
+    return i;
+}
+
 static long vars_find(const struct bk_vars *vars, const char *name)
 {
+    if (!vars->nslots)
+        return -1;
+    size_t e = vars->slots[vars_slot(vars, name)];
+    return e ? (long)e - 1 : -1;
+}
+
+static void vars_reindex(struct bk_vars *vars)
+{
+    free(vars->slots);
+    vars->nslots = 16;
+    while (vars->nslots <= 2 * (vars->n + 1))
+        vars->nslots *= 2;
+    vars->slots = bk_xcalloc(vars->nslots, sizeof(size_t));
     for (size_t i = 0; i < vars->n; i++)
-        if (strcmp(vars->names[i], name) == 0)
-            return (long)i;
-    return -1;
+        vars->slots[vars_slot(vars, vars->names[i])] = i + 1;
 }
 
 const char *bk_vars_get(const struct bk_vars *vars, const char *name)
@@ -49,6 +78,10 @@ void bk_vars_set(struct bk_vars *vars, const char *name, const char *value)
     vars->names[vars->n] = bk_xstrdup(name);
     vars->values[vars->n] = bk_xstrdup(value);
     vars->n++;
+    if (2 * vars->n >= vars->nslots)
+        vars_reindex(vars);
+    else
+        vars->slots[vars_slot(vars, name)] = vars->n;
 }
 
 void bk_vars_copy(struct bk_vars *dst, const struct bk_vars *src)
@@ -66,6 +99,7 @@ void bk_vars_release(struct bk_vars *vars)
     }
     free(vars->names);
     free(vars->values);
+    free(vars->slots);
     memset(vars, 0, sizeof(*vars));
 }
 
@@ -168,6 +202,8 @@ static int pattern_compile(const char *p, struct pattern *out, struct bk_strbuf 
                 bk_strbuf_addf(err, "invalid pattern (%s) in substitution: invalid escape '\\", p);
                 add_rune(err, p[i] ? (unsigned char)p[i] : LEX_EOF);
                 bk_strbuf_addch(err, '\'');
+                free(out->kind);
+                free(out->lit);
                 return BK_EINVAL;
             }
             c = p[i];
@@ -554,17 +590,6 @@ static int process_until(struct lexer *lx, int stop, int raw, struct bk_strbuf *
     return BK_OK;
 }
 
-static void quote_word(struct bk_strbuf *sb, const char *s)
-{
-    bk_strbuf_addch(sb, '"');
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            bk_strbuf_addch(sb, '\\');
-        bk_strbuf_addch(sb, *s);
-    }
-    bk_strbuf_addch(sb, '"');
-}
-
 int bk_shell_expand(const char *word, char escape, const struct bk_vars *vars, char **out)
 {
     struct lexer lx = { word, strlen(word), 0, (unsigned char)escape, vars, BK_STRBUF_INIT };
@@ -574,7 +599,7 @@ int bk_shell_expand(const char *word, char escape, const struct bk_vars *vars, c
     if (process_until(&lx, LEX_EOF, 0, &res)) {
         struct bk_strbuf msg = BK_STRBUF_INIT;
         bk_strbuf_adds(&msg, "failed to process ");
-        quote_word(&msg, word);
+        bk_go_quote(&msg, word);
         bk_error_set(BK_EINVAL, "%s: %s", msg.buf, lx.err.buf);
         bk_strbuf_release(&msg);
         bk_strbuf_release(&lx.err);
