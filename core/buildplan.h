@@ -64,7 +64,15 @@ struct bk_mount_use {
     size_t identity;    /* index into plan->identities */
 };
 
-/* One cache as BuildKit stores it. */
+/*
+ * One cache as BuildKit stores it. The name is derived from the identity
+ * alone (docs/keys.md): the id with each run of characters outside
+ * [A-Za-z0-9._-] replaced by '-', '-' and '.' trimmed at both ends, at most
+ * 64 characters ("cache" if empty); when that differs from the id or the
+ * identity has a base, "-" and the first 8 hex digits of
+ * SHA-256(descriptor) are appended. "pnpm" -> "pnpm",
+ * "/root/.cache/go-build" -> "root-.cache-go-build-f0d2735e".
+ */
 struct bk_identity {
     char *name;         /* file-system-safe, unique within the plan: [A-Za-z0-9._-] */
     char *cache_id;     /* NS + "/" + id */
