@@ -34,9 +34,9 @@
 #include <string.h>
 
 static const char *const k_platform_args[] = {
-    "BUILDPLATFORM",  "BUILDOS",        "BUILDOSVERSION", "BUILDARCH",
-    "BUILDVARIANT",   "TARGETPLATFORM", "TARGETOS",       "TARGETOSVERSION",
-    "TARGETARCH",     "TARGETVARIANT",  "TARGETSTAGE",
+    "BUILDPLATFORM", "BUILDOS",        "BUILDOSVERSION", "BUILDARCH",
+    "BUILDVARIANT",  "TARGETPLATFORM", "TARGETOS",       "TARGETOSVERSION",
+    "TARGETARCH",    "TARGETVARIANT",  "TARGETSTAGE",
 };
 
 /* ---- global args ------------------------------------------------------- */
@@ -69,8 +69,8 @@ static int eval_global_arg(struct bk_plan_ctx *cx, const struct bk_df_node *n)
 {
     for (size_t i = 0; i < n->nargs; i++) {
         const char *eq = strchr(n->args[i], '=');
-        char *key = eq ? bk_xstrndup(n->args[i], (size_t)(eq - n->args[i]))
-                       : bk_xstrdup(n->args[i]);
+        char *key =
+            eq ? bk_xstrndup(n->args[i], (size_t)(eq - n->args[i])) : bk_xstrdup(n->args[i]);
         const char *given = bk_vars_get(&cx->build_args, key);
         char *value = NULL;
 
@@ -455,7 +455,7 @@ static void build_identities(struct bk_buildplan *plan)
 int bk_buildplan_resolve(const struct bk_dockerfile *df, const struct bk_build_opts *opts,
                          struct bk_buildplan **out)
 {
-    struct bk_plan_ctx cx = { df, NULL, NULL, BK_VARS_INIT, BK_VARS_INIT };
+    struct bk_plan_ctx cx = {df, NULL, NULL, BK_VARS_INIT, BK_VARS_INIT};
     struct bk_buildplan *plan = bk_xcalloc(1, sizeof(*plan));
     const char *ns;
     int rc;

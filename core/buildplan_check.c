@@ -28,23 +28,22 @@ struct flag_def {
 };
 
 static const struct flag_def k_run_flags[] = {
-    { "mount", F_STRS }, { "network", F_STR }, { "security", F_STR }, { "device", F_STRS },
-    { NULL, F_STR },
+    {"mount", F_STRS}, {"network", F_STR}, {"security", F_STR}, {"device", F_STRS}, {NULL, F_STR},
 };
 static const struct flag_def k_copy_flags[] = {
-    { "from", F_STR },     { "chown", F_STR },      { "chmod", F_STR }, { "link", F_BOOL },
-    { "parents", F_BOOL }, { "exclude", F_STRS },   { NULL, F_STR },
+    {"from", F_STR},     {"chown", F_STR},    {"chmod", F_STR}, {"link", F_BOOL},
+    {"parents", F_BOOL}, {"exclude", F_STRS}, {NULL, F_STR},
 };
 static const struct flag_def k_add_flags[] = {
-    { "chown", F_STR },     { "chmod", F_STR },   { "link", F_BOOL },     { "keep-git-dir", F_BOOL },
-    { "checksum", F_STR },  { "unpack", F_BOOL }, { "exclude", F_STRS },  { NULL, F_STR },
+    {"chown", F_STR},    {"chmod", F_STR},   {"link", F_BOOL},    {"keep-git-dir", F_BOOL},
+    {"checksum", F_STR}, {"unpack", F_BOOL}, {"exclude", F_STRS}, {NULL, F_STR},
 };
-static const struct flag_def k_from_flags[] = { { "platform", F_STR }, { NULL, F_STR } };
+static const struct flag_def k_from_flags[] = {{"platform", F_STR}, {NULL, F_STR}};
 static const struct flag_def k_health_flags[] = {
-    { "interval", F_STR },       { "timeout", F_STR }, { "start-period", F_STR },
-    { "start-interval", F_STR }, { "retries", F_STR }, { NULL, F_STR },
+    {"interval", F_STR},       {"timeout", F_STR}, {"start-period", F_STR},
+    {"start-interval", F_STR}, {"retries", F_STR}, {NULL, F_STR},
 };
-static const struct flag_def k_no_flags[] = { { NULL, F_STR } };
+static const struct flag_def k_no_flags[] = {{NULL, F_STR}};
 
 struct instr_def {
     const char *keyword;
@@ -52,13 +51,25 @@ struct instr_def {
 };
 
 static const struct instr_def k_instructions[] = {
-    { "add", k_add_flags },       { "arg", NULL },           { "cmd", k_no_flags },
-    { "copy", k_copy_flags },     { "entrypoint", k_no_flags }, { "env", k_no_flags },
-    { "expose", k_no_flags },     { "from", k_from_flags },  { "healthcheck", k_health_flags },
-    { "label", k_no_flags },      { "maintainer", k_no_flags }, { "onbuild", k_no_flags },
-    { "run", k_run_flags },       { "shell", k_no_flags },   { "stopsignal", NULL },
-    { "user", k_no_flags },       { "volume", k_no_flags },  { "workdir", k_no_flags },
-    { NULL, NULL },
+    {"add", k_add_flags},
+    {"arg", NULL},
+    {"cmd", k_no_flags},
+    {"copy", k_copy_flags},
+    {"entrypoint", k_no_flags},
+    {"env", k_no_flags},
+    {"expose", k_no_flags},
+    {"from", k_from_flags},
+    {"healthcheck", k_health_flags},
+    {"label", k_no_flags},
+    {"maintainer", k_no_flags},
+    {"onbuild", k_no_flags},
+    {"run", k_run_flags},
+    {"shell", k_no_flags},
+    {"stopsignal", NULL},
+    {"user", k_no_flags},
+    {"volume", k_no_flags},
+    {"workdir", k_no_flags},
+    {NULL, NULL},
 };
 
 int bk_plan_error(const struct bk_plan_ctx *cx, int line, const char *fmt, ...)

@@ -98,8 +98,7 @@ static int dispatch_workdir(struct bk_plan_ctx *cx, struct bk_plan_stage *ps,
     return BK_OK;
 }
 
-static void add_use(struct bk_plan_ctx *cx, int stage, int line, struct bk_runmount *m,
-                    char *path)
+static void add_use(struct bk_plan_ctx *cx, int stage, int line, struct bk_runmount *m, char *path)
 {
     struct bk_buildplan *plan = cx->plan;
     struct bk_mount_use *u;

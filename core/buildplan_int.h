@@ -35,7 +35,7 @@ struct bk_plan_cmd {
 struct bk_plan_stage {
     struct bk_plan_cmd *cmds; /* triggers first, then the stage's own instructions */
     size_t ncmds, ntriggers;
-    struct bk_vars vars;      /* final environment once dispatched */
+    struct bk_vars vars; /* final environment once dispatched */
     char *workdir;
     int dispatched;
 };

@@ -48,7 +48,7 @@ static const char *host_arch(void)
 {
     static char arch[32];
     struct utsname u;
-    struct bk_platform p = { "linux", "", "" };
+    struct bk_platform p = {"linux", "", ""};
 
     if (arch[0])
         return arch;
@@ -74,15 +74,15 @@ const char *bk_host_platform(void)
 
 int bk_platform_parse(const char *s, struct bk_platform *out)
 {
-    char *parts[3] = { out->os, out->arch, out->variant };
+    char *parts[3] = {out->os, out->arch, out->variant};
     size_t np = 0, len = 0;
 
     memset(out, 0, sizeof(*out));
     for (const char *c = s;; c++) {
         if (*c == '/' || !*c) {
             if (len == 0 || np >= 3)
-                return bk_error_set(BK_EINVAL, "invalid platform \"%s\": expected os/arch[/variant]",
-                                    s);
+                return bk_error_set(BK_EINVAL,
+                                    "invalid platform \"%s\": expected os/arch[/variant]", s);
             parts[np++][len] = '\0';
             len = 0;
             if (!*c)

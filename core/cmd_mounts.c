@@ -83,8 +83,7 @@ static void print_table(const struct bk_buildplan *plan)
     int ws, wn, wt;
 
     if (plan->nuses == 0) {
-        printf("no cache mounts in the build of stage %s\n",
-               plan->stages[plan->target].label);
+        printf("no cache mounts in the build of stage %s\n", plan->stages[plan->target].label);
         return;
     }
     ws = col_width(plan, 0, 5);

@@ -105,9 +105,8 @@ int bk_key_validate(const char *key)
                             key, len, BK_KEY_MAX);
     for (const char *p = key; *p; p++)
         if (!key_char_ok(*p))
-            return bk_error_set(BK_EINVAL,
-                                "cache key '%s' has '%c'; only A-Z a-z 0-9 . _ - are allowed", key,
-                                *p);
+            return bk_error_set(
+                BK_EINVAL, "cache key '%s' has '%c'; only A-Z a-z 0-9 . _ - are allowed", key, *p);
     return BK_OK;
 }
 
@@ -177,8 +176,8 @@ static void put_argvals(struct bk_strbuf *sb, const struct bk_buildplan *plan,
 {
     for (size_t i = 0; i < n->nargs; i++) {
         const char *eq = strchr(n->args[i], '=');
-        char *key = eq ? bk_xstrndup(n->args[i], (size_t)(eq - n->args[i]))
-                       : bk_xstrdup(n->args[i]);
+        char *key =
+            eq ? bk_xstrndup(n->args[i], (size_t)(eq - n->args[i])) : bk_xstrdup(n->args[i]);
         const char *v = bk_vars_get(&plan->build_args, key);
         if (!v && !eq)
             v = bk_vars_get(&plan->globals, key);
@@ -304,8 +303,8 @@ static int serialize_inputs(const struct bk_key_opts *opts, struct bk_strbuf *sb
     qsort(files.v, files.n, sizeof(char *), cmp_str);
     for (size_t i = 0; i < files.n && rc == BK_OK; i++) {
         char hex[65];
-        char *path = files.v[i][0] == '/' ? bk_xstrdup(files.v[i])
-                                          : bk_xasprintf("%s/%s", base, files.v[i]);
+        char *path =
+            files.v[i][0] == '/' ? bk_xstrdup(files.v[i]) : bk_xasprintf("%s/%s", base, files.v[i]);
         rc = sha256_file(path, hex);
         free(path);
         if (rc)

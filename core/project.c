@@ -26,7 +26,7 @@ static char *dockerfile_dir(const char *file)
 int bk_project_load(const struct bk_options *opts, unsigned flags, struct bk_project **out)
 {
     struct bk_project *p = bk_xcalloc(1, sizeof(*p));
-    struct bk_build_opts bo = { opts->target, &opts->build_args, opts->platform, NULL };
+    struct bk_build_opts bo = {opts->target, &opts->build_args, opts->platform, NULL};
     int rc;
 
     *out = NULL;
@@ -35,8 +35,7 @@ int bk_project_load(const struct bk_options *opts, unsigned flags, struct bk_pro
     if (rc == BK_OK)
         rc = bk_buildplan_resolve(p->df, &bo, &p->plan);
     if (rc == BK_OK && (flags & BK_PROJECT_KEYS)) {
-        struct bk_key_opts ko = { opts->key_prefix, &opts->key_files, &opts->key_extra,
-                                  p->base_dir };
+        struct bk_key_opts ko = {opts->key_prefix, &opts->key_files, &opts->key_extra, p->base_dir};
         rc = bk_keys_compute(p->plan, &ko, &p->keys);
     }
     if (rc) {

@@ -25,7 +25,7 @@ const char *bk_sharing_name(enum bk_sharing s)
 
 const char *bk_mount_type_name(enum bk_mount_type t)
 {
-    static const char *const names[] = { "bind", "cache", "tmpfs", "secret", "ssh" };
+    static const char *const names[] = {"bind", "cache", "tmpfs", "secret", "ssh"};
     return names[t];
 }
 
@@ -33,8 +33,9 @@ const char *bk_mount_type_name(enum bk_mount_type t)
 
 static int csv_error(int column, const char *what)
 {
-    return bk_error_set(BK_EINVAL, "failed to parse csv mounts: parse error on line 1, column %d: %s",
-                        column, what);
+    return bk_error_set(BK_EINVAL,
+                        "failed to parse csv mounts: parse error on line 1, column %d: %s", column,
+                        what);
 }
 
 static int csv_fields(const char *value, struct bk_strvec *out)
@@ -101,8 +102,8 @@ static int csv_fields(const char *value, struct bk_strvec *out)
 
 static int parse_bool(const char *v, int *out)
 {
-    static const char *const t[] = { "1", "t", "T", "TRUE", "true", "True" };
-    static const char *const f[] = { "0", "f", "F", "FALSE", "false", "False" };
+    static const char *const t[] = {"1", "t", "T", "TRUE", "true", "True"};
+    static const char *const f[] = {"0", "f", "F", "FALSE", "false", "False"};
     for (size_t i = 0; i < 6; i++) {
         if (strcmp(v, t[i]) == 0)
             return *out = 1, 0;
@@ -227,13 +228,13 @@ static int apply_bare(const char *field, struct bk_runmount *m, int *ro_auto)
     return rc;
 }
 
-static int apply_field(const char *key, const char *value, const char *field,
-                       struct bk_runmount *m, int *ro_auto)
+static int apply_field(const char *key, const char *value, const char *field, struct bk_runmount *m,
+                       int *ro_auto)
 {
     int b;
 
     if (!strcmp(key, "type")) {
-        static const char *const types[] = { "bind", "cache", "tmpfs", "secret", "ssh" };
+        static const char *const types[] = {"bind", "cache", "tmpfs", "secret", "ssh"};
         for (int t = 0; t < 5; t++)
             if (!strcasecmp(value, types[t])) {
                 m->type = (enum bk_mount_type)t;
@@ -295,8 +296,8 @@ static int apply_field(const char *key, const char *value, const char *field,
 
 static int validate(struct bk_runmount *m, int sharing_set, int ro_auto)
 {
-    int file_info = m->type == BK_MOUNT_SECRET || m->type == BK_MOUNT_SSH ||
-                    m->type == BK_MOUNT_CACHE;
+    int file_info =
+        m->type == BK_MOUNT_SECRET || m->type == BK_MOUNT_SSH || m->type == BK_MOUNT_CACHE;
     const char *tn = bk_mount_type_name(m->type);
 
     if (!file_info && m->has_mode)

@@ -233,8 +233,8 @@ static size_t rune_len(const char *s, size_t i, size_t len)
  * leftmost-first semantics does. `to_end`: the match must end at len.
  * Returns the end offset of the first match found, or -1.
  */
-static long pattern_match(const struct pattern *p, size_t ti, const char *s, size_t len,
-                          size_t si, int greedy, int to_end)
+static long pattern_match(const struct pattern *p, size_t ti, const char *s, size_t len, size_t si,
+                          int greedy, int to_end)
 {
     if (ti == p->n)
         return (!to_end || si == len) ? (long)si : -1;
@@ -592,7 +592,7 @@ static int process_until(struct lexer *lx, int stop, int raw, struct bk_strbuf *
 
 int bk_shell_expand(const char *word, char escape, const struct bk_vars *vars, char **out)
 {
-    struct lexer lx = { word, strlen(word), 0, (unsigned char)escape, vars, BK_STRBUF_INIT };
+    struct lexer lx = {word, strlen(word), 0, (unsigned char)escape, vars, BK_STRBUF_INIT};
     struct bk_strbuf res = BK_STRBUF_INIT;
 
     *out = NULL;

@@ -35,11 +35,14 @@ struct bk_vars {
     char **names;
     char **values;
     size_t n, alloc;
-    size_t *slots;   /* open-addressing index: 0 empty, else entry + 1 */
-    size_t nslots;   /* a power of two, > 2 * n; 0 until the first set */
+    size_t *slots; /* open-addressing index: 0 empty, else entry + 1 */
+    size_t nslots; /* a power of two, > 2 * n; 0 until the first set */
 };
 
-#define BK_VARS_INIT { NULL, NULL, 0, 0, NULL, 0 }
+#define BK_VARS_INIT                                                                               \
+    {                                                                                              \
+        NULL, NULL, 0, 0, NULL, 0                                                                  \
+    }
 
 /* Value of `name`, or NULL when unset. Borrowed from the store. */
 const char *bk_vars_get(const struct bk_vars *vars, const char *name);

@@ -27,7 +27,7 @@ static int resolve(struct fixture *f, const char *text, const char *target, cons
                    const char *const *args)
 {
     struct bk_strvec ba = BK_STRVEC_INIT;
-    struct bk_build_opts o = { target, &ba, platform ? platform : "linux/amd64", "linux/amd64" };
+    struct bk_build_opts o = {target, &ba, platform ? platform : "linux/amd64", "linux/amd64"};
     int rc;
 
     memset(f, 0, sizeof(*f));
@@ -114,8 +114,7 @@ static void test_spec_worked_example(void **state)
     assert_int_equal(f.plan->nidentities, 5);
     assert_string_equal(f.plan->identities[1].descriptor,
                         "cache_id=/node_modules base=mkdir(1000,1000,0700)");
-    assert_string_equal(f.plan->identities[4].descriptor,
-                        "cache_id=/x-amd64 base=from(unused)");
+    assert_string_equal(f.plan->identities[4].descriptor, "cache_id=/x-amd64 base=from(unused)");
     release(&f);
 
     ok(&f, k_spec_example, "base", NULL, NULL);
@@ -123,7 +122,7 @@ static void test_spec_worked_example(void **state)
     assert_false(f.plan->stages[1].in_closure);
     release(&f);
 
-    static const char *const ns[] = { "BUILDKIT_CACHE_MOUNT_NS=NS", NULL };
+    static const char *const ns[] = {"BUILDKIT_CACHE_MOUNT_NS=NS", NULL};
     ok(&f, k_spec_example, NULL, NULL, ns);
     assert_string_equal(f.plan->uses[0].cache_id, "NS//root/.cache/go-build");
     assert_string_equal(f.plan->uses[1].cache_id, "NS/node_modules");
@@ -161,8 +160,7 @@ static void test_onbuild_direct_children_only(void **state)
     assert_int_equal(f.plan->uses[0].line, 3);
     release(&f);
 
-    ok(&f, "FROM alpine AS p\nONBUILD RUN --mount=type=cache,target=/o true\n", NULL, NULL,
-       NULL);
+    ok(&f, "FROM alpine AS p\nONBUILD RUN --mount=type=cache,target=/o true\n", NULL, NULL, NULL);
     assert_int_equal(f.plan->nuses, 0); /* never in the declaring stage */
     release(&f);
 }
@@ -232,11 +230,10 @@ static void test_from_stage_case_rule(void **state)
 static void test_dispatch_errors_only_in_closure(void **state)
 {
     struct fixture f;
-    static const char text[] =
-        "FROM alpine AS bad\n"
-        "RUN --mount=type=cache,target=/x,sharing=bogus,mode=99a true\n"
-        "FROM alpine AS good\n"
-        "RUN --mount=type=cache,target=/ok true\n";
+    static const char text[] = "FROM alpine AS bad\n"
+                               "RUN --mount=type=cache,target=/x,sharing=bogus,mode=99a true\n"
+                               "FROM alpine AS good\n"
+                               "RUN --mount=type=cache,target=/ok true\n";
     ok(&f, text, NULL, NULL, NULL);
     assert_int_equal(f.plan->nuses, 1);
     release(&f);
@@ -253,10 +250,8 @@ static void test_dispatch_errors_only_in_closure(void **state)
     fails("FROM alpine AS 1a\n", NULL, "invalid name for build stage");
     fails("FROM alpine\nFOO bar\n", NULL, "Dockerfile:2: unknown instruction: foo");
     fails("RUN true\nFROM alpine\n", NULL, "no build stage in current context");
-    fails("FROM alpine\nRUN --mount=type=cache,target=${X:?required} true\n", NULL,
-          "X: required");
-    fails("FROM alpine\nRUN --mount=type=$T,target=/x true\n", NULL,
-          "unsupported mount type \"\"");
+    fails("FROM alpine\nRUN --mount=type=cache,target=${X:?required} true\n", NULL, "X: required");
+    fails("FROM alpine\nRUN --mount=type=$T,target=/x true\n", NULL, "unsupported mount type \"\"");
     fails("FROM alpine\nRUN --mount=type=cache true\n", NULL, "invalid mount target");
 }
 
@@ -285,13 +280,14 @@ static void test_args_and_platform(void **state)
         "ARG G\n"
         "ARG D\n"
         "ARG L=${G}-local\n"
-        "RUN --mount=type=cache,id=$TARGETPLATFORM/$TARGETVARIANT/$G/$D/$L/${NOPE},target=/c true\n";
+        "RUN --mount=type=cache,id=$TARGETPLATFORM/$TARGETVARIANT/$G/$D/$L/${NOPE},target=/c "
+        "true\n";
     ok(&f, text, NULL, "linux/arm", NULL);
     assert_string_equal(f.plan->platform, "linux/arm/v7");
     assert_string_equal(f.plan->uses[0].id, "linux/arm/v7/v7/global/arm-d/global-local/");
     release(&f);
 
-    static const char *const ba[] = { "G=cli", "L=lit$X", "NOPE=n", NULL };
+    static const char *const ba[] = {"G=cli", "L=lit$X", "NOPE=n", NULL};
     ok(&f, text, NULL, "linux/arm64", ba);
     /* --build-arg values are literal; an undeclared one is invisible */
     assert_string_equal(f.plan->uses[0].id, "linux/arm64//cli/arm64-d/lit$X/");

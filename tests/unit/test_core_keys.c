@@ -28,8 +28,8 @@ struct keyed {
 static void load(struct keyed *k, const char *text, const char *target, const char *platform,
                  const struct bk_key_opts *ko_in)
 {
-    struct bk_build_opts bo = { target, NULL, platform ? platform : "linux/amd64", "linux/amd64" };
-    struct bk_key_opts ko = { NULL, NULL, NULL, NULL };
+    struct bk_build_opts bo = {target, NULL, platform ? platform : "linux/amd64", "linux/amd64"};
+    struct bk_key_opts ko = {NULL, NULL, NULL, NULL};
 
     if (ko_in)
         ko = *ko_in;
@@ -67,14 +67,14 @@ static char *read_example(void)
 static void test_golden_example_keys(void **state)
 {
     static const char *const want[][2] = {
-        { "gomod", "bkcache-gomod-linux-amd64-83f033cdbffda9354ac020eb9b25ab15" },
-        { "root-.cache-go-build-f0d2735e",
-          "bkcache-root-.cache-go-build-f0d2735e-linux-amd64-f1a2ad21111386bf0fb41eab2caf0cc0" },
-        { "npm-2d39a229", "bkcache-npm-2d39a229-linux-amd64-f2aae00652f89a3ed9bd4deb4982e958" },
-        { "var-cache-apt-12233602",
-          "bkcache-var-cache-apt-12233602-linux-amd64-d628158446a97a25132c2d0ece0bf1c5" },
-        { "var-lib-apt-lists-f491eeef",
-          "bkcache-var-lib-apt-lists-f491eeef-linux-amd64-437fa5ad500a1f7383ee81051b68b550" },
+        {"gomod", "bkcache-gomod-linux-amd64-83f033cdbffda9354ac020eb9b25ab15"},
+        {"root-.cache-go-build-f0d2735e",
+         "bkcache-root-.cache-go-build-f0d2735e-linux-amd64-f1a2ad21111386bf0fb41eab2caf0cc0"},
+        {"npm-2d39a229", "bkcache-npm-2d39a229-linux-amd64-f2aae00652f89a3ed9bd4deb4982e958"},
+        {"var-cache-apt-12233602",
+         "bkcache-var-cache-apt-12233602-linux-amd64-d628158446a97a25132c2d0ece0bf1c5"},
+        {"var-lib-apt-lists-f491eeef",
+         "bkcache-var-lib-apt-lists-f491eeef-linux-amd64-437fa5ad500a1f7383ee81051b68b550"},
     };
     char *text = read_example();
     struct keyed k;
@@ -94,12 +94,11 @@ static void test_golden_example_keys(void **state)
     assert_string_equal(k.ks->keys[0].restore_keys.v[1], "bkcache-gomod-linux-amd64-");
     unload(&k);
 
-    struct bk_key_opts ko = { "ci", NULL, NULL, NULL };
+    struct bk_key_opts ko = {"ci", NULL, NULL, NULL};
     load(&k, text, "lint", "linux/arm64", &ko);
     assert_int_equal(k.ks->n, 1);
-    assert_string_equal(k.ks->keys[0].key, 
-                        "ci-root-.cache-golangci-lint-b8a1caac-linux-arm64-"
-                        "67a02d0ae056194b50a5a49af0d86c61");
+    assert_string_equal(k.ks->keys[0].key, "ci-root-.cache-golangci-lint-b8a1caac-linux-arm64-"
+                                           "67a02d0ae056194b50a5a49af0d86c61");
     unload(&k);
     free(text);
 }
@@ -144,7 +143,7 @@ static void test_formatting_keeps_keys(void **state)
     char *v2b = edit(text, "    go mod download\n", "    go mod\\\n download\n");
     expect_keys(text, v2b, NULL, "continuation");
     /* while a real change in the command changes the stages that need it */
-    static const char *const deps_users[] = { "gomod", "root-.cache-go-build", "var-", NULL };
+    static const char *const deps_users[] = {"gomod", "root-.cache-go-build", "var-", NULL};
     expect_keys(text, v2, deps_users, "changed RUN text");
     v3 = edit(text, "RUN rm -f", "run  rm -f");
     expect_keys(text, v3, NULL, "keyword case and spacing after it");
@@ -159,7 +158,7 @@ static void test_relevant_changes_move_keys(void **state)
 {
     char *text = read_example(), *v;
 
-    static const char *const npm_and_runtime[] = { "npm", "var-", NULL };
+    static const char *const npm_and_runtime[] = {"npm", "var-", NULL};
     v = edit(text, "npm ci --no-audit", "npm ci --no-audit --prefer-offline");
     expect_keys(text, v, npm_and_runtime, "RUN in the npm stage");
     free(v);
@@ -210,12 +209,12 @@ static void test_key_files_and_extra(void **state)
     bk_strvec_push(&files, "*.sum");
     bk_strvec_push(&files, "nothing-*.lock"); /* warns, does not fail */
 
-    struct bk_key_opts ko = { NULL, &files, NULL, dir };
+    struct bk_key_opts ko = {NULL, &files, NULL, dir};
     load(&k, text, NULL, NULL, &ko);
     k0 = bk_xstrdup(k.ks->keys[0].key);
     /* the Dockerfile half and the restore keys do not depend on key files */
-    assert_int_equal(strncmp(k0, k.ks->keys[0].restore_keys.v[0],
-                             strlen(k.ks->keys[0].restore_keys.v[0])), 0);
+    assert_int_equal(
+        strncmp(k0, k.ks->keys[0].restore_keys.v[0], strlen(k.ks->keys[0].restore_keys.v[0])), 0);
     unload(&k);
 
     ko.base_dir = dir2; /* same contents elsewhere: paths are relative */
@@ -269,8 +268,8 @@ static void test_key_rules(void **state)
     assert_int_equal(bk_key_prefix_validate(""), BK_EINVAL);
 
     struct keyed k;
-    struct bk_key_opts ko = { "bad,prefix", NULL, NULL, NULL };
-    struct bk_build_opts bo = { NULL, NULL, "linux/amd64", "linux/amd64" };
+    struct bk_key_opts ko = {"bad,prefix", NULL, NULL, NULL};
+    struct bk_build_opts bo = {NULL, NULL, "linux/amd64", "linux/amd64"};
     static const char text[] = "FROM alpine\nRUN --mount=type=cache,target=/x true\n";
     assert_int_equal(bk_dockerfile_parse(text, strlen(text), "Dockerfile", &k.df), 0);
     assert_int_equal(bk_buildplan_resolve(k.df, &bo, &k.plan), 0);
@@ -284,7 +283,7 @@ static void test_serialization_is_versioned(void **state)
 {
     struct keyed k;
     struct bk_strbuf sb = BK_STRBUF_INIT;
-    struct bk_key_opts ko = { NULL, NULL, NULL, NULL };
+    struct bk_key_opts ko = {NULL, NULL, NULL, NULL};
     load(&k, "FROM alpine\nRUN --mount=type=cache,target=/x true\n", NULL, NULL, NULL);
     assert_int_equal(bk_keys_serialize(k.plan, 0, &ko, &sb), 0);
     assert_int_equal(strncmp(sb.buf, "bkcache-key v1\n", 15), 0);

@@ -103,8 +103,8 @@ static char g_tmp[] = "/tmp/bk-cli-XXXXXX";
 
 static void run_cli(struct run *r, const char *args)
 {
-    char *cmd = bk_xasprintf("cd %s && \"%s\" %s >out.txt 2>err.txt", g_tmp, getenv("BKCACHE"),
-                             args);
+    char *cmd =
+        bk_xasprintf("cd %s && \"%s\" %s >out.txt 2>err.txt", g_tmp, getenv("BKCACHE"), args);
     char *o = bk_xasprintf("%s/out.txt", g_tmp), *e = bk_xasprintf("%s/err.txt", g_tmp);
     int st = system(cmd);
 
@@ -158,7 +158,8 @@ static int cli_setup(void **state)
     write_df("sharing", "FROM alpine\nRUN --mount=type=cache,target=/c,sharing=bogus true\n");
     write_df("mode", "FROM alpine\n\nRUN --mount=type=cache,target=/c,mode=99a true\n");
     write_df("uid", "FROM alpine\nRUN --mount=type=cache,target=/c,uid=-1 true\n");
-    write_df("from", "FROM alpine AS a\nFROM alpine\nRUN --mount=type=cache,target=/c,from=$A true\n");
+    write_df("from",
+             "FROM alpine AS a\nFROM alpine\nRUN --mount=type=cache,target=/c,from=$A true\n");
     return 0;
 }
 

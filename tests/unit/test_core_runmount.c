@@ -146,7 +146,7 @@ static void test_parse_time_from(void **state)
 static void check_path(const char *target, const char *wd, const char *want_id,
                        const char *want_path)
 {
-    struct bk_runmount m = { 0 };
+    struct bk_runmount m = {0};
     char *path = NULL, *id;
     m.target = target ? bk_xstrdup(target) : NULL;
     id = bk_runmount_cache_id(&m);
@@ -178,9 +178,17 @@ static void test_ids_and_paths(void **state)
 static void test_path_clean(void **state)
 {
     static const char *const cases[][2] = {
-        { "", "." },       { "/", "/" },        { "//", "/" },        { "a/b/", "a/b" },
-        { "./a", "a" },    { "../a", "../a" },  { "/../a", "/a" },    { "a/../..", ".." },
-        { "a/./b", "a/b" }, { "/a/b/../../..", "/" }, { "..//../x", "../../x" },
+        {"", "."},
+        {"/", "/"},
+        {"//", "/"},
+        {"a/b/", "a/b"},
+        {"./a", "a"},
+        {"../a", "../a"},
+        {"/../a", "/a"},
+        {"a/../..", ".."},
+        {"a/./b", "a/b"},
+        {"/a/b/../../..", "/"},
+        {"..//../x", "../../x"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char *c = bk_path_clean(cases[i][0]);
@@ -193,10 +201,10 @@ static void test_path_clean(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cache_defaults),    cmocka_unit_test(test_keys_aliases_and_bools),
-        cmocka_unit_test(test_expansion),         cmocka_unit_test(test_validation_errors),
-        cmocka_unit_test(test_csv_quotes),        cmocka_unit_test(test_parse_time_from),
-        cmocka_unit_test(test_ids_and_paths),     cmocka_unit_test(test_path_clean),
+        cmocka_unit_test(test_cache_defaults), cmocka_unit_test(test_keys_aliases_and_bools),
+        cmocka_unit_test(test_expansion),      cmocka_unit_test(test_validation_errors),
+        cmocka_unit_test(test_csv_quotes),     cmocka_unit_test(test_parse_time_from),
+        cmocka_unit_test(test_ids_and_paths),  cmocka_unit_test(test_path_clean),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -168,8 +168,8 @@ static void test_vars_store(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_plain_names),     cmocka_unit_test(test_default_forms),
-        cmocka_unit_test(test_question_errors), cmocka_unit_test(test_patterns),
+        cmocka_unit_test(test_plain_names),        cmocka_unit_test(test_default_forms),
+        cmocka_unit_test(test_question_errors),    cmocka_unit_test(test_patterns),
         cmocka_unit_test(test_quotes_and_escapes), cmocka_unit_test(test_syntax_errors),
         cmocka_unit_test(test_vars_store),
     };
