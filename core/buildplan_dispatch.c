@@ -192,6 +192,42 @@ static int dispatch_copy(struct bk_plan_ctx *cx, int stage, const struct bk_plan
     return BK_OK;
 }
 
+/*
+ * BuildKit also expands the words of COPY, ADD, LABEL, USER, VOLUME and
+ * STOPSIGNAL before dispatching them; the results do not matter here, but
+ * an expansion error (`${X:?}`, a bad substitution) fails the build.
+ */
+static int check_expansions(struct bk_plan_ctx *cx, struct bk_plan_stage *ps,
+                            const struct bk_df_node *n, int line)
+{
+    static const char *const kws[] = {"copy", "add", "label", "user", "volume", "stopsignal"};
+    static const char *const flags[] = {"chown", "chmod", "checksum"};
+    size_t k;
+
+    for (k = 0; k < sizeof(kws) / sizeof(kws[0]); k++)
+        if (!strcmp(n->keyword, kws[k]))
+            break;
+    if (k == sizeof(kws) / sizeof(kws[0]))
+        return BK_OK;
+    for (size_t i = 0; i < n->nargs; i++) {
+        char *out = NULL;
+        /* LABEL args are key, value, separator triples: skip the separators */
+        if (!strcmp(n->keyword, "label") && i % 3 == 2)
+            continue;
+        if (expand(cx, &ps->vars, n->args[i], line, &out))
+            return BK_EINVAL;
+        free(out);
+    }
+    for (size_t f = 0; k < 2 && f < sizeof(flags) / sizeof(flags[0]); f++) {
+        const char *v = bk_plan_flag(n, flags[f]);
+        char *out = NULL;
+        if (v && expand(cx, &ps->vars, v, line, &out))
+            return BK_EINVAL;
+        free(out);
+    }
+    return BK_OK;
+}
+
 int bk_plan_dispatch_stage(struct bk_plan_ctx *cx, int i)
 {
     const struct bk_stage *stage = &cx->plan->stages[i];
@@ -220,6 +256,8 @@ int bk_plan_dispatch_stage(struct bk_plan_ctx *cx, int i)
             rc = dispatch_run(cx, i, ps, c);
         else if (!strcmp(kw, "copy"))
             rc = dispatch_copy(cx, i, c);
+        if (rc == BK_OK)
+            rc = check_expansions(cx, ps, c->node, c->err_line);
     }
     return rc;
 }

@@ -251,6 +251,11 @@ static void test_dispatch_errors_only_in_closure(void **state)
     fails("FROM alpine\nFOO bar\n", NULL, "Dockerfile:2: unknown instruction: foo");
     fails("RUN true\nFROM alpine\n", NULL, "no build stage in current context");
     fails("FROM alpine\nRUN --mount=type=cache,target=${X:?required} true\n", NULL, "X: required");
+    fails("FROM alpine\nCOPY ${SRC:?unset} /dst\n", NULL,
+          "Dockerfile:2: failed to process \"${SRC:?unset}\": SRC: unset");
+    fails("FROM alpine\nUSER ${}\n", NULL, "bad substitution");
+    ok(&f, "FROM alpine AS x\nUSER ${}\nFROM alpine\n", NULL, NULL, NULL);
+    release(&f);
     fails("FROM alpine\nRUN --mount=type=$T,target=/x true\n", NULL, "unsupported mount type \"\"");
     fails("FROM alpine\nRUN --mount=type=cache true\n", NULL, "invalid mount target");
 }
