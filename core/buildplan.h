@@ -52,7 +52,8 @@ struct bk_mount_use {
     int line;           /* 1-based line of the RUN (of the ONBUILD for a trigger) */
     char *id;           /* id without namespace: explicit, or path.Clean(target) */
     char *cache_id;     /* the solver id: NS + "/" + id */
-    char *target;       /* absolute mount path (joined to WORKDIR, not cleaned) */
+    char *target;       /* mount point as BuildKit uses it: an absolute target as
+                           written, a relative one joined to WORKDIR (cleaned) */
     enum bk_sharing sharing;
     int readonly;
     uint32_t uid, gid, mode; /* effective values (0, 0, 0755 by default) */
