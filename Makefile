@@ -71,8 +71,8 @@ $(BUILD)/tests/%: tests/unit/%.c $(TEST_SUPPORT) $(LIB) | $(BUILD)/.deps
 	@$(CC) $(BK_CFLAGS) -Wno-unused-parameter -Itests/unit -o $@ $< $(TEST_SUPPORT) \
 	      $(LIB) $(BK_LDFLAGS) $(BK_LIBS) -lcmocka
 
-test-unit: $(UNIT_BIN) bkcache
-	@BKCACHE=$(CURDIR)/bkcache SHARED=$(CURDIR)/../shared sh tests/run-unit.sh $(UNIT_BIN)
+test-unit: $(UNIT_BIN) $(BUILD)/bkcache
+	@BKCACHE=$(CURDIR)/$(BUILD)/bkcache SHARED=$(CURDIR)/../shared sh tests/run-unit.sh $(UNIT_BIN)
 
 check-asan:
 	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 \
