@@ -205,7 +205,6 @@ static int read_heredoc_bodies(struct scanner *sc, struct bk_df_node *node, int 
     for (size_t i = 0; i < node->nheredocs; i++) {
         struct bk_df_heredoc *h = &node->heredocs[i];
         struct bk_strbuf content = BK_STRBUF_INIT;
-        size_t name_len = strlen(h->name);
         const char *raw;
         size_t rn;
         int terminated = 0;
@@ -218,7 +217,7 @@ static int read_heredoc_bodies(struct scanner *sc, struct bk_df_node *node, int 
             if (h->chomp)
                 while (tn > 0 && t[0] == '\t')
                     t++, tn--;
-            if (tn == name_len && memcmp(t, h->name, tn) == 0) {
+            if (tn == h->name_len && memcmp(t, h->name, tn) == 0) {
                 terminated = 1;
                 break;
             }

@@ -26,6 +26,7 @@
 /* A heredoc opened on an instruction line (RUN, COPY, ADD). */
 struct bk_df_heredoc {
     char *name;      /* delimiter, quotes removed: "EOF" */
+    size_t name_len; /* bytes in name (a NUL byte in the file can be part of it) */
     char *content;   /* body lines exactly as in the file, each with its own line end
                         ("\n" or "\r\n"; the last one may have none), as BuildKit keeps
                         them: leading tabs are NOT stripped here even for <<- */
@@ -36,9 +37,11 @@ struct bk_df_heredoc {
 };
 
 struct bk_df_node {
-    char *keyword;      /* lowercased instruction name: "run", "from", ... */
+    char *keyword;      /* lowercased instruction name: "run", "from", ... (a NUL byte in it
+                           is stored as U+FFFD, so it never matches a known name) */
     char *original;     /* the joined logical line as BuildKit keeps it (continuations joined) */
     char **flags;       /* flag words before the arguments, quotes/escapes removed: "--mount=type=cache,target=/x" */
+    size_t *flaglens;   /* byte length of each flags[i] (a NUL byte can be inside) */
     size_t nflags;
     char **args;        /* arguments as in BuildKit's dump (see the fixture README) */
     size_t *arglens;    /* byte length of each args[i]: a JSON "\u0000" puts a NUL inside */

@@ -248,7 +248,7 @@ static int parse_name_val(const char *rest, size_t n, char esc, const char *key,
         const char *eq = memchr(words.v[i], '=', words.lens[i]);
         if (!eq) {
             struct bk_strbuf q = BK_STRBUF_INIT;
-            bk_go_quote(&q, words.v[i]);
+            bk_df__quote(&q, words.v[i], words.lens[i]);
             rc = bk_error_set(BK_EINVAL,
                               "Syntax error - can't find = in %s. Must be of the form: name=value",
                               q.buf);
@@ -355,9 +355,17 @@ int bk_df__parse_line(const char *line, size_t len, char escape, int depth,
     while (kn < tn && !split_space((unsigned char)t[kn]))
         kn++;
     {
-        struct bk_strbuf kw = BK_STRBUF_INIT;
+        /* A NUL byte makes the keyword unknown to BuildKit; as U+FFFD it
+         * also stays unknown to strcmp() in C. */
+        struct bk_strbuf kw = BK_STRBUF_INIT, clean = BK_STRBUF_INIT;
         bk_df__lower(&kw, t, kn);
-        node->keyword = bk_strbuf_detach(&kw);
+        for (size_t i = 0; i < kw.len; i++)
+            if (kw.buf[i] == '\0')
+                bk_strbuf_adds(&clean, "\xEF\xBF\xBD");
+            else
+                bk_strbuf_addch(&clean, kw.buf[i]);
+        bk_strbuf_release(&kw);
+        node->keyword = bk_strbuf_detach(&clean);
     }
     if (kn < tn) {
         size_t j = kn;
@@ -368,8 +376,7 @@ int bk_df__parse_line(const char *line, size_t len, char escape, int depth,
     }
     node->rest = bk_xstrndup(rest, rest_len);
     rc = dispatch(node->keyword, rest, rest_len, escape, depth, node, &args);
-    node->flags = flags.v, node->nflags = flags.n;
-    free(flags.lens); /* flag words hold no NUL bytes that matter: strlen is enough */
+    node->flags = flags.v, node->flaglens = flags.lens, node->nflags = flags.n;
     node->args = args.v, node->arglens = args.lens, node->nargs = args.n;
     return rc;
 }
@@ -384,6 +391,7 @@ void bk_df__node_release(struct bk_df_node *node)
     for (size_t i = 0; i < node->nflags; i++)
         free(node->flags[i]);
     free(node->flags);
+    free(node->flaglens);
     for (size_t i = 0; i < node->nargs; i++)
         free(node->args[i]);
     free(node->args);

@@ -143,7 +143,7 @@ static void dump_node(const struct bk_df_node *node, struct bk_strbuf *sb)
         for (size_t i = 0; i < node->nflags; i++) {
             if (i > 0)
                 bk_strbuf_addch(&tmp, ' ');
-            bk_go_quote(&tmp, node->flags[i]);
+            bk_df__quote(&tmp, node->flags[i], node->flaglens[i]);
         }
         bk_strbuf_addch(&tmp, ']');
     }

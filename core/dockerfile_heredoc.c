@@ -450,6 +450,7 @@ static int parse_opener(const char *word, size_t n, struct bk_df_heredoc *out)
         return rc;
     }
     out->name = plain.v[0];
+    out->name_len = plain.lens[0];
     plain.v[0] = bk_xstrdup("");
     out->content = NULL;
     out->expand = count_quotes(out->name, plain.lens[0]) == count_quotes(raw.v[0], raw.lens[0]);

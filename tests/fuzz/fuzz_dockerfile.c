@@ -26,11 +26,11 @@ static void check_node(const struct bk_df_node *n)
 {
     CHECK(n->keyword && n->original && n->rest);
     for (size_t i = 0; i < n->nflags; i++)
-        CHECK(n->flags[i] != NULL);
+        CHECK(n->flaglens[i] >= strlen(n->flags[i]) && n->flags[i][n->flaglens[i]] == '\0');
     for (size_t i = 0; i < n->nargs; i++)
         CHECK(n->arglens[i] >= strlen(n->args[i]) && n->args[i][n->arglens[i]] == '\0');
     for (size_t i = 0; i < n->nheredocs; i++)
-        CHECK(n->heredocs[i].name && n->heredocs[i].content && n->heredocs[i].name[0]);
+        CHECK(n->heredocs[i].name && n->heredocs[i].content && n->heredocs[i].name_len > 0);
     if (n->sub)
         check_node(n->sub);
 }

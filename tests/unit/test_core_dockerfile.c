@@ -375,6 +375,25 @@ static void test_line_numbers(void **state)
     bk_dockerfile_free(df);
 }
 
+/* Found by fuzzing against BuildKit's own code: NUL bytes are data. */
+static void test_nul_bytes(void **state)
+{
+    static const char src[] = "FROM a\nRUN\0 --mount=type=cache,target=/x true\nRUN --a=b\0c x\n";
+    static const char heredoc[] = "FROM a\nRUN <<E\0F\n\nE\n";
+    struct bk_dockerfile *df;
+
+    (void)state;
+    /* A NUL in the keyword makes it unknown, never RUN. */
+    df = parse_ok(src, sizeof(src) - 1);
+    assert_string_equal(df->nodes[1].keyword, "run\xEF\xBF\xBD");
+    assert_int_equal(df->nodes[1].nflags, 1); /* split before dispatch, as in BuildKit */
+    assert_int_equal(df->nodes[2].flaglens[0], 7);
+    assert_memory_equal(df->nodes[2].flags[0], "--a=b\0c", 7);
+    bk_dockerfile_free(df);
+    /* The heredoc name holds the NUL, so a blank line does not end it. */
+    expect_error_n(heredoc, sizeof(heredoc) - 1, "Dockerfile:2: unterminated heredoc");
+}
+
 static void test_go_quote(void **state)
 {
     struct bk_strbuf sb = BK_STRBUF_INIT;
@@ -401,6 +420,7 @@ int main(void)
         cmocka_unit_test(test_no_instructions),
         cmocka_unit_test(test_line_limit),
         cmocka_unit_test(test_line_numbers),
+        cmocka_unit_test(test_nul_bytes),
         cmocka_unit_test(test_go_quote),
     };
     return cmocka_run_group_tests_name("core/dockerfile", tests, NULL, NULL);
