@@ -223,6 +223,7 @@ static int read_heredoc_bodies(struct scanner *sc, struct bk_df_node *node, int 
             }
             bk_strbuf_add(&content, raw, rn);
         }
+        h->content_len = content.len;
         h->content = bk_strbuf_detach(&content);
         if (!terminated)
             return bk_error_set(BK_EINVAL, "unterminated heredoc");

@@ -30,6 +30,7 @@ struct bk_df_heredoc {
     char *content;   /* body lines exactly as in the file, each with its own line end
                         ("\n" or "\r\n"; the last one may have none), as BuildKit keeps
                         them: leading tabs are NOT stripped here even for <<- */
+    size_t content_len; /* bytes in content (NUL bytes in the file are kept) */
     int expand;      /* 1 unless the delimiter was quoted */
     int chomp;       /* 1 for <<- (tabs stripped from the terminator line; strip them
                         from the body when using it) */

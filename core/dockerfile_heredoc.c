@@ -184,10 +184,20 @@ static int double_quote(struct lexer *lx, struct bk_strbuf *out)
     }
 }
 
+/* Go's unicode.IsLetter || unicode.IsDigit, exact for ASCII and Latin-1;
+ * above that, every rune outside the common punctuation and symbol blocks
+ * counts as a letter (U+FFFD, an invalid byte, does not). */
 static int is_letter_or_digit(long ch)
 {
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-           ch >= 0x80;
+    if (ch < 0x80)
+        return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+    if (ch < 0xC0)
+        return ch == 0xAA || ch == 0xB5 || ch == 0xBA;
+    if (ch == 0xD7 || ch == 0xF7 || ch == 0xFFFD)
+        return 0;
+    return !((ch >= 0x2000 && ch <= 0x2BFF) || (ch >= 0x3000 && ch <= 0x303F) ||
+             (ch >= 0xE000 && ch <= 0xF8FF) || (ch >= 0xFE00 && ch <= 0xFE6F) ||
+             (ch >= 0xFF00 && ch <= 0xFF0F) || (ch >= 0xFFF0 && ch <= 0xFFFF));
 }
 
 static void read_name(struct lexer *lx, struct bk_strbuf *name)

@@ -30,7 +30,8 @@ static void check_node(const struct bk_df_node *n)
     for (size_t i = 0; i < n->nargs; i++)
         CHECK(n->arglens[i] >= strlen(n->args[i]) && n->args[i][n->arglens[i]] == '\0');
     for (size_t i = 0; i < n->nheredocs; i++)
-        CHECK(n->heredocs[i].name && n->heredocs[i].content && n->heredocs[i].name_len > 0);
+        CHECK(n->heredocs[i].name && n->heredocs[i].name_len > 0 && n->heredocs[i].content &&
+              n->heredocs[i].content[n->heredocs[i].content_len] == '\0');
     if (n->sub)
         check_node(n->sub);
 }
