@@ -1,0 +1,370 @@
+/*
+ * archive_digest.c - the canonical entry list, its SHA-256, and the tree walk.
+ *
+ * The content digest of a tree is SHA-256 over one line per entry, in
+ * canonical order (see archive_internal.h), the root excluded:
+ *
+ *   TYPE MODE UID GID SIZE SEC.NSEC RDEV CONTENT PLEN:PATH TLEN:TARGET\n
+ *
+ * TYPE is one letter (f d l h c b p), MODE four octal digits (07777 bits),
+ * SIZE the byte count of a regular file (0 otherwise), NSEC nine digits,
+ * RDEV the device number of c/b entries (0 otherwise), CONTENT the hex
+ * SHA-256 of a regular file's bytes or "-", PATH and TARGET length-prefixed
+ * raw bytes (TARGET empty unless l or h). xattrs are not part of the digest.
+ * Pack, unpack and bk_archive_digest_dir all feed bk_archive__digest_add, so
+ * the three agree by construction; docs/archive-format.md documents it.
+ */
+#include "core/archive_internal.h"
+
+#include "core/error.h"
+#include "core/log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HASH_BUF (1u << 20)
+
+/* ------------------------------------------------------------------ digest */
+
+void bk_archive__digest_init(struct bk_archive_digest *d)
+{
+    memset(d, 0, sizeof(*d));
+    d->md = EVP_MD_CTX_new();
+    if (!d->md || !EVP_DigestInit_ex(d->md, EVP_sha256(), NULL))
+        abort();
+}
+
+static void hex32(const unsigned char *in, char *out)
+{
+    static const char k_hex[] = "0123456789abcdef";
+    for (int i = 0; i < 32; i++) {
+        out[2 * i] = k_hex[in[i] >> 4];
+        out[2 * i + 1] = k_hex[in[i] & 15];
+    }
+    out[64] = '\0';
+}
+
+void bk_archive__digest_add(struct bk_archive_digest *d, const struct bk_archive_rec *r)
+{
+    char head[256], content[BK_DIGEST_HEX + 1];
+    const char *target = r->target ? r->target : "";
+    size_t plen = strlen(r->path), tlen = strlen(target);
+
+    if (r->content)
+        hex32(r->content, content);
+    else
+        strcpy(content, "-");
+    int n = snprintf(head, sizeof(head),
+                     "%c %04o %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRId64 ".%09ld %" PRIu64
+                     " %s %zu:",
+                     r->type, r->mode & 07777u, r->uid, r->gid, r->size, r->mtime_sec,
+                     r->mtime_nsec, r->rdev, content, plen);
+    EVP_DigestUpdate(d->md, head, (size_t)n);
+    EVP_DigestUpdate(d->md, r->path, plen);
+    n = snprintf(head, sizeof(head), " %zu:", tlen);
+    EVP_DigestUpdate(d->md, head, (size_t)n);
+    EVP_DigestUpdate(d->md, target, tlen);
+    EVP_DigestUpdate(d->md, "\n", 1);
+    d->entries++;
+    if (r->type == BK_AT_FILE) {
+        d->files++;
+        d->bytes += r->size;
+    }
+}
+
+void bk_archive__digest_final(struct bk_archive_digest *d, char *hex)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_DigestFinal_ex(d->md, md, &len);
+    hex32(md, hex);
+    bk_archive__digest_release(d);
+}
+
+void bk_archive__digest_release(struct bk_archive_digest *d)
+{
+    EVP_MD_CTX_free(d->md);
+    d->md = NULL;
+}
+
+int bk_archive__path_cmp(const char *a, const char *b)
+{
+    while (*a && *a == *b) {
+        a++;
+        b++;
+    }
+    unsigned char ca = (unsigned char)*a, cb = (unsigned char)*b;
+    if (ca == '/')
+        ca = 1;
+    if (cb == '/')
+        cb = 1;
+    return (int)ca - (int)cb;
+}
+
+int bk_archive__hash_file(const char *path, uint64_t size, unsigned char out[32])
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return bk_error_set(BK_ERR, "%s: cannot open: %s", path, strerror(errno));
+    posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned char *buf = bk_xmalloc(HASH_BUF);
+    uint64_t total = 0;
+    int rc = BK_OK;
+    if (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL))
+        abort();
+    for (;;) {
+        ssize_t r = read(fd, buf, HASH_BUF);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            rc = bk_error_set(BK_ERR, "%s: read failed: %s", path, strerror(errno));
+            break;
+        }
+        if (r == 0)
+            break;
+        EVP_DigestUpdate(md, buf, (size_t)r);
+        total += (uint64_t)r;
+    }
+    if (rc == BK_OK && total != size)
+        rc = bk_error_set(BK_ERR, "%s: file changed while reading (size %" PRIu64 ", read %" PRIu64
+                                  ")",
+                          path, size, total);
+    if (rc == BK_OK)
+        EVP_DigestFinal_ex(md, out, NULL);
+    EVP_MD_CTX_free(md);
+    free(buf);
+    close(fd);
+    return rc;
+}
+
+/* ------------------------------------------------------------------- walk */
+
+static int name_cmp(const struct dirent **a, const struct dirent **b)
+{
+    return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static struct bk_archive_node *tree_push(struct bk_archive_tree *t)
+{
+    if (t->n == t->alloc) {
+        t->alloc = t->alloc ? 2 * t->alloc : 256;
+        t->v = bk_xrealloc(t->v, t->alloc * sizeof(*t->v));
+    }
+    struct bk_archive_node *nd = &t->v[t->n++];
+    memset(nd, 0, sizeof(*nd));
+    return nd;
+}
+
+static int node_fill(struct bk_archive_node *nd, const char *full, const char *rel,
+                     const struct stat *st)
+{
+    nd->path = bk_xstrdup(rel);
+    nd->rec.path = nd->path;
+    nd->rec.mode = st->st_mode & 07777u;
+    nd->rec.uid = st->st_uid;
+    nd->rec.gid = st->st_gid;
+    nd->rec.mtime_sec = st->st_mtim.tv_sec;
+    nd->rec.mtime_nsec = st->st_mtim.tv_nsec;
+    nd->dev = st->st_dev;
+    nd->ino = st->st_ino;
+    nd->nlink = (unsigned long)st->st_nlink;
+    nd->ctime_sec = st->st_ctim.tv_sec;
+    nd->ctime_nsec = st->st_ctim.tv_nsec;
+    switch (st->st_mode & S_IFMT) {
+    case S_IFREG:
+        nd->rec.type = BK_AT_FILE;
+        nd->rec.size = (uint64_t)st->st_size;
+        break;
+    case S_IFDIR: nd->rec.type = BK_AT_DIR; break;
+    case S_IFCHR: nd->rec.type = BK_AT_CHAR; nd->rec.rdev = st->st_rdev; break;
+    case S_IFBLK: nd->rec.type = BK_AT_BLOCK; nd->rec.rdev = st->st_rdev; break;
+    case S_IFIFO: nd->rec.type = BK_AT_FIFO; break;
+    case S_IFLNK: {
+        struct bk_strbuf sb = BK_STRBUF_INIT;
+        size_t cap = st->st_size > 0 ? (size_t)st->st_size + 1 : 256;
+        for (;;) {
+            bk_strbuf_grow(&sb, cap);
+            ssize_t n = readlink(full, sb.buf, cap);
+            if (n < 0) {
+                bk_strbuf_release(&sb);
+                return bk_error_set(BK_ERR, "%s: readlink failed: %s", full, strerror(errno));
+            }
+            if ((size_t)n < cap) {
+                sb.len = (size_t)n;
+                sb.buf[n] = '\0';
+                break;
+            }
+            cap *= 2;
+        }
+        nd->rec.type = BK_AT_SYMLINK;
+        nd->target = bk_strbuf_detach(&sb);
+        nd->rec.target = nd->target;
+        break;
+    }
+    default: return 1; /* a socket: skipped */
+    }
+    return BK_OK;
+}
+
+static int walk(struct bk_archive_tree *t, struct bk_strbuf *full, size_t root_len)
+{
+    struct dirent **names = NULL;
+    int n = scandir(full->buf, &names, NULL, name_cmp);
+    int rc = BK_OK;
+    if (n < 0)
+        return bk_error_set(BK_ERR, "%s: cannot read directory: %s", full->buf, strerror(errno));
+    size_t base = full->len;
+    for (int i = 0; i < n; i++) {
+        const char *name = names[i]->d_name;
+        if (rc || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+            goto next;
+        full->len = base;
+        full->buf[base] = '\0';
+        bk_strbuf_addch(full, '/');
+        bk_strbuf_adds(full, name);
+        struct stat st;
+        if (lstat(full->buf, &st) != 0) {
+            rc = bk_error_set(BK_ERR, "%s: cannot stat: %s", full->buf, strerror(errno));
+            goto next;
+        }
+        struct bk_archive_node *nd = tree_push(t);
+        int f = node_fill(nd, full->buf, full->buf + root_len + 1, &st);
+        if (f < 0) {
+            rc = f;
+        } else if (f > 0) {
+            bk_warn("%s: skipping a socket", full->buf);
+            free(nd->path);
+            t->n--;
+        } else if (S_ISDIR(st.st_mode)) {
+            rc = walk(t, full, root_len);
+        }
+    next:
+        free(names[i]);
+    }
+    free(names);
+    full->len = base;
+    full->buf[base] = '\0';
+    return rc;
+}
+
+/* Hardlinks: among regular files sharing (dev, ino), the first in canonical
+ * order stays a file; the others point at it. */
+static int link_cmp(const void *pa, const void *pb)
+{
+    const struct bk_archive_node *a = *(const struct bk_archive_node *const *)pa;
+    const struct bk_archive_node *b = *(const struct bk_archive_node *const *)pb;
+    if (a->dev != b->dev)
+        return a->dev < b->dev ? -1 : 1;
+    if (a->ino != b->ino)
+        return a->ino < b->ino ? -1 : 1;
+    return a < b ? -1 : a > b;
+}
+
+static void resolve_hardlinks(struct bk_archive_tree *t)
+{
+    struct bk_archive_node **v = bk_xcalloc(t->n ? t->n : 1, sizeof(*v));
+    size_t m = 0;
+    for (size_t i = 0; i < t->n; i++)
+        if (t->v[i].rec.type == BK_AT_FILE && t->v[i].nlink > 1)
+            v[m++] = &t->v[i];
+    qsort(v, m, sizeof(*v), link_cmp);
+    for (size_t i = 1; i < m; i++) {
+        size_t j = i;
+        while (j > 0 && v[j - 1]->dev == v[i]->dev && v[j - 1]->ino == v[i]->ino)
+            j--;
+        if (j == i)
+            continue;
+        struct bk_archive_node *nd = v[i];
+        nd->rec.type = BK_AT_HARDLINK;
+        nd->rec.size = 0;
+        nd->target = bk_xstrdup(v[j]->path);
+        nd->rec.target = nd->target;
+    }
+    free(v);
+}
+
+int bk_archive__tree_scan(const char *dir, struct bk_archive_tree *t)
+{
+    struct stat st;
+    struct bk_strbuf full = BK_STRBUF_INIT;
+    struct bk_archive_digest d;
+    int rc;
+
+    memset(t, 0, sizeof(*t));
+    if (stat(dir, &st) != 0)
+        return bk_error_set(errno == ENOENT ? BK_ENOTFOUND : BK_ERR, "%s: %s", dir,
+                            strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return bk_error_set(BK_EINVAL, "%s: not a directory", dir);
+    bk_strbuf_adds(&full, dir);
+    while (full.len > 1 && full.buf[full.len - 1] == '/')
+        full.buf[--full.len] = '\0';
+    rc = walk(t, &full, full.len);
+    if (rc == BK_OK)
+        resolve_hardlinks(t);
+    bk_archive__digest_init(&d);
+    for (size_t i = 0; rc == BK_OK && i < t->n; i++) {
+        struct bk_archive_node *nd = &t->v[i];
+        if (nd->rec.type == BK_AT_FILE) {
+            bk_strbuf_reset(&full);
+            bk_strbuf_addf(&full, "%s/%s", dir, nd->path);
+            rc = bk_archive__hash_file(full.buf, nd->rec.size, nd->hash);
+            nd->rec.content = nd->hash;
+        }
+        bk_archive__digest_add(&d, &nd->rec);
+    }
+    t->files = d.files;
+    t->entries = d.entries;
+    t->bytes = d.bytes;
+    bk_archive__digest_final(&d, t->digest);
+    bk_strbuf_release(&full);
+    if (rc)
+        bk_archive__tree_release(t);
+    return rc;
+}
+
+void bk_archive__tree_release(struct bk_archive_tree *t)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        free(t->v[i].path);
+        free(t->v[i].target);
+    }
+    free(t->v);
+    memset(t, 0, sizeof(*t));
+}
+
+double bk_archive__now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int bk_archive_digest_dir(const char *dir, struct bk_archive_stats *st)
+{
+    struct bk_archive_tree t;
+    double t0 = bk_archive__now();
+    int rc = bk_archive__tree_scan(dir, &t);
+    if (rc)
+        return rc;
+    if (st) {
+        memset(st, 0, sizeof(*st));
+        memcpy(st->digest, t.digest, sizeof(st->digest));
+        st->files = t.files;
+        st->entries = t.entries;
+        st->bytes = t.bytes;
+        st->seconds = bk_archive__now() - t0;
+    }
+    bk_archive__tree_release(&t);
+    return BK_OK;
+}

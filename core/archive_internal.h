@@ -1,0 +1,148 @@
+/*
+ * archive_internal.h - pieces shared by the archive_*.c files; not an API.
+ *
+ * The archive code is split by job:
+ *   archive_digest.c    the canonical entry list and its SHA-256 (pack, unpack
+ *                       and bk_archive_digest_dir all feed the same function),
+ *                       and the sorted tree walk
+ *   archive_manifest.c  writing and strictly parsing .bkcache/manifest.json
+ *   archive_zstd.c      zstd compression/decompression as libarchive callbacks
+ *   archive_pack.c      bk_archive_pack
+ *   archive_unpack.c    bk_archive_unpack, bk_archive_read_manifest
+ *   archive_swap.c      temporary directories, the swap, recursive removal
+ *
+ * This code depends only on error/log/strbuf/strvec from core plus libarchive,
+ * libzstd and libcrypto, so the in-build helper can link it statically.
+ *
+ * Canonical order: paths are compared component by component (as if '/' were
+ * the smallest byte), which is the order of a depth-first walk that visits
+ * each directory's children sorted by name with strcmp.
+ */
+#ifndef BK_ARCHIVE_INTERNAL_H
+#define BK_ARCHIVE_INTERNAL_H
+
+#include "core/archive.h"
+#include "core/strbuf.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct archive;
+struct evp_md_ctx_st;
+
+/* One entry type letter per kind, as written into the canonical list. */
+enum bk_archive_type {
+    BK_AT_FILE = 'f',
+    BK_AT_DIR = 'd',
+    BK_AT_SYMLINK = 'l',
+    BK_AT_HARDLINK = 'h',
+    BK_AT_CHAR = 'c',
+    BK_AT_BLOCK = 'b',
+    BK_AT_FIFO = 'p',
+};
+
+/* What the canonical list records about one entry. */
+struct bk_archive_rec {
+    const char *path;     /* relative, no leading "./", no trailing '/' */
+    int type;             /* enum bk_archive_type */
+    unsigned mode;        /* permission bits and suid/sgid/sticky (07777) */
+    uint64_t uid, gid;
+    uint64_t size;        /* regular files; 0 otherwise */
+    int64_t mtime_sec;
+    long mtime_nsec;
+    uint64_t rdev;        /* devices only */
+    const unsigned char *content; /* 32-byte SHA-256 of a file's bytes, else NULL */
+    const char *target;   /* symlink or hardlink target, else NULL */
+};
+
+/* The running digest over the canonical list, with the counts. */
+struct bk_archive_digest {
+    struct evp_md_ctx_st *md;
+    uint64_t files, entries, bytes;
+};
+
+void bk_archive__digest_init(struct bk_archive_digest *d);
+void bk_archive__digest_add(struct bk_archive_digest *d, const struct bk_archive_rec *r);
+/* Writes the lowercase hex digest into `hex` (BK_DIGEST_HEX + 1) and frees. */
+void bk_archive__digest_final(struct bk_archive_digest *d, char *hex);
+void bk_archive__digest_release(struct bk_archive_digest *d);
+
+/* Compare two relative paths in canonical order (see above). */
+int bk_archive__path_cmp(const char *a, const char *b);
+
+/* One entry of a scanned tree, in canonical order. */
+struct bk_archive_node {
+    char *path;
+    struct bk_archive_rec rec;   /* rec.path == path; rec.content -> hash */
+    unsigned char hash[32];
+    dev_t dev;
+    ino_t ino;
+    unsigned long nlink;
+    int64_t ctime_sec;
+    long ctime_nsec;
+    char *target;                /* owned */
+};
+
+struct bk_archive_tree {
+    struct bk_archive_node *v;
+    size_t n, alloc;
+    char digest[BK_DIGEST_HEX + 1];
+    uint64_t files, entries, bytes;
+};
+
+/* Walk `dir` (not following symlinks), hash every regular file and compute
+ * the digest. Hardlinked files after the first (in canonical order) become
+ * BK_AT_HARDLINK entries pointing at it. Sockets are skipped with a warning. */
+int bk_archive__tree_scan(const char *dir, struct bk_archive_tree *t);
+void bk_archive__tree_release(struct bk_archive_tree *t);
+
+/* SHA-256 of the file at `path` (opened O_NOFOLLOW); size must match. */
+int bk_archive__hash_file(const char *path, uint64_t size, unsigned char out[32]);
+
+/* Manifest JSON (archive_manifest.c). add_json_string writes a quoted,
+ * escaped JSON string, or null for NULL. */
+void bk_archive__add_json_string(struct bk_strbuf *out, const char *s);
+void bk_archive__manifest_write(const struct bk_archive_manifest *m, struct bk_strbuf *out);
+int bk_archive__manifest_parse(const char *json, size_t len, struct bk_archive_manifest *out);
+/* RFC 3339 UTC from SOURCE_DATE_EPOCH when set, else now; *sec_out gets the
+ * seconds (the manifest member's mtime). Caller frees. */
+char *bk_archive__created_now(int64_t *sec_out);
+
+/* zstd streams as libarchive callbacks (archive_zstd.c). */
+struct bk_zstd_writer;
+struct bk_zstd_reader;
+int bk_archive__zstd_writer_open(struct archive *a, int fd, int level, int threads,
+                                 struct bk_zstd_writer **out);
+uint64_t bk_archive__zstd_writer_bytes(const struct bk_zstd_writer *w);
+void bk_archive__zstd_writer_free(struct bk_zstd_writer *w);
+int bk_archive__zstd_reader_open(struct archive *a, int fd, struct bk_zstd_reader **out);
+/* Read and check the rest of the stream after the tar's end: every frame must
+ * be complete with a valid checksum. Trailing bytes are decompressed and must
+ * be zero (tar padding). */
+int bk_archive__zstd_reader_drain(struct bk_zstd_reader *r);
+uint64_t bk_archive__zstd_reader_bytes(const struct bk_zstd_reader *r); /* compressed, read */
+const char *bk_archive__zstd_reader_error(const struct bk_zstd_reader *r);
+void bk_archive__zstd_reader_free(struct bk_zstd_reader *r);
+
+/* Directories (archive_swap.c). */
+/* Remove `path` recursively without following symlinks; ENOENT is fine. */
+int bk_archive__rm_rf(const char *path);
+/* Create a fresh temporary directory for unpacking into `dir`: a sibling
+ * (".NAME.bkcache-XXXXXX") or, with `inside`, a hidden child. Caller frees. */
+int bk_archive__mktemp_for(const char *dir, int inside, char **out);
+/* Make `tmp` become `dir`: atomically exchange when `dir` exists, then remove
+ * the old contents. With `inside`, move tmp's entries up into dir instead. */
+int bk_archive__swap_in(const char *tmp, const char *dir, int inside);
+
+/* Path checks for unpack: relative, no empty, "." or ".." components. */
+int bk_archive__path_is_safe(const char *p);
+
+double bk_archive__now(void);
+
+/* The result of pack/unpack for the CLI (archive_report.c): one line on
+ * stderr, or with `json` one object on stdout. command: "packed"/"unpacked". */
+void bk_archive__report(const char *command, const char *dir, const char *archive,
+                        const struct bk_archive_stats *st, int json);
+
+#endif

@@ -1,0 +1,333 @@
+/*
+ * archive_pack.c - bk_archive_pack: a directory tree into a tar (pax) + zstd.
+ *
+ * Why two passes. The archive must start with .bkcache/manifest.json, and
+ * the manifest holds the content digest, which is only known once every file
+ * has been hashed. So pack first scans the tree (bk_archive__tree_scan: one
+ * sorted walk, one read + SHA-256 of every regular file), writes the manifest,
+ * then streams the entries in the same order, reading each file a second
+ * time. The second read comes from the page cache for any cache that fits in
+ * memory, and it costs far less than compression. Measured trade-offs are in
+ * docs/benchmarks.md ("Archives"); the alternative, a trailing digest member,
+ * would leave the first member unable to vouch for the rest.
+ *
+ * Between the passes a file may change. Each file is re-checked (inode,
+ * size, mtime, ctime) when it is opened for the second pass and its byte
+ * count is checked after streaming; a change fails the pack with "changed
+ * while packing" rather than producing an archive whose digest lies.
+ *
+ * Entries carry path, mode, uid/gid (numbers only, no user names, so the
+ * bytes do not depend on /etc/passwd), mtime with nanoseconds, user.* xattrs,
+ * symlink and hardlink targets; no atime or ctime, so the same tree gives the
+ * same bytes. Sparse files are written as pax sparse entries (the holes take
+ * no space in the archive; see SEEK_HOLE below).
+ */
+#include "core/archive_internal.h"
+
+#include "core/error.h"
+#include "core/log.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#ifndef BK_VERSION
+#define BK_VERSION "unknown"
+#endif
+
+#define DATA_BUF (1u << 20)
+
+struct pack_ctx {
+    struct archive *a;
+    struct bk_strbuf full; /* scratch: the full path of the current entry */
+    size_t root_len;
+    unsigned char *buf;
+};
+
+static int archive_fail(struct pack_ctx *c, const char *what)
+{
+    return bk_error_set(BK_ERR, "%s: %s", what, archive_error_string(c->a));
+}
+
+static int write_manifest(struct pack_ctx *c, const struct bk_archive_manifest *m, int64_t mtime)
+{
+    struct bk_strbuf json = BK_STRBUF_INIT;
+    struct archive_entry *e = archive_entry_new();
+    int rc = BK_OK;
+
+    bk_archive__manifest_write(m, &json);
+    archive_entry_set_pathname(e, BK_ARCHIVE_MANIFEST_PATH);
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_entry_set_size(e, (la_int64_t)json.len);
+    archive_entry_set_mtime(e, (time_t)mtime, 0);
+    if (archive_write_header(c->a, e) < ARCHIVE_WARN ||
+        archive_write_data(c->a, json.buf, json.len) != (la_ssize_t)json.len)
+        rc = archive_fail(c, BK_ARCHIVE_MANIFEST_PATH);
+    archive_entry_free(e);
+    bk_strbuf_release(&json);
+    return rc;
+}
+
+/* user.* extended attributes, sorted by name so the bytes are stable. */
+static int name_ptr_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void add_xattrs(struct archive_entry *e, const char *path)
+{
+    ssize_t n = llistxattr(path, NULL, 0);
+    if (n <= 0)
+        return; /* none, or the file system has no xattrs */
+    char *names = bk_xmalloc((size_t)n);
+    n = llistxattr(path, names, (size_t)n);
+    if (n <= 0) {
+        free(names);
+        return;
+    }
+    size_t cnt = 0;
+    const char **v = bk_xcalloc((size_t)n, sizeof(*v));
+    for (char *p = names; p < names + n; p += strlen(p) + 1)
+        if (strncmp(p, "user.", 5) == 0)
+            v[cnt++] = p;
+    qsort(v, cnt, sizeof(*v), name_ptr_cmp);
+    for (size_t i = 0; i < cnt; i++) {
+        ssize_t len = lgetxattr(path, v[i], NULL, 0);
+        if (len < 0)
+            continue;
+        void *val = bk_xmalloc(len ? (size_t)len : 1);
+        len = lgetxattr(path, v[i], val, (size_t)len);
+        if (len >= 0)
+            archive_entry_xattr_add_entry(e, v[i], val, (size_t)len);
+        free(val);
+    }
+    free(v);
+    free(names);
+}
+
+/* Describe the holes of a sparse file to libarchive; returns 1 when sparse. */
+static int add_sparse_map(struct archive_entry *e, int fd, const struct stat *st)
+{
+    if (st->st_size == 0 || (uint64_t)st->st_blocks * 512 >= (uint64_t)st->st_size)
+        return 0;
+    off_t pos = 0, end = st->st_size;
+    int regions = 0;
+    while (pos < end) {
+        off_t data = lseek(fd, pos, SEEK_DATA);
+        if (data < 0)
+            break; /* ENXIO: only a hole is left */
+        off_t hole = lseek(fd, data, SEEK_HOLE);
+        if (hole < 0 || hole > end)
+            hole = end;
+        archive_entry_sparse_add_entry(e, data, hole - data);
+        regions++;
+        pos = hole;
+    }
+    lseek(fd, 0, SEEK_SET);
+    if (regions == 0) /* all hole: one empty region at the end keeps the size */
+        archive_entry_sparse_add_entry(e, end, 0);
+    return 1;
+}
+
+static int same_file(const struct bk_archive_node *nd, const struct stat *st)
+{
+    return st->st_ino == nd->ino && st->st_dev == nd->dev && S_ISREG(st->st_mode) &&
+           (uint64_t)st->st_size == nd->rec.size && st->st_mtim.tv_sec == nd->rec.mtime_sec &&
+           st->st_mtim.tv_nsec == nd->rec.mtime_nsec && st->st_ctim.tv_sec == nd->ctime_sec &&
+           st->st_ctim.tv_nsec == nd->ctime_nsec;
+}
+
+/* Stream a regular file's bytes. With a sparse map, libarchive drops the
+ * bytes that fall in holes, so holes are fed from a zero buffer, not read. */
+static int write_file_data(struct pack_ctx *c, int fd, const struct bk_archive_node *nd,
+                           int sparse)
+{
+    uint64_t done = 0, size = nd->rec.size;
+    while (done < size) {
+        off_t data_end = (off_t)size;
+        if (sparse) {
+            off_t data = lseek(fd, (off_t)done, SEEK_DATA);
+            if (data < 0 || (uint64_t)data > done) {
+                uint64_t hole_end = data < 0 ? size : (uint64_t)data;
+                memset(c->buf, 0, DATA_BUF);
+                while (done < hole_end) {
+                    size_t n = hole_end - done < DATA_BUF ? (size_t)(hole_end - done) : DATA_BUF;
+                    if (archive_write_data(c->a, c->buf, n) != (la_ssize_t)n)
+                        return archive_fail(c, nd->path);
+                    done += n;
+                }
+                continue;
+            }
+            data_end = lseek(fd, (off_t)done, SEEK_HOLE);
+            if (data_end < 0 || (uint64_t)data_end > size)
+                data_end = (off_t)size;
+            lseek(fd, (off_t)done, SEEK_SET);
+        }
+        while (done < (uint64_t)data_end) {
+            size_t want = (uint64_t)data_end - done < DATA_BUF ? (size_t)(data_end - (off_t)done)
+                                                              : DATA_BUF;
+            ssize_t r = read(fd, c->buf, want);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r < 0)
+                return bk_error_set(BK_ERR, "%s: read failed: %s", c->full.buf, strerror(errno));
+            if (r == 0)
+                return bk_error_set(BK_ERR, "%s: file changed while packing (shorter)",
+                                    c->full.buf);
+            if (archive_write_data(c->a, c->buf, (size_t)r) != r)
+                return archive_fail(c, nd->path);
+            done += (uint64_t)r;
+        }
+    }
+    char extra;
+    if (!sparse && read(fd, &extra, 1) > 0)
+        return bk_error_set(BK_ERR, "%s: file changed while packing (longer)", c->full.buf);
+    return BK_OK;
+}
+
+static int write_node(struct pack_ctx *c, const struct bk_archive_node *nd)
+{
+    struct archive_entry *e = archive_entry_new();
+    int fd = -1, sparse = 0, rc = BK_OK;
+    unsigned ftype = 0;
+
+    c->full.len = c->root_len;
+    c->full.buf[c->root_len] = '\0';
+    bk_strbuf_addch(&c->full, '/');
+    bk_strbuf_adds(&c->full, nd->path);
+
+    switch (nd->rec.type) {
+    case BK_AT_FILE: ftype = AE_IFREG; break;
+    case BK_AT_HARDLINK: ftype = AE_IFREG; break;
+    case BK_AT_DIR: ftype = AE_IFDIR; break;
+    case BK_AT_SYMLINK: ftype = AE_IFLNK; break;
+    case BK_AT_CHAR: ftype = AE_IFCHR; break;
+    case BK_AT_BLOCK: ftype = AE_IFBLK; break;
+    case BK_AT_FIFO: ftype = AE_IFIFO; break;
+    }
+    if (nd->rec.type == BK_AT_DIR) {
+        char *p = bk_xasprintf("%s/", nd->path);
+        archive_entry_set_pathname(e, p);
+        free(p);
+    } else {
+        archive_entry_set_pathname(e, nd->path);
+    }
+    archive_entry_set_filetype(e, ftype);
+    archive_entry_set_perm(e, (mode_t)nd->rec.mode);
+    archive_entry_set_uid(e, (la_int64_t)nd->rec.uid);
+    archive_entry_set_gid(e, (la_int64_t)nd->rec.gid);
+    archive_entry_set_mtime(e, (time_t)nd->rec.mtime_sec, nd->rec.mtime_nsec);
+    archive_entry_set_size(e, (la_int64_t)nd->rec.size);
+    if (nd->rec.type == BK_AT_SYMLINK)
+        archive_entry_set_symlink(e, nd->target);
+    if (nd->rec.type == BK_AT_HARDLINK)
+        archive_entry_set_hardlink(e, nd->target);
+    if (nd->rec.type == BK_AT_CHAR || nd->rec.type == BK_AT_BLOCK)
+        archive_entry_set_rdev(e, (dev_t)nd->rec.rdev);
+    if (nd->rec.type != BK_AT_HARDLINK)
+        add_xattrs(e, c->full.buf);
+
+    if (nd->rec.type == BK_AT_FILE) {
+        struct stat st;
+        fd = open(c->full.buf, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) {
+            rc = bk_error_set(BK_ERR, "%s: cannot open: %s", c->full.buf, strerror(errno));
+            goto out;
+        }
+        if (fstat(fd, &st) != 0 || !same_file(nd, &st)) {
+            rc = bk_error_set(BK_ERR, "%s: file changed while packing", c->full.buf);
+            goto out;
+        }
+        posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+        sparse = add_sparse_map(e, fd, &st);
+    }
+    if (archive_write_header(c->a, e) < ARCHIVE_WARN) {
+        rc = archive_fail(c, nd->path);
+        goto out;
+    }
+    if (fd >= 0)
+        rc = write_file_data(c, fd, nd, sparse);
+out:
+    if (fd >= 0)
+        close(fd);
+    archive_entry_free(e);
+    return rc;
+}
+
+int bk_archive_pack(const char *dir, int out_fd, const struct bk_pack_opts *opts,
+                    struct bk_archive_stats *st)
+{
+    struct bk_pack_opts none = { 0 };
+    struct bk_archive_tree t;
+    struct bk_archive_manifest m;
+    struct pack_ctx c = { NULL, BK_STRBUF_INIT, 0, NULL };
+    struct bk_zstd_writer *zw = NULL;
+    double t0 = bk_archive__now();
+    int64_t created_sec;
+    int rc;
+
+    if (!opts)
+        opts = &none;
+    int level = opts->level ? opts->level : 3;
+    if (level < 1 || level > 19)
+        return bk_error_set(BK_EINVAL, "compression level %d is out of range 1..19", level);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int threads = opts->threads ? opts->threads : (cpus > 0 ? (int)cpus : 1);
+
+    rc = bk_archive__tree_scan(dir, &t);
+    if (rc)
+        return rc;
+
+    memset(&m, 0, sizeof(m));
+    m.key = (char *)opts->key;
+    m.identity = (char *)opts->identity;
+    memcpy(m.digest, t.digest, sizeof(m.digest));
+    m.files = t.files;
+    m.entries = t.entries;
+    m.bytes = t.bytes;
+    m.created = bk_archive__created_now(&created_sec);
+    m.bkcache_version = BK_VERSION;
+    m.compression = "zstd";
+    m.level = level;
+
+    bk_strbuf_adds(&c.full, dir);
+    while (c.full.len > 1 && c.full.buf[c.full.len - 1] == '/')
+        c.full.buf[--c.full.len] = '\0';
+    c.root_len = c.full.len;
+    c.buf = bk_xmalloc(DATA_BUF);
+    c.a = archive_write_new();
+    archive_write_set_format_pax(c.a);
+    archive_write_set_bytes_per_block(c.a, 64 * 1024);
+    archive_write_set_bytes_in_last_block(c.a, 1);
+    rc = bk_archive__zstd_writer_open(c.a, out_fd, level, threads, &zw);
+    if (rc == BK_OK)
+        rc = write_manifest(&c, &m, created_sec);
+    for (size_t i = 0; rc == BK_OK && i < t.n; i++)
+        rc = write_node(&c, &t.v[i]);
+    if (rc == BK_OK && archive_write_close(c.a) != ARCHIVE_OK)
+        rc = archive_fail(&c, "finishing the archive");
+    archive_write_free(c.a);
+
+    if (rc == BK_OK && st) {
+        memset(st, 0, sizeof(*st));
+        memcpy(st->digest, t.digest, sizeof(st->digest));
+        st->files = t.files;
+        st->entries = t.entries;
+        st->bytes = t.bytes;
+        st->archive_bytes = bk_archive__zstd_writer_bytes(zw);
+        st->seconds = bk_archive__now() - t0;
+    }
+    bk_archive__zstd_writer_free(zw);
+    free(m.created);
+    free(c.buf);
+    bk_strbuf_release(&c.full);
+    bk_archive__tree_release(&t);
+    return rc;
+}
