@@ -110,35 +110,80 @@ int bk_archive__path_cmp(const char *a, const char *b)
     return (int)ca - (int)cb;
 }
 
+void bk_archive__hash_zeros(struct evp_md_ctx_st *md, uint64_t n)
+{
+    static const unsigned char k_zero[1u << 16];
+    while (n > 0) {
+        size_t k = n < sizeof(k_zero) ? (size_t)n : sizeof(k_zero);
+        EVP_DigestUpdate(md, k_zero, k);
+        n -= k;
+    }
+}
+
+/* Hash [from, to) of fd with read(2). Returns bytes read (short at EOF). */
+static int64_t hash_range(EVP_MD_CTX *md, int fd, unsigned char *buf, uint64_t from, uint64_t to)
+{
+    uint64_t pos = from;
+    if (lseek(fd, (off_t)from, SEEK_SET) < 0)
+        return -1;
+    while (pos < to) {
+        size_t want = to - pos < HASH_BUF ? (size_t)(to - pos) : HASH_BUF;
+        ssize_t r = read(fd, buf, want);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            break;
+        EVP_DigestUpdate(md, buf, (size_t)r);
+        pos += (uint64_t)r;
+    }
+    return (int64_t)(pos - from);
+}
+
 int bk_archive__hash_file(const char *path, uint64_t size, unsigned char out[32])
 {
+    struct stat st;
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return bk_error_set(BK_ERR, "%s: cannot open: %s", path, strerror(errno));
     posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     unsigned char *buf = bk_xmalloc(HASH_BUF);
-    uint64_t total = 0;
+    uint64_t pos = 0;
     int rc = BK_OK;
     if (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL))
         abort();
-    for (;;) {
-        ssize_t r = read(fd, buf, HASH_BUF);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            rc = bk_error_set(BK_ERR, "%s: read failed: %s", path, strerror(errno));
-            break;
+    /* A sparse file's holes are hashed as zeros without reading them. */
+    int sparse = fstat(fd, &st) == 0 && (uint64_t)st.st_blocks * 512 < size;
+    while (rc == BK_OK && pos < size) {
+        uint64_t data = pos, end = size;
+        if (sparse) {
+            off_t d = lseek(fd, (off_t)pos, SEEK_DATA);
+            data = d < 0 ? size : (uint64_t)d;
+            if (data > size)
+                data = size;
+            bk_archive__hash_zeros(md, data - pos);
+            pos = data;
+            if (pos >= size)
+                break;
+            off_t h = lseek(fd, (off_t)data, SEEK_HOLE);
+            end = h < 0 || (uint64_t)h > size ? size : (uint64_t)h;
         }
-        if (r == 0)
-            break;
-        EVP_DigestUpdate(md, buf, (size_t)r);
-        total += (uint64_t)r;
+        int64_t got = hash_range(md, fd, buf, data, end);
+        if (got < 0)
+            rc = bk_error_set(BK_ERR, "%s: read failed: %s", path, strerror(errno));
+        else if ((uint64_t)got < end - data)
+            rc = bk_error_set(BK_ERR, "%s: file changed while reading (shorter than %" PRIu64
+                                      " bytes)",
+                              path, size);
+        pos = end;
     }
-    if (rc == BK_OK && total != size)
-        rc = bk_error_set(BK_ERR, "%s: file changed while reading (size %" PRIu64 ", read %" PRIu64
-                                  ")",
-                          path, size, total);
+    char extra;
+    if (rc == BK_OK && pread(fd, &extra, 1, (off_t)size) > 0)
+        rc = bk_error_set(BK_ERR, "%s: file changed while reading (longer than %" PRIu64
+                                  " bytes)",
+                          path, size);
     if (rc == BK_OK)
         EVP_DigestFinal_ex(md, out, NULL);
     EVP_MD_CTX_free(md);
@@ -293,11 +338,10 @@ static void resolve_hardlinks(struct bk_archive_tree *t)
     free(v);
 }
 
-int bk_archive__tree_scan(const char *dir, struct bk_archive_tree *t)
+int bk_archive__tree_walk(const char *dir, struct bk_archive_tree *t)
 {
     struct stat st;
     struct bk_strbuf full = BK_STRBUF_INIT;
-    struct bk_archive_digest d;
     int rc;
 
     memset(t, 0, sizeof(*t));
@@ -312,6 +356,20 @@ int bk_archive__tree_scan(const char *dir, struct bk_archive_tree *t)
     rc = walk(t, &full, full.len);
     if (rc == BK_OK)
         resolve_hardlinks(t);
+    bk_strbuf_release(&full);
+    if (rc)
+        bk_archive__tree_release(t);
+    return rc;
+}
+
+int bk_archive__tree_scan(const char *dir, struct bk_archive_tree *t)
+{
+    struct bk_strbuf full = BK_STRBUF_INIT;
+    struct bk_archive_digest d;
+    int rc = bk_archive__tree_walk(dir, t);
+
+    if (rc)
+        return rc;
     bk_archive__digest_init(&d);
     for (size_t i = 0; rc == BK_OK && i < t->n; i++) {
         struct bk_archive_node *nd = &t->v[i];

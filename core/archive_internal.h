@@ -91,12 +91,17 @@ struct bk_archive_tree {
     uint64_t files, entries, bytes;
 };
 
-/* Walk `dir` (not following symlinks), hash every regular file and compute
- * the digest. Hardlinked files after the first (in canonical order) become
- * BK_AT_HARDLINK entries pointing at it. Sockets are skipped with a warning. */
+/* Walk `dir` (not following symlinks) in canonical order, lstat only.
+ * Hardlinked files after the first (in canonical order) become
+ * BK_AT_HARDLINK entries pointing at it. Sockets are skipped with a warning.
+ * The digest and counts are left empty. */
+int bk_archive__tree_walk(const char *dir, struct bk_archive_tree *t);
+/* tree_walk, then hash every regular file and compute digest and counts. */
 int bk_archive__tree_scan(const char *dir, struct bk_archive_tree *t);
 void bk_archive__tree_release(struct bk_archive_tree *t);
 
+/* Feed n zero bytes to a SHA-256 context (holes of sparse files). */
+void bk_archive__hash_zeros(struct evp_md_ctx_st *md, uint64_t n);
 /* SHA-256 of the file at `path` (opened O_NOFOLLOW); size must match. */
 int bk_archive__hash_file(const char *path, uint64_t size, unsigned char out[32]);
 
@@ -108,6 +113,13 @@ int bk_archive__manifest_parse(const char *json, size_t len, struct bk_archive_m
 /* RFC 3339 UTC from SOURCE_DATE_EPOCH when set, else now; *sec_out gets the
  * seconds (the manifest member's mtime). Caller frees. */
 char *bk_archive__created_now(int64_t *sec_out);
+
+/* The head: manifest frame + skippable padding (archive_head.c). The head's
+ * size depends only on `width`, the padded JSON length, which
+ * head_json_width derives from the manifest's strings. */
+size_t bk_archive__head_json_width(const struct bk_archive_manifest *m);
+int bk_archive__head_render(const struct bk_archive_manifest *m, int64_t mtime, size_t width,
+                            struct bk_strbuf *out);
 
 /* zstd streams as libarchive callbacks (archive_zstd.c). */
 struct bk_zstd_writer;

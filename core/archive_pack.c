@@ -1,26 +1,24 @@
 /*
  * archive_pack.c - bk_archive_pack: a directory tree into a tar (pax) + zstd.
  *
- * Why two passes. The archive must start with .bkcache/manifest.json, and
- * the manifest holds the content digest, which is only known once every file
- * has been hashed. So pack first scans the tree (bk_archive__tree_scan: one
- * sorted walk, one read + SHA-256 of every regular file), writes the manifest,
- * then streams the entries in the same order, reading each file a second
- * time. The second read comes from the page cache for any cache that fits in
- * memory, and it costs far less than compression. Measured trade-offs are in
- * docs/benchmarks.md ("Archives"); the alternative, a trailing digest member,
- * would leave the first member unable to vouch for the rest.
- *
- * Between the passes a file may change. Each file is re-checked (inode,
- * size, mtime, ctime) when it is opened for the second pass and its byte
- * count is checked after streaming; a change fails the pack with "changed
- * while packing" rather than producing an archive whose digest lies.
+ * The archive must start with .bkcache/manifest.json, and the manifest holds
+ * the content digest, which is only known once every file has been read.
+ * The head (manifest frame + padding, archive_head.c) has a size known in
+ * advance, so when the output is a seekable regular file pack makes ONE pass:
+ * it walks the tree (lstat only), skips the head's space, streams every entry
+ * while hashing the very bytes it writes, then writes the real head in place.
+ * On a pipe it cannot go back, so it makes two passes: a scan that hashes
+ * every file (bk_archive__tree_scan), the head, then the entries, each file
+ * re-checked (inode, size, mtime, ctime) against the scan so that a file that
+ * changed in between fails the pack ("changed while packing") instead of
+ * producing an archive whose digest lies. Both paths give the same bytes.
+ * docs/benchmarks.md ("Archives") has the measurements behind this choice.
  *
  * Entries carry path, mode, uid/gid (numbers only, no user names, so the
  * bytes do not depend on /etc/passwd), mtime with nanoseconds, user.* xattrs,
  * symlink and hardlink targets; no atime or ctime, so the same tree gives the
  * same bytes. Sparse files are written as pax sparse entries (the holes take
- * no space in the archive; see SEEK_HOLE below).
+ * no space in the archive and are not read; see SEEK_HOLE below).
  */
 #include "core/archive_internal.h"
 
@@ -30,6 +28,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <openssl/evp.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,31 +47,13 @@ struct pack_ctx {
     struct bk_strbuf full; /* scratch: the full path of the current entry */
     size_t root_len;
     unsigned char *buf;
+    EVP_MD_CTX *file_md;   /* set: hash file bytes while writing them (one pass) */
+    struct bk_archive_digest d;
 };
 
 static int archive_fail(struct pack_ctx *c, const char *what)
 {
     return bk_error_set(BK_ERR, "%s: %s", what, archive_error_string(c->a));
-}
-
-static int write_manifest(struct pack_ctx *c, const struct bk_archive_manifest *m, int64_t mtime)
-{
-    struct bk_strbuf json = BK_STRBUF_INIT;
-    struct archive_entry *e = archive_entry_new();
-    int rc = BK_OK;
-
-    bk_archive__manifest_write(m, &json);
-    archive_entry_set_pathname(e, BK_ARCHIVE_MANIFEST_PATH);
-    archive_entry_set_filetype(e, AE_IFREG);
-    archive_entry_set_perm(e, 0644);
-    archive_entry_set_size(e, (la_int64_t)json.len);
-    archive_entry_set_mtime(e, (time_t)mtime, 0);
-    if (archive_write_header(c->a, e) < ARCHIVE_WARN ||
-        archive_write_data(c->a, json.buf, json.len) != (la_ssize_t)json.len)
-        rc = archive_fail(c, BK_ARCHIVE_MANIFEST_PATH);
-    archive_entry_free(e);
-    bk_strbuf_release(&json);
-    return rc;
 }
 
 /* user.* extended attributes, sorted by name so the bytes are stable. */
@@ -161,6 +142,8 @@ static int write_file_data(struct pack_ctx *c, int fd, const struct bk_archive_n
                     size_t n = hole_end - done < DATA_BUF ? (size_t)(hole_end - done) : DATA_BUF;
                     if (archive_write_data(c->a, c->buf, n) != (la_ssize_t)n)
                         return archive_fail(c, nd->path);
+                    if (c->file_md)
+                        EVP_DigestUpdate(c->file_md, c->buf, n);
                     done += n;
                 }
                 continue;
@@ -183,6 +166,8 @@ static int write_file_data(struct pack_ctx *c, int fd, const struct bk_archive_n
                                     c->full.buf);
             if (archive_write_data(c->a, c->buf, (size_t)r) != r)
                 return archive_fail(c, nd->path);
+            if (c->file_md)
+                EVP_DigestUpdate(c->file_md, c->buf, (size_t)r);
             done += (uint64_t)r;
         }
     }
@@ -192,7 +177,7 @@ static int write_file_data(struct pack_ctx *c, int fd, const struct bk_archive_n
     return BK_OK;
 }
 
-static int write_node(struct pack_ctx *c, const struct bk_archive_node *nd)
+static int write_node(struct pack_ctx *c, struct bk_archive_node *nd)
 {
     struct archive_entry *e = archive_entry_new();
     int fd = -1, sparse = 0, rc = BK_OK;
@@ -252,12 +237,83 @@ static int write_node(struct pack_ctx *c, const struct bk_archive_node *nd)
         rc = archive_fail(c, nd->path);
         goto out;
     }
+    if (fd >= 0 && c->file_md && !EVP_DigestInit_ex(c->file_md, EVP_sha256(), NULL))
+        abort();
     if (fd >= 0)
         rc = write_file_data(c, fd, nd, sparse);
+    if (rc == BK_OK && fd >= 0 && c->file_md) {
+        EVP_DigestFinal_ex(c->file_md, nd->hash, NULL);
+        nd->rec.content = nd->hash;
+    }
+    if (rc == BK_OK)
+        bk_archive__digest_add(&c->d, &nd->rec);
 out:
     if (fd >= 0)
         close(fd);
     archive_entry_free(e);
+    return rc;
+}
+
+/* Where the archive starts, when out_fd is a regular file we may pwrite. */
+static int seekable_start(int fd, off_t *start)
+{
+    struct stat st;
+    int fl = fcntl(fd, F_GETFL);
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || fl < 0 || (fl & O_APPEND))
+        return 0;
+    *start = lseek(fd, 0, SEEK_CUR);
+    return *start >= 0;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return bk_error_set(BK_ERR, "write failed: %s", strerror(errno));
+        p += w;
+        n -= (size_t)w;
+    }
+    return BK_OK;
+}
+
+static int pwrite_all(int fd, const char *p, size_t n, off_t off)
+{
+    while (n > 0) {
+        ssize_t w = pwrite(fd, p, n, off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return bk_error_set(BK_ERR, "write failed: %s", strerror(errno));
+        p += w;
+        n -= (size_t)w;
+        off += w;
+    }
+    return BK_OK;
+}
+
+/* Stream every entry of t through a new tar writer into out_fd. */
+static int write_body(struct pack_ctx *c, struct bk_archive_tree *t, int out_fd, int level,
+                      int threads, uint64_t *bytes)
+{
+    struct bk_zstd_writer *zw = NULL;
+    int rc;
+
+    c->a = archive_write_new();
+    archive_write_set_format_pax(c->a);
+    archive_write_set_bytes_per_block(c->a, 64 * 1024);
+    archive_write_set_bytes_in_last_block(c->a, 1);
+    rc = bk_archive__zstd_writer_open(c->a, out_fd, level, threads, &zw);
+    for (size_t i = 0; rc == BK_OK && i < t->n; i++)
+        rc = write_node(c, &t->v[i]);
+    if (rc == BK_OK && archive_write_close(c->a) != ARCHIVE_OK)
+        rc = archive_fail(c, "finishing the archive");
+    archive_write_free(c->a);
+    c->a = NULL;
+    *bytes = zw ? bk_archive__zstd_writer_bytes(zw) : 0;
+    bk_archive__zstd_writer_free(zw);
     return rc;
 }
 
@@ -267,10 +323,12 @@ int bk_archive_pack(const char *dir, int out_fd, const struct bk_pack_opts *opts
     struct bk_pack_opts none = { 0 };
     struct bk_archive_tree t;
     struct bk_archive_manifest m;
-    struct pack_ctx c = { NULL, BK_STRBUF_INIT, 0, NULL };
-    struct bk_zstd_writer *zw = NULL;
+    struct pack_ctx c;
+    struct bk_strbuf head = BK_STRBUF_INIT;
     double t0 = bk_archive__now();
     int64_t created_sec;
+    uint64_t body_bytes = 0;
+    off_t start = 0;
     int rc;
 
     if (!opts)
@@ -280,51 +338,76 @@ int bk_archive_pack(const char *dir, int out_fd, const struct bk_pack_opts *opts
         return bk_error_set(BK_EINVAL, "compression level %d is out of range 1..19", level);
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     int threads = opts->threads ? opts->threads : (cpus > 0 ? (int)cpus : 1);
+    int one_pass = seekable_start(out_fd, &start);
 
-    rc = bk_archive__tree_scan(dir, &t);
+    rc = one_pass ? bk_archive__tree_walk(dir, &t) : bk_archive__tree_scan(dir, &t);
     if (rc)
         return rc;
 
     memset(&m, 0, sizeof(m));
     m.key = (char *)opts->key;
     m.identity = (char *)opts->identity;
-    memcpy(m.digest, t.digest, sizeof(m.digest));
-    m.files = t.files;
-    m.entries = t.entries;
-    m.bytes = t.bytes;
     m.created = bk_archive__created_now(&created_sec);
     m.bkcache_version = BK_VERSION;
     m.compression = "zstd";
     m.level = level;
+    size_t width = bk_archive__head_json_width(&m);
 
+    memset(&c, 0, sizeof(c));
+    c.full = (struct bk_strbuf)BK_STRBUF_INIT;
     bk_strbuf_adds(&c.full, dir);
     while (c.full.len > 1 && c.full.buf[c.full.len - 1] == '/')
         c.full.buf[--c.full.len] = '\0';
     c.root_len = c.full.len;
     c.buf = bk_xmalloc(DATA_BUF);
-    c.a = archive_write_new();
-    archive_write_set_format_pax(c.a);
-    archive_write_set_bytes_per_block(c.a, 64 * 1024);
-    archive_write_set_bytes_in_last_block(c.a, 1);
-    rc = bk_archive__zstd_writer_open(c.a, out_fd, level, threads, &zw);
+    bk_archive__digest_init(&c.d);
+    if (one_pass)
+        c.file_md = EVP_MD_CTX_new();
+
+    if (!one_pass) {
+        memcpy(m.digest, t.digest, sizeof(m.digest));
+        m.files = t.files;
+        m.entries = t.entries;
+        m.bytes = t.bytes;
+    }
+    /* One pass: a placeholder head of the final size, replaced at the end. */
+    rc = bk_archive__head_render(&m, created_sec, width, &head);
+    if (rc == BK_OK && one_pass && lseek(out_fd, start + (off_t)head.len, SEEK_SET) < 0)
+        rc = bk_error_set(BK_ERR, "cannot seek the output: %s", strerror(errno));
+    if (rc == BK_OK && !one_pass)
+        rc = write_all(out_fd, head.buf, head.len);
     if (rc == BK_OK)
-        rc = write_manifest(&c, &m, created_sec);
-    for (size_t i = 0; rc == BK_OK && i < t.n; i++)
-        rc = write_node(&c, &t.v[i]);
-    if (rc == BK_OK && archive_write_close(c.a) != ARCHIVE_OK)
-        rc = archive_fail(&c, "finishing the archive");
-    archive_write_free(c.a);
+        rc = write_body(&c, &t, out_fd, level, threads, &body_bytes);
+
+    char digest[BK_DIGEST_HEX + 1];
+    uint64_t files = c.d.files, entries = c.d.entries, bytes = c.d.bytes;
+    bk_archive__digest_final(&c.d, digest);
+    if (rc == BK_OK && one_pass) {
+        size_t reserved = head.len;
+        memcpy(m.digest, digest, sizeof(m.digest));
+        m.files = files;
+        m.entries = entries;
+        m.bytes = bytes;
+        rc = bk_archive__head_render(&m, created_sec, width, &head);
+        if (rc == BK_OK && head.len != reserved)
+            rc = bk_error_set(BK_ERR, "internal error: the manifest head changed size");
+        if (rc == BK_OK)
+            rc = pwrite_all(out_fd, head.buf, head.len, start);
+    } else if (rc == BK_OK && strcmp(digest, t.digest) != 0) {
+        rc = bk_error_set(BK_ERR, "%s: the tree changed while packing", dir);
+    }
 
     if (rc == BK_OK && st) {
         memset(st, 0, sizeof(*st));
-        memcpy(st->digest, t.digest, sizeof(st->digest));
-        st->files = t.files;
-        st->entries = t.entries;
-        st->bytes = t.bytes;
-        st->archive_bytes = bk_archive__zstd_writer_bytes(zw);
+        memcpy(st->digest, m.digest, sizeof(st->digest));
+        st->files = m.files;
+        st->entries = m.entries;
+        st->bytes = m.bytes;
+        st->archive_bytes = head.len + body_bytes;
         st->seconds = bk_archive__now() - t0;
     }
-    bk_archive__zstd_writer_free(zw);
+    EVP_MD_CTX_free(c.file_md);
+    bk_strbuf_release(&head);
     free(m.created);
     free(c.buf);
     bk_strbuf_release(&c.full);

@@ -49,6 +49,7 @@ struct unpack_ctx {
     struct bk_archive_digest d;
     EVP_MD_CTX *file_md;
     char *prev;
+    struct bk_strvec dirs; /* directory members that are ancestors of the next one */
     struct bk_strbuf full, link;
     uint64_t skipped;
 };
@@ -209,6 +210,30 @@ static int entry_type(struct archive_entry *e)
     }
 }
 
+/* The parent of every member must be the root or a directory member seen
+ * before it. As members come in canonical (depth-first) order, the candidate
+ * parents form a stack. A symlink is never pushed, so nothing is ever
+ * written through one, at no syscall cost per member. */
+static int check_parent(struct unpack_ctx *c, const char *path, int is_dir)
+{
+    const char *slash = strrchr(path, '/');
+    size_t plen = slash ? (size_t)(slash - path) : 0;
+    while (c->dirs.n > 0) {
+        const char *top = c->dirs.v[c->dirs.n - 1];
+        size_t tl = strlen(top);
+        if (strncmp(path, top, tl) == 0 && path[tl] == '/')
+            break;
+        free(c->dirs.v[--c->dirs.n]);
+        c->dirs.v[c->dirs.n] = NULL;
+    }
+    if (plen > 0 && (c->dirs.n == 0 || strlen(c->dirs.v[c->dirs.n - 1]) != plen))
+        return bk_error_set(BK_ECORRUPT,
+                            "member '%s': its parent is not a directory member before it", path);
+    if (is_dir)
+        bk_strvec_push(&c->dirs, path);
+    return BK_OK;
+}
+
 static int check_path(struct unpack_ctx *c, const char *path)
 {
     if (!bk_archive__path_is_safe(path))
@@ -241,6 +266,9 @@ static int unpack_entry(struct unpack_ctx *c, struct archive_entry *e)
 
     rec.path = path;
     rec.type = entry_type(e);
+    rc = check_parent(c, path, rec.type == BK_AT_DIR);
+    if (rc)
+        goto out;
     rec.mode = (unsigned)archive_entry_perm(e) & 07777u;
     rec.uid = (uint64_t)archive_entry_uid(e);
     rec.gid = (uint64_t)archive_entry_gid(e);
@@ -364,6 +392,7 @@ int bk_archive_unpack(int in_fd, const char *dir, const struct bk_unpack_opts *o
     c.opts = opts ? opts : &none;
     c.full = (struct bk_strbuf)BK_STRBUF_INIT;
     c.link = (struct bk_strbuf)BK_STRBUF_INIT;
+    c.dirs = (struct bk_strvec)BK_STRVEC_INIT;
     rc = open_stream(&c, in_fd);
     if (rc == BK_OK)
         rc = read_manifest_member(&c, &m);
@@ -426,6 +455,7 @@ done:
     bk_archive__zstd_reader_free(c.zr);
     free(c.tmp);
     free(c.prev);
+    bk_strvec_clear(&c.dirs);
     bk_strbuf_release(&c.full);
     bk_strbuf_release(&c.link);
     if (rc == BK_OK && manifest_out)
