@@ -10,11 +10,13 @@
  * (and expect_digest, when given) is the result swapped in. On any failure
  * the temporary directory is removed and the target is untouched.
  *
- * Checks made here, in addition to libarchive's secure extraction flags
- * (SECURE_SYMLINKS: no writes through a symlink; SECURE_NODOTDOT):
+ * Checks made here (libarchive's SECURE_NODOTDOT is kept as a backstop):
  *   - member paths are relative, with no empty, "." or ".." component;
  *   - members are in strictly increasing canonical order, so there are no
  *     duplicates (a later member cannot replace an earlier file by a symlink);
+ *   - every member's parent is the root or an earlier directory member, so
+ *     nothing is written through a symlink (the temporary directory is new,
+ *     so it holds only what this unpack created);
  *   - nothing is named .bkcache or .bkcache/... after the first member;
  *   - a hardlink names an earlier member that is a regular file reached
  *     through real directories inside the temporary directory, and has no data;
@@ -368,9 +370,11 @@ static int check_expected(const struct bk_unpack_opts *o, const struct bk_archiv
 
 static int disk_flags(const struct bk_unpack_opts *o)
 {
+    /* No ARCHIVE_EXTRACT_SECURE_SYMLINKS: check_parent() is stricter for
+     * this format and costs no syscalls, where libarchive's check lstats
+     * every component of every member's absolute path. */
     int f = ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_XATTR |
-            ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-            ARCHIVE_EXTRACT_SPARSE;
+            ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SPARSE;
     if (o->keep_owner || geteuid() == 0)
         f |= ARCHIVE_EXTRACT_OWNER;
     return f;

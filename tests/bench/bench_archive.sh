@@ -24,34 +24,34 @@ for w in w1 w2; do
   [ -d "$work/$w" ] || { echo "generating $w ..." >&2; python3 "$here/gen_archive_data.py" "$w" "$work/$w" "$scale"; }
 done
 
-# run LABEL PREP CMD: median seconds and max KiB of $runs runs of CMD (after PREP).
-measure() {
-  prep=$1; cmd=$2; i=0; : > "$work/times"
+# pair PREP_A CMD_A PREP_B CMD_B: $runs interleaved runs of A and B (so that
+# load from other processes hits both alike); prints the median seconds and
+# the max KiB of A, then of B.
+pair() {
+  : > "$work/ta"; : > "$work/tb"; i=0
   while [ $i -lt "$runs" ]; do
-    sh -c "$prep"
-    /usr/bin/time -f '%e %M' -o "$work/t1" sh -c "$cmd"
-    cat "$work/t1" >> "$work/times"; i=$((i + 1))
+    sh -c "$1"; /usr/bin/time -f '%e %M' -o "$work/t1" sh -c "$2"; cat "$work/t1" >> "$work/ta"
+    sh -c "$3"; /usr/bin/time -f '%e %M' -o "$work/t1" sh -c "$4"; cat "$work/t1" >> "$work/tb"
+    i=$((i + 1))
   done
-  sec=$(sort -n "$work/times" | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
-  kib=$(awk '$2>m{m=$2} END{print m}' "$work/times")
-  echo "$sec $kib"
+  for f in "$work/ta" "$work/tb"; do
+    sort -n "$f" | awk '{a[NR]=$1; if ($2>m) m=$2} END{printf "%s %d ", a[int((NR+1)/2)], m}'
+  done
+  echo
+}
+
+row() { # WORK OP BK_S BK_KIB PIPE_S PIPE_KIB
+  printf '%-4s %-7s %12s %12s %10d %10d %7.2f\n' "$1" "$2" "$3" "$5" $(($4 / 1024)) $(($6 / 1024)) \
+    "$(echo "$3 $5" | awk '{print ($2 > 0 ? $1 / $2 : 0)}')"
 }
 
 printf '%-4s %-7s %12s %12s %10s %10s %7s\n' work op bkcache_s pipeline_s bk_MiB pipe_MiB ratio
 for w in w1 w2; do
   src=$work/$w; a=$work/$w.bk.tzst; b=$work/$w.tar.zst; out=$work/out
-  set -- $(measure "rm -f $a" "$bk pack -q $src $a")
-  bks=$1; bkm=$2
-  set -- $(measure "rm -f $b" "tar -cf - -C $src . | zstd -q -T0 -3 > $b")
-  ps=$1; pm=$2
-  printf '%-4s %-7s %12s %12s %10d %10d %7.2f\n' $w pack $bks $ps $((bkm / 1024)) $((pm / 1024)) \
-    "$(echo "$bks $ps" | awk '{print ($2 > 0 ? $1 / $2 : 0)}')"
-  set -- $(measure "rm -rf $out" "$bk unpack -q $a $out")
-  bks=$1; bkm=$2
-  set -- $(measure "rm -rf $out; mkdir $out" "zstd -q -d -T0 < $b | tar -xf - -C $out")
-  ps=$1; pm=$2
-  printf '%-4s %-7s %12s %12s %10d %10d %7.2f\n' $w unpack $bks $ps $((bkm / 1024)) $((pm / 1024)) \
-    "$(echo "$bks $ps" | awk '{print ($2 > 0 ? $1 / $2 : 0)}')"
+  row $w pack $(pair "rm -f $a" "$bk pack -q $src $a" \
+                     "rm -f $b" "tar -cf - -C $src . | zstd -q -T0 -3 > $b")
+  row $w unpack $(pair "rm -rf $out" "$bk unpack -q $a $out" \
+                       "rm -rf $out; mkdir $out" "zstd -q -d -T0 < $b | tar -xf - -C $out")
   printf '%-4s sizes: bkcache %s bytes, tar+zstd %s bytes\n' $w "$(stat -c %s $a)" "$(stat -c %s $b)"
   rm -rf "$out"
 done
