@@ -25,27 +25,32 @@ for w in w1 w2; do
 done
 
 # pair PREP_A CMD_A PREP_B CMD_B: $runs interleaved runs of A and B (so that
-# load from other processes hits both alike); prints the median seconds and
-# the max KiB of A, then of B.
+# load from other processes hits both alike); prints, for A then B, the
+# median wall seconds, the max KiB and the median CPU seconds (user + sys,
+# children included), which is steadier than wall time on a busy machine.
 pair() {
   : > "$work/ta"; : > "$work/tb"; i=0
   while [ $i -lt "$runs" ]; do
-    sh -c "$1"; /usr/bin/time -f '%e %M' -o "$work/t1" sh -c "$2"; cat "$work/t1" >> "$work/ta"
-    sh -c "$3"; /usr/bin/time -f '%e %M' -o "$work/t1" sh -c "$4"; cat "$work/t1" >> "$work/tb"
+    sh -c "$1"; /usr/bin/time -f '%e %M %U %S' -o "$work/t1" sh -c "$2"; cat "$work/t1" >> "$work/ta"
+    sh -c "$3"; /usr/bin/time -f '%e %M %U %S' -o "$work/t1" sh -c "$4"; cat "$work/t1" >> "$work/tb"
     i=$((i + 1))
   done
   for f in "$work/ta" "$work/tb"; do
     sort -n "$f" | awk '{a[NR]=$1; if ($2>m) m=$2} END{printf "%s %d ", a[int((NR+1)/2)], m}'
+    awk '{print $3 + $4}' "$f" | sort -n | awk '{a[NR]=$1} END{printf "%.2f ", a[int((NR+1)/2)]}'
   done
   echo
 }
 
-row() { # WORK OP BK_S BK_KIB PIPE_S PIPE_KIB
-  printf '%-4s %-7s %12s %12s %10d %10d %7.2f\n' "$1" "$2" "$3" "$5" $(($4 / 1024)) $(($6 / 1024)) \
-    "$(echo "$3 $5" | awk '{print ($2 > 0 ? $1 / $2 : 0)}')"
+row() { # WORK OP BK_S BK_KIB BK_CPU PIPE_S PIPE_KIB PIPE_CPU
+  printf '%-4s %-7s %9s %9s %6.2f %8s %8s %6.2f %7d %7d\n' "$1" "$2" "$3" "$6" \
+    "$(echo "$3 $6" | awk '{print ($2 > 0 ? $1 / $2 : 0)}')" "$5" "$8" \
+    "$(echo "$5 $8" | awk '{print ($2 > 0 ? $1 / $2 : 0)}')" $(($4 / 1024)) $(($7 / 1024))
 }
 
-printf '%-4s %-7s %12s %12s %10s %10s %7s\n' work op bkcache_s pipeline_s bk_MiB pipe_MiB ratio
+echo "wall: median seconds; cpu: median user+sys seconds; rss: peak MiB (max of the runs)"
+printf '%-4s %-7s %9s %9s %6s %8s %8s %6s %7s %7s\n' work op bk_wall pipe_wall ratio bk_cpu \
+  pipe_cpu ratio bk_rss pipe_rss
 for w in w1 w2; do
   src=$work/$w; a=$work/$w.bk.tzst; b=$work/$w.tar.zst; out=$work/out
   row $w pack $(pair "rm -f $a" "$bk pack -q $src $a" \
