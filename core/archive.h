@@ -34,38 +34,38 @@
 
 struct bk_archive_stats {
     char digest[BK_DIGEST_HEX + 1]; /* "sha256:" is not included */
-    uint64_t files;          /* regular files */
-    uint64_t entries;        /* all entries, the root excluded */
-    uint64_t bytes;          /* sum of regular file sizes */
-    uint64_t archive_bytes;  /* compressed stream size */
+    uint64_t files;                 /* regular files */
+    uint64_t entries;               /* all entries, the root excluded */
+    uint64_t bytes;                 /* sum of regular file sizes */
+    uint64_t archive_bytes;         /* compressed stream size */
     double seconds;
 };
 
 struct bk_archive_manifest {
-    char *key;            /* the cache key the archive was saved under, or NULL */
-    char *identity;       /* the identity descriptor, or NULL */
+    char *key;      /* the cache key the archive was saved under, or NULL */
+    char *identity; /* the identity descriptor, or NULL */
     char digest[BK_DIGEST_HEX + 1];
     uint64_t files, entries, bytes;
-    char *created;        /* RFC 3339 UTC */
+    char *created; /* RFC 3339 UTC */
     char *bkcache_version;
-    char *compression;    /* "zstd" */
+    char *compression; /* "zstd" */
     int level;
 };
 
 struct bk_pack_opts {
-    int level;              /* zstd level 1..19; 0 means 3 */
-    int threads;            /* zstd workers; 0 means the number of CPUs */
-    const char *key;        /* recorded in the manifest; may be NULL */
-    const char *identity;   /* recorded in the manifest; may be NULL */
+    int level;            /* zstd level 1..19; 0 means 3 */
+    int threads;          /* zstd workers; 0 means the number of CPUs */
+    const char *key;      /* recorded in the manifest; may be NULL */
+    const char *identity; /* recorded in the manifest; may be NULL */
 };
 
 struct bk_unpack_opts {
-    int allow_special;      /* create device nodes and FIFOs instead of skipping */
+    int allow_special;         /* create device nodes and FIFOs instead of skipping */
     const char *expect_digest; /* when set, the manifest's digest must equal it */
-    int replace_contents;   /* the target cannot be renamed (a mount point):
-                               unpack into a hidden directory inside it, verify,
-                               then replace the other contents with it */
-    int keep_owner;         /* restore uid/gid (default when running as root) */
+    int replace_contents;      /* the target cannot be renamed (a mount point):
+                                  unpack into a hidden directory inside it, verify,
+                                  then replace the other contents with it */
+    int keep_owner;            /* restore uid/gid (default when running as root) */
 };
 
 /* Pack the tree at `dir` into `out_fd`. Fills `st` (may be NULL). */

@@ -174,15 +174,14 @@ int bk_archive__hash_file(const char *path, uint64_t size, unsigned char out[32]
         if (got < 0)
             rc = bk_error_set(BK_ERR, "%s: read failed: %s", path, strerror(errno));
         else if ((uint64_t)got < end - data)
-            rc = bk_error_set(BK_ERR, "%s: file changed while reading (shorter than %" PRIu64
-                                      " bytes)",
+            rc = bk_error_set(BK_ERR,
+                              "%s: file changed while reading (shorter than %" PRIu64 " bytes)",
                               path, size);
         pos = end;
     }
     char extra;
     if (rc == BK_OK && pread(fd, &extra, 1, (off_t)size) > 0)
-        rc = bk_error_set(BK_ERR, "%s: file changed while reading (longer than %" PRIu64
-                                  " bytes)",
+        rc = bk_error_set(BK_ERR, "%s: file changed while reading (longer than %" PRIu64 " bytes)",
                           path, size);
     if (rc == BK_OK)
         EVP_DigestFinal_ex(md, out, NULL);
@@ -231,8 +230,14 @@ static int node_fill(struct bk_archive_node *nd, const char *full, const char *r
         nd->rec.size = (uint64_t)st->st_size;
         break;
     case S_IFDIR: nd->rec.type = BK_AT_DIR; break;
-    case S_IFCHR: nd->rec.type = BK_AT_CHAR; nd->rec.rdev = st->st_rdev; break;
-    case S_IFBLK: nd->rec.type = BK_AT_BLOCK; nd->rec.rdev = st->st_rdev; break;
+    case S_IFCHR:
+        nd->rec.type = BK_AT_CHAR;
+        nd->rec.rdev = st->st_rdev;
+        break;
+    case S_IFBLK:
+        nd->rec.type = BK_AT_BLOCK;
+        nd->rec.rdev = st->st_rdev;
+        break;
     case S_IFIFO: nd->rec.type = BK_AT_FIFO; break;
     case S_IFLNK: {
         struct bk_strbuf sb = BK_STRBUF_INIT;

@@ -80,8 +80,8 @@ size_t bk_archive__head_json_width(const struct bk_archive_manifest *m)
 
 static void put_le32(struct bk_strbuf *sb, uint32_t v)
 {
-    unsigned char b[4] = { (unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
-                           (unsigned char)(v >> 24) };
+    unsigned char b[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
+                          (unsigned char)(v >> 24)};
     bk_strbuf_add(sb, b, 4);
 }
 

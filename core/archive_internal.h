@@ -44,16 +44,16 @@ enum bk_archive_type {
 
 /* What the canonical list records about one entry. */
 struct bk_archive_rec {
-    const char *path;     /* relative, no leading "./", no trailing '/' */
-    int type;             /* enum bk_archive_type */
-    unsigned mode;        /* permission bits and suid/sgid/sticky (07777) */
+    const char *path; /* relative, no leading "./", no trailing '/' */
+    int type;         /* enum bk_archive_type */
+    unsigned mode;    /* permission bits and suid/sgid/sticky (07777) */
     uint64_t uid, gid;
-    uint64_t size;        /* regular files; 0 otherwise */
+    uint64_t size; /* regular files; 0 otherwise */
     int64_t mtime_sec;
     long mtime_nsec;
-    uint64_t rdev;        /* devices only */
+    uint64_t rdev;                /* devices only */
     const unsigned char *content; /* 32-byte SHA-256 of a file's bytes, else NULL */
-    const char *target;   /* symlink or hardlink target, else NULL */
+    const char *target;           /* symlink or hardlink target, else NULL */
 };
 
 /* The running digest over the canonical list, with the counts. */
@@ -74,14 +74,14 @@ int bk_archive__path_cmp(const char *a, const char *b);
 /* One entry of a scanned tree, in canonical order. */
 struct bk_archive_node {
     char *path;
-    struct bk_archive_rec rec;   /* rec.path == path; rec.content -> hash */
+    struct bk_archive_rec rec; /* rec.path == path; rec.content -> hash */
     unsigned char hash[32];
     dev_t dev;
     ino_t ino;
     unsigned long nlink;
     int64_t ctime_sec;
     long ctime_nsec;
-    char *target;                /* owned */
+    char *target; /* owned */
 };
 
 struct bk_archive_tree {

@@ -164,7 +164,9 @@ static int parse_string(struct jp *j, struct bk_strbuf *sb)
             return -1;
         c = (unsigned char)*j->p++;
         switch (c) {
-        case '"': case '\\': case '/': bk_strbuf_addch(sb, (char)c); break;
+        case '"':
+        case '\\':
+        case '/': bk_strbuf_addch(sb, (char)c); break;
         case 'b': bk_strbuf_addch(sb, '\b'); break;
         case 'f': bk_strbuf_addch(sb, '\f'); break;
         case 'n': bk_strbuf_addch(sb, '\n'); break;
@@ -176,8 +178,8 @@ static int parse_string(struct jp *j, struct bk_strbuf *sb)
                 return -1;
             j->p += 4;
             if (cp >= 0xd800 && cp < 0xdc00) {
-                if (j->end - j->p < 6 || j->p[0] != '\\' || j->p[1] != 'u' ||
-                    hex4(j->p + 2, &lo) || lo < 0xdc00 || lo > 0xdfff)
+                if (j->end - j->p < 6 || j->p[0] != '\\' || j->p[1] != 'u' || hex4(j->p + 2, &lo) ||
+                    lo < 0xdc00 || lo > 0xdfff)
                     return -1;
                 j->p += 6;
                 cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
@@ -209,7 +211,7 @@ static int parse_value(struct jp *j, struct bk_strbuf *sb, uint64_t *num, enum j
         *kind = JV_STRING;
         return parse_string(j, sb);
     }
-    static const char *const k_words[] = { "null", "true", "false" };
+    static const char *const k_words[] = {"null", "true", "false"};
     for (int i = 0; i < 3; i++) {
         size_t n = strlen(k_words[i]);
         if ((size_t)(j->end - j->p) >= n && memcmp(j->p, k_words[i], n) == 0) {
@@ -237,11 +239,23 @@ static int parse_value(struct jp *j, struct bk_strbuf *sb, uint64_t *num, enum j
     return -1; /* negative numbers, objects and arrays are not manifest values */
 }
 
-enum mkey { MK_FORMAT, MK_KEY, MK_IDENTITY, MK_DIGEST, MK_FILES, MK_ENTRIES, MK_BYTES,
-            MK_CREATED, MK_VERSION, MK_COMPRESSION, MK_LEVEL, MK_COUNT };
-static const char *const k_keys[MK_COUNT] = { "format", "key", "identity", "digest", "files",
-                                              "entries", "bytes", "created", "bkcache_version",
-                                              "compression", "level" };
+enum mkey {
+    MK_FORMAT,
+    MK_KEY,
+    MK_IDENTITY,
+    MK_DIGEST,
+    MK_FILES,
+    MK_ENTRIES,
+    MK_BYTES,
+    MK_CREATED,
+    MK_VERSION,
+    MK_COMPRESSION,
+    MK_LEVEL,
+    MK_COUNT
+};
+static const char *const k_keys[MK_COUNT] = {
+    "format", "key",     "identity",        "digest",      "files", "entries",
+    "bytes",  "created", "bkcache_version", "compression", "level"};
 
 static int digest_from(const char *s, char *out)
 {
@@ -257,11 +271,13 @@ static int digest_from(const char *s, char *out)
 static int store_field(enum mkey k, enum jv_kind kind, struct bk_strbuf *sb, uint64_t num,
                        struct bk_archive_manifest *m)
 {
-    char **strs[MK_COUNT] = { [MK_KEY] = &m->key, [MK_IDENTITY] = &m->identity,
-                              [MK_CREATED] = &m->created, [MK_VERSION] = &m->bkcache_version,
-                              [MK_COMPRESSION] = &m->compression };
-    uint64_t *nums[MK_COUNT] = { [MK_FILES] = &m->files, [MK_ENTRIES] = &m->entries,
-                                 [MK_BYTES] = &m->bytes };
+    char **strs[MK_COUNT] = {[MK_KEY] = &m->key,
+                             [MK_IDENTITY] = &m->identity,
+                             [MK_CREATED] = &m->created,
+                             [MK_VERSION] = &m->bkcache_version,
+                             [MK_COMPRESSION] = &m->compression};
+    uint64_t *nums[MK_COUNT] = {
+        [MK_FILES] = &m->files, [MK_ENTRIES] = &m->entries, [MK_BYTES] = &m->bytes};
     if (strs[k]) {
         if (kind == JV_NULL)
             return 0;
@@ -290,7 +306,7 @@ static int store_field(enum mkey k, enum jv_kind kind, struct bk_strbuf *sb, uin
 
 int bk_archive__manifest_parse(const char *json, size_t len, struct bk_archive_manifest *out)
 {
-    struct jp j = { json, json + len };
+    struct jp j = {json, json + len};
     struct bk_strbuf name = BK_STRBUF_INIT, val = BK_STRBUF_INIT;
     unsigned seen = 0;
     int ok = 0;

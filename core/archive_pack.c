@@ -47,7 +47,7 @@ struct pack_ctx {
     struct bk_strbuf full; /* scratch: the full path of the current entry */
     size_t root_len;
     unsigned char *buf;
-    EVP_MD_CTX *file_md;   /* set: hash file bytes while writing them (one pass) */
+    EVP_MD_CTX *file_md; /* set: hash file bytes while writing them (one pass) */
     struct bk_archive_digest d;
 };
 
@@ -127,8 +127,7 @@ static int same_file(const struct bk_archive_node *nd, const struct stat *st)
 
 /* Stream a regular file's bytes. With a sparse map, libarchive drops the
  * bytes that fall in holes, so holes are fed from a zero buffer, not read. */
-static int write_file_data(struct pack_ctx *c, int fd, const struct bk_archive_node *nd,
-                           int sparse)
+static int write_file_data(struct pack_ctx *c, int fd, const struct bk_archive_node *nd, int sparse)
 {
     uint64_t done = 0, size = nd->rec.size;
     while (done < size) {
@@ -154,8 +153,8 @@ static int write_file_data(struct pack_ctx *c, int fd, const struct bk_archive_n
             lseek(fd, (off_t)done, SEEK_SET);
         }
         while (done < (uint64_t)data_end) {
-            size_t want = (uint64_t)data_end - done < DATA_BUF ? (size_t)(data_end - (off_t)done)
-                                                              : DATA_BUF;
+            size_t want =
+                (uint64_t)data_end - done < DATA_BUF ? (size_t)(data_end - (off_t)done) : DATA_BUF;
             ssize_t r = read(fd, c->buf, want);
             if (r < 0 && errno == EINTR)
                 continue;
@@ -320,7 +319,7 @@ static int write_body(struct pack_ctx *c, struct bk_archive_tree *t, int out_fd,
 int bk_archive_pack(const char *dir, int out_fd, const struct bk_pack_opts *opts,
                     struct bk_archive_stats *st)
 {
-    struct bk_pack_opts none = { 0 };
+    struct bk_pack_opts none = {0};
     struct bk_archive_tree t;
     struct bk_archive_manifest m;
     struct pack_ctx c;

@@ -111,8 +111,10 @@ int bk_archive__mktemp_for(const char *dir, int inside, char **out)
         parent = dirname(c1);
         base = basename(c2);
         if (strcmp(base, "/") == 0 || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
-            rc = bk_error_set(BK_EINVAL, "%s: cannot unpack into this path (give a named "
-                                         "directory)", dir);
+            rc = bk_error_set(BK_EINVAL,
+                              "%s: cannot unpack into this path (give a named "
+                              "directory)",
+                              dir);
         else if (!realpath(parent, real))
             rc = bk_error_set(BK_ERR, "%s: %s", parent, strerror(errno));
         else

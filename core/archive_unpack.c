@@ -60,8 +60,9 @@ static int read_fail(struct unpack_ctx *c, const char *what)
 {
     const char *zmsg = bk_archive__zstd_reader_error(c->zr);
     return bk_error_set(BK_ECORRUPT, "%s: %s", what,
-                        zmsg ? zmsg : archive_error_string(c->in) ? archive_error_string(c->in)
-                                                                  : "unreadable archive");
+                        zmsg                          ? zmsg
+                        : archive_error_string(c->in) ? archive_error_string(c->in)
+                                                      : "unreadable archive");
 }
 
 static int open_stream(struct unpack_ctx *c, int in_fd)
@@ -346,8 +347,9 @@ static int verify(struct unpack_ctx *c, const struct bk_archive_manifest *m, cha
                             "sha256:%s",
                             m->digest, hex);
     if (files != m->files || entries != m->entries || bytes != m->bytes)
-        return bk_error_set(BK_ECORRUPT, "counts mismatch: the manifest says %llu files, %llu "
-                                         "entries, %llu bytes; the archive holds %llu, %llu, %llu",
+        return bk_error_set(BK_ECORRUPT,
+                            "counts mismatch: the manifest says %llu files, %llu "
+                            "entries, %llu bytes; the archive holds %llu, %llu, %llu",
                             (unsigned long long)m->files, (unsigned long long)m->entries,
                             (unsigned long long)m->bytes, (unsigned long long)files,
                             (unsigned long long)entries, (unsigned long long)bytes);
@@ -362,8 +364,9 @@ static int check_expected(const struct bk_unpack_opts *o, const struct bk_archiv
     if (strncmp(want, "sha256:", 7) == 0)
         want += 7;
     if (strcmp(want, m->digest) != 0)
-        return bk_error_set(BK_ECORRUPT, "digest mismatch: expected sha256:%s, the archive is "
-                                         "sha256:%s",
+        return bk_error_set(BK_ECORRUPT,
+                            "digest mismatch: expected sha256:%s, the archive is "
+                            "sha256:%s",
                             want, m->digest);
     return BK_OK;
 }
@@ -383,7 +386,7 @@ static int disk_flags(const struct bk_unpack_opts *o)
 int bk_archive_unpack(int in_fd, const char *dir, const struct bk_unpack_opts *opts,
                       struct bk_archive_stats *st, struct bk_archive_manifest *manifest_out)
 {
-    struct bk_unpack_opts none = { 0 };
+    struct bk_unpack_opts none = {0};
     struct unpack_ctx c;
     struct bk_archive_manifest m;
     struct archive_entry *e;

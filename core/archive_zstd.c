@@ -65,7 +65,7 @@ static int compress_some(struct archive *a, struct bk_zstd_writer *w, ZSTD_inBuf
                          ZSTD_EndDirective mode)
 {
     for (;;) {
-        ZSTD_outBuffer ob = { w->out, OUT_CAP, 0 };
+        ZSTD_outBuffer ob = {w->out, OUT_CAP, 0};
         size_t r = ZSTD_compressStream2(w->cctx, &ob, in, mode);
         if (ZSTD_isError(r)) {
             archive_set_error(a, EIO, "zstd: %s", ZSTD_getErrorName(r));
@@ -83,7 +83,7 @@ static int compress_some(struct archive *a, struct bk_zstd_writer *w, ZSTD_inBuf
 
 static la_ssize_t writer_write(struct archive *a, void *cd, const void *buf, size_t len)
 {
-    ZSTD_inBuffer in = { buf, len, 0 };
+    ZSTD_inBuffer in = {buf, len, 0};
     if (compress_some(a, cd, &in, ZSTD_e_continue))
         return -1;
     return (la_ssize_t)len;
@@ -91,7 +91,7 @@ static la_ssize_t writer_write(struct archive *a, void *cd, const void *buf, siz
 
 static int writer_close(struct archive *a, void *cd)
 {
-    ZSTD_inBuffer in = { NULL, 0, 0 };
+    ZSTD_inBuffer in = {NULL, 0, 0};
     return compress_some(a, cd, &in, ZSTD_e_end) ? ARCHIVE_FATAL : ARCHIVE_OK;
 }
 
@@ -157,9 +157,9 @@ static la_ssize_t reader_next(struct bk_zstd_reader *r, const void **buf)
             else
                 r->seen_input = 1;
             r->bytes_in += (uint64_t)n;
-            r->ib = (ZSTD_inBuffer){ r->in, (size_t)n, 0 };
+            r->ib = (ZSTD_inBuffer){r->in, (size_t)n, 0};
         }
-        ZSTD_outBuffer ob = { r->out, OUT_CAP, 0 };
+        ZSTD_outBuffer ob = {r->out, OUT_CAP, 0};
         size_t in_before = r->ib.pos;
         size_t ret = ZSTD_decompressStream(r->dctx, &ob, &r->ib);
         if (ZSTD_isError(ret)) {
@@ -204,8 +204,7 @@ int bk_archive__zstd_reader_open(struct archive *a, int fd, struct bk_zstd_reade
     r->out = bk_xmalloc(OUT_CAP);
     *out = r;
     if (archive_read_open(a, r, NULL, reader_read, NULL) != ARCHIVE_OK)
-        return bk_error_set(BK_ECORRUPT, "%s",
-                            r->err[0] ? r->err : archive_error_string(a));
+        return bk_error_set(BK_ECORRUPT, "%s", r->err[0] ? r->err : archive_error_string(a));
     return BK_OK;
 }
 

@@ -29,7 +29,7 @@ static mode_t file_mode(void)
 
 int bk_cmd_pack(struct bk_options *o)
 {
-    struct bk_pack_opts po = { 0 };
+    struct bk_pack_opts po = {0};
     struct bk_archive_stats st;
     const char *dir, *archive;
     char *tmp = NULL;

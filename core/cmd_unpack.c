@@ -18,7 +18,7 @@
 
 int bk_cmd_unpack(struct bk_options *o)
 {
-    struct bk_unpack_opts uo = { 0 };
+    struct bk_unpack_opts uo = {0};
     struct bk_archive_stats st;
     const char *archive, *dir;
     int fd = STDIN_FILENO, rc;

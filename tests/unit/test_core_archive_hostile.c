@@ -103,10 +103,10 @@ static void test_control_crafted_archive_is_accepted(void **state)
 {
     struct fx *f = *state;
     struct tu_member m[] = {
-        { "a", 'd', NULL, NULL },
-        { "a/f", 'f', "data\n", NULL },
-        { "a/h", 'h', NULL, "a/f" },
-        { "a/l", 'l', NULL, "../outside" },
+        {"a", 'd', NULL, NULL},
+        {"a/f", 'f', "data\n", NULL},
+        {"a/h", 'h', NULL, "a/f"},
+        {"a/l", 'l', NULL, "../outside"},
     };
     char p[4096];
     tu_craft(f->archive, m, 4, 0);
@@ -123,7 +123,7 @@ static void test_absolute_path(void **state)
 {
     struct fx *f = *state;
     char *abs = bk_xasprintf("%s/evil", f->outside);
-    struct tu_member m[] = { { abs, 'f', "pwned\n", NULL } };
+    struct tu_member m[] = {{abs, 'f', "pwned\n", NULL}};
     craft_and_reject(f, m, 1, 0, "absolute path");
     free(abs);
 }
@@ -131,23 +131,22 @@ static void test_absolute_path(void **state)
 static void test_dotdot(void **state)
 {
     struct fx *f = *state;
-    struct tu_member m1[] = { { "../outside/evil", 'f', "pwned\n", NULL } };
+    struct tu_member m1[] = {{"../outside/evil", 'f', "pwned\n", NULL}};
     craft_and_reject(f, m1, 1, 0, "leading ..");
-    struct tu_member m2[] = { { "a", 'd', NULL, NULL },
-                              { "a/../../outside/evil", 'f', "pwned\n", NULL } };
+    struct tu_member m2[] = {{"a", 'd', NULL, NULL},
+                             {"a/../../outside/evil", 'f', "pwned\n", NULL}};
     craft_and_reject(f, m2, 2, 0, "inner ..");
 }
 
 static void test_write_through_symlink(void **state)
 {
     struct fx *f = *state;
-    struct tu_member m1[] = { { "d", 'l', NULL, f->outside }, { "d/evil", 'f', "pwned\n", NULL } };
+    struct tu_member m1[] = {{"d", 'l', NULL, f->outside}, {"d/evil", 'f', "pwned\n", NULL}};
     craft_and_reject(f, m1, 2, 0, "absolute symlink then write");
-    struct tu_member m2[] = { { "d", 'l', NULL, "../../outside" },
-                              { "d/evil", 'f', "pwned\n", NULL } };
+    struct tu_member m2[] = {{"d", 'l', NULL, "../../outside"}, {"d/evil", 'f', "pwned\n", NULL}};
     craft_and_reject(f, m2, 2, 0, "relative symlink then write");
-    struct tu_member m3[] = { { "d", 'd', NULL, NULL }, { "d/e", 'l', NULL, f->outside },
-                              { "d/e/evil", 'd', NULL, NULL } };
+    struct tu_member m3[] = {
+        {"d", 'd', NULL, NULL}, {"d/e", 'l', NULL, f->outside}, {"d/e/evil", 'd', NULL, NULL}};
     craft_and_reject(f, m3, 3, 0, "symlink then mkdir");
 }
 
@@ -157,15 +156,15 @@ static void test_hardlink_escape(void **state)
     char secret[4096];
     snprintf(secret, sizeof(secret), "%s/../secret", f->outside);
     tu_write(secret, "secret\n");
-    struct tu_member m1[] = { { "h", 'h', NULL, "../secret" } };
+    struct tu_member m1[] = {{"h", 'h', NULL, "../secret"}};
     craft_and_reject(f, m1, 1, 0, "hardlink with ..");
-    struct tu_member m2[] = { { "h", 'h', NULL, secret } };
+    struct tu_member m2[] = {{"h", 'h', NULL, secret}};
     craft_and_reject(f, m2, 1, 0, "hardlink to an absolute path");
-    struct tu_member m3[] = { { "d", 'l', NULL, f->base }, { "e", 'h', NULL, "d/secret" } };
+    struct tu_member m3[] = {{"d", 'l', NULL, f->base}, {"e", 'h', NULL, "d/secret"}};
     craft_and_reject(f, m3, 2, 0, "hardlink through a symlinked directory");
-    struct tu_member m4[] = { { "l", 'l', NULL, secret }, { "m", 'h', NULL, "l" } };
+    struct tu_member m4[] = {{"l", 'l', NULL, secret}, {"m", 'h', NULL, "l"}};
     craft_and_reject(f, m4, 2, 0, "hardlink to a symlink");
-    struct tu_member m5[] = { { "a", 'h', NULL, "b" }, { "b", 'f', "x", NULL } };
+    struct tu_member m5[] = {{"a", 'h', NULL, "b"}, {"b", 'f', "x", NULL}};
     craft_and_reject(f, m5, 2, 0, "hardlink to a later member");
     unlink(secret);
 }
@@ -173,20 +172,20 @@ static void test_hardlink_escape(void **state)
 static void test_reserved_and_duplicate_names(void **state)
 {
     struct fx *f = *state;
-    struct tu_member m1[] = { { ".bkcache/manifest.json", 'f', "{}", NULL } };
+    struct tu_member m1[] = {{".bkcache/manifest.json", 'f', "{}", NULL}};
     craft_and_reject(f, m1, 1, 0, "second manifest");
-    struct tu_member m2[] = { { ".bkcache", 'd', NULL, NULL } };
+    struct tu_member m2[] = {{".bkcache", 'd', NULL, NULL}};
     craft_and_reject(f, m2, 1, 0, ".bkcache directory");
-    struct tu_member m3[] = { { "a", 'f', "1", NULL }, { "a", 'l', NULL, f->outside } };
+    struct tu_member m3[] = {{"a", 'f', "1", NULL}, {"a", 'l', NULL, f->outside}};
     craft_and_reject(f, m3, 2, 0, "duplicate member");
-    struct tu_member m4[] = { { "b", 'f', "1", NULL }, { "a", 'f', "2", NULL } };
+    struct tu_member m4[] = {{"b", 'f', "1", NULL}, {"a", 'f', "2", NULL}};
     craft_and_reject(f, m4, 2, 0, "out of order");
 }
 
 static void test_lying_or_missing_manifest(void **state)
 {
     struct fx *f = *state;
-    struct tu_member m[] = { { "a", 'f', "data", NULL } };
+    struct tu_member m[] = {{"a", 'f', "data", NULL}};
     craft_and_reject(f, m, 1, TU_LYING_DIGEST, "manifest lies about the digest");
     craft_and_reject(f, m, 1, TU_LYING_COUNTS, "manifest lies about the counts");
     craft_and_reject(f, m, 1, TU_NO_MANIFEST, "no manifest");
@@ -195,8 +194,8 @@ static void test_lying_or_missing_manifest(void **state)
 static void test_expect_digest_mismatch(void **state)
 {
     struct fx *f = *state;
-    struct tu_member m[] = { { "a", 'f', "data", NULL } };
-    struct bk_unpack_opts o = { 0 };
+    struct tu_member m[] = {{"a", 'f', "data", NULL}};
+    struct bk_unpack_opts o = {0};
     tu_craft(f->archive, m, 1, 0);
     o.expect_digest = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
     int fd = open(f->archive, O_RDONLY);

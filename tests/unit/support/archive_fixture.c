@@ -165,8 +165,11 @@ static void member_rec(const struct tu_member *m, struct bk_archive_rec *r, unsi
 {
     memset(r, 0, sizeof(*r));
     r->path = m->path;
-    r->type = m->type == 'f' ? BK_AT_FILE : m->type == 'd' ? BK_AT_DIR
-            : m->type == 'l' ? BK_AT_SYMLINK : m->type == 'h' ? BK_AT_HARDLINK : BK_AT_FIFO;
+    r->type = m->type == 'f'   ? BK_AT_FILE
+              : m->type == 'd' ? BK_AT_DIR
+              : m->type == 'l' ? BK_AT_SYMLINK
+              : m->type == 'h' ? BK_AT_HARDLINK
+                               : BK_AT_FIFO;
     r->mode = member_mode(m->type);
     r->mtime_sec = 1000000000;
     if (m->type == 'f') {
@@ -184,8 +187,10 @@ static void write_member(struct archive *a, const char *path, int type, unsigned
 {
     struct archive_entry *e = archive_entry_new();
     archive_entry_set_pathname(e, path);
-    archive_entry_set_filetype(e, type == 'd' ? AE_IFDIR : type == 'l' ? AE_IFLNK
-                                  : type == 'p' ? AE_IFIFO : AE_IFREG);
+    archive_entry_set_filetype(e, type == 'd'   ? AE_IFDIR
+                                  : type == 'l' ? AE_IFLNK
+                                  : type == 'p' ? AE_IFIFO
+                                                : AE_IFREG);
     archive_entry_set_perm(e, mode);
     archive_entry_set_mtime(e, 1000000000, 0);
     archive_entry_set_size(e, data && type == 'f' ? (la_int64_t)strlen(data) : 0);
@@ -250,7 +255,7 @@ int tu_pack_file(const char *dir, const char *file)
 
 int tu_unpack_file(const char *file, const char *dir, int allow_special, int replace_contents)
 {
-    struct bk_unpack_opts o = { 0 };
+    struct bk_unpack_opts o = {0};
     int fd = open(file, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         abort();
