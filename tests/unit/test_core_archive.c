@@ -45,7 +45,7 @@ static char *pathf(struct fx *f, const char *rel)
 
 static void set_times(const char *path, long long sec, long nsec)
 {
-    struct timespec ts[2] = { { (time_t)sec, nsec }, { (time_t)sec, nsec } };
+    struct timespec ts[2] = {{(time_t)sec, nsec}, {(time_t)sec, nsec}};
     if (utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW) != 0)
         abort();
 }
@@ -67,6 +67,8 @@ static void make_rich_tree(struct fx *f)
     tu_write(pathf(f, "x/exe"), "#!/bin/sh\necho hi\n");
     tu_write(pathf(f, "name with space & \xc3\xbcnicode"), "u\n");
     tu_write(pathf(f, "zero"), "");
+    tu_mkdir(pathf(f, "ro"));
+    tu_write(pathf(f, "ro/inside"), "read-only parent\n");
     tu_mkdir(pathf(f, "a/b/a-directory-with-a-rather-long-name-that-goes-on-and-on"));
     tu_write(pathf(f, "a/b/a-directory-with-a-rather-long-name-that-goes-on-and-on/"
                       "and-a-file-with-an-even-longer-name-so-the-path-needs-pax.txt"),
@@ -80,6 +82,7 @@ static void make_rich_tree(struct fx *f)
     chmod(pathf(f, "x/exe"), 0755);
     chmod(pathf(f, "empty"), 0700);
     chmod(pathf(f, "x"), 02750);
+    chmod(pathf(f, "ro"), 0555);
 
     f->xattrs = setxattr(pathf(f, "a/f1"), "user.bk.test", "v1", 2, 0) == 0;
     if (f->xattrs)
@@ -89,12 +92,16 @@ static void make_rich_tree(struct fx *f)
         lchown(pathf(f, "dangling"), 4321, 8765);
         lchown(pathf(f, "empty"), 99, 98);
     }
-    const char *leaves[] = { "a/f1", "a/b/f2", "x/exe", "zero", "a/rel", "abs", "dangling",
-                             "name with space & \xc3\xbcnicode" };
+    const char *leaves[] = {"a/f1",  "a/b/f2", "x/exe",    "zero",
+                            "a/rel", "abs",    "dangling", "name with space & \xc3\xbcnicode"};
     for (size_t i = 0; i < sizeof(leaves) / sizeof(*leaves); i++)
         set_times(pathf(f, leaves[i]), 1600000000 + (long long)i, 123456789 + (long)i);
-    const char *dirs[] = { "a/b/a-directory-with-a-rather-long-name-that-goes-on-and-on",
-                           "a/b", "a", "empty", "x" };
+    const char *dirs[] = {"a/b/a-directory-with-a-rather-long-name-that-goes-on-and-on",
+                          "a/b",
+                          "a",
+                          "empty",
+                          "x",
+                          "ro"};
     for (size_t i = 0; i < sizeof(dirs) / sizeof(*dirs); i++)
         set_times(pathf(f, dirs[i]), 1500000000 + (long long)i, 987654321 - (long)i);
 }
@@ -150,8 +157,8 @@ static void test_round_trip_keeps_every_attribute(void **state)
     assert_string_equal(ps.digest, us.digest);
     assert_int_equal(bk_archive_digest_dir(f->out, &ds), 0);
     assert_string_equal(ps.digest, ds.digest);
-    assert_int_equal(ps.files, 6); /* hardlinks count once */
-    assert_int_equal(ps.entries, 16); /* 5 dirs, 6 files, 3 symlinks, 2 hardlinks */
+    assert_int_equal(ps.files, 7);    /* hardlinks count once */
+    assert_int_equal(ps.entries, 18); /* 6 dirs, 7 files, 3 symlinks, 2 hardlinks */
     assert_int_equal(us.entries, ps.entries);
     assert_true(ps.archive_bytes > 0);
 
@@ -262,8 +269,8 @@ static void test_plain_zstd_and_tar_can_read_it(void **state)
     make_rich_tree(f);
     assert_int_equal(tu_pack_file(f->src, f->archive), 0);
     tu_mkdir(f->out);
-    char *cmd = bk_xasprintf("zstd -d -q < '%s' | tar -xf - -C '%s' 2>/dev/null", f->archive,
-                             f->out);
+    char *cmd =
+        bk_xasprintf("zstd -d -q < '%s' | tar -xf - -C '%s' 2>/dev/null", f->archive, f->out);
     assert_int_equal(run(cmd), 0);
     free(cmd);
     assert_same_tree(f->src, f->out, ".bkcache", 0);
@@ -275,7 +282,7 @@ static void test_plain_zstd_and_tar_can_read_it(void **state)
 static void test_manifest_records_key_and_identity(void **state)
 {
     struct fx *f = *state;
-    struct bk_pack_opts o = { 0 };
+    struct bk_pack_opts o = {0};
     struct bk_archive_manifest m;
     make_rich_tree(f);
     o.key = "bkcache-go-\"q\"\\\n\x01-\xc3\xa9";
@@ -291,7 +298,7 @@ static void test_manifest_records_key_and_identity(void **state)
     assert_string_equal(m.identity, o.identity);
     assert_string_equal(m.compression, "zstd");
     assert_int_equal(m.level, 7);
-    assert_int_equal(m.files, 6);
+    assert_int_equal(m.files, 7);
     assert_non_null(m.bkcache_version);
     bk_archive_manifest_release(&m);
 }
@@ -313,7 +320,11 @@ static void test_manifest_parser_is_strict(void **state)
     bk_archive_manifest_release(&m);
 
     const char *bad[] = {
-        "", "[]", "{", "{}", "{\"format\":1}",
+        "",
+        "[]",
+        "{",
+        "{}",
+        "{\"format\":1}",
         "{\"format\":2,%s,\"files\":1,\"entries\":2,\"bytes\":3,\"compression\":\"zstd\"}",
         "{\"format\":1,%s,\"files\":-1,\"entries\":2,\"bytes\":3,\"compression\":\"zstd\"}",
         "{\"format\":1,%s,\"files\":1,\"files\":1,\"entries\":2,\"bytes\":3,\"compression\":\"z\"}",
@@ -337,7 +348,7 @@ static void test_manifest_parser_is_strict(void **state)
 static void test_pack_argument_errors(void **state)
 {
     struct fx *f = *state;
-    struct bk_pack_opts o = { 0 };
+    struct bk_pack_opts o = {0};
     int fd = open(f->archive, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     assert_int_equal(bk_archive_pack(f->src, fd, NULL, NULL), BK_ENOTFOUND);
     assert_int_equal(bk_archive_pack(f->archive, fd, NULL, NULL), BK_EINVAL);
@@ -372,7 +383,7 @@ static void test_sparse_file_over_4gib(void **state)
 {
     struct fx *f = *state;
     const off_t size = 5ll << 30;
-    const off_t at[] = { 0, 1ll << 30, (9ll << 29) + 4096 };
+    const off_t at[] = {0, 1ll << 30, (9ll << 29) + 4096};
     char p[4096];
     struct bk_archive_stats ps, ds;
     struct stat st;
@@ -404,15 +415,15 @@ static void test_cli_pack_and_unpack(void **state)
     if (!bk || !*bk)
         skip();
     make_rich_tree(f);
-    char *cmd = bk_xasprintf("'%s' pack --json '%s' '%s' > '%s/out.json'", bk, f->src,
-                             f->archive, f->base);
+    char *cmd =
+        bk_xasprintf("'%s' pack --json '%s' '%s' > '%s/out.json'", bk, f->src, f->archive, f->base);
     assert_int_equal(run(cmd), 0);
     free(cmd);
     struct bk_strbuf js = BK_STRBUF_INIT;
     char *jp = bk_xasprintf("%s/out.json", f->base);
     read_all(jp, &js);
     assert_non_null(strstr(js.buf, "\"digest\":\"sha256:"));
-    assert_non_null(strstr(js.buf, "\"files\":6"));
+    assert_non_null(strstr(js.buf, "\"files\":7"));
     /* A pipe (two passes) and a file (one pass, head written last) give the
      * same bytes. */
     setenv("SOURCE_DATE_EPOCH", "1700000000", 1);
