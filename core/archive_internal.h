@@ -126,6 +126,10 @@ struct bk_zstd_writer;
 struct bk_zstd_reader;
 int bk_archive__zstd_writer_open(struct archive *a, int fd, int level, int threads,
                                  struct bk_zstd_writer **out);
+/* After archive_write_close: NULL when every byte was compressed and written,
+ * else the message (libarchive 3.6 ignores the close callback's status, so
+ * the caller must ask). Finishes the stream if the close did not. */
+const char *bk_archive__zstd_writer_error(struct bk_zstd_writer *w);
 uint64_t bk_archive__zstd_writer_bytes(const struct bk_zstd_writer *w);
 void bk_archive__zstd_writer_free(struct bk_zstd_writer *w);
 int bk_archive__zstd_reader_open(struct archive *a, int fd, struct bk_zstd_reader **out);

@@ -309,6 +309,8 @@ static int write_body(struct pack_ctx *c, struct bk_archive_tree *t, int out_fd,
         rc = write_node(c, &t->v[i]);
     if (rc == BK_OK && archive_write_close(c->a) != ARCHIVE_OK)
         rc = archive_fail(c, "finishing the archive");
+    if (rc == BK_OK && bk_archive__zstd_writer_error(zw))
+        rc = bk_error_set(BK_ERR, "%s", bk_archive__zstd_writer_error(zw));
     archive_write_free(c->a);
     c->a = NULL;
     *bytes = zw ? bk_archive__zstd_writer_bytes(zw) : 0;

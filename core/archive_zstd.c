@@ -4,7 +4,9 @@
  * libarchive writes and reads the tar; these callbacks sit between it and a
  * file descriptor and drive libzstd directly (multithreaded compression,
  * frame checksum on, no long mode, so the output is a plain zstd stream that
- * `zstd -d` reads). Memory is a few fixed buffers plus zstd's window.
+ * `zstd -d` reads). Memory is a few fixed buffers plus zstd's window and
+ * job buffers. Compression runs on its own thread (see struct
+ * bk_zstd_writer); decompression runs on the caller's thread.
  *
  * Reading is strict: a stream that ends mid-frame is "truncated", a checksum
  * mismatch or any other zstd error is "corrupt", and the reader keeps the
@@ -17,6 +19,7 @@
 
 #include <archive.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,12 +27,27 @@
 #include <zstd.h>
 
 #define OUT_CAP (1u << 20)
+#define SLOT_CAP (1u << 20)
+#define SLOTS 4
 
+/* The writer hands libarchive's output to a compression thread through a
+ * ring of SLOTS buffers, so walking, reading and hashing files (the caller's
+ * thread) overlap with compression and writing, as `tar | zstd` overlaps two
+ * processes; zstd's own workers then never wait for input. */
 struct bk_zstd_writer {
     ZSTD_CCtx *cctx;
     int fd;
     unsigned char *out;
     uint64_t bytes;
+    pthread_t thread;
+    int started, joined;
+    pthread_mutex_t mu;
+    pthread_cond_t changed;
+    unsigned char *slot[SLOTS];
+    size_t len[SLOTS];
+    unsigned head, count; /* slots [head, head + count) are queued */
+    int closing, abort, failed;
+    char err[256];
 };
 
 struct bk_zstd_reader {
@@ -61,18 +79,17 @@ static int write_all(int fd, const unsigned char *p, size_t n)
     return 0;
 }
 
-static int compress_some(struct archive *a, struct bk_zstd_writer *w, ZSTD_inBuffer *in,
-                         ZSTD_EndDirective mode)
+static int compress_some(struct bk_zstd_writer *w, ZSTD_inBuffer *in, ZSTD_EndDirective mode)
 {
     for (;;) {
         ZSTD_outBuffer ob = {w->out, OUT_CAP, 0};
         size_t r = ZSTD_compressStream2(w->cctx, &ob, in, mode);
         if (ZSTD_isError(r)) {
-            archive_set_error(a, EIO, "zstd: %s", ZSTD_getErrorName(r));
+            snprintf(w->err, sizeof(w->err), "zstd: %s", ZSTD_getErrorName(r));
             return -1;
         }
         if (ob.pos && write_all(w->fd, w->out, ob.pos)) {
-            archive_set_error(a, errno, "write failed: %s", strerror(errno));
+            snprintf(w->err, sizeof(w->err), "write failed: %s", strerror(errno));
             return -1;
         }
         w->bytes += ob.pos;
@@ -81,18 +98,98 @@ static int compress_some(struct archive *a, struct bk_zstd_writer *w, ZSTD_inBuf
     }
 }
 
+static void *compress_thread(void *arg)
+{
+    struct bk_zstd_writer *w = arg;
+    int failed = 0;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (w->count == 0 && !w->closing)
+            pthread_cond_wait(&w->changed, &w->mu);
+        if (w->count == 0 || w->abort)
+            break;
+        unsigned i = w->head;
+        pthread_mutex_unlock(&w->mu);
+        ZSTD_inBuffer in = {w->slot[i], w->len[i], 0};
+        if (!failed)
+            failed = compress_some(w, &in, ZSTD_e_continue);
+        pthread_mutex_lock(&w->mu);
+        w->head = (w->head + 1) % SLOTS;
+        w->count--;
+        w->failed = failed;
+        pthread_cond_broadcast(&w->changed);
+    }
+    pthread_mutex_unlock(&w->mu);
+    if (!failed && !w->abort) {
+        ZSTD_inBuffer in = {NULL, 0, 0};
+        failed = compress_some(w, &in, ZSTD_e_end);
+    }
+    pthread_mutex_lock(&w->mu);
+    w->failed = failed;
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
 static la_ssize_t writer_write(struct archive *a, void *cd, const void *buf, size_t len)
 {
-    ZSTD_inBuffer in = {buf, len, 0};
-    if (compress_some(a, cd, &in, ZSTD_e_continue))
+    struct bk_zstd_writer *w = cd;
+    const unsigned char *p = buf;
+    size_t left = len;
+    pthread_mutex_lock(&w->mu);
+    while (left > 0 && !w->failed) {
+        while (w->count == SLOTS - 1 && !w->failed) /* keep one slot for filling */
+            pthread_cond_wait(&w->changed, &w->mu);
+        unsigned fill = (w->head + w->count) % SLOTS;
+        size_t n = SLOT_CAP - w->len[fill] < left ? SLOT_CAP - w->len[fill] : left;
+        memcpy(w->slot[fill] + w->len[fill], p, n);
+        w->len[fill] += n;
+        p += n;
+        left -= n;
+        if (w->len[fill] == SLOT_CAP) {
+            w->count++;
+            w->len[(fill + 1) % SLOTS] = 0;
+            pthread_cond_broadcast(&w->changed);
+        }
+    }
+    int failed = w->failed;
+    pthread_mutex_unlock(&w->mu);
+    if (failed) {
+        archive_set_error(a, EIO, "%s", w->err);
         return -1;
+    }
     return (la_ssize_t)len;
+}
+
+/* Queue the partly filled slot, let the thread finish the frame, join it. */
+static int writer_finish(struct bk_zstd_writer *w, int abort_it)
+{
+    if (!w->started || w->joined)
+        return w->failed ? -1 : 0;
+    pthread_mutex_lock(&w->mu);
+    if (!abort_it && !w->failed) {
+        while (w->count == SLOTS - 1 && !w->failed)
+            pthread_cond_wait(&w->changed, &w->mu);
+        unsigned fill = (w->head + w->count) % SLOTS;
+        if (w->len[fill] > 0)
+            w->count++;
+    }
+    w->abort = abort_it;
+    w->closing = 1;
+    pthread_cond_broadcast(&w->changed);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+    w->joined = 1;
+    return w->failed ? -1 : 0;
 }
 
 static int writer_close(struct archive *a, void *cd)
 {
-    ZSTD_inBuffer in = {NULL, 0, 0};
-    return compress_some(a, cd, &in, ZSTD_e_end) ? ARCHIVE_FATAL : ARCHIVE_OK;
+    struct bk_zstd_writer *w = cd;
+    if (writer_finish(w, 0)) {
+        archive_set_error(a, EIO, "%s", w->err);
+        return ARCHIVE_FATAL;
+    }
+    return ARCHIVE_OK;
 }
 
 int bk_archive__zstd_writer_open(struct archive *a, int fd, int level, int threads,
@@ -104,14 +201,28 @@ int bk_archive__zstd_writer_open(struct archive *a, int fd, int level, int threa
     w->out = bk_xmalloc(OUT_CAP);
     if (!w->cctx)
         abort();
+    for (int i = 0; i < SLOTS; i++)
+        w->slot[i] = bk_xmalloc(SLOT_CAP);
     ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, level);
     ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_checksumFlag, 1);
     /* Fails harmlessly when libzstd was built without threads. */
     ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_nbWorkers, threads);
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->changed, NULL);
     *out = w;
+    if (pthread_create(&w->thread, NULL, compress_thread, w) != 0)
+        return bk_error_set(BK_ERR, "cannot start the compression thread");
+    w->started = 1;
     if (archive_write_open(a, w, NULL, writer_write, writer_close) != ARCHIVE_OK)
         return bk_error_set(BK_ERR, "cannot start the archive: %s", archive_error_string(a));
     return BK_OK;
+}
+
+const char *bk_archive__zstd_writer_error(struct bk_zstd_writer *w)
+{
+    if (writer_finish(w, 0) == 0)
+        return NULL;
+    return w->err[0] ? w->err : "compression failed";
 }
 
 uint64_t bk_archive__zstd_writer_bytes(const struct bk_zstd_writer *w)
@@ -123,6 +234,11 @@ void bk_archive__zstd_writer_free(struct bk_zstd_writer *w)
 {
     if (!w)
         return;
+    writer_finish(w, 1);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->changed);
+    for (int i = 0; i < SLOTS; i++)
+        free(w->slot[i]);
     ZSTD_freeCCtx(w->cctx);
     free(w->out);
     free(w);

@@ -73,7 +73,13 @@ int bk_cmd_pack(struct bk_options *o)
         free(tmp);
     }
     if (rc) {
-        bk_error("%s", bk_error_msg());
+        const char *msg = bk_error_msg();
+        /* Output errors do not know the archive's name; input errors name
+         * the file in DIR already. */
+        if (strncmp(msg, "write failed", 12) == 0 || strncmp(msg, "zstd:", 5) == 0)
+            bk_error("%s: %s", strcmp(archive, "-") ? archive : "<stdout>", msg);
+        else
+            bk_error("%s", msg);
         return rc == BK_EINVAL ? 2 : 1;
     }
     bk_archive__report("packed", dir, archive, &st, o->json);

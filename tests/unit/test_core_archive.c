@@ -24,6 +24,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
@@ -357,6 +359,33 @@ static void test_pack_argument_errors(void **state)
     close(fd);
 }
 
+static int run(const char *cmd);
+
+/* A write error in the compression thread (here EFBIG from a file size
+ * limit, in a child process) fails the pack with a message, no hang. */
+static void test_pack_reports_write_errors(void **state)
+{
+    struct fx *f = *state;
+    make_rich_tree(f);
+    char *cmd = bk_xasprintf("head -c 300000 /dev/urandom > '%s/noise'", f->src);
+    assert_int_equal(run(cmd), 0);
+    free(cmd);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct rlimit rl = {40000, 40000};
+        signal(SIGXFSZ, SIG_IGN);
+        setrlimit(RLIMIT_FSIZE, &rl);
+        int fd = open(f->archive, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int rc = bk_archive_pack(f->src, fd, NULL, NULL);
+        _exit(rc == BK_OK ? 0 : strstr(bk_error_msg(), "write failed") ? 3 : 4);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 3);
+}
+
 static void test_special_files_are_skipped_unless_allowed(void **state)
 {
     struct fx *f = *state;
@@ -463,6 +492,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_manifest_records_key_and_identity, setup, teardown),
         cmocka_unit_test(test_manifest_parser_is_strict),
         cmocka_unit_test_setup_teardown(test_pack_argument_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pack_reports_write_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_special_files_are_skipped_unless_allowed, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_sparse_file_over_4gib, setup, teardown),
