@@ -413,21 +413,34 @@ double bk_archive__now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+void bk_archive__stats_fill(struct bk_archive_stats *st, const struct bk_archive_manifest *m,
+                            uint64_t archive_bytes, double t0)
+{
+    if (!st)
+        return;
+    memset(st, 0, sizeof(*st));
+    memcpy(st->digest, m->digest, sizeof(st->digest));
+    st->files = m->files;
+    st->entries = m->entries;
+    st->bytes = m->bytes;
+    st->archive_bytes = archive_bytes;
+    st->seconds = bk_archive__now() - t0;
+}
+
 int bk_archive_digest_dir(const char *dir, struct bk_archive_stats *st)
 {
     struct bk_archive_tree t;
+    struct bk_archive_manifest m;
     double t0 = bk_archive__now();
     int rc = bk_archive__tree_scan(dir, &t);
     if (rc)
         return rc;
-    if (st) {
-        memset(st, 0, sizeof(*st));
-        memcpy(st->digest, t.digest, sizeof(st->digest));
-        st->files = t.files;
-        st->entries = t.entries;
-        st->bytes = t.bytes;
-        st->seconds = bk_archive__now() - t0;
-    }
+    memset(&m, 0, sizeof(m));
+    memcpy(m.digest, t.digest, sizeof(m.digest));
+    m.files = t.files;
+    m.entries = t.entries;
+    m.bytes = t.bytes;
+    bk_archive__stats_fill(st, &m, 0, t0);
     bk_archive__tree_release(&t);
     return BK_OK;
 }

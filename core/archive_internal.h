@@ -121,7 +121,10 @@ size_t bk_archive__head_json_width(const struct bk_archive_manifest *m);
 int bk_archive__head_render(const struct bk_archive_manifest *m, int64_t mtime, size_t width,
                             struct bk_strbuf *out);
 
-/* zstd streams as libarchive callbacks (archive_zstd.c). */
+/* zstd streams as libarchive callbacks (archive_zstd.c). write_full writes
+ * all n bytes with write(2), or with pwrite(2) at `off` when off >= 0;
+ * -1 with errno on failure. */
+int bk_archive__write_full(int fd, const void *buf, size_t n, int64_t off);
 struct bk_zstd_writer;
 struct bk_zstd_reader;
 int bk_archive__zstd_writer_open(struct archive *a, int fd, int level, int threads,
@@ -155,6 +158,10 @@ int bk_archive__swap_in(const char *tmp, const char *dir, int inside);
 int bk_archive__path_is_safe(const char *p);
 
 double bk_archive__now(void);
+/* Fill st (when not NULL) from a manifest's digest and counts; seconds since
+ * t0 (bk_archive__now). */
+void bk_archive__stats_fill(struct bk_archive_stats *st, const struct bk_archive_manifest *m,
+                            uint64_t archive_bytes, double t0);
 
 /* The result of pack/unpack for the CLI (archive_report.c): one line on
  * stderr, or with `json` one object on stdout. command: "packed"/"unpacked". */

@@ -264,35 +264,6 @@ static int seekable_start(int fd, off_t *start)
     return *start >= 0;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return bk_error_set(BK_ERR, "write failed: %s", strerror(errno));
-        p += w;
-        n -= (size_t)w;
-    }
-    return BK_OK;
-}
-
-static int pwrite_all(int fd, const char *p, size_t n, off_t off)
-{
-    while (n > 0) {
-        ssize_t w = pwrite(fd, p, n, off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return bk_error_set(BK_ERR, "write failed: %s", strerror(errno));
-        p += w;
-        n -= (size_t)w;
-        off += w;
-    }
-    return BK_OK;
-}
-
 /* Stream every entry of t through a new tar writer into out_fd. */
 static int write_body(struct pack_ctx *c, struct bk_archive_tree *t, int out_fd, int level,
                       int threads, uint64_t *bytes)
@@ -375,8 +346,8 @@ int bk_archive_pack(const char *dir, int out_fd, const struct bk_pack_opts *opts
     rc = bk_archive__head_render(&m, created_sec, width, &head);
     if (rc == BK_OK && one_pass && lseek(out_fd, start + (off_t)head.len, SEEK_SET) < 0)
         rc = bk_error_set(BK_ERR, "cannot seek the output: %s", strerror(errno));
-    if (rc == BK_OK && !one_pass)
-        rc = write_all(out_fd, head.buf, head.len);
+    if (rc == BK_OK && !one_pass && bk_archive__write_full(out_fd, head.buf, head.len, -1))
+        rc = bk_error_set(BK_ERR, "write failed: %s", strerror(errno));
     if (rc == BK_OK)
         rc = write_body(&c, &t, out_fd, level, threads, &body_bytes);
 
@@ -392,21 +363,14 @@ int bk_archive_pack(const char *dir, int out_fd, const struct bk_pack_opts *opts
         rc = bk_archive__head_render(&m, created_sec, width, &head);
         if (rc == BK_OK && head.len != reserved)
             rc = bk_error_set(BK_ERR, "internal error: the manifest head changed size");
-        if (rc == BK_OK)
-            rc = pwrite_all(out_fd, head.buf, head.len, start);
+        if (rc == BK_OK && bk_archive__write_full(out_fd, head.buf, head.len, start))
+            rc = bk_error_set(BK_ERR, "write failed: %s", strerror(errno));
     } else if (rc == BK_OK && strcmp(digest, t.digest) != 0) {
         rc = bk_error_set(BK_ERR, "%s: the tree changed while packing", dir);
     }
 
-    if (rc == BK_OK && st) {
-        memset(st, 0, sizeof(*st));
-        memcpy(st->digest, m.digest, sizeof(st->digest));
-        st->files = m.files;
-        st->entries = m.entries;
-        st->bytes = m.bytes;
-        st->archive_bytes = head.len + body_bytes;
-        st->seconds = bk_archive__now() - t0;
-    }
+    if (rc == BK_OK)
+        bk_archive__stats_fill(st, &m, head.len + body_bytes, t0);
     EVP_MD_CTX_free(c.file_md);
     bk_strbuf_release(&head);
     free(m.created);

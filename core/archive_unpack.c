@@ -446,15 +446,8 @@ done:
             bk_warn("%s", bk_error_msg());
         bk_error_set(keep, "%s", msg);
     }
-    if (rc == BK_OK && st) {
-        memset(st, 0, sizeof(*st));
-        memcpy(st->digest, m.digest, sizeof(st->digest));
-        st->files = m.files;
-        st->entries = m.entries;
-        st->bytes = m.bytes;
-        st->archive_bytes = bk_archive__zstd_reader_bytes(c.zr);
-        st->seconds = bk_archive__now() - t0;
-    }
+    if (rc == BK_OK)
+        bk_archive__stats_fill(st, &m, bk_archive__zstd_reader_bytes(c.zr), t0);
     if (c.d.md)
         bk_archive__digest_release(&c.d);
     EVP_MD_CTX_free(c.file_md);

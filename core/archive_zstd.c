@@ -65,16 +65,19 @@ struct bk_zstd_reader {
 
 /* ------------------------------------------------------------------ write */
 
-static int write_all(int fd, const unsigned char *p, size_t n)
+int bk_archive__write_full(int fd, const void *buf, size_t n, int64_t off)
 {
+    const unsigned char *p = buf;
     while (n > 0) {
-        ssize_t w = write(fd, p, n);
+        ssize_t w = off < 0 ? write(fd, p, n) : pwrite(fd, p, n, (off_t)off);
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0)
             return -1;
         p += w;
         n -= (size_t)w;
+        if (off >= 0)
+            off += w;
     }
     return 0;
 }
@@ -88,7 +91,7 @@ static int compress_some(struct bk_zstd_writer *w, ZSTD_inBuffer *in, ZSTD_EndDi
             snprintf(w->err, sizeof(w->err), "zstd: %s", ZSTD_getErrorName(r));
             return -1;
         }
-        if (ob.pos && write_all(w->fd, w->out, ob.pos)) {
+        if (ob.pos && bk_archive__write_full(w->fd, w->out, ob.pos, -1)) {
             snprintf(w->err, sizeof(w->err), "write failed: %s", strerror(errno));
             return -1;
         }
