@@ -6,12 +6,14 @@
 #
 # Environment: BKCACHE (the binary; default ./bkcache), BENCH_DIR (work
 # directory; default a new one under /var/tmp, removed at the end),
-# BENCH_SCALE (default 1: the full sizes), BENCH_RUNS (default 3).
+# BENCH_SCALE (default 1: the full sizes), BENCH_RUNS (default 3),
+# BENCH_WORKLOADS (default "w1 w2").
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 bk=${BKCACHE:-./bkcache}
 scale=${BENCH_SCALE:-1}
 runs=${BENCH_RUNS:-3}
+workloads=${BENCH_WORKLOADS:-w1 w2}
 if [ -n "${BENCH_DIR:-}" ]; then
   work=$BENCH_DIR; mkdir -p "$work"; keep=1
 else
@@ -20,7 +22,7 @@ fi
 cleanup() { [ "$keep" = 1 ] || rm -rf "$work"; }
 trap cleanup EXIT INT TERM
 
-for w in w1 w2; do
+for w in $workloads; do
   [ -d "$work/$w" ] || { echo "generating $w ..." >&2; python3 "$here/gen_archive_data.py" "$w" "$work/$w" "$scale"; }
 done
 
@@ -51,7 +53,7 @@ row() { # WORK OP BK_S BK_KIB BK_CPU PIPE_S PIPE_KIB PIPE_CPU
 echo "wall: median seconds; cpu: median user+sys seconds; rss: peak MiB (max of the runs)"
 printf '%-4s %-7s %9s %9s %6s %8s %8s %6s %7s %7s\n' work op bk_wall pipe_wall ratio bk_cpu \
   pipe_cpu ratio bk_rss pipe_rss
-for w in w1 w2; do
+for w in $workloads; do
   src=$work/$w; a=$work/$w.bk.tzst; b=$work/$w.tar.zst; out=$work/out
   row $w pack $(pair "rm -f $a" "$bk pack -q $src $a" \
                      "rm -f $b" "tar -cf - -C $src . | zstd -q -T0 -3 > $b")
