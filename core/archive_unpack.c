@@ -419,7 +419,10 @@ int bk_archive_unpack(int in_fd, const char *dir, const struct bk_unpack_opts *o
         if (r == ARCHIVE_EOF)
             break;
         if (r < ARCHIVE_WARN) {
-            rc = read_fail(&c, c.prev ? c.prev : "first entry");
+            char *where =
+                bk_xasprintf("after member '%s'", c.prev ? c.prev : BK_ARCHIVE_MANIFEST_PATH);
+            rc = read_fail(&c, where);
+            free(where);
             break;
         }
         rc = unpack_entry(&c, e);
