@@ -68,13 +68,21 @@ struct bk_unpack_opts {
     int keep_owner;            /* restore uid/gid (default when running as root) */
 };
 
-/* Pack the tree at `dir` into `out_fd`. Fills `st` (may be NULL). */
+/* Pack the tree at `dir` into `out_fd`. Fills `st` (may be NULL).
+ * When out_fd is a regular file (not O_APPEND), pack reads the tree once and
+ * writes the manifest at the start last (pwrite), leaving the offset at the
+ * end; on a pipe or socket it reads the tree twice (hash, then stream). The
+ * bytes are the same either way. On failure the fd holds garbage: write to a
+ * temporary file and rename it. Format: docs/archive-format.md. */
 int bk_archive_pack(const char *dir, int out_fd, const struct bk_pack_opts *opts,
                     struct bk_archive_stats *st);
 
 /* Unpack the stream on `in_fd` into `dir` (created if missing, replaced if
- * present). Verifies the manifest and the digest. `manifest_out` may be
- * NULL; when set, the caller frees it with bk_archive_manifest_release(). */
+ * present; its parent must exist). Verifies the manifest and the digest.
+ * `manifest_out` may be NULL; when set, the caller frees it with
+ * bk_archive_manifest_release(). st->archive_bytes is the compressed size
+ * read. Errors: BK_ECORRUPT for a bad, damaged or hostile archive (the
+ * target is untouched), BK_ERR for local failures (permissions, space). */
 int bk_archive_unpack(int in_fd, const char *dir, const struct bk_unpack_opts *opts,
                       struct bk_archive_stats *st, struct bk_archive_manifest *manifest_out);
 
