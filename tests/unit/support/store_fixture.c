@@ -1,0 +1,257 @@
+/*
+ * store_fixture.c - scratch directories and the fake provider; see store_fixture.h.
+ */
+#include "store_fixture.h"
+
+#include "core/strbuf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct fake_state fake_store;
+static struct bk_provider_ops g_fake_ops;
+
+char *bk_test_mkdtemp(void)
+{
+    const char *t = getenv("TMPDIR");
+    char *p = bk_xasprintf("%s/bktest-XXXXXX", t && *t ? t : "/tmp");
+    if (!mkdtemp(p))
+        abort();
+    return p;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st; (void)flag; (void)ftw;
+    remove(path);
+    return 0;
+}
+
+void bk_test_rmtree(const char *path)
+{
+    nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+void bk_test_write_file(const char *path, const char *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0)
+        abort();
+}
+
+char *bk_test_read_file(const char *path, size_t *len_out)
+{
+    struct bk_strbuf sb = BK_STRBUF_INIT;
+    if (bk_strbuf_read_file(&sb, path) < 0)
+        return NULL;
+    if (len_out)
+        *len_out = sb.len;
+    return bk_strbuf_detach(&sb);
+}
+
+/* ---- the fake provider ---- */
+
+static void put_bytes(const char *key, const char *data, size_t len, int64_t created);
+
+static int take_failure(enum bk_store_op op)
+{
+    fake_store.calls[op]++;
+    if (fake_store.fail_count[op] > 0) {
+        fake_store.fail_count[op]--;
+        return bk_error_set(fake_store.fail_code[op], "fake: injected %s",
+                            bk_status_name(fake_store.fail_code[op]));
+    }
+    return BK_OK;
+}
+
+static void fill(struct bk_provider_entry *e, const struct fake_entry *f)
+{
+    memset(e, 0, sizeof(*e));
+    e->key = bk_xstrdup(f->key);
+    e->size = f->len;
+    e->created = f->created;
+    e->last_used = f->created;
+    e->handle = bk_xstrdup(f->key);
+}
+
+static int fake_create(const struct bk_provider_config *cfg, struct bk_provider **out)
+{
+    (void)cfg;
+    if (fake_store.create_code)
+        return bk_error_set(fake_store.create_code, "fake: cannot create");
+    *out = bk_xcalloc(1, sizeof(**out));
+    (*out)->ops = &g_fake_ops;
+    return BK_OK;
+}
+
+static int fake_lookup(struct bk_provider *p, const struct bk_lookup *q,
+                       struct bk_provider_entry *out)
+{
+    struct bk_provider_entry v[FAKE_MAX];
+    long i;
+    int rc = take_failure(BK_STORE_LOOKUP);
+    (void)p;
+    if (rc < 0)
+        return rc;
+    for (size_t k = 0; k < fake_store.n; k++)
+        fill(&v[k], &fake_store.entries[k]);
+    i = bk_provider_pick(v, fake_store.n, q);
+    if (i >= 0)
+        bk_provider_entry_copy(out, &v[i]);
+    for (size_t k = 0; k < fake_store.n; k++)
+        bk_provider_entry_release(&v[k]);
+    return i >= 0 ? BK_OK : bk_error_set(BK_ENOTFOUND, "fake: no %s", q->key);
+}
+
+static int fake_download(struct bk_provider *p, const struct bk_provider_entry *e, int fd)
+{
+    const struct fake_entry *f;
+    int rc = take_failure(BK_STORE_DOWNLOAD);
+    (void)p;
+    if (rc < 0) {
+        if (write(fd, "partial", 7) != 7)
+            return BK_ERR;
+        return rc;
+    }
+    f = fake_get(e->key);
+    if (!f)
+        return bk_error_set(BK_ENOTFOUND, "fake: no %s", e->key);
+    return write(fd, f->data, f->len) == (ssize_t)f->len ? BK_OK : BK_ERR;
+}
+
+static int fake_upload(struct bk_provider *p, const struct bk_upload *u, int fd)
+{
+    char buf[65536];
+    struct bk_strbuf sb = BK_STRBUF_INIT;
+    off_t off = 0;
+    ssize_t n;
+    int rc = take_failure(BK_STORE_UPLOAD);
+    (void)p;
+    if (rc < 0)
+        return rc;
+    while ((n = pread(fd, buf, sizeof(buf), off)) > 0) {
+        bk_strbuf_add(&sb, buf, (size_t)n);
+        off += n;
+    }
+    if ((uint64_t)sb.len != u->size) {
+        bk_strbuf_release(&sb);
+        return bk_error_set(BK_ERR, "fake: size mismatch");
+    }
+    put_bytes(u->key, sb.buf, sb.len, fake_store.clock++);
+    bk_strbuf_release(&sb);
+    return BK_OK;
+}
+
+static int fake_list(struct bk_provider *p, bk_entry_cb cb, void *payload)
+{
+    int rc = take_failure(BK_STORE_LIST);
+    (void)p;
+    if (rc < 0)
+        return rc;
+    for (size_t k = 0; k < fake_store.n; k++) {
+        struct bk_provider_entry e;
+        fill(&e, &fake_store.entries[k]);
+        rc = cb(&e, payload);
+        bk_provider_entry_release(&e);
+        if (rc)
+            break;
+    }
+    return BK_OK;
+}
+
+static int fake_remove(struct bk_provider *p, const struct bk_provider_entry *e)
+{
+    int rc = take_failure(BK_STORE_REMOVE);
+    (void)p;
+    if (rc < 0)
+        return rc;
+    for (size_t k = 0; k < fake_store.n; k++) {
+        if (strcmp(fake_store.entries[k].key, e->key) == 0) {
+            free(fake_store.entries[k].key);
+            free(fake_store.entries[k].data);
+            fake_store.entries[k] = fake_store.entries[--fake_store.n];
+            return BK_OK;
+        }
+    }
+    return bk_error_set(BK_ENOTFOUND, "fake: no %s", e->key);
+}
+
+static void fake_destroy(struct bk_provider *p)
+{
+    free(p);
+}
+
+void fake_reset(unsigned caps)
+{
+    for (size_t k = 0; k < fake_store.n; k++) {
+        free(fake_store.entries[k].key);
+        free(fake_store.entries[k].data);
+    }
+    memset(&fake_store, 0, sizeof(fake_store));
+    fake_store.caps = caps;
+    fake_store.clock = 1000;
+    g_fake_ops = (struct bk_provider_ops){
+        .name = "fake",
+        .caps = caps,
+        .create = fake_create,
+        .lookup = fake_lookup,
+        .download = fake_download,
+        .upload = fake_upload,
+        .list = fake_list,
+        .remove = fake_remove,
+        .destroy = fake_destroy,
+    };
+}
+
+const struct bk_provider_ops *fake_ops(void)
+{
+    return &g_fake_ops;
+}
+
+static void put_bytes(const char *key, const char *data, size_t len, int64_t created)
+{
+    struct fake_entry *f = NULL;
+    for (size_t k = 0; k < fake_store.n; k++)
+        if (strcmp(fake_store.entries[k].key, key) == 0)
+            f = &fake_store.entries[k];
+    if (!f) {
+        if (fake_store.n == FAKE_MAX)
+            abort();
+        f = &fake_store.entries[fake_store.n++];
+        f->key = bk_xstrdup(key);
+    } else {
+        free(f->data);
+    }
+    f->len = len;
+    f->data = bk_xmalloc(len + 1);
+    memcpy(f->data, data, len);
+    f->data[len] = '\0';
+    f->created = created;
+}
+
+void fake_put(const char *key, const char *data, int64_t created)
+{
+    put_bytes(key, data, strlen(data), created);
+}
+
+const struct fake_entry *fake_get(const char *key)
+{
+    for (size_t k = 0; k < fake_store.n; k++)
+        if (strcmp(fake_store.entries[k].key, key) == 0)
+            return &fake_store.entries[k];
+    return NULL;
+}
+
+struct bk_store *fake_open(int retries)
+{
+    struct bk_store_opts o = { .retries = retries, .delay_ms = 0 };
+    struct bk_store *s = NULL;
+    if (bk_store_open_ops(fake_ops(), &o, &s) < 0)
+        return NULL;
+    return s;
+}

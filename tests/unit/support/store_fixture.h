@@ -1,0 +1,56 @@
+/*
+ * store_fixture.h - test helpers for the store, save and restore tests.
+ *
+ *   - scratch directories: bk_test_mkdtemp() makes one under $TMPDIR,
+ *     bk_test_rmtree() removes it;
+ *   - small file helpers;
+ *   - a fake provider ("fake"): an in-memory store whose slots can be told
+ *     to fail N times with a given code, and which counts its calls. One
+ *     global instance (fake_store) so tests can inspect and steer it.
+ */
+#ifndef BK_TEST_STORE_FIXTURE_H
+#define BK_TEST_STORE_FIXTURE_H
+
+#include "core/store.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+char *bk_test_mkdtemp(void);          /* caller frees */
+void bk_test_rmtree(const char *path);
+void bk_test_write_file(const char *path, const char *data, size_t len);
+char *bk_test_read_file(const char *path, size_t *len_out); /* NULL when missing */
+
+#define FAKE_MAX 32
+
+struct fake_entry {
+    char *key;
+    char *data;
+    size_t len;
+    int64_t created;
+};
+
+struct fake_state {
+    struct fake_entry entries[FAKE_MAX];
+    size_t n;
+    unsigned caps;            /* reported by bk_provider_fake.caps is fixed; see fake_ops() */
+    int fail_count[BK_STORE_NOPS]; /* fail this many next calls of each op ... */
+    int fail_code[BK_STORE_NOPS];  /* ... with this code */
+    int calls[BK_STORE_NOPS];
+    int create_code;          /* create() fails with this when non-zero */
+    int64_t clock;            /* created time of the next upload */
+};
+
+extern struct fake_state fake_store;
+
+/* Reset fake_store; `caps` becomes the ops table's capabilities. */
+void fake_reset(unsigned caps);
+const struct bk_provider_ops *fake_ops(void);
+/* Add an entry directly. */
+void fake_put(const char *key, const char *data, int64_t created);
+const struct fake_entry *fake_get(const char *key);
+
+/* Open a bk_store on the fake provider with zero retry delay. */
+struct bk_store *fake_open(int retries);
+
+#endif
