@@ -255,3 +255,134 @@ struct bk_store *fake_open(int retries)
         return NULL;
     return s;
 }
+
+/* ---- the fake mountio ---- */
+
+struct fake_io_state fake_io;
+
+void fake_io_reset(void)
+{
+    memset(&fake_io, 0, sizeof(fake_io));
+}
+
+struct fake_cache *fake_io_get(const char *name)
+{
+    for (size_t i = 0; i < fake_io.n; i++)
+        if (strcmp(fake_io.caches[i].name, name) == 0)
+            return &fake_io.caches[i];
+    return NULL;
+}
+
+void fake_io_set(const char *name, const char *content)
+{
+    struct fake_cache *c = fake_io_get(name);
+    if (!c) {
+        if (fake_io.n == FAKE_CACHES)
+            abort();
+        c = &fake_io.caches[fake_io.n++];
+        snprintf(c->name, sizeof(c->name), "%s", name);
+    }
+    snprintf(c->content, sizeof(c->content), "%s", content);
+}
+
+static int fio_extract(struct bk_mountio *io, struct bk_mountio_item *items, size_t n)
+{
+    (void)io;
+    fake_io.extract_calls++;
+    for (size_t i = 0; i < n; i++) {
+        struct fake_cache *c = fake_io_get(items[i].identity->name);
+        char *data;
+        fake_io.extracted++;
+        memset(&items[i].stats, 0, sizeof(items[i].stats));
+        if (!c || !c->content[0]) {
+            items[i].status = BK_ENOTFOUND;
+            continue;
+        }
+        data = bk_xasprintf("\x28\xb5\x2f\xfd%s", c->content);
+        bk_test_write_file(items[i].archive_path, data, strlen(data));
+        items[i].stats.files = 1;
+        items[i].stats.archive_bytes = strlen(data);
+        snprintf(items[i].stats.digest, sizeof(items[i].stats.digest), "%s", c->content);
+        free(data);
+        items[i].status = BK_OK;
+    }
+    return BK_OK;
+}
+
+static int fio_inject(struct bk_mountio *io, struct bk_mountio_item *items, size_t n)
+{
+    (void)io;
+    fake_io.inject_calls++;
+    for (size_t i = 0; i < n; i++) {
+        struct fake_cache *c = fake_io_get(items[i].identity->name);
+        char *data = bk_test_read_file(items[i].archive_path, NULL);
+        fake_io.injected++;
+        memset(&items[i].stats, 0, sizeof(items[i].stats));
+        if (!c) {
+            fake_io_set(items[i].identity->name, "");
+            c = fake_io_get(items[i].identity->name);
+        }
+        if (c->inject_status) {
+            items[i].status = c->inject_status;
+        } else {
+            snprintf(c->content, sizeof(c->content), "%s", data ? data + 4 : "");
+            snprintf(items[i].stats.digest, sizeof(items[i].stats.digest), "%s", c->content);
+            items[i].stats.files = 1;
+            items[i].status = BK_OK;
+        }
+        free(data);
+    }
+    return BK_OK;
+}
+
+static void fio_destroy(struct bk_mountio *io)
+{
+    free(io);
+}
+
+static const struct bk_mountio_ops k_fake_io_ops = {
+    .name = "fake",
+    .extract = fio_extract,
+    .inject = fio_inject,
+    .destroy = fio_destroy,
+};
+
+struct bk_mountio *fake_io_create(void)
+{
+    struct bk_mountio *io = bk_xcalloc(1, sizeof(*io));
+    io->ops = &k_fake_io_ops;
+    return io;
+}
+
+/* ---- a keyset without a Dockerfile ---- */
+
+static struct bk_identity g_ids[2] = {
+    { .name = "go-build", .descriptor = "cache_id=//root/.cache/go-build" },
+    { .name = "apt", .descriptor = "cache_id=//var/cache/apt" },
+};
+
+struct bk_keyset *fixture_keys(const char *go_key, const char *apt_key)
+{
+    struct bk_keyset *ks = bk_xcalloc(1, sizeof(*ks));
+    const char *keys[2] = { go_key, apt_key };
+    ks->n = 2;
+    ks->keys = bk_xcalloc(2, sizeof(*ks->keys));
+    for (size_t i = 0; i < 2; i++) {
+        ks->keys[i].identity = &g_ids[i];
+        ks->keys[i].key = bk_xstrdup(keys[i]);
+        ks->keys[i].restore_keys = (struct bk_strvec)BK_STRVEC_INIT;
+        bk_strvec_pushf(&ks->keys[i].restore_keys, "bk-%s-", g_ids[i].name);
+        bk_strvec_push(&ks->keys[i].restore_keys, "bk-");
+    }
+    return ks;
+}
+
+void fixture_keys_free(struct bk_keyset *ks)
+{
+    for (size_t i = 0; i < ks->n; i++) {
+        free(ks->keys[i].key);
+        bk_strvec_clear(&ks->keys[i].restore_keys);
+    }
+    free(ks->keys);
+    free(ks);
+}

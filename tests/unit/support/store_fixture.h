@@ -54,3 +54,42 @@ const struct fake_entry *fake_get(const char *key);
 struct bk_store *fake_open(int retries);
 
 #endif
+
+/* ---- a fake mountio: caches are strings held in memory ---- */
+
+#include "core/mountio.h"
+
+#define FAKE_CACHES 8
+
+struct fake_cache {
+    char name[64];
+    char content[256];  /* "" : the cache is empty */
+    int inject_status;  /* returned by inject for this cache (BK_OK by default) */
+};
+
+struct fake_io_state {
+    struct fake_cache caches[FAKE_CACHES];
+    size_t n;
+    int extract_calls, inject_calls; /* batches */
+    int extracted, injected;         /* items */
+};
+
+extern struct fake_io_state fake_io;
+
+void fake_io_reset(void);
+/* Set the content of cache `name` (created if new). */
+void fake_io_set(const char *name, const char *content);
+struct fake_cache *fake_io_get(const char *name);
+/* A mountio over fake_io; the archive is "\x28\xb5\x2f\xfd" + content and
+ * the digest is the content itself (tests compare them). */
+struct bk_mountio *fake_io_create(void);
+
+/* ---- a keyset without a Dockerfile ---- */
+
+#include "core/keys.h"
+
+/* Two identities, "go-build" and "apt", keyed `go_key` and `apt_key`, with
+ * the restore keys "bk-go-build-" and "bk-apt-" (and "bk-" for both).
+ * Free with fixture_keys_free(). */
+struct bk_keyset *fixture_keys(const char *go_key, const char *apt_key);
+void fixture_keys_free(struct bk_keyset *ks);
