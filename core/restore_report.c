@@ -15,22 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void human_size(uint64_t n, char *buf, size_t sz)
-{
-    static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-    double v = (double)n;
-    size_t u = 0;
-
-    while (v >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
-        v /= 1024;
-        u++;
-    }
-    if (u == 0)
-        snprintf(buf, sz, "%llu B", (unsigned long long)n);
-    else
-        snprintf(buf, sz, "%.1f %s", v, units[u]);
-}
-
 static void print_text(const struct bk_xfer_item *it)
 {
     char size[32];
@@ -43,7 +27,7 @@ static void print_text(const struct bk_xfer_item *it)
     if (it->hit != BK_HIT_NONE)
         bk_strbuf_addf(&sb, "%s hit, ", bk_hit_name(it->hit));
     if (it->bytes) {
-        human_size(it->bytes, size, sizeof(size));
+        bk_store_format_size(it->bytes, size, sizeof(size));
         bk_strbuf_addf(&sb, "%s, ", size);
     }
     if (it->files)

@@ -102,4 +102,39 @@ void bk_store_entries_free(struct bk_provider_entry *v, size_t n);
 /* Delete one entry; BK_ERR when the provider cannot delete. */
 int bk_store_remove(struct bk_store *s, const struct bk_provider_entry *e);
 
+/* ---- prune (core/store_prune.c) ---- */
+
+/*
+ * Which entries `prune` removes. Entries are ranked by last use (last_used,
+ * or created when the store does not record uses), least recent first, and
+ * an entry is removed when it breaks any limit:
+ *   1. max_age (> 0): unused for longer than max_age seconds before `now`;
+ *   2. keep (>= 0): beyond the `keep` most recently used of the survivors;
+ *   3. max_size (> 0): while the survivors' sizes add up to more than
+ *      max_size, the least recently used survivor goes.
+ * So the entries that stay satisfy all three limits, and whatever is
+ * removed is always less recently used than whatever stays (age aside).
+ */
+struct bk_prune_limits {
+    uint64_t max_size; /* bytes; 0: no limit */
+    int64_t max_age;   /* seconds; 0: no limit */
+    long keep;         /* < 0: no limit */
+};
+
+/* Sets remove[i] to 1 for each entry to remove; returns how many. */
+size_t bk_store_prune_select(const struct bk_provider_entry *v, size_t n, int64_t now,
+                             const struct bk_prune_limits *lim, unsigned char *remove);
+
+/* ---- from the command line (core/store_cli.c) ---- */
+
+struct bk_options;
+
+/* Open the store named by --provider/--store/--store-opt. */
+int bk_store_open_cli(const struct bk_options *o, int read_only, struct bk_store **out);
+
+/* "2026-11-27T19:40:00Z", or "-" for 0. */
+void bk_store_format_time(int64_t t, char *buf, size_t sz);
+/* "512 B", "1.5 MiB". */
+void bk_store_format_size(uint64_t n, char *buf, size_t sz);
+
 #endif
