@@ -1,0 +1,131 @@
+/*
+ * restore_cli.c - command-line setup shared by restore, save and plan; see
+ * restore_cli.h.
+ *
+ * select_mountio() is the one place that decides where the caches live.
+ * Core's save/restore logic only sees the struct bk_mountio it returns.
+ */
+#include "core/restore_cli.h"
+
+#include "core/log.h"
+#include "core/state.h"
+#include "core/strbuf.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#if __has_include("core/project.h")
+#include "core/project.h"
+#define BK_HAVE_PROJECT 1
+#else
+#define BK_HAVE_PROJECT 0
+#endif
+
+/* ---- the Dockerfile, its plan and keys ---- */
+
+static int load_project(struct bk_options *o, struct bk_xfer_cli *c)
+{
+#if BK_HAVE_PROJECT
+    int rc = bk_project_load(o, &c->project);
+    if (rc < 0)
+        return rc;
+    c->plan = c->project->plan;
+    c->keys = c->project->keys;
+    return BK_OK;
+#else
+    (void)o;
+    (void)c;
+    return bk_error_set(BK_ERR, "this build has no Dockerfile planner yet (core/project.h)");
+#endif
+}
+
+static void free_project(struct bk_xfer_cli *c)
+{
+#if BK_HAVE_PROJECT
+    bk_project_free(c->project);
+#endif
+    c->project = NULL;
+}
+
+/* ---- where the caches live ---- */
+
+/*
+ * Choose the mountio for these options and describe it in *desc (caller
+ * frees). With out == NULL (plan) only describe. Returns BK_EINVAL with a
+ * message when no mountio can serve the options.
+ */
+static int select_mountio(const struct bk_options *o, struct bk_mountio **out, char **desc)
+{
+    struct bk_mountio_opts mo = {
+        .compression_level = o->compression_level,
+        .force = o->force,
+        .allow_special = o->allow_special,
+    };
+
+    *desc = NULL;
+    if (o->dir) {
+        *desc = bk_xasprintf("dir %s", o->dir);
+        return out ? bk_mountio_dir_create(o->dir, &mo, out) : BK_OK;
+    }
+    *desc = bk_xstrdup("none (no builder support yet: use --dir)");
+    if (!out)
+        return BK_OK;
+    return bk_error_set(BK_EINVAL, "no builder support yet: use --dir");
+}
+
+/* ---- open and close ---- */
+
+int bk_xfer_cli_open(struct bk_options *o, enum bk_xfer_cli_mode mode, struct bk_xfer_cli *c)
+{
+    int rc;
+
+    memset(c, 0, sizeof(*c));
+    if (o->args.n) {
+        bk_error("unexpected argument '%s'", o->args.v[0]);
+        return 2;
+    }
+    rc = load_project(o, c);
+    if (rc < 0) {
+        bk_error("%s", bk_error_msg());
+        return rc == BK_EINVAL || rc == BK_ENOTFOUND ? 2 : 1;
+    }
+    rc = bk_xfer_items_from_plan(c->plan, c->keys, &o->mounts, &c->x.items, &c->x.n);
+    if (rc < 0) {
+        bk_error("%s", bk_error_msg());
+        return 2;
+    }
+    rc = select_mountio(o, mode == BK_XFER_CLI_PLAN ? NULL : &c->x.io, &c->mountio_desc);
+    if (rc < 0) {
+        bk_error("%s", bk_error_msg());
+        return 2;
+    }
+    rc = bk_store_open_cli(o, mode == BK_XFER_CLI_PLAN || o->lookup_only, &c->x.store);
+    if (rc == BK_EINVAL) {
+        bk_error("%s", bk_error_msg());
+        return 2;
+    }
+    if (rc < 0) {
+        c->store_error = bk_xstrdup(bk_error_msg());
+        c->x.store_error = c->store_error;
+        if (mode != BK_XFER_CLI_PLAN)
+            bk_warn("warning: the store is unavailable: %s", c->store_error);
+    }
+    c->state_path = o->state ? bk_xstrdup(o->state)
+                             : bk_state_default_path(o->file, o->target, NULL);
+    c->x.state_path = c->state_path;
+    c->x.lookup_only = o->lookup_only;
+    return 0;
+}
+
+void bk_xfer_cli_close(struct bk_xfer_cli *c)
+{
+    bk_xfer_items_free(c->x.items, c->x.n);
+    if (c->x.io)
+        c->x.io->ops->destroy(c->x.io);
+    bk_store_close(c->x.store);
+    free_project(c);
+    free(c->state_path);
+    free(c->store_error);
+    free(c->mountio_desc);
+    memset(c, 0, sizeof(*c));
+}
