@@ -1,0 +1,124 @@
+#!/bin/sh
+# dirmode.sh - end-to-end tests of save, restore, plan, ls and prune in
+# directory mode (--dir) with the local store, run through the real CLI on
+# examples/Dockerfile (tests/e2e/Dockerfile.dirmode while that is missing).
+# Checks outputs and exit statuses; prints "dirmode: N passed" or the first
+# failure. BKCACHE names the binary (default ./bkcache).
+set -u
+BK=${BKCACHE:-./bkcache}
+df=examples/Dockerfile
+[ -f "$df" ] || df=tests/e2e/Dockerfile.dirmode
+T=$(mktemp -d "${TMPDIR:-/tmp}/bkcache-e2e-XXXXXX")
+trap 'rm -rf "$T"' EXIT INT TERM
+export BKCACHE_RETRIES=0
+passed=0
+fail() { echo "dirmode: FAIL: $*" >&2; [ -f "$T/err" ] && sed 's/^/  stderr: /' "$T/err" >&2; exit 1; }
+ok() { passed=$((passed + 1)); }
+# run EXPECTED_STATUS args...: stdout in $T/out, stderr in $T/err
+run() {
+  want=$1; shift
+  "$BK" "$@" >"$T/out" 2>"$T/err"; got=$?
+  [ "$got" -eq "$want" ] || fail "bkcache $*: exit $got, expected $want"
+}
+has() { grep -q -- "$1" "$T/$2" || fail "expected '$1' in $2 of the last command"; }
+common="-f $df --provider local --store $T/store"
+
+# plan: lists identities, touches nothing
+run 0 plan $common --dir "$T/src" --state "$T/s1.json"
+names=$(grep -E '^[A-Za-z0-9._-]+$' "$T/out")
+[ "$(echo "$names" | grep -c .)" -ge 2 ] || fail "plan shows fewer than 2 caches"
+has "restore:      miss" out
+has "provider: local" out
+[ ! -e "$T/store" ] && [ ! -e "$T/s1.json" ] || fail "plan wrote something"; ok
+first=$(echo "$names" | head -1)
+second=$(echo "$names" | sed -n 2p)
+
+# restore into nothing: a miss is exit 0, or 1 with --fail-on-cache-miss
+run 0 restore $common --dir "$T/dst" --state "$T/s1.json"
+has "$first: miss" out; ok
+run 1 restore $common --dir "$T/dst" --state "$T/s1.json" --fail-on-cache-miss; ok
+
+# save: an empty cache is not saved; filled ones are
+mkdir -p "$T/src"
+sh scripts/demo-dir.sh --fill "$T/src/$first" 1
+run 0 save $common --dir "$T/src" --state "$T/s1.json"
+has "$first: saved" out
+has "$second: empty" out; ok
+sh scripts/demo-dir.sh --fill "$T/src/$second" 2
+run 0 save $common --dir "$T/src" --state "$T/s1.json" --json
+has '"action":	"saved"' out; ok
+
+# ls lists both entries
+run 0 ls --provider local --store "$T/store"
+[ "$(grep -c "^bkcache" "$T/out")" -ge 2 ] || fail "ls shows fewer than 2 entries"
+run 0 ls --provider local --store "$T/store" --json
+[ "$(grep -c '"key"' "$T/out")" -eq 2 ] || fail "ls --json: expected 2 keys"; ok
+
+# restore: exact hits, identical trees, a state file
+run 0 restore $common --dir "$T/dst" --state "$T/s2.json" --fail-on-cache-miss --fail-on-error
+has "$first: restored" out
+has "exact hit" out
+diff -r "$T/src/$first" "$T/dst/$first" >/dev/null || fail "restored tree differs"
+diff -r "$T/src/$second" "$T/dst/$second" >/dev/null || fail "restored tree differs"
+grep -q '"hit":	"exact"' "$T/s2.json" || fail "state file lacks the exact hit"; ok
+
+# restoring again into a warm directory skips unless --force
+run 0 restore $common --dir "$T/dst" --state "$T/s3.json"
+has "$first: skipped" out; ok
+
+# save after restore: unchanged caches are not uploaded
+run 0 save $common --dir "$T/dst" --state "$T/s2.json"
+has "$first: unchanged" out
+has "same digest" out; ok
+echo changed >"$T/dst/$first/new-file"
+run 0 save $common --dir "$T/dst" --state "$T/s2.json"
+has "$first: saved" out
+has "$second: unchanged" out; ok
+
+# other keys: a partial hit from a restore-key prefix
+run 0 restore $common --key-extra v2 --dir "$T/dst2" --state "$T/s4.json" --json
+has '"hit":	"partial"' out
+[ -f "$T/dst2/$first/new-file" ] || fail "partial restore did not pick the newest entry"
+run 1 restore $common --key-extra v2 --dir "$T/dst3" --state "$T/s4.json" --fail-on-cache-miss; ok
+
+# --lookup-only: reports, downloads nothing, writes no state
+run 0 restore $common --dir "$T/dst4" --state "$T/s5.json" --lookup-only
+has "$first: found" out
+[ ! -e "$T/dst4" ] && [ ! -e "$T/s5.json" ] || fail "--lookup-only wrote something"; ok
+
+# --mount filters; an unknown name is exit 2 and lists the names
+run 0 restore $common --dir "$T/dst5" --state "$T/s6.json" --mount "$second"
+grep -q "^$first:" "$T/out" && fail "--mount did not filter"
+run 2 restore $common --dir "$T/dst5" --mount nope
+has "nope" err
+has "$first" err; ok
+
+# without --dir there is no builder yet
+run 2 save $common
+has "no builder support yet: use --dir" err; ok
+
+# a broken store is a warning, exit 0, or 1 with --fail-on-error
+: >"$T/notadir"
+run 0 restore -f "$df" --provider local --store "$T/notadir" --dir "$T/dst6" --state "$T/s7.json"
+has "$first: error" out
+run 1 restore -f "$df" --provider local --store "$T/notadir" --dir "$T/dst6" \
+  --state "$T/s7.json" --fail-on-error
+run 0 save -f "$df" --provider local --store "$T/notadir" --dir "$T/src" --state "$T/s7.json"
+run 1 save -f "$df" --provider local --store "$T/notadir" --dir "$T/src" --state "$T/s7.json" \
+  --fail-on-error; ok
+
+# plan after saving: would restore exact hits
+run 0 plan $common --dir "$T/dst" --state "$T/s2.json"
+has "restore:      exact hit" out; ok
+
+# prune: least recently used first
+n_before=$("$BK" ls --provider local --store "$T/store" --json | grep -c '"key"')
+run 0 prune --provider local --store "$T/store" --keep 1
+has "removed" out
+n_after=$("$BK" ls --provider local --store "$T/store" --json | grep -c '"key"')
+[ "$n_before" -gt 1 ] && [ "$n_after" -eq 1 ] || fail "prune --keep 1 left $n_after of $n_before"
+run 0 prune --provider local --store "$T/store" --max-size 1 --json
+has '"kept":	0' out; ok
+run 2 prune --provider local --store "$T/store" --max-age 3x; ok
+
+echo "dirmode: $passed passed"
