@@ -4,6 +4,7 @@
 #include "core/state.h"
 
 #include "core/error.h"
+#include "core/store.h"
 #include "core/strbuf.h"
 
 #include <cJSON.h>
@@ -89,20 +90,19 @@ static char *str_or_null(const cJSON *obj, const char *name)
 
 int bk_state_load(const char *path, struct bk_state *st)
 {
-    struct bk_strbuf sb = BK_STRBUF_INIT;
+    void *raw;
     cJSON *doc, *ids, *it;
     int rc;
 
     bk_state_release(st);
-    rc = bk_strbuf_read_file(&sb, path);
+    rc = bk_store_read_json(path, &raw);
     if (rc == BK_ENOTFOUND) {
         bk_error_clear();
         return BK_OK;
     }
-    if (rc < 0)
+    if (rc < 0 && rc != BK_ECORRUPT)
         return rc;
-    doc = cJSON_Parse(sb.buf);
-    bk_strbuf_release(&sb);
+    doc = raw;
     ids = doc ? cJSON_GetObjectItemCaseSensitive(doc, "identities") : NULL;
     if (!cJSON_IsObject(ids)) {
         cJSON_Delete(doc);
@@ -139,9 +139,9 @@ int bk_state_save(const char *path, const struct bk_state *st)
 {
     cJSON *doc = cJSON_CreateObject();
     cJSON *ids = cJSON_CreateObject();
-    char *text, *tmp = bk_xasprintf("%s.tmp-XXXXXX", path);
-    int fd, rc = BK_OK;
-    size_t len;
+    struct bk_strbuf sb = BK_STRBUF_INIT;
+    char *text;
+    int rc;
 
     cJSON_AddNumberToObject(doc, "version", 1);
     for (size_t i = 0; i < st->n; i++) {
@@ -156,21 +156,12 @@ int bk_state_save(const char *path, const struct bk_state *st)
     cJSON_AddItemToObject(doc, "identities", ids);
     text = cJSON_Print(doc);
     cJSON_Delete(doc);
-    len = strlen(text);
-    fd = mkstemp(tmp);
-    if (fd < 0) {
-        rc = bk_error_set(BK_ERR, "%s: cannot write the state file: %s", path, strerror(errno));
-    } else {
-        if (write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1)
-            rc = bk_error_set(BK_ERR, "%s: write: %s", tmp, strerror(errno));
-        close(fd);
-        if (rc == BK_OK && rename(tmp, path) != 0)
-            rc = bk_error_set(BK_ERR, "%s: rename: %s", path, strerror(errno));
-        if (rc < 0)
-            unlink(tmp);
-    }
+    bk_strbuf_addf(&sb, "%s\n", text);
     cJSON_free(text);
-    free(tmp);
+    rc = bk_store_write_file_atomic(path, sb.buf, sb.len);
+    bk_strbuf_release(&sb);
+    if (rc < 0)
+        bk_error_wrap(rc, "state file");
     return rc;
 }
 

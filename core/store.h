@@ -125,6 +125,16 @@ struct bk_prune_limits {
 size_t bk_store_prune_select(const struct bk_provider_entry *v, size_t n, int64_t now,
                              const struct bk_prune_limits *lim, unsigned char *remove);
 
+/* ---- files (core/store_file.c) ---- */
+
+/* Write `len` bytes to `path` atomically: a temporary file in the same
+ * directory (named PATH.tmp-XXXXXX), fsync, rename, fsync of the directory. */
+int bk_store_write_file_atomic(const char *path, const void *data, size_t len);
+
+/* Read and parse the JSON file at `path` into *out (a cJSON *, freed with
+ * cJSON_Delete). BK_ENOTFOUND when missing, BK_ECORRUPT when not JSON. */
+int bk_store_read_json(const char *path, void **out);
+
 /* ---- from the command line (core/store_cli.c) ---- */
 
 struct bk_options;

@@ -11,7 +11,7 @@
  *                             be longer than a file name may be)
  *   DIR/entries/H.json        sidecar: {"key", "size", "created", "created_ns",
  *                             "last_used", "identity"}; the times are Unix seconds
- *   DIR/entries/.tmp-*        uploads in progress (same directory, so rename is atomic)
+ *   DIR/entries/.tmp-*, *.tmp-*  writes in progress (same directory, so rename is atomic)
  *
  * Writes are atomic: the archive and the sidecar are each written to a
  * temporary file in entries/, fsync'ed, renamed into place under the
@@ -24,6 +24,7 @@
  */
 #include "providers/provider.h"
 
+#include "core/store.h"
 #include "core/strbuf.h"
 
 #include <cJSON.h>
@@ -182,17 +183,16 @@ static int copy_fd(int in, int out, const char *what)
 
 static int meta_read(struct local_store *ls, const char *json_path, struct local_meta *m)
 {
-    struct bk_strbuf sb = BK_STRBUF_INIT;
-    cJSON *doc = NULL, *key, *it;
+    void *raw;
+    cJSON *doc, *key, *it;
     size_t n = strlen(json_path);
-    int rc = bk_strbuf_read_file(&sb, json_path);
+    int rc = bk_store_read_json(json_path, &raw);
 
     (void)ls;
     memset(m, 0, sizeof(*m));
-    if (rc < 0)
+    if (rc < 0 && rc != BK_ECORRUPT)
         return rc;
-    doc = cJSON_Parse(sb.buf);
-    bk_strbuf_release(&sb);
+    doc = raw;
     key = doc ? cJSON_GetObjectItemCaseSensitive(doc, "key") : NULL;
     if (!cJSON_IsString(key)) {
         cJSON_Delete(doc);
@@ -225,10 +225,10 @@ static void meta_release(struct local_meta *m)
 static int meta_write(struct local_store *ls, const char *hash, const struct local_meta *m)
 {
     cJSON *doc = cJSON_CreateObject();
-    char *text, *tmp = bk_xasprintf("%s/.tmp-%s-XXXXXX", ls->entries, hash);
     char *path = bk_xasprintf("%s/%s.json", ls->entries, hash);
-    int fd, rc = BK_OK;
-    size_t len;
+    struct bk_strbuf sb = BK_STRBUF_INIT;
+    char *text;
+    int rc;
 
     cJSON_AddStringToObject(doc, "key", m->e.key);
     cJSON_AddNumberToObject(doc, "size", (double)m->e.size);
@@ -239,21 +239,10 @@ static int meta_write(struct local_store *ls, const char *hash, const struct loc
         cJSON_AddStringToObject(doc, "identity", m->identity);
     text = cJSON_Print(doc);
     cJSON_Delete(doc);
-    len = strlen(text);
-    fd = mkstemp(tmp);
-    if (fd < 0) {
-        rc = bk_error_set(BK_ERR, "%s: %s", tmp, strerror(errno));
-    } else {
-        if (write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1 || fsync(fd) != 0)
-            rc = bk_error_set(BK_ERR, "%s: write: %s", tmp, strerror(errno));
-        close(fd);
-        if (rc == BK_OK && rename(tmp, path) != 0)
-            rc = bk_error_set(BK_ERR, "%s: rename: %s", path, strerror(errno));
-        if (rc < 0)
-            unlink(tmp);
-    }
+    bk_strbuf_addf(&sb, "%s\n", text);
     cJSON_free(text);
-    free(tmp);
+    rc = bk_store_write_file_atomic(path, sb.buf, sb.len);
+    bk_strbuf_release(&sb);
     free(path);
     return rc;
 }

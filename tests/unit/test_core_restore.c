@@ -22,47 +22,21 @@
 
 #define ZST "\x28\xb5\x2f\xfd"
 
-struct ctx {
-    char *dir, *state;
-    struct bk_keyset *ks;
-    struct bk_xfer x;
-};
-
 static int setup(void **state)
 {
-    struct ctx *c = bk_xcalloc(1, sizeof(*c));
-    fake_reset(BK_CAP_LIST | BK_CAP_DELETE);
-    fake_io_reset();
-    c->dir = bk_test_mkdtemp();
-    c->state = bk_xasprintf("%s/state.json", c->dir);
-    c->ks = fixture_keys("bk-go-build-new", "bk-apt-new");
-    c->x.store = fake_open(2);
-    c->x.io = fake_io_create();
-    c->x.state_path = c->state;
-    c->x.tmpdir = c->dir;
-    assert_int_equal(bk_xfer_items_from_plan(NULL, c->ks, NULL, &c->x.items, &c->x.n), BK_OK);
-    *state = c;
+    *state = xfer_fixture_new(BK_CAP_LIST | BK_CAP_DELETE, "bk-go-build-new", "bk-apt-new");
     return 0;
 }
 
 static int teardown(void **state)
 {
-    struct ctx *c = *state;
-    bk_xfer_items_free(c->x.items, c->x.n);
-    bk_store_close(c->x.store);
-    c->x.io->ops->destroy(c->x.io);
-    fixture_keys_free(c->ks);
-    bk_test_rmtree(c->dir);
-    free(c->dir);
-    free(c->state);
-    free(c);
-    fake_reset(0);
+    xfer_fixture_free(*state);
     return 0;
 }
 
 static void test_exact_partial_and_miss(void **state)
 {
-    struct ctx *c = *state;
+    struct xfer_fixture *c = *state;
     struct bk_state st = BK_STATE_INIT;
     const struct bk_state_entry *e;
 
@@ -93,7 +67,7 @@ static void test_exact_partial_and_miss(void **state)
 
 static void test_prefix_restore_picks_newest(void **state)
 {
-    struct ctx *c = *state;
+    struct xfer_fixture *c = *state;
 
     fake_put("bk-apt-old", ZST "apt-old", 10);
     fake_put("bk-apt-newer", ZST "apt-newer", 30);
@@ -109,7 +83,7 @@ static void test_prefix_restore_picks_newest(void **state)
 
 static void test_miss_exit_codes(void **state)
 {
-    struct ctx *c = *state;
+    struct xfer_fixture *c = *state;
     struct bk_state st = BK_STATE_INIT;
 
     assert_int_equal(bk_restore_run(&c->x), BK_OK);
@@ -130,7 +104,7 @@ static void test_miss_exit_codes(void **state)
 
 static void test_failing_provider_does_not_fail_the_build(void **state)
 {
-    struct ctx *c = *state;
+    struct xfer_fixture *c = *state;
 
     fake_put("bk-go-build-new", ZST "go", 1);
     fake_store.fail_count[BK_STORE_LOOKUP] = 100;
@@ -146,7 +120,7 @@ static void test_failing_provider_does_not_fail_the_build(void **state)
 
 static void test_no_store_at_all(void **state)
 {
-    struct ctx *c = *state;
+    struct xfer_fixture *c = *state;
 
     bk_store_close(c->x.store);
     c->x.store = NULL;
@@ -160,7 +134,7 @@ static void test_no_store_at_all(void **state)
 
 static void test_download_failure_and_skipped_inject(void **state)
 {
-    struct ctx *c = *state;
+    struct xfer_fixture *c = *state;
 
     fake_put("bk-go-build-new", ZST "go", 1);
     fake_put("bk-apt-new", ZST "apt", 1);
@@ -174,8 +148,7 @@ static void test_download_failure_and_skipped_inject(void **state)
     assert_int_equal(fake_io.inject_calls, 0);
 
     fake_store.fail_count[BK_STORE_DOWNLOAD] = 0;
-    bk_xfer_items_free(c->x.items, c->x.n);
-    assert_int_equal(bk_xfer_items_from_plan(NULL, c->ks, NULL, &c->x.items, &c->x.n), BK_OK);
+    xfer_fixture_reset_items(c);
     assert_int_equal(bk_restore_run(&c->x), BK_OK);
     assert_string_equal(c->x.items[0].action, "skipped");
     assert_int_equal(c->x.items[0].failed, 0);
@@ -185,7 +158,7 @@ static void test_download_failure_and_skipped_inject(void **state)
 
 static void test_lookup_only(void **state)
 {
-    struct ctx *c = *state;
+    struct xfer_fixture *c = *state;
 
     fake_put("bk-go-build-new", ZST "go", 1);
     c->x.lookup_only = 1;
@@ -200,7 +173,7 @@ static void test_lookup_only(void **state)
 
 static void test_mount_filter(void **state)
 {
-    struct ctx *c = *state;
+    struct xfer_fixture *c = *state;
     struct bk_strvec only = BK_STRVEC_INIT;
     struct bk_xfer_item *items;
     size_t n;

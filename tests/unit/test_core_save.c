@@ -20,63 +20,27 @@
 
 #define ZST "\x28\xb5\x2f\xfd"
 
-struct ctx {
-    char *dir, *state;
-    struct bk_keyset *ks;
-    struct bk_xfer x;
-};
-
-static void reset_items(struct ctx *c)
-{
-    bk_xfer_items_free(c->x.items, c->x.n);
-    assert_int_equal(bk_xfer_items_from_plan(NULL, c->ks, NULL, &c->x.items, &c->x.n), BK_OK);
-}
-
-static int setup_caps(void **state, unsigned caps)
-{
-    struct ctx *c = bk_xcalloc(1, sizeof(*c));
-    fake_reset(caps);
-    fake_io_reset();
-    c->dir = bk_test_mkdtemp();
-    c->state = bk_xasprintf("%s/state.json", c->dir);
-    c->ks = fixture_keys("bk-go-build-k1", "bk-apt-k1");
-    c->x.store = fake_open(1);
-    c->x.io = fake_io_create();
-    c->x.state_path = c->state;
-    c->x.tmpdir = c->dir;
-    reset_items(c);
-    *state = c;
-    return 0;
-}
-
 static int setup(void **state)
 {
-    return setup_caps(state, BK_CAP_LIST | BK_CAP_DELETE);
+    *state = xfer_fixture_new(BK_CAP_LIST | BK_CAP_DELETE, "bk-go-build-k1", "bk-apt-k1");
+    return 0;
 }
 
 static int setup_immutable(void **state)
 {
-    return setup_caps(state, BK_CAP_IMMUTABLE_KEYS);
+    *state = xfer_fixture_new(BK_CAP_IMMUTABLE_KEYS, "bk-go-build-k1", "bk-apt-k1");
+    return 0;
 }
 
 static int teardown(void **state)
 {
-    struct ctx *c = *state;
-    bk_xfer_items_free(c->x.items, c->x.n);
-    bk_store_close(c->x.store);
-    c->x.io->ops->destroy(c->x.io);
-    fixture_keys_free(c->ks);
-    bk_test_rmtree(c->dir);
-    free(c->dir);
-    free(c->state);
-    free(c);
-    fake_reset(0);
+    xfer_fixture_free(*state);
     return 0;
 }
 
 static void test_save_uploads(void **state)
 {
-    struct ctx *c = *state;
+    struct xfer_fixture *c = *state;
 
     fake_io_set("go-build", "go-v1");
     fake_io_set("apt", "apt-v1");
@@ -94,13 +58,13 @@ static void test_save_uploads(void **state)
 
 static void test_save_skips_when_unchanged(void **state)
 {
-    struct ctx *c = *state;
+    struct xfer_fixture *c = *state;
 
     fake_put("bk-go-build-k1", ZST "go-v1", 1); /* exact hit for go-build */
     fake_put("bk-apt-old", ZST "apt-v0", 1);    /* partial hit for apt */
     assert_int_equal(bk_restore_run(&c->x), BK_OK);
     assert_string_equal(fake_io_get("go-build")->content, "go-v1");
-    reset_items(c);
+    xfer_fixture_reset_items(c);
 
     /* Nothing changed: go-build skipped; apt came from another key: saved. */
     assert_int_equal(bk_save_run(&c->x), BK_OK);
@@ -113,7 +77,7 @@ static void test_save_skips_when_unchanged(void **state)
 
     /* The build changed go-build: save uploads it. */
     fake_io_set("go-build", "go-v2");
-    reset_items(c);
+    xfer_fixture_reset_items(c);
     assert_int_equal(bk_save_run(&c->x), BK_OK);
     assert_string_equal(c->x.items[0].action, "saved");
     assert_string_equal(fake_get("bk-go-build-k1")->data, ZST "go-v2");
@@ -121,7 +85,7 @@ static void test_save_skips_when_unchanged(void **state)
 
 static void test_immutable_store_holding_the_key(void **state)
 {
-    struct ctx *c = *state;
+    struct xfer_fixture *c = *state;
 
     fake_put("bk-go-build-k1", ZST "go-v0", 1);
     fake_io_set("go-build", "go-v1");
@@ -136,7 +100,7 @@ static void test_immutable_store_holding_the_key(void **state)
 
 static void test_empty_cache_is_not_saved(void **state)
 {
-    struct ctx *c = *state;
+    struct xfer_fixture *c = *state;
 
     fake_io_set("apt", "apt-v1");
     assert_int_equal(bk_save_run(&c->x), BK_OK);
@@ -148,11 +112,11 @@ static void test_empty_cache_is_not_saved(void **state)
 
 static void test_failed_upload_is_a_warning(void **state)
 {
-    struct ctx *c = *state;
+    struct xfer_fixture *c = *state;
 
     fake_io_set("go-build", "go-v1");
     fake_io_set("apt", "apt-v1");
-    fake_store.fail_count[BK_STORE_UPLOAD] = 2; /* go-build: both attempts */
+    fake_store.fail_count[BK_STORE_UPLOAD] = 3; /* go-build: all three attempts */
     fake_store.fail_code[BK_STORE_UPLOAD] = BK_ETIMEOUT;
     assert_int_equal(bk_save_run(&c->x), BK_OK);
     assert_string_equal(c->x.items[0].action, "error");
@@ -164,7 +128,7 @@ static void test_failed_upload_is_a_warning(void **state)
 
 static void test_policy_refusal_is_a_skip(void **state)
 {
-    struct ctx *c = *state;
+    struct xfer_fixture *c = *state;
 
     fake_io_set("go-build", "go-v1");
     fake_store.fail_count[BK_STORE_UPLOAD] = 1;

@@ -386,3 +386,43 @@ void fixture_keys_free(struct bk_keyset *ks)
     free(ks->keys);
     free(ks);
 }
+
+/* ---- a save/restore context ---- */
+
+struct xfer_fixture *xfer_fixture_new(unsigned caps, const char *go_key, const char *apt_key)
+{
+    struct xfer_fixture *c = bk_xcalloc(1, sizeof(*c));
+    fake_reset(caps);
+    fake_io_reset();
+    c->dir = bk_test_mkdtemp();
+    c->state = bk_xasprintf("%s/state.json", c->dir);
+    c->ks = fixture_keys(go_key, apt_key);
+    c->x.store = fake_open(2);
+    c->x.io = fake_io_create();
+    c->x.state_path = c->state;
+    c->x.tmpdir = c->dir;
+    xfer_fixture_reset_items(c);
+    return c;
+}
+
+void xfer_fixture_reset_items(struct xfer_fixture *c)
+{
+    bk_xfer_items_free(c->x.items, c->x.n);
+    c->x.items = NULL;
+    c->x.n = 0;
+    if (bk_xfer_items_from_plan(NULL, c->ks, NULL, &c->x.items, &c->x.n) < 0)
+        abort();
+}
+
+void xfer_fixture_free(struct xfer_fixture *c)
+{
+    bk_xfer_items_free(c->x.items, c->x.n);
+    bk_store_close(c->x.store);
+    c->x.io->ops->destroy(c->x.io);
+    fixture_keys_free(c->ks);
+    bk_test_rmtree(c->dir);
+    free(c->dir);
+    free(c->state);
+    free(c);
+    fake_reset(0);
+}

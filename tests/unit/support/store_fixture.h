@@ -93,3 +93,20 @@ struct bk_mountio *fake_io_create(void);
  * Free with fixture_keys_free(). */
 struct bk_keyset *fixture_keys(const char *go_key, const char *apt_key);
 void fixture_keys_free(struct bk_keyset *ks);
+
+/* ---- a save/restore context over the fake provider and fake mountio ---- */
+
+#include "core/restore.h"
+
+struct xfer_fixture {
+    char *dir, *state;
+    struct bk_keyset *ks;
+    struct bk_xfer x;
+};
+
+/* Fresh fake store (caps), fake caches, fixture_keys(go_key, apt_key), a
+ * scratch directory holding the state file, and items for every identity. */
+struct xfer_fixture *xfer_fixture_new(unsigned caps, const char *go_key, const char *apt_key);
+/* Rebuild the items (results cleared) for another run. */
+void xfer_fixture_reset_items(struct xfer_fixture *c);
+void xfer_fixture_free(struct xfer_fixture *c);
