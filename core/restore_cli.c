@@ -26,7 +26,7 @@
 static int load_project(struct bk_options *o, struct bk_xfer_cli *c)
 {
 #if BK_HAVE_PROJECT
-    int rc = bk_project_load(o, &c->project);
+    int rc = bk_project_load(o, BK_PROJECT_KEYS, &c->project);
     if (rc < 0)
         return rc;
     c->plan = c->project->plan;
@@ -87,7 +87,7 @@ int bk_xfer_cli_open(struct bk_options *o, enum bk_xfer_cli_mode mode, struct bk
     rc = load_project(o, c);
     if (rc < 0) {
         bk_error("%s", bk_error_msg());
-        return rc == BK_EINVAL || rc == BK_ENOTFOUND ? 2 : 1;
+        return rc == BK_ERR ? 1 : 2;
     }
     rc = bk_xfer_items_from_plan(c->plan, c->keys, &o->mounts, &c->x.items, &c->x.n);
     if (rc < 0) {

@@ -24,8 +24,10 @@ static void print_text(const struct bk_xfer_item *it)
     if (it->matched_key && strcmp(it->matched_key, it->key) != 0)
         bk_strbuf_addf(&sb, " from %s", it->matched_key);
     bk_strbuf_adds(&sb, " (");
-    if (it->hit != BK_HIT_NONE)
+    if (it->hit == BK_HIT_EXACT || it->hit == BK_HIT_PARTIAL)
         bk_strbuf_addf(&sb, "%s hit, ", bk_hit_name(it->hit));
+    else if (it->hit == BK_HIT_MISS && strcmp(it->action, "miss") != 0)
+        bk_strbuf_adds(&sb, "miss, ");
     if (it->bytes) {
         bk_store_format_size(it->bytes, size, sizeof(size));
         bk_strbuf_addf(&sb, "%s, ", size);

@@ -20,16 +20,12 @@ fill() {
   dir=$1
   seed=$2
   mkdir -p "$dir/objects" "$dir/pkg/mod/cache" "$dir/empty"
-  i=0
-  while [ $i -lt 40 ]; do
-    sub=$((i % 5))
-    mkdir -p "$dir/objects/$sub"
-    awk -v s="$seed" -v i="$i" 'BEGIN { srand(s * 1000 + i);
-      n = 200 + int(rand() * 4000);
-      for (k = 0; k < n; k++) printf "%c", 97 + int(rand() * 26); print "" }' \
-      >"$dir/objects/$sub/obj-$i"
-    i=$((i + 1))
-  done
+  mkdir -p "$dir/objects/0" "$dir/objects/1" "$dir/objects/2" "$dir/objects/3" "$dir/objects/4"
+  awk -v s="$seed" -v d="$dir/objects" 'BEGIN { srand(s);
+    for (i = 0; i < 40; i++) {
+      f = d "/" (i % 5) "/obj-" i; n = 200 + int(rand() * 4000); line = "";
+      for (k = 0; k < n; k++) line = line sprintf("%c", 97 + int(rand() * 26));
+      print line > f; close(f) } }'
   printf 'module example.com/demo\n' >"$dir/pkg/mod/cache/go.mod"
   printf '#!/bin/sh\necho hi\n' >"$dir/pkg/tool.sh"
   chmod 755 "$dir/pkg/tool.sh"
@@ -60,17 +56,20 @@ for n in $names; do
 done
 
 echo "== save into a fresh local store ($work/store)"
-"$BK" save $common --dir "$work/caches" --state "$work/save-state.json" --fail-on-error
-"$BK" save $common --dir "$work/caches" --state "$work/save-state.json" --json \
-  >"$work/save.json" 2>/dev/null
+"$BK" save $common --dir "$work/caches" --state "$work/save-state.json" --fail-on-error \
+  --json >"$work/save.json"
+sed -n 's/.*"name":[[:space:]]*"\(.*\)".*/\1/p' "$work/save.json" >"$work/n"
+sed -n 's/.*"action":[[:space:]]*"\(.*\)".*/\1/p' "$work/save.json" >"$work/a"
+sed -n 's/.*"bytes":[[:space:]]*\([0-9]*\).*/\1/p' "$work/save.json" >"$work/b"
+paste -d' ' "$work/n" "$work/a" "$work/b" | awk '{ printf "%s: %s (%d bytes)\n", $1, $2, $3 }'
 echo "== restore into empty directories"
 "$BK" restore $common --dir "$work/restored" --state "$work/restore-state.json" \
-  --fail-on-cache-miss --fail-on-error --json >"$work/restore.json"
+  --fail-on-cache-miss --fail-on-error
 
 digests() { sed -n 's/.*"digest":[[:space:]]*"\([0-9a-f]*\)".*/\1/p' "$1"; }
-[ "$(digests "$work/save.json")" = "$(digests "$work/restore.json")" ] ||
+[ "$(digests "$work/save.json")" = "$(digests "$work/restore-state.json")" ] ||
   { echo "demo: digests differ" >&2; exit 1; }
-[ "$(digests "$work/restore.json" | grep -c .)" -eq "$(echo "$names" | grep -c .)" ] ||
+[ "$(digests "$work/restore-state.json" | grep -c .)" -eq "$(echo "$names" | grep -c .)" ] ||
   { echo "demo: restore reported no digest" >&2; exit 1; }
 diff -r "$work/caches" "$work/restored" || { echo "demo: trees differ" >&2; exit 1; }
 
@@ -78,7 +77,7 @@ echo "== summary"
 "$BK" ls --provider local --store "$work/store"
 for n in $names; do
   files=$(find "$work/restored/$n" -type f | wc -l)
-  d=$(digests "$work/restore.json" | sed -n "$(echo "$names" | grep -n "^$n\$" | cut -d: -f1)p")
-  echo "$n: $files files restored, digest $(echo "$d" | cut -c1-16)..., diff -r clean"
+  d=$(digests "$work/restore-state.json" | sed -n "$(echo "$names" | grep -n "^$n\$" | cut -d: -f1)p")
+  echo "$n: $files files on disk, digest $(echo "$d" | cut -c1-16)..., diff -r clean"
 done
 echo "demo: OK, every cache came back identical"
