@@ -57,23 +57,30 @@ static void redact_error(void)
         bk_error_set(0, "%s", clean);
 }
 
-static void backoff(struct bk_store *s, int attempt)
+/* Sleep before retry number attempt+1; at least `retry_after` ms (-1: none). */
+static long backoff(struct bk_store *s, int attempt, long retry_after)
 {
     long delay = s->delay_ms;
     struct timespec ts;
 
-    if (delay <= 0)
-        return;
-    for (int i = 0; i < attempt && delay < s->max_delay_ms; i++)
+    for (int i = 0; i < attempt && delay > 0 && delay < s->max_delay_ms; i++)
         delay *= 2;
     if (delay > s->max_delay_ms)
         delay = s->max_delay_ms;
     /* Equal jitter: half the delay fixed, the other half random. */
-    delay = delay / 2 + (long)(rand_r(&s->seed) % (unsigned)(delay / 2 + 1));
+    if (delay > 0)
+        delay = delay / 2 + (long)(rand_r(&s->seed) % (unsigned)(delay / 2 + 1));
+    if (retry_after > BK_STORE_MAX_RETRY_AFTER_MS)
+        retry_after = BK_STORE_MAX_RETRY_AFTER_MS;
+    if (retry_after > delay)
+        delay = retry_after;
+    if (delay <= 0)
+        return 0;
     ts.tv_sec = delay / 1000;
     ts.tv_nsec = (delay % 1000) * 1000000L;
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
+    return delay;
 }
 
 typedef int (*attempt_fn)(struct bk_store *s, void *ctx);
@@ -87,15 +94,18 @@ static int run_op(struct bk_store *s, enum bk_store_op op, const char *what, att
 
     st->calls++;
     for (int attempt = 0;; attempt++) {
+        long retry_after;
         bk_error_clear();
+        bk_error_set_retry_after(-1);
         rc = fn(s, ctx);
+        retry_after = bk_error_retry_after_ms();
         if (!bk_status_retryable(rc) || attempt >= s->retries)
             break;
         redact_error();
         bk_progress("%s %s: %s (%s); retry %d of %d", s->ops->name, k_op_names[op], what,
                     bk_error_msg(), attempt + 1, s->retries);
         st->retries++;
-        backoff(s, attempt);
+        st->waited_ms += (uint64_t)backoff(s, attempt, retry_after);
     }
     st->seconds += now_seconds() - t0;
     if (rc < 0 && rc != BK_ENOTFOUND)

@@ -6,8 +6,10 @@
  * otherwise repeat:
  *   - selection: --provider auto|NAME, or the scheme of --store ("s3://");
  *   - retries: BK_ETRANSIENT and BK_ETIMEOUT are retried with exponential
- *     backoff and jitter (delay_ms * 2^attempt, capped at max_delay_ms, a
- *     random half of it added or not), `retries` times after the first try;
+ *     backoff and jitter (delay_ms * 2^attempt, capped at max_delay_ms; half
+ *     of it fixed, the other half random), `retries` times after the first
+ *     try, and never sooner than a server asked for with
+ *     bk_error_set_retry_after() (capped at BK_STORE_MAX_RETRY_AFTER_MS);
  *   - timing and statistics per operation (calls, failures, retries, bytes,
  *     seconds), printed at debug verbosity by bk_store_close();
  *   - secret masking: every provider message that reaches bk_error_msg() is
@@ -30,6 +32,7 @@
 #define BK_STORE_DEFAULT_RETRIES 3
 #define BK_STORE_DEFAULT_DELAY_MS 500
 #define BK_STORE_DEFAULT_MAX_DELAY_MS 8000
+#define BK_STORE_MAX_RETRY_AFTER_MS 60000
 
 enum bk_store_op {
     BK_STORE_LOOKUP,
@@ -46,6 +49,7 @@ struct bk_store_opstat {
     unsigned retries;  /* extra attempts made */
     uint64_t bytes;    /* bytes moved by successful downloads and uploads */
     double seconds;    /* wall time, retries and backoff included */
+    uint64_t waited_ms; /* time slept between attempts */
 };
 
 struct bk_store_opts {

@@ -73,6 +73,24 @@ static void test_retries_are_bounded(void **state)
     bk_store_close(s);
 }
 
+static void test_retry_after_is_honoured(void **state)
+{
+    struct bk_store *s = fake_open(2);
+    struct bk_lookup q = { .key = "k1" };
+    struct bk_provider_entry e;
+    (void)state;
+
+    fake_put("k1", ZST "one", 1);
+    fake_store.fail_count[BK_STORE_LOOKUP] = 1;
+    fake_store.fail_code[BK_STORE_LOOKUP] = BK_ETRANSIENT;
+    fake_store.retry_after_ms = 2;
+    assert_int_equal(bk_store_lookup(s, &q, &e), BK_OK);
+    assert_int_equal(s->stats[BK_STORE_LOOKUP].retries, 1);
+    assert_int_equal(s->stats[BK_STORE_LOOKUP].waited_ms, 2); /* zero base delay, server's 2 ms */
+    bk_provider_entry_release(&e);
+    bk_store_close(s);
+}
+
 static void test_fatal_and_miss_are_not_retried(void **state)
 {
     struct bk_store *s = fake_open(5);
@@ -221,6 +239,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_lookup_retries_transient_then_succeeds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retries_are_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retry_after_is_honoured, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fatal_and_miss_are_not_retried, setup, teardown),
         cmocka_unit_test_setup_teardown(test_download_retry_restarts_the_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_download_verifies_and_leaves_nothing, setup, teardown),

@@ -63,8 +63,11 @@ static int take_failure(enum bk_store_op op)
     fake_store.calls[op]++;
     if (fake_store.fail_count[op] > 0) {
         fake_store.fail_count[op]--;
-        return bk_error_set(fake_store.fail_code[op], "fake: injected %s",
-                            bk_status_name(fake_store.fail_code[op]));
+        bk_error_set(fake_store.fail_code[op], "fake: injected %s",
+                     bk_status_name(fake_store.fail_code[op]));
+        if (fake_store.retry_after_ms > 0)
+            bk_error_set_retry_after(fake_store.retry_after_ms);
+        return fake_store.fail_code[op];
     }
     return BK_OK;
 }

@@ -38,6 +38,7 @@ struct fake_state {
     int fail_code[BK_STORE_NOPS];  /* ... with this code */
     int calls[BK_STORE_NOPS];
     int create_code;          /* create() fails with this when non-zero */
+    long retry_after_ms;      /* injected failures ask for this delay (-1/0: none) */
     int64_t clock;            /* created time of the next upload */
 };
 
