@@ -158,6 +158,8 @@ static int fetch_one(struct bk_xfer *x, struct bk_xfer_item *it, const char *pat
     rc = bk_store_lookup(x->store, &q, &e);
     if (rc == BK_ENOTFOUND) {
         it->action = "miss";
+        bk_warn("warning: %s: cache miss: no entry for %s or its restore keys",
+                it->identity->name, it->key);
         return 0;
     }
     if (rc < 0) {

@@ -47,7 +47,7 @@ static int unchanged(const struct bk_state *st, struct bk_xfer_item *it)
         strcmp(e->digest, it->digest) != 0)
         return 0;
     it->action = "unchanged";
-    it->reason = bk_xasprintf("restored from %s with the same digest", it->key);
+    it->reason = bk_xstrdup("restored with the same digest, not uploaded again");
     return 1;
 }
 
