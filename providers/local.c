@@ -181,14 +181,13 @@ static int copy_fd(int in, int out, const char *what)
 
 /* ---- sidecars ---- */
 
-static int meta_read(struct local_store *ls, const char *json_path, struct local_meta *m)
+static int meta_read(const char *json_path, struct local_meta *m)
 {
     void *raw;
     cJSON *doc, *key, *it;
     size_t n = strlen(json_path);
     int rc = bk_store_read_json(json_path, &raw);
 
-    (void)ls;
     memset(m, 0, sizeof(*m));
     if (rc < 0 && rc != BK_ECORRUPT)
         return rc;
@@ -293,7 +292,7 @@ static int scan_entries(struct local_store *ls, struct meta_list *out)
         if (de->d_name[0] == '.' || n < 6 || strcmp(de->d_name + n - 5, ".json") != 0)
             continue;
         path = bk_xasprintf("%s/%s", ls->entries, de->d_name);
-        if (meta_read(ls, path, &m) < 0) {
+        if (meta_read(path, &m) < 0) {
             bk_debug("local: skipping %s: %s", path, bk_error_msg());
             free(path);
             continue;
@@ -371,7 +370,7 @@ static int local_download(struct bk_provider *p, const struct bk_provider_entry 
     if (lk >= 0) {
         char *json = bk_xasprintf("%s/%s.json", ls->entries, hash);
         struct local_meta m;
-        if (meta_read(ls, json, &m) == BK_OK && strcmp(m.e.key, e->key) == 0) {
+        if (meta_read(json, &m) == BK_OK && strcmp(m.e.key, e->key) == 0) {
             now_realtime(&m.e.last_used, NULL);
             if (meta_write(ls, hash, &m) < 0)
                 bk_debug("local: cannot record the use of %s: %s", e->key, bk_error_msg());
