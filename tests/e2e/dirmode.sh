@@ -121,6 +121,22 @@ run 0 save -f "$df" --provider local --store "$T/notadir" --dir "$T/src" --state
 run 1 save -f "$df" --provider local --store "$T/notadir" --dir "$T/src" --state "$T/s7.json" \
   --fail-on-error; ok
 
+# two concurrent saves of the same keys leave one valid entry per key
+cp -r "$T/src" "$T/srcB" && echo other >"$T/srcB/$first/other-file"
+"$BK" save $common --dir "$T/src" --state "$T/c1.json" >/dev/null 2>&1 &
+pa=$!
+"$BK" save $common --dir "$T/srcB" --state "$T/c2.json" >/dev/null 2>&1 &
+pb=$!
+wait $pa || fail "concurrent save A failed"
+wait $pb || fail "concurrent save B failed"
+run 0 ls --provider local --store "$T/store" --json
+[ "$(grep -c '"key"' "$T/out")" -eq "$(echo "$names" | grep -c .)" ] ||
+  fail "concurrent saves: expected one entry per cache"
+run 0 restore $common --dir "$T/dstC" --state "$T/c3.json" --fail-on-cache-miss --fail-on-error
+diff -r "$T/src/$first" "$T/dstC/$first" >/dev/null 2>&1 ||
+  diff -r "$T/srcB/$first" "$T/dstC/$first" >/dev/null 2>&1 ||
+  fail "concurrent saves: the entry is neither save's tree"; ok
+
 # plan after saving: would restore exact hits
 run 0 plan $common --dir "$T/dst" --state "$T/s2.json"
 has "restore:      exact hit" out; ok
