@@ -33,7 +33,9 @@ static void plan_one(struct bk_xfer_cli *c, const struct bk_state *st,
                      const struct bk_xfer_item *it, struct plan_row *r)
 {
     struct bk_lookup q = {
-        .key = it->key, .restore_keys = it->restore_keys, .nrestore = it->nrestore,
+        .key = it->key,
+        .restore_keys = it->restore_keys,
+        .nrestore = it->nrestore,
         .identity = it->identity->descriptor,
     };
     const struct bk_state_entry *se = bk_state_find(st, it->identity->name);
@@ -58,10 +60,9 @@ static void plan_one(struct bk_xfer_cli *c, const struct bk_state *st,
         r->bytes = e.size;
         bk_provider_entry_release(&e);
     }
-    if (strcmp(r->restore, "exact") == 0 &&
-        (bk_store_caps(c->x.store) & BK_CAP_IMMUTABLE_KEYS))
-        r->save = bk_xasprintf("skip: the store already holds %s and its keys are immutable",
-                               it->key);
+    if (strcmp(r->restore, "exact") == 0 && (bk_store_caps(c->x.store) & BK_CAP_IMMUTABLE_KEYS))
+        r->save =
+            bk_xasprintf("skip: the store already holds %s and its keys are immutable", it->key);
     else if (se && se->matched_key && se->digest && strcmp(se->matched_key, it->key) == 0)
         r->save = bk_xasprintf("upload %s unless its digest is still %.12s (restored)", it->key,
                                se->digest);
@@ -83,8 +84,8 @@ static void print_text(struct bk_xfer_cli *c, const struct plan_row *rows)
         printf("\n%s\n", it->identity->name);
         printf("  cache:        %s\n", it->identity->descriptor ? it->identity->descriptor : "-");
         if (it->use)
-            printf("  first use:    %s line %d, target %s\n", it->use->stage_label,
-                   it->use->line, it->use->target);
+            printf("  first use:    %s line %d, target %s\n", it->use->stage_label, it->use->line,
+                   it->use->target);
         printf("  key:          %s\n", it->key);
         for (size_t k = 0; k < it->nrestore; k++)
             printf("  %s %s\n", k ? "             " : "restore keys:", it->restore_keys[k]);

@@ -69,7 +69,7 @@ static int prune_entries(struct bk_store *s, struct bk_provider_entry *v, size_t
 
 int bk_cmd_prune(struct bk_options *o)
 {
-    struct bk_prune_limits lim = { o->max_size, o->max_age, o->keep };
+    struct bk_prune_limits lim = {o->max_size, o->max_age, o->keep};
     struct bk_store *s = NULL;
     struct bk_provider_entry *v = NULL;
     unsigned char *remove;

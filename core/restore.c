@@ -25,8 +25,7 @@ static void list_names(const struct bk_keyset *ks, struct bk_strbuf *sb)
 }
 
 int bk_xfer_items_from_plan(const struct bk_buildplan *plan, const struct bk_keyset *ks,
-                            const struct bk_strvec *only, struct bk_xfer_item **out,
-                            size_t *n_out)
+                            const struct bk_strvec *only, struct bk_xfer_item **out, size_t *n_out)
 {
     struct bk_xfer_item *v = bk_xcalloc(ks->n + 1, sizeof(*v));
     size_t n = 0;
@@ -54,8 +53,9 @@ int bk_xfer_items_from_plan(const struct bk_buildplan *plan, const struct bk_key
             continue;
         it = &v[n++];
         it->identity = ck->identity;
-        it->use = plan && ck->identity->first_use < plan->nuses ? &plan->uses[ck->identity->first_use]
-                                                                 : NULL;
+        it->use = plan && ck->identity->first_use < plan->nuses
+                      ? &plan->uses[ck->identity->first_use]
+                      : NULL;
         it->key = ck->key;
         it->restore_keys = (const char *const *)ck->restore_keys.v;
         it->nrestore = ck->restore_keys.n;
@@ -158,8 +158,8 @@ static int fetch_one(struct bk_xfer *x, struct bk_xfer_item *it, const char *pat
     rc = bk_store_lookup(x->store, &q, &e);
     if (rc == BK_ENOTFOUND) {
         it->action = "miss";
-        bk_warn("warning: %s: cache miss: no entry for %s or its restore keys",
-                it->identity->name, it->key);
+        bk_warn("warning: %s: cache miss: no entry for %s or its restore keys", it->identity->name,
+                it->key);
         return 0;
     }
     if (rc < 0) {
@@ -223,7 +223,9 @@ int bk_restore_run(struct bk_xfer *x)
         bk_strvec_pushf(&paths, "%s/%s.tar.zst", work ? work : ".", it->identity->name);
         if (fetch_one(x, it, paths.v[i])) {
             batch[m] = (struct bk_mountio_item){
-                .identity = it->identity, .use = it->use, .key = it->key,
+                .identity = it->identity,
+                .use = it->use,
+                .key = it->key,
                 .archive_path = paths.v[i],
             };
             owner[m++] = i;

@@ -40,30 +40,30 @@ enum bk_hit { BK_HIT_NONE, BK_HIT_MISS, BK_HIT_PARTIAL, BK_HIT_EXACT };
 struct bk_xfer_item {
     /* inputs (borrowed) */
     const struct bk_identity *identity;
-    const struct bk_mount_use *use;   /* first use, or NULL */
+    const struct bk_mount_use *use; /* first use, or NULL */
     const char *key;
     const char *const *restore_keys;
     size_t nrestore;
     /* results */
-    enum bk_hit hit;      /* restore: what the lookup found; save: what restore found, or NONE */
-    char *matched_key;    /* the key that matched, or NULL */
-    const char *action;   /* restore: restored, found, miss, skipped, error;
-                             save: saved, unchanged, exists, empty, skipped, error */
-    char *reason;         /* one line saying why (skips, errors), or NULL */
-    int failed;           /* a store or mountio operation failed (--fail-on-error) */
-    uint64_t bytes;       /* archive bytes moved (or found, with --lookup-only) */
-    uint64_t files;       /* regular files in the cache */
+    enum bk_hit hit;    /* restore: what the lookup found; save: what restore found, or NONE */
+    char *matched_key;  /* the key that matched, or NULL */
+    const char *action; /* restore: restored, found, miss, skipped, error;
+                           save: saved, unchanged, exists, empty, skipped, error */
+    char *reason;       /* one line saying why (skips, errors), or NULL */
+    int failed;         /* a store or mountio operation failed (--fail-on-error) */
+    uint64_t bytes;     /* archive bytes moved (or found, with --lookup-only) */
+    uint64_t files;     /* regular files in the cache */
     double seconds;
     char digest[BK_DIGEST_HEX + 1]; /* content digest, "" when unknown */
 };
 
 struct bk_xfer {
-    struct bk_store *store;     /* NULL when it could not be opened: store_error says why */
+    struct bk_store *store; /* NULL when it could not be opened: store_error says why */
     const char *store_error;
     struct bk_mountio *io;
-    const char *state_path;     /* NULL: no state file */
-    const char *tmpdir;         /* NULL: $TMPDIR, else /tmp */
-    int lookup_only;            /* restore: stop after the lookup */
+    const char *state_path; /* NULL: no state file */
+    const char *tmpdir;     /* NULL: $TMPDIR, else /tmp */
+    int lookup_only;        /* restore: stop after the lookup */
     struct bk_xfer_item *items;
     size_t n;
 };
@@ -72,8 +72,7 @@ struct bk_xfer {
  * `only` when it is non-empty. BK_EINVAL naming the unknown name and
  * listing the known ones. `plan` may be NULL (no use information). */
 int bk_xfer_items_from_plan(const struct bk_buildplan *plan, const struct bk_keyset *ks,
-                            const struct bk_strvec *only, struct bk_xfer_item **out,
-                            size_t *n_out);
+                            const struct bk_strvec *only, struct bk_xfer_item **out, size_t *n_out);
 void bk_xfer_items_free(struct bk_xfer_item *items, size_t n);
 
 /* Run restore or save over x->items. BK_OK unless the temporary directory

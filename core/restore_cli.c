@@ -110,8 +110,8 @@ int bk_xfer_cli_open(struct bk_options *o, enum bk_xfer_cli_mode mode, struct bk
         if (mode != BK_XFER_CLI_PLAN)
             bk_warn("warning: the store is unavailable: %s", c->store_error);
     }
-    c->state_path = o->state ? bk_xstrdup(o->state)
-                             : bk_state_default_path(o->file, o->target, NULL);
+    c->state_path =
+        o->state ? bk_xstrdup(o->state) : bk_state_default_path(o->file, o->target, NULL);
     c->x.state_path = c->state_path;
     c->x.lookup_only = o->lookup_only;
     return 0;

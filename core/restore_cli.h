@@ -24,7 +24,7 @@ struct bk_xfer_cli {
     struct bk_xfer x;                /* items, store, mountio (NULL for plan), state path */
     char *state_path;
     char *store_error;
-    char *mountio_desc;              /* "dir DIR", ... */
+    char *mountio_desc; /* "dir DIR", ... */
 };
 
 enum bk_xfer_cli_mode {

@@ -20,7 +20,7 @@
 /* 1 when the store is immutable and already holds it->key. */
 static int already_stored(struct bk_xfer *x, struct bk_xfer_item *it)
 {
-    struct bk_lookup q = { .key = it->key, .identity = it->identity->descriptor };
+    struct bk_lookup q = {.key = it->key, .identity = it->identity->descriptor};
     struct bk_provider_entry e;
     int rc;
 
@@ -53,7 +53,7 @@ static int unchanged(const struct bk_state *st, struct bk_xfer_item *it)
 
 static void upload_one(struct bk_xfer *x, struct bk_xfer_item *it, const char *path)
 {
-    struct bk_upload u = { .key = it->key, .identity = it->identity->descriptor };
+    struct bk_upload u = {.key = it->key, .identity = it->identity->descriptor};
     struct stat sb;
     int rc;
 
@@ -114,7 +114,9 @@ int bk_save_run(struct bk_xfer *x)
         t0 = bk_xfer__now();
         if (!already_stored(x, it)) {
             batch[m] = (struct bk_mountio_item){
-                .identity = it->identity, .use = it->use, .key = it->key,
+                .identity = it->identity,
+                .use = it->use,
+                .key = it->key,
                 .archive_path = paths.v[i],
             };
             owner[m++] = i;

@@ -50,7 +50,7 @@ static void add_clean_path(struct bk_strbuf *sb, const char *path)
 char *bk_state_default_path(const char *dockerfile, const char *target,
                             const char *(*getenv_fn)(const char *name))
 {
-    static const char *const dirs[] = { "RUNNER_TEMP", "AGENT_TEMPDIRECTORY", "TMPDIR" };
+    static const char *const dirs[] = {"RUNNER_TEMP", "AGENT_TEMPDIRECTORY", "TMPDIR"};
     const char *dir = NULL;
     struct bk_strbuf id = BK_STRBUF_INIT;
     unsigned char md[EVP_MAX_MD_SIZE];

@@ -36,7 +36,10 @@ struct bk_state {
     size_t n;
 };
 
-#define BK_STATE_INIT { NULL, 0 }
+#define BK_STATE_INIT                                                                              \
+    {                                                                                              \
+        NULL, 0                                                                                    \
+    }
 
 /* The default state file path for a Dockerfile and target (NULL: the last
  * stage). `getenv` may be NULL. Caller frees. */

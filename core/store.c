@@ -131,7 +131,10 @@ int bk_store_open_ops(const struct bk_provider_ops *ops, const struct bk_store_o
                       struct bk_store **out)
 {
     struct bk_provider_config cfg = {
-        .store = o->store, .attrs = o->attrs, .getenv = o->getenv, .read_only = o->read_only,
+        .store = o->store,
+        .attrs = o->attrs,
+        .getenv = o->getenv,
+        .read_only = o->read_only,
     };
     struct bk_store *s;
     int rc;
@@ -141,8 +144,8 @@ int bk_store_open_ops(const struct bk_provider_ops *ops, const struct bk_store_o
         return bk_error_set(BK_ERR, "provider %s: not available in this build", ops->name);
     s = bk_xcalloc(1, sizeof(*s));
     s->ops = ops;
-    s->retries = o->retries >= 0 ? o->retries
-                                 : env_int(o, "BKCACHE_RETRIES", BK_STORE_DEFAULT_RETRIES);
+    s->retries =
+        o->retries >= 0 ? o->retries : env_int(o, "BKCACHE_RETRIES", BK_STORE_DEFAULT_RETRIES);
     s->delay_ms = o->delay_ms >= 0
                       ? o->delay_ms
                       : env_int(o, "BKCACHE_RETRY_DELAY_MS", BK_STORE_DEFAULT_DELAY_MS);
@@ -161,7 +164,10 @@ int bk_store_open_ops(const struct bk_provider_ops *ops, const struct bk_store_o
 int bk_store_open(const struct bk_store_opts *o, struct bk_store **out)
 {
     struct bk_provider_config cfg = {
-        .store = o->store, .attrs = o->attrs, .getenv = o->getenv, .read_only = o->read_only,
+        .store = o->store,
+        .attrs = o->attrs,
+        .getenv = o->getenv,
+        .read_only = o->read_only,
     };
     const struct bk_provider_ops *ops;
 
@@ -226,7 +232,7 @@ static int lookup_once(struct bk_store *s, void *ctx)
 
 int bk_store_lookup(struct bk_store *s, const struct bk_lookup *q, struct bk_provider_entry *out)
 {
-    struct lookup_ctx c = { q, out };
+    struct lookup_ctx c = {q, out};
     int rc;
 
     memset(out, 0, sizeof(*out));
@@ -256,7 +262,7 @@ static int download_once(struct bk_store *s, void *ctx)
 /* A downloaded archive must have the announced size and start with a zstd frame. */
 static int verify_download(const struct bk_provider_entry *e, int fd, uint64_t *size_out)
 {
-    static const unsigned char magic[4] = { 0x28, 0xb5, 0x2f, 0xfd };
+    static const unsigned char magic[4] = {0x28, 0xb5, 0x2f, 0xfd};
     unsigned char head[4];
     struct stat st;
 
@@ -276,7 +282,7 @@ int bk_store_download(struct bk_store *s, const struct bk_provider_entry *e, con
                       uint64_t *bytes_out)
 {
     char *tmp = bk_xasprintf("%s.part-XXXXXX", path);
-    struct download_ctx c = { e, -1 };
+    struct download_ctx c = {e, -1};
     uint64_t size = 0;
     int rc;
 
@@ -327,7 +333,7 @@ static int upload_once(struct bk_store *s, void *ctx)
 int bk_store_upload(struct bk_store *s, const struct bk_upload *u, const char *path)
 {
     struct bk_upload copy = *u;
-    struct upload_ctx c = { &copy, -1 };
+    struct upload_ctx c = {&copy, -1};
     struct stat st;
     int rc;
 
@@ -376,7 +382,7 @@ static int list_once(struct bk_store *s, void *ctx)
 
 int bk_store_list(struct bk_store *s, struct bk_provider_entry **out, size_t *n_out)
 {
-    struct list_ctx c = { NULL, 0, 0 };
+    struct list_ctx c = {NULL, 0, 0};
     int rc;
 
     *out = NULL;
@@ -412,7 +418,7 @@ static int remove_once(struct bk_store *s, void *ctx)
 
 int bk_store_remove(struct bk_store *s, const struct bk_provider_entry *e)
 {
-    struct remove_ctx c = { e };
+    struct remove_ctx c = {e};
     if (!s->ops->remove)
         return bk_error_set(BK_ERR, "provider %s cannot delete entries", s->ops->name);
     return run_op(s, BK_STORE_REMOVE, e->key, remove_once, &c);

@@ -44,20 +44,20 @@ enum bk_store_op {
 };
 
 struct bk_store_opstat {
-    unsigned calls;    /* operations started */
-    unsigned failures; /* operations that failed after every retry (a miss is not one) */
-    unsigned retries;  /* extra attempts made */
-    uint64_t bytes;    /* bytes moved by successful downloads and uploads */
-    double seconds;    /* wall time, retries and backoff included */
+    unsigned calls;     /* operations started */
+    unsigned failures;  /* operations that failed after every retry (a miss is not one) */
+    unsigned retries;   /* extra attempts made */
+    uint64_t bytes;     /* bytes moved by successful downloads and uploads */
+    double seconds;     /* wall time, retries and backoff included */
     uint64_t waited_ms; /* time slept between attempts */
 };
 
 struct bk_store_opts {
-    const char *provider;          /* "auto" or NULL: detect; else a provider name */
-    const char *store;             /* --store, or NULL */
-    const struct bk_strvec *attrs; /* --store-opt words, or NULL */
+    const char *provider;                    /* "auto" or NULL: detect; else a provider name */
+    const char *store;                       /* --store, or NULL */
+    const struct bk_strvec *attrs;           /* --store-opt words, or NULL */
     const char *(*getenv)(const char *name); /* NULL: getenv */
-    int read_only;                 /* plan, lookup-only */
+    int read_only;                           /* plan, lookup-only */
     int retries;      /* < 0: $BKCACHE_RETRIES, else BK_STORE_DEFAULT_RETRIES */
     int delay_ms;     /* < 0: $BKCACHE_RETRY_DELAY_MS, else BK_STORE_DEFAULT_DELAY_MS; 0: none */
     int max_delay_ms; /* <= 0: BK_STORE_DEFAULT_MAX_DELAY_MS */

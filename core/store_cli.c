@@ -35,7 +35,7 @@ void bk_store_format_time(int64_t t, char *buf, size_t sz)
 
 void bk_store_format_size(uint64_t n, char *buf, size_t sz)
 {
-    static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
     double v = (double)n;
     size_t u = 0;
 

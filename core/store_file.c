@@ -17,8 +17,8 @@
 static void fsync_parent(const char *path)
 {
     const char *slash = strrchr(path, '/');
-    char *dir = slash ? bk_xstrndup(path, slash == path ? 1 : (size_t)(slash - path))
-                      : bk_xstrdup(".");
+    char *dir =
+        slash ? bk_xstrndup(path, slash == path ? 1 : (size_t)(slash - path)) : bk_xstrdup(".");
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd >= 0) {
         fsync(fd);

@@ -40,7 +40,7 @@ size_t bk_store_prune_select(const struct bk_provider_entry *v, size_t n, int64_
 
     memset(remove, 0, n);
     for (size_t i = 0; i < n; i++)
-        r[i] = (struct ranked){ &v[i], i };
+        r[i] = (struct ranked){&v[i], i};
     qsort(r, n, sizeof(*r), lru_first);
 
     for (size_t i = 0; i < n; i++) {

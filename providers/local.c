@@ -117,7 +117,8 @@ static int lock_store(struct local_store *ls, int how, int create)
     int rc;
 
     if (fd < 0) {
-        rc = errno == ENOENT && !create ? -1 : bk_error_set(BK_ERR, "%s: %s", path, strerror(errno));
+        rc =
+            errno == ENOENT && !create ? -1 : bk_error_set(BK_ERR, "%s: %s", path, strerror(errno));
         free(path);
         return rc;
     }
@@ -532,15 +533,15 @@ static int local_create(const struct bk_provider_config *cfg, struct bk_provider
 }
 
 const struct bk_provider_ops bk_provider_local = {
-    .name = "local",                        /* name */
-    .scheme = "file",                       /* scheme */
-    .caps = BK_CAP_DELETE | BK_CAP_LIST,    /* caps */
-    .detect = NULL,                         /* detect: the fallback */
-    .create = local_create,                 /* create */
-    .lookup = local_lookup,                 /* lookup */
-    .download = local_download,             /* download */
-    .upload = local_upload,                 /* upload */
-    .list = local_list,                     /* list */
-    .remove = local_remove,                 /* remove */
-    .destroy = local_destroy,               /* destroy */
+    .name = "local",                     /* name */
+    .scheme = "file",                    /* scheme */
+    .caps = BK_CAP_DELETE | BK_CAP_LIST, /* caps */
+    .detect = NULL,                      /* detect: the fallback */
+    .create = local_create,              /* create */
+    .lookup = local_lookup,              /* lookup */
+    .download = local_download,          /* download */
+    .upload = local_upload,              /* upload */
+    .list = local_list,                  /* list */
+    .remove = local_remove,              /* remove */
+    .destroy = local_destroy,            /* destroy */
 };

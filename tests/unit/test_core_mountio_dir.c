@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static struct bk_identity g_id = { .name = "go-build", .descriptor = "cache_id=//go" };
+static struct bk_identity g_id = {.name = "go-build", .descriptor = "cache_id=//go"};
 
 struct ctx {
     char *root;
@@ -47,7 +47,7 @@ static int teardown(void **state)
 
 static struct bk_mountio *open_dir(struct ctx *c, const char *sub, int force)
 {
-    struct bk_mountio_opts o = { .force = force };
+    struct bk_mountio_opts o = {.force = force};
     struct bk_mountio *io = NULL;
     char *dir = bk_xasprintf("%s/%s", c->root, sub);
     assert_int_equal(bk_mountio_dir_create(dir, &o, &io), BK_OK);
@@ -57,7 +57,7 @@ static struct bk_mountio *open_dir(struct ctx *c, const char *sub, int force)
 
 static int run(struct bk_mountio *io, struct ctx *c, int inject)
 {
-    struct bk_mountio_item it = { .identity = &g_id, .key = "k", .archive_path = c->archive };
+    struct bk_mountio_item it = {.identity = &g_id, .key = "k", .archive_path = c->archive};
     assert_int_equal(inject ? io->ops->inject(io, &it, 1) : io->ops->extract(io, &it, 1), BK_OK);
     return it.status;
 }
@@ -118,7 +118,7 @@ static void test_round_trip_and_warm_cache(void **state)
 {
     struct ctx *c = *state;
     struct bk_mountio *src, *dst, *forced;
-    struct bk_mountio_item it = { .identity = &g_id, .key = "k", .archive_path = c->archive };
+    struct bk_mountio_item it = {.identity = &g_id, .key = "k", .archive_path = c->archive};
     char *data;
 
     skip_without_archive(c);

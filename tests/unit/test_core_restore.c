@@ -199,8 +199,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_failing_provider_does_not_fail_the_build, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_no_store_at_all, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_download_failure_and_skipped_inject, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_download_failure_and_skipped_inject, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lookup_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mount_filter, setup, teardown),
     };

@@ -47,7 +47,7 @@ static void test_default_path(void **state)
 
     assert_int_equal(strncmp(a, "/runner/bkcache-state-", 22), 0);
     assert_string_equal(a + strlen(a) - 5, ".json");
-    assert_string_equal(a, b); /* the same Dockerfile, spelled differently */
+    assert_string_equal(a, b);     /* the same Dockerfile, spelled differently */
     assert_string_not_equal(a, c); /* another target */
     assert_int_equal(strncmp(d, "/agent/", 7), 0);
     assert_int_equal(strncmp(e, "/tmp/", 5), 0);

@@ -42,7 +42,7 @@ static int teardown(void **state)
 static void test_lookup_retries_transient_then_succeeds(void **state)
 {
     struct bk_store *s = fake_open(3);
-    struct bk_lookup q = { .key = "k1" };
+    struct bk_lookup q = {.key = "k1"};
     struct bk_provider_entry e;
     (void)state;
 
@@ -61,7 +61,7 @@ static void test_lookup_retries_transient_then_succeeds(void **state)
 static void test_retries_are_bounded(void **state)
 {
     struct bk_store *s = fake_open(2);
-    struct bk_lookup q = { .key = "k1" };
+    struct bk_lookup q = {.key = "k1"};
     struct bk_provider_entry e;
     (void)state;
 
@@ -76,7 +76,7 @@ static void test_retries_are_bounded(void **state)
 static void test_retry_after_is_honoured(void **state)
 {
     struct bk_store *s = fake_open(2);
-    struct bk_lookup q = { .key = "k1" };
+    struct bk_lookup q = {.key = "k1"};
     struct bk_provider_entry e;
     (void)state;
 
@@ -94,7 +94,7 @@ static void test_retry_after_is_honoured(void **state)
 static void test_fatal_and_miss_are_not_retried(void **state)
 {
     struct bk_store *s = fake_open(5);
-    struct bk_lookup q = { .key = "nope" };
+    struct bk_lookup q = {.key = "nope"};
     struct bk_provider_entry e;
     (void)state;
 
@@ -111,7 +111,7 @@ static void test_fatal_and_miss_are_not_retried(void **state)
 static void test_download_retry_restarts_the_file(void **state)
 {
     struct bk_store *s = fake_open(2);
-    struct bk_lookup q = { .key = "k1" };
+    struct bk_lookup q = {.key = "k1"};
     struct bk_provider_entry e;
     char *path = bk_xasprintf("%s/a.tar.zst", g_dir);
     uint64_t bytes = 0;
@@ -139,7 +139,7 @@ static void test_download_retry_restarts_the_file(void **state)
 static void test_download_verifies_and_leaves_nothing(void **state)
 {
     struct bk_store *s = fake_open(0);
-    struct bk_lookup q = { .key = "bad" };
+    struct bk_lookup q = {.key = "bad"};
     struct bk_provider_entry e;
     char *path = bk_xasprintf("%s/b.tar.zst", g_dir);
     (void)state;
@@ -162,7 +162,7 @@ static void test_download_verifies_and_leaves_nothing(void **state)
 static void test_upload_list_remove(void **state)
 {
     struct bk_store *s = fake_open(1);
-    struct bk_upload u = { .key = "up1" };
+    struct bk_upload u = {.key = "up1"};
     char *path = bk_xasprintf("%s/u.tar.zst", g_dir);
     struct bk_provider_entry *v;
     size_t n;
@@ -187,7 +187,7 @@ static void test_upload_list_remove(void **state)
 static void test_secrets_are_masked(void **state)
 {
     struct bk_store *s = fake_open(0);
-    struct bk_lookup q = { .key = "k" };
+    struct bk_lookup q = {.key = "k"};
     struct bk_provider_entry e;
     (void)state;
 
@@ -202,7 +202,7 @@ static void test_secrets_are_masked(void **state)
 
 static void test_open_by_name(void **state)
 {
-    struct bk_store_opts o = { .provider = "nosuch", .retries = 0 };
+    struct bk_store_opts o = {.provider = "nosuch", .retries = 0};
     struct bk_store *s = NULL;
     char *dir;
     (void)state;
@@ -224,7 +224,7 @@ static void test_open_by_name(void **state)
 
 static void test_create_failure_is_reported(void **state)
 {
-    struct bk_store_opts o = { .retries = 0 };
+    struct bk_store_opts o = {.retries = 0};
     struct bk_store *s = NULL;
     (void)state;
 
@@ -237,7 +237,8 @@ static void test_create_failure_is_reported(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_lookup_retries_transient_then_succeeds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lookup_retries_transient_then_succeeds, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_retries_are_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retry_after_is_honoured, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fatal_and_miss_are_not_retried, setup, teardown),

@@ -14,10 +14,10 @@
 
 /* key, size, created, last_used; listed in no particular order. */
 static struct bk_provider_entry g_v[] = {
-    { .key = "c", .size = 300, .created = 100, .last_used = 900 },
-    { .key = "a", .size = 100, .created = 100, .last_used = 200 },
-    { .key = "d", .size = 400, .created = 500, .last_used = 0 }, /* never used: created */
-    { .key = "b", .size = 200, .created = 300, .last_used = 400 },
+    {.key = "c", .size = 300, .created = 100, .last_used = 900},
+    {.key = "a", .size = 100, .created = 100, .last_used = 200},
+    {.key = "d", .size = 400, .created = 500, .last_used = 0}, /* never used: created */
+    {.key = "b", .size = 200, .created = 300, .last_used = 400},
 };
 #define N (sizeof(g_v) / sizeof(g_v[0]))
 /* least recently used first: a (200), b (400), d (500), c (900) */
@@ -37,7 +37,7 @@ static char *removed(const unsigned char *r)
 
 static void test_no_limits_removes_nothing(void **state)
 {
-    struct bk_prune_limits lim = { 0, 0, -1 };
+    struct bk_prune_limits lim = {0, 0, -1};
     unsigned char r[N];
     (void)state;
     assert_int_equal(bk_store_prune_select(g_v, N, 1000, &lim, r), 0);
@@ -46,7 +46,7 @@ static void test_no_limits_removes_nothing(void **state)
 
 static void test_keep_removes_least_recently_used(void **state)
 {
-    struct bk_prune_limits lim = { 0, 0, 2 };
+    struct bk_prune_limits lim = {0, 0, 2};
     unsigned char r[N];
     (void)state;
     assert_int_equal(bk_store_prune_select(g_v, N, 1000, &lim, r), 2);
@@ -57,7 +57,7 @@ static void test_keep_removes_least_recently_used(void **state)
 
 static void test_max_age_uses_last_use(void **state)
 {
-    struct bk_prune_limits lim = { 0, 550, -1 }; /* now 1000: older than 450 goes */
+    struct bk_prune_limits lim = {0, 550, -1}; /* now 1000: older than 450 goes */
     unsigned char r[N];
     (void)state;
     assert_int_equal(bk_store_prune_select(g_v, N, 1000, &lim, r), 2);
@@ -66,7 +66,7 @@ static void test_max_age_uses_last_use(void **state)
 
 static void test_max_size_removes_lru_until_under(void **state)
 {
-    struct bk_prune_limits lim = { 700, 0, -1 }; /* total 1000 */
+    struct bk_prune_limits lim = {700, 0, -1}; /* total 1000 */
     unsigned char r[N];
     (void)state;
     assert_int_equal(bk_store_prune_select(g_v, N, 1000, &lim, r), 2);
@@ -79,7 +79,7 @@ static void test_max_size_removes_lru_until_under(void **state)
 static void test_limits_combine(void **state)
 {
     /* age removes a; keep 2 then removes b; size 350 then removes d */
-    struct bk_prune_limits lim = { 350, 700, 2 };
+    struct bk_prune_limits lim = {350, 700, 2};
     unsigned char r[N];
     (void)state;
     assert_int_equal(bk_store_prune_select(g_v, N, 1000, &lim, r), 3);

@@ -43,7 +43,7 @@ static int teardown(void **state)
 
 static struct bk_store *open_local(int read_only)
 {
-    struct bk_store_opts o = { .provider = "local", .store = g_store, .read_only = read_only };
+    struct bk_store_opts o = {.provider = "local", .store = g_store, .read_only = read_only};
     struct bk_store *s = NULL;
     assert_int_equal(bk_store_open(&o, &s), BK_OK);
     return s;
@@ -52,7 +52,7 @@ static struct bk_store *open_local(int read_only)
 static void save(struct bk_store *s, const char *key, const char *data, size_t len)
 {
     char *path = bk_xasprintf("%s/in.tar.zst", g_dir);
-    struct bk_upload u = { .key = key, .identity = "cache_id=x" };
+    struct bk_upload u = {.key = key, .identity = "cache_id=x"};
     bk_test_write_file(path, data, len);
     assert_int_equal(bk_store_upload(s, &u, path), BK_OK);
     unlink(path);
@@ -62,7 +62,7 @@ static void save(struct bk_store *s, const char *key, const char *data, size_t l
 static char *fetch(struct bk_store *s, const char *key, const char *const *rk, size_t nrk,
                    char **matched)
 {
-    struct bk_lookup q = { .key = key, .restore_keys = rk, .nrestore = nrk };
+    struct bk_lookup q = {.key = key, .restore_keys = rk, .nrestore = nrk};
     struct bk_provider_entry e;
     char *path = bk_xasprintf("%s/out.tar.zst", g_dir);
     char *data;
@@ -102,7 +102,7 @@ static const char *env_bkdir(const char *name)
 /* Where the store lands: seen through the files an upload creates. */
 static void test_default_location(void **state)
 {
-    struct bk_store_opts o = { .provider = "local", .getenv = env_bkdir };
+    struct bk_store_opts o = {.provider = "local", .getenv = env_bkdir};
     struct bk_store *s = NULL;
     struct stat st;
     char *p;
@@ -145,14 +145,14 @@ static void test_roundtrip_and_replace(void **state)
 static void test_lookup_exact_then_newest_prefix(void **state)
 {
     struct bk_store *s = open_local(0);
-    const char *rk[] = { "app-linux-", "app-" };
+    const char *rk[] = {"app-linux-", "app-"};
     char *matched = NULL, *d;
     (void)state;
 
     save(s, "app-linux-aaa", ZST "old", 7);
     save(s, "app-linux-bbb", ZST "new", 7);
     save(s, "app-other-ccc", ZST "other", 9);
-    save(s, "app-linux-000", ZST "newest", 10); /* sorts first by name, yet newest */
+    save(s, "app-linux-000", ZST "newest", 10);     /* sorts first by name, yet newest */
     d = fetch(s, "app-linux-bbb", rk, 2, &matched); /* exact wins over newer */
     assert_string_equal(matched, "app-linux-bbb");
     free(matched);
@@ -232,7 +232,7 @@ static void test_last_used_updated_list_remove(void **state)
 static void test_read_only_writes_nothing(void **state)
 {
     struct bk_store *s = open_local(1);
-    struct bk_upload u = { .key = "k" };
+    struct bk_upload u = {.key = "k"};
     char *path = bk_xasprintf("%s/in", g_dir);
     struct stat st;
     (void)state;
@@ -302,9 +302,9 @@ static void test_concurrent_saves_leave_one_valid_entry(void **state)
             pids[i] = fork();
             assert_true(pids[i] >= 0);
             if (pids[i] == 0) {
-                struct bk_store_opts o = { .provider = "local", .store = g_store };
+                struct bk_store_opts o = {.provider = "local", .store = g_store};
                 struct bk_store *s = NULL;
-                struct bk_upload u = { .key = "same-key" };
+                struct bk_upload u = {.key = "same-key"};
                 int rc = bk_store_open(&o, &s);
                 if (rc == BK_OK)
                     rc = bk_store_upload(s, &u, paths[i]);

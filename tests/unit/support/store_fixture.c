@@ -27,7 +27,9 @@ char *bk_test_mkdtemp(void)
 
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
-    (void)st; (void)flag; (void)ftw;
+    (void)st;
+    (void)flag;
+    (void)ftw;
     remove(path);
     return 0;
 }
@@ -252,7 +254,7 @@ const struct fake_entry *fake_get(const char *key)
 
 struct bk_store *fake_open(int retries)
 {
-    struct bk_store_opts o = { .retries = retries, .delay_ms = 0 };
+    struct bk_store_opts o = {.retries = retries, .delay_ms = 0};
     struct bk_store *s = NULL;
     if (bk_store_open_ops(fake_ops(), &o, &s) < 0)
         return NULL;
@@ -360,14 +362,14 @@ struct bk_mountio *fake_io_create(void)
 /* ---- a keyset without a Dockerfile ---- */
 
 static struct bk_identity g_ids[2] = {
-    { .name = "go-build", .descriptor = "cache_id=//root/.cache/go-build" },
-    { .name = "apt", .descriptor = "cache_id=//var/cache/apt" },
+    {.name = "go-build", .descriptor = "cache_id=//root/.cache/go-build"},
+    {.name = "apt", .descriptor = "cache_id=//var/cache/apt"},
 };
 
 struct bk_keyset *fixture_keys(const char *go_key, const char *apt_key)
 {
     struct bk_keyset *ks = bk_xcalloc(1, sizeof(*ks));
-    const char *keys[2] = { go_key, apt_key };
+    const char *keys[2] = {go_key, apt_key};
     ks->n = 2;
     ks->keys = bk_xcalloc(2, sizeof(*ks->keys));
     for (size_t i = 0; i < 2; i++) {

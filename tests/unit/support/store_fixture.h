@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-char *bk_test_mkdtemp(void);          /* caller frees */
+char *bk_test_mkdtemp(void); /* caller frees */
 void bk_test_rmtree(const char *path);
 void bk_test_write_file(const char *path, const char *data, size_t len);
 char *bk_test_read_file(const char *path, size_t *len_out); /* NULL when missing */
@@ -33,13 +33,13 @@ struct fake_entry {
 struct fake_state {
     struct fake_entry entries[FAKE_MAX];
     size_t n;
-    unsigned caps;            /* reported by bk_provider_fake.caps is fixed; see fake_ops() */
+    unsigned caps;                 /* reported by bk_provider_fake.caps is fixed; see fake_ops() */
     int fail_count[BK_STORE_NOPS]; /* fail this many next calls of each op ... */
     int fail_code[BK_STORE_NOPS];  /* ... with this code */
     int calls[BK_STORE_NOPS];
-    int create_code;          /* create() fails with this when non-zero */
-    long retry_after_ms;      /* injected failures ask for this delay (-1/0: none) */
-    int64_t clock;            /* created time of the next upload */
+    int create_code;     /* create() fails with this when non-zero */
+    long retry_after_ms; /* injected failures ask for this delay (-1/0: none) */
+    int64_t clock;       /* created time of the next upload */
 };
 
 extern struct fake_state fake_store;
@@ -64,8 +64,8 @@ struct bk_store *fake_open(int retries);
 
 struct fake_cache {
     char name[64];
-    char content[256];  /* "" : the cache is empty */
-    int inject_status;  /* returned by inject for this cache (BK_OK by default) */
+    char content[256]; /* "" : the cache is empty */
+    int inject_status; /* returned by inject for this cache (BK_OK by default) */
 };
 
 struct fake_io_state {
