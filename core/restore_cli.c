@@ -14,38 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if __has_include("core/project.h")
 #include "core/project.h"
-#define BK_HAVE_PROJECT 1
-#else
-#define BK_HAVE_PROJECT 0
-#endif
-
-/* ---- the Dockerfile, its plan and keys ---- */
-
-static int load_project(struct bk_options *o, struct bk_xfer_cli *c)
-{
-#if BK_HAVE_PROJECT
-    int rc = bk_project_load(o, BK_PROJECT_KEYS, &c->project);
-    if (rc < 0)
-        return rc;
-    c->plan = c->project->plan;
-    c->keys = c->project->keys;
-    return BK_OK;
-#else
-    (void)o;
-    (void)c;
-    return bk_error_set(BK_ERR, "this build has no Dockerfile planner yet (core/project.h)");
-#endif
-}
-
-static void free_project(struct bk_xfer_cli *c)
-{
-#if BK_HAVE_PROJECT
-    bk_project_free(c->project);
-#endif
-    c->project = NULL;
-}
 
 /* ---- where the caches live ---- */
 
@@ -84,11 +53,11 @@ int bk_xfer_cli_open(struct bk_options *o, enum bk_xfer_cli_mode mode, struct bk
         bk_error("unexpected argument '%s'", o->args.v[0]);
         return 2;
     }
-    rc = load_project(o, c);
-    if (rc < 0) {
-        bk_error("%s", bk_error_msg());
-        return rc == BK_ERR ? 1 : 2;
-    }
+    rc = bk_project_load(o, BK_PROJECT_KEYS, &c->project);
+    if (rc < 0)
+        return bk_project_report_error(rc);
+    c->plan = c->project->plan;
+    c->keys = c->project->keys;
     rc = bk_xfer_items_from_plan(c->plan, c->keys, &o->mounts, &c->x.items, &c->x.n);
     if (rc < 0) {
         bk_error("%s", bk_error_msg());
@@ -123,7 +92,7 @@ void bk_xfer_cli_close(struct bk_xfer_cli *c)
     if (c->x.io)
         c->x.io->ops->destroy(c->x.io);
     bk_store_close(c->x.store);
-    free_project(c);
+    bk_project_free(c->project);
     free(c->state_path);
     free(c->store_error);
     free(c->mountio_desc);
