@@ -1,7 +1,8 @@
 # mk/store.mk - the store area: the CLI end-to-end tests in directory mode
-# (tests/e2e/dirmode.sh), run as part of `make test-unit`.
+# (tests/e2e/dirmode.sh), run as part of `make test-unit` against the build
+# directory's own binary (so check-asan runs them under ASan too).
 .PHONY: test-unit-cli
-test-unit-cli: bkcache
-	@BKCACHE=$(CURDIR)/bkcache sh tests/e2e/dirmode.sh
+test-unit-cli: $(BUILD)/bkcache
+	@BKCACHE=$(CURDIR)/$(BUILD)/bkcache sh tests/e2e/dirmode.sh
 
 test-unit: test-unit-cli
