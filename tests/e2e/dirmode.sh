@@ -34,7 +34,10 @@ names=$(grep -E '^[A-Za-z0-9._-]+$' "$T/out")
 [ "$(echo "$names" | grep -c .)" -ge 2 ] || fail "plan shows fewer than 2 caches"
 has "restore:      miss" out
 has "provider: local" out
-[ ! -e "$T/store" ] && [ ! -e "$T/s1.json" ] || fail "plan wrote something"; ok
+[ ! -e "$T/store" ] && [ ! -e "$T/s1.json" ] || fail "plan wrote something"
+run 0 plan $common --dir "$T/src" --state "$T/s1.json" --json
+has '"restore":	"miss"' out
+[ "$(grep -c '"name"' "$T/out")" -eq "$(echo "$names" | grep -c .)" ] || fail "plan --json"; ok
 first=$(echo "$names" | head -1)
 second=$(echo "$names" | sed -n 2p)
 

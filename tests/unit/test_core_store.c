@@ -220,6 +220,12 @@ static void test_open_by_name(void **state)
     assert_string_equal(bk_store_name(s), "local");
     bk_store_close(s);
     free(dir);
+    dir = bk_xasprintf("file://%s/store", g_dir); /* the scheme picks the local store */
+    o.store = dir;
+    assert_int_equal(bk_store_open(&o, &s), BK_OK);
+    assert_string_equal(bk_store_name(s), "local");
+    bk_store_close(s);
+    free(dir);
 }
 
 static void test_create_failure_is_reported(void **state)
