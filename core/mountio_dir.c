@@ -16,6 +16,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/store.h"
 #include "core/strbuf.h"
 
 #include <dirent.h>
@@ -122,8 +123,10 @@ static int dir_inject(struct bk_mountio *base, struct bk_mountio_item *items, si
 {
     struct dir_io *io = (struct dir_io *)base;
 
-    if (mkdir(io->dir, 0777) != 0 && errno != EEXIST)
-        return bk_error_set(BK_ERR, "%s: cannot create: %s", io->dir, strerror(errno));
+    int rc = bk_store_mkdir_p(io->dir);
+
+    if (rc < 0)
+        return rc;
     for (size_t i = 0; i < n; i++) {
         items[i].status = inject_one(io, &items[i]);
         if (items[i].status < 0 && items[i].status != BK_ESKIPPED)

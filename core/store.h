@@ -135,6 +135,9 @@ size_t bk_store_prune_select(const struct bk_provider_entry *v, size_t n, int64_
  * directory (named PATH.tmp-XXXXXX), fsync, rename, fsync of the directory. */
 int bk_store_write_file_atomic(const char *path, const void *data, size_t len);
 
+/* mkdir -p: create `path` and its missing parents. */
+int bk_store_mkdir_p(const char *path);
+
 /* Read and parse the JSON file at `path` into *out (a cJSON *, freed with
  * cJSON_Delete). BK_ENOTFOUND when missing, BK_ECORRUPT when not JSON. */
 int bk_store_read_json(const char *path, void **out);

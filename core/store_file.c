@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void fsync_parent(const char *path)
@@ -74,4 +75,27 @@ int bk_store_read_json(const char *path, void **out)
     *out = cJSON_Parse(sb.buf);
     bk_strbuf_release(&sb);
     return *out ? BK_OK : bk_error_set(BK_ECORRUPT, "%s: not valid JSON", path);
+}
+
+int bk_store_mkdir_p(const char *path)
+{
+    char *p = bk_xstrdup(path);
+    int rc = BK_OK;
+
+    for (char *s = p + 1;; s++) {
+        char c = *s;
+        if (c != '/' && c != '\0')
+            continue;
+        *s = '\0';
+        if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+            rc = bk_error_set(errno == EACCES ? BK_EDENIED : BK_ERR, "%s: cannot create: %s", p,
+                              strerror(errno));
+            break;
+        }
+        *s = c;
+        if (!c)
+            break;
+    }
+    free(p);
+    return rc;
 }

@@ -76,29 +76,6 @@ static void now_realtime(int64_t *sec, int64_t *nsec)
         *nsec = ts.tv_nsec;
 }
 
-static int mkdir_p(const char *path)
-{
-    char *p = bk_xstrdup(path);
-    int rc = BK_OK;
-
-    for (char *s = p + 1;; s++) {
-        if (*s != '/' && *s != '\0')
-            continue;
-        char c = *s;
-        *s = '\0';
-        if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-            rc = bk_error_set(errno == EACCES ? BK_EDENIED : BK_ERR, "%s: cannot create: %s", p,
-                              strerror(errno));
-            break;
-        }
-        *s = c;
-        if (!c)
-            break;
-    }
-    free(p);
-    return rc;
-}
-
 static void fsync_dir(const char *dir)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -394,7 +371,7 @@ static int local_upload(struct bk_provider *p, const struct bk_upload *u, int fd
 
     if (ls->read_only)
         return bk_error_set(BK_EDENIED, "%s: the store is open read-only", ls->root);
-    rc = mkdir_p(ls->entries);
+    rc = bk_store_mkdir_p(ls->entries);
     if (rc < 0)
         return rc;
     key_hash(u->key, hash);

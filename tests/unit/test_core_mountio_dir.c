@@ -129,7 +129,13 @@ static void test_round_trip_and_warm_cache(void **state)
     assert_int_equal(it.stats.files, 1);
     assert_int_equal(strlen(it.stats.digest), BK_DIGEST_HEX);
 
-    dst = open_dir(c, "dst", 0); /* DIR does not exist yet: created */
+    dst = open_dir(c, "deep/er/dst", 0); /* DIR and its parents do not exist yet: created */
+    assert_int_equal(run(dst, c, 1), BK_OK);
+    data = read_back(c, "deep/er/dst");
+    assert_string_equal(data, "hello cache");
+    free(data);
+    dst->ops->destroy(dst);
+    dst = open_dir(c, "dst", 0);
     assert_int_equal(run(dst, c, 1), BK_OK);
     data = read_back(c, "dst");
     assert_string_equal(data, "hello cache");
