@@ -299,9 +299,7 @@ int bk_store_download(struct bk_store *s, const struct bk_provider_entry *e, con
     rc = run_op(s, BK_STORE_DOWNLOAD, e->key, download_once, &c);
     if (rc == BK_OK)
         rc = verify_download(e, c.fd, &size);
-    if (rc == BK_OK && fsync(c.fd) != 0)
-        rc = bk_error_set(BK_ERR, "%s: fsync: %s", tmp, strerror(errno));
-    close(c.fd);
+    close(c.fd); /* no fsync: a download is a temporary file, consumed right away */
     if (rc == BK_OK && rename(tmp, path) != 0)
         rc = bk_error_set(BK_ERR, "%s: rename: %s", path, strerror(errno));
     if (rc < 0) {
