@@ -2,7 +2,7 @@
  * test_core_mountio_dir.c - the --dir mountio: DIR/<name> per identity,
  * missing or empty caches are not saved, extract + inject round trip,
  * a warm cache is left alone unless forced, a corrupt archive leaves the
- * target as it was. Round trips skip while the archive code is a stub.
+ * target as it was..
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -83,18 +83,6 @@ static char *read_back(struct ctx *c, const char *sub)
     return data;
 }
 
-static void skip_without_archive(struct ctx *c)
-{
-    struct bk_mountio *io;
-    int rc;
-    fill(c, "probe", "x");
-    io = open_dir(c, "probe", 0);
-    rc = run(io, c, 0);
-    io->ops->destroy(io);
-    if (rc != BK_OK && strstr(bk_error_msg(), "not in this build"))
-        skip();
-}
-
 static void test_missing_or_empty_is_not_found(void **state)
 {
     struct ctx *c = *state;
@@ -121,7 +109,6 @@ static void test_round_trip_and_warm_cache(void **state)
     struct bk_mountio_item it = {.identity = &g_id, .key = "k", .archive_path = c->archive};
     char *data;
 
-    skip_without_archive(c);
     fill(c, "src", "hello cache");
     src = open_dir(c, "src", 0);
     assert_int_equal(src->ops->extract(src, &it, 1), BK_OK);
@@ -163,7 +150,6 @@ static void test_corrupt_archive_leaves_target(void **state)
     struct bk_mountio *io;
     char *data;
 
-    skip_without_archive(c);
     fill(c, "dst", "before");
     bk_test_write_file(c->archive, "\x28\xb5\x2f\xfd garbage", 12);
     io = open_dir(c, "dst", 1);
