@@ -2,7 +2,7 @@
  * test_core_mountio_dir.c - the --dir mountio: DIR/<name> per identity,
  * missing or empty caches are not saved, extract + inject round trip,
  * a warm cache is left alone unless forced, a corrupt archive leaves the
- * target as it was..
+ * target as it was.
  */
 #include <setjmp.h>
 #include <stdarg.h>
