@@ -92,7 +92,7 @@ void bk_xfer__fail(struct bk_xfer_item *it, const char *what)
     bk_warn("warning: %s: %s", it->identity->name, it->reason);
 }
 
-int bk_xfer__mkworkdir(const struct bk_xfer *x, char **out)
+static int mkworkdir(const struct bk_xfer *x, char **out)
 {
     const char *t = x->tmpdir ? x->tmpdir : getenv("TMPDIR");
     char *dir = bk_xasprintf("%s/bkcache-XXXXXX", t && *t ? t : "/tmp");
@@ -116,12 +116,50 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
     return 0;
 }
 
-void bk_xfer__rmworkdir(char *dir)
+static void rmworkdir(char *dir)
 {
     if (!dir)
         return;
     nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
     free(dir);
+}
+
+int bk_xfer__batch_init(const struct bk_xfer *x, int with_workdir, struct bk_xfer__batch *b)
+{
+    memset(b, 0, sizeof(*b));
+    b->paths = (struct bk_strvec)BK_STRVEC_INIT;
+    b->items = bk_xcalloc(x->n + 1, sizeof(*b->items));
+    b->owner = bk_xcalloc(x->n + 1, sizeof(*b->owner));
+    if (with_workdir && x->n) {
+        int rc = mkworkdir(x, &b->work);
+        if (rc < 0)
+            return rc;
+    }
+    for (size_t i = 0; i < x->n; i++)
+        bk_strvec_pushf(&b->paths, "%s/%s.tar.zst", b->work ? b->work : ".",
+                        x->items[i].identity->name);
+    return BK_OK;
+}
+
+void bk_xfer__batch_add(struct bk_xfer__batch *b, const struct bk_xfer *x, size_t i)
+{
+    const struct bk_xfer_item *it = &x->items[i];
+    b->items[b->n] = (struct bk_mountio_item){
+        .identity = it->identity,
+        .use = it->use,
+        .key = it->key,
+        .archive_path = b->paths.v[i],
+    };
+    b->owner[b->n++] = i;
+}
+
+void bk_xfer__batch_release(struct bk_xfer__batch *b)
+{
+    rmworkdir(b->work);
+    bk_strvec_clear(&b->paths);
+    free(b->items);
+    free(b->owner);
+    memset(b, 0, sizeof(*b));
 }
 
 /* ---- restore ---- */
@@ -204,57 +242,43 @@ static void write_state(const struct bk_xfer *x)
 
 int bk_restore_run(struct bk_xfer *x)
 {
-    struct bk_mountio_item *batch = bk_xcalloc(x->n + 1, sizeof(*batch));
-    size_t *owner = bk_xcalloc(x->n + 1, sizeof(*owner));
-    struct bk_strvec paths = BK_STRVEC_INIT;
-    char *work = NULL;
-    size_t m = 0;
+    struct bk_xfer__batch b;
     double t0;
-    int rc = BK_OK;
+    int rc = bk_xfer__batch_init(x, !x->lookup_only, &b);
 
-    if (!x->lookup_only && x->n) {
-        rc = bk_xfer__mkworkdir(x, &work);
-        if (rc < 0)
-            goto done;
-    }
+    if (rc < 0)
+        goto done;
     for (size_t i = 0; i < x->n; i++) {
         struct bk_xfer_item *it = &x->items[i];
         t0 = bk_xfer__now();
-        bk_strvec_pushf(&paths, "%s/%s.tar.zst", work ? work : ".", it->identity->name);
-        if (fetch_one(x, it, paths.v[i])) {
-            batch[m] = (struct bk_mountio_item){
-                .identity = it->identity,
-                .use = it->use,
-                .key = it->key,
-                .archive_path = paths.v[i],
-            };
-            owner[m++] = i;
-        }
+        if (fetch_one(x, it, b.paths.v[i]))
+            bk_xfer__batch_add(&b, x, i);
         it->seconds = bk_xfer__now() - t0;
     }
-    if (m) {
+    if (b.n) {
         int brc;
         t0 = bk_xfer__now();
-        brc = x->io->ops->inject(x->io, batch, m);
-        for (size_t j = 0; j < m; j++) {
-            struct bk_xfer_item *it = &x->items[owner[j]];
-            it->seconds += (bk_xfer__now() - t0) / (double)m;
+        brc = x->io->ops->inject(x->io, b.items, b.n);
+        for (size_t j = 0; j < b.n; j++) {
+            struct bk_xfer_item *it = &x->items[b.owner[j]];
+            const struct bk_mountio_item *mi = &b.items[j];
+            it->seconds += (bk_xfer__now() - t0) / (double)b.n;
             if (brc < 0) {
                 bk_xfer__fail(it, "restore");
                 continue;
             }
-            switch (batch[j].status) {
+            switch (mi->status) {
             case BK_OK:
                 it->action = "restored";
-                it->files = batch[j].stats.files;
-                memcpy(it->digest, batch[j].stats.digest, sizeof(it->digest));
+                it->files = mi->stats.files;
+                memcpy(it->digest, mi->stats.digest, sizeof(it->digest));
                 break;
             case BK_ESKIPPED:
                 it->action = "skipped";
                 it->reason = bk_xstrdup("the cache already holds data (--force replaces it)");
                 break;
             default:
-                bk_error_set(batch[j].status, "%s", bk_status_name(batch[j].status));
+                bk_error_set(mi->status, "%s", bk_status_name(mi->status));
                 bk_xfer__fail(it, "unpack");
                 break;
             }
@@ -262,9 +286,6 @@ int bk_restore_run(struct bk_xfer *x)
     }
     write_state(x);
 done:
-    bk_xfer__rmworkdir(work);
-    bk_strvec_clear(&paths);
-    free(batch);
-    free(owner);
+    bk_xfer__batch_release(&b);
     return rc;
 }

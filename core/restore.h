@@ -91,9 +91,21 @@ void bk_xfer_print(const struct bk_xfer *x, const char *command, int json);
  * an item did not hit exactly (restore only); else 0. */
 int bk_xfer_exit_status(const struct bk_xfer *x, int fail_on_cache_miss, int fail_on_error);
 
-/* Shared by restore.c and save.c (internal). */
-int bk_xfer__mkworkdir(const struct bk_xfer *x, char **out);
-void bk_xfer__rmworkdir(char *dir);
+/* ---- shared by restore.c and save.c (internal) ---- */
+
+/* One mountio batch: an archive path per x->items[i] (in a temporary
+ * directory removed by release), and the items handed to the mountio. */
+struct bk_xfer__batch {
+    char *work;                    /* the temporary directory, or NULL */
+    struct bk_strvec paths;        /* paths.v[i]: the archive of x->items[i] */
+    struct bk_mountio_item *items; /* what the mountio gets */
+    size_t *owner;                 /* items[j] is for x->items[owner[j]] */
+    size_t n;
+};
+
+int bk_xfer__batch_init(const struct bk_xfer *x, int with_workdir, struct bk_xfer__batch *b);
+void bk_xfer__batch_add(struct bk_xfer__batch *b, const struct bk_xfer *x, size_t i);
+void bk_xfer__batch_release(struct bk_xfer__batch *b);
 void bk_xfer__fail(struct bk_xfer_item *it, const char *what);
 double bk_xfer__now(void);
 

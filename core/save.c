@@ -91,73 +91,57 @@ static void record_hit(const struct bk_state *st, struct bk_xfer_item *it)
 
 int bk_save_run(struct bk_xfer *x)
 {
-    struct bk_mountio_item *batch = bk_xcalloc(x->n + 1, sizeof(*batch));
-    size_t *owner = bk_xcalloc(x->n + 1, sizeof(*owner));
-    struct bk_strvec paths = BK_STRVEC_INIT;
     struct bk_state st = BK_STATE_INIT;
-    char *work = NULL;
-    size_t m = 0;
+    struct bk_xfer__batch b;
     double t0;
-    int rc = BK_OK, brc;
+    int rc, brc;
 
     if (x->state_path && bk_state_load(x->state_path, &st) < 0)
         bk_warn("warning: %s (saving everything)", bk_error_msg());
-    if (x->n) {
-        rc = bk_xfer__mkworkdir(x, &work);
-        if (rc < 0)
-            goto done;
-    }
+    rc = bk_xfer__batch_init(x, 1, &b);
+    if (rc < 0)
+        goto done;
     for (size_t i = 0; i < x->n; i++) {
         struct bk_xfer_item *it = &x->items[i];
         record_hit(&st, it);
-        bk_strvec_pushf(&paths, "%s/%s.tar.zst", work, it->identity->name);
         t0 = bk_xfer__now();
-        if (!already_stored(x, it)) {
-            batch[m] = (struct bk_mountio_item){
-                .identity = it->identity,
-                .use = it->use,
-                .key = it->key,
-                .archive_path = paths.v[i],
-            };
-            owner[m++] = i;
-        }
+        if (!already_stored(x, it))
+            bk_xfer__batch_add(&b, x, i);
         it->seconds = bk_xfer__now() - t0;
     }
-    if (!m)
+    if (!b.n)
         goto done;
     t0 = bk_xfer__now();
-    brc = x->io->ops->extract(x->io, batch, m);
-    for (size_t j = 0; j < m; j++) {
-        struct bk_xfer_item *it = &x->items[owner[j]];
-        it->seconds += (bk_xfer__now() - t0) / (double)m;
+    brc = x->io->ops->extract(x->io, b.items, b.n);
+    for (size_t j = 0; j < b.n; j++) {
+        struct bk_xfer_item *it = &x->items[b.owner[j]];
+        const struct bk_mountio_item *mi = &b.items[j];
+        it->seconds += (bk_xfer__now() - t0) / (double)b.n;
         if (brc < 0) {
             bk_xfer__fail(it, "extract");
             continue;
         }
-        if (batch[j].status == BK_ENOTFOUND) {
+        if (mi->status == BK_ENOTFOUND) {
             it->action = "empty";
             it->reason = bk_xstrdup("the cache is empty: nothing to save");
             continue;
         }
-        if (batch[j].status < 0) {
-            bk_error_set(batch[j].status, "%s", bk_status_name(batch[j].status));
+        if (mi->status < 0) {
+            bk_error_set(mi->status, "%s", bk_status_name(mi->status));
             bk_xfer__fail(it, "pack");
             continue;
         }
-        it->files = batch[j].stats.files;
-        it->bytes = batch[j].stats.archive_bytes;
-        memcpy(it->digest, batch[j].stats.digest, sizeof(it->digest));
+        it->files = mi->stats.files;
+        it->bytes = mi->stats.archive_bytes;
+        memcpy(it->digest, mi->stats.digest, sizeof(it->digest));
         if (unchanged(&st, it))
             continue;
         t0 = bk_xfer__now();
-        upload_one(x, it, paths.v[owner[j]]);
+        upload_one(x, it, b.paths.v[b.owner[j]]);
         it->seconds += bk_xfer__now() - t0;
     }
 done:
     bk_state_release(&st);
-    bk_xfer__rmworkdir(work);
-    bk_strvec_clear(&paths);
-    free(batch);
-    free(owner);
+    bk_xfer__batch_release(&b);
     return rc;
 }
