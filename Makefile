@@ -37,6 +37,7 @@ UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BIN = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 TEST_SUPPORT = $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/unit/support/*.c))
 
+.SECONDARY: $(TEST_SUPPORT)
 .PHONY: all deps demo test test-unit check-asan fuzz bench format format-check clean \
         test-e2e test-github test-azure test-gitlab test-objectstore
 
