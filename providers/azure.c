@@ -416,6 +416,9 @@ static int put_chunk(struct azure_provider *az, const char *url, int fd, uint64_
         rc = azure_call(az, &req, &extra, &resp, what, 0);
         bk_strvec_clear(&extra);
         *status_out = resp.status;
+        if (rc == BK_ENOTFOUND) /* how the service says "no write access" too */
+            rc = bk_error_set(BK_EDENIED, "%s: container %ld does not exist or the token cannot "
+                                          "write to it", what, az->cfg.container_id);
         if (!rc || !bk_status_retryable(rc) || attempt == 4)
             break;
         long wait = bk_error_retry_after_ms();

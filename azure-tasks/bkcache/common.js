@@ -1,0 +1,115 @@
+// common.js - what the task's two entry points share: finding the bundled
+// bkcache binary (and making it executable: a VSIX is a zip and loses the
+// mode bits), the job token, the command line built from the inputs, and
+// reading the cache-hit outcome from `bkcache restore --json`.
+//
+// Inputs mirror the GitHub action's (dockerfile, target, build-args,
+// platform, key-files, key-prefix, mounts, builder, lookup-only,
+// fail-on-cache-miss, save-on-failure) in camelCase, because task input
+// names cannot hold '-'.
+'use strict';
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const path = require('node:path');
+const tl = require('azure-pipelines-task-lib/task');
+
+// Task variables shared by the main and the post-job step of one instance.
+const RAN = 'BKCACHE_RESTORE_RAN';
+const HIT = 'BKCACHE_CACHE_HIT';
+
+function binaryPath() {
+  let p = process.env.BKCACHE_BINARY; // a bkcache already on the agent, or a test stub
+  if (!p) {
+    const arch = { x64: 'x64', arm64: 'arm64' }[process.arch];
+    if (tl.getPlatform() !== tl.Platform.Linux || !arch) {
+      throw new Error(`bkcache runs on Linux x64 and arm64 agents, not ${process.platform}/${process.arch}`);
+    }
+    p = path.join(__dirname, 'bin', `linux-${arch}`, 'bkcache');
+  }
+  if (!fs.existsSync(p)) throw new Error(`bkcache binary not found at ${p}`);
+  fs.chmodSync(p, 0o755);
+  return p;
+}
+
+// The job's OAuth token: the SystemVssConnection endpoint every task gets,
+// else a mapped SYSTEM_ACCESSTOKEN. The SDK hides secrets from child
+// processes, so run() passes it explicitly.
+function accessToken() {
+  const t = tl.getEndpointAuthorizationParameter('SystemVssConnection', 'AccessToken', true) ||
+    tl.getVariable('System.AccessToken') || process.env.SYSTEM_ACCESSTOKEN;
+  if (t) tl.setSecret(t);
+  return t;
+}
+
+function lines(name) {
+  return (tl.getInput(name, false) || '').split(/\r?\n/).map((s) => s.trim()).filter(Boolean);
+}
+
+function stateFile() {
+  const id = crypto.createHash('sha256')
+    .update([tl.getInput('dockerfile', true), tl.getInput('target', false) || '',
+      tl.getInput('platform', false) || ''].join('\n')).digest('hex').slice(0, 16);
+  const dir = tl.getVariable('Agent.TempDirectory') || require('node:os').tmpdir();
+  return path.join(dir, `bkcache-state-${id}.json`);
+}
+
+// bkcache VERB with the options every invocation shares.
+function commandArgs(verb) {
+  const a = [verb, '--provider', 'azure', '-f', tl.getInput('dockerfile', true), '--state', stateFile()];
+  const opt = (flag, input) => { const v = tl.getInput(input, false); if (v) a.push(flag, v); };
+  opt('--target', 'target');
+  for (const v of lines('buildArgs')) a.push('--build-arg', v);
+  opt('--platform', 'platform');
+  for (const v of lines('keyFiles')) a.push('--key-file', v);
+  opt('--key-prefix', 'keyPrefix');
+  for (const v of lines('mounts')) a.push('--mount', v);
+  opt('--builder', 'builder');
+  if ((tl.getInput('upload', false) || 'direct') === 'agent') a.push('--store-opt', 'upload=agent');
+  return a;
+}
+
+// Run bkcache; its stdout (logging commands, results) and stderr go to the log.
+function run(args) {
+  const tool = tl.tool(binaryPath()).arg(args);
+  const extra = tl.getInput('arguments', false);
+  if (extra) tool.line(extra);
+  const env = Object.assign({}, process.env);
+  const token = accessToken();
+  if (token) env.SYSTEM_ACCESSTOKEN = token;
+  return tool.execSync({ env, silent: false, ignoreReturnCode: true });
+}
+
+// "true" when every identity hit its exact key, "inexact" when something was
+// restored from a restore key (or only some identities hit), "false" when
+// nothing was restored. Reads any object in the JSON output that carries a
+// hit/result/status field.
+function cacheHit(stdout) {
+  const outcomes = [];
+  const visit = (v) => {
+    if (Array.isArray(v)) return v.forEach(visit);
+    if (!v || typeof v !== 'object') return;
+    for (const f of ['hit', 'match', 'result', 'status', 'outcome']) {
+      const x = v[f];
+      if (typeof x === 'boolean' && f === 'hit') { outcomes.push(x ? 'exact' : 'miss'); break; }
+      if (typeof x !== 'string') continue;
+      const s = x.toLowerCase();
+      if (['exact', 'hit', 'exact-hit', 'restored-exact'].includes(s)) { outcomes.push('exact'); break; }
+      if (['prefix', 'partial', 'inexact', 'restore-key', 'restored', 'fallback'].includes(s)) { outcomes.push('inexact'); break; }
+      if (['miss', 'none', 'not-found', 'notfound', 'cold'].includes(s)) { outcomes.push('miss'); break; }
+    }
+    for (const k of Object.keys(v)) if (typeof v[k] === 'object') visit(v[k]);
+  };
+  const text = (stdout || '').trim();
+  let parsed = false;
+  try { visit(JSON.parse(text)); parsed = true; } catch (e) { /* one JSON value per line? */ }
+  if (!parsed) {
+    for (const line of text.split('\n')) {
+      if (!/^\s*[[{]/.test(line)) continue;
+      try { visit(JSON.parse(line)); } catch (e) { /* not JSON */ }
+    }
+  }
+  if (!outcomes.length || outcomes.every((o) => o === 'miss')) return 'false';
+  return outcomes.every((o) => o === 'exact') ? 'true' : 'inexact';
+}
+
+module.exports = { RAN, HIT, binaryPath, accessToken, commandArgs, run, cacheHit, lines };

@@ -1,0 +1,33 @@
+// main.js - the task's main execution: `bkcache restore` at the step's
+// place in the job (after checkout, before the build). Records for the
+// post-job step that the restore ran and how it went, and sets the
+// cache-hit variables (cacheHitVar input, cacheHit output).
+'use strict';
+const tl = require('azure-pipelines-task-lib/task');
+const common = require('./common');
+
+function main() {
+  try {
+    const args = common.commandArgs('restore');
+    if (tl.getBoolInput('lookupOnly', false)) args.push('--lookup-only');
+    if (tl.getBoolInput('failOnCacheMiss', false)) args.push('--fail-on-cache-miss');
+    args.push('--json');
+    const res = common.run(args);
+    const hit = common.cacheHit(res.stdout);
+    tl.setTaskVariable(common.RAN, 'true');
+    tl.setTaskVariable(common.HIT, hit);
+    const name = tl.getInput('cacheHitVar', false);
+    if (name) tl.setVariable(name, hit);
+    tl.setVariable('cacheHit', hit, false, true);
+    console.log(`bkcache: cache hit: ${hit}`);
+    if (res.code !== 0) {
+      tl.setResult(tl.TaskResult.Failed, `bkcache restore exited with status ${res.code}`);
+    } else {
+      tl.setResult(tl.TaskResult.Succeeded, `cache hit: ${hit}`);
+    }
+  } catch (e) {
+    tl.setResult(tl.TaskResult.Failed, e.message);
+  }
+}
+
+main();

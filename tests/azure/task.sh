@@ -1,0 +1,94 @@
+# task.sh - sourced by run.sh: the Azure Pipelines task (azure-tasks/bkcache)
+# run as the agent runs it: `node main.js` and `node post.js` with the inputs
+# as INPUT_* variables, the job token as the SystemVssConnection endpoint
+# parameter, task variables as VSTS_TASKVARIABLE_*, and the logging commands
+# read back from stdout. First against a stub binary that records its
+# command line (the task's own logic), then with the real bkcache against
+# the emulator when save and restore are built.
+task_dir="$root/azure-tasks/bkcache"
+
+# A stub bkcache: records argv and the token it got, prints $STUB_OUT, exits $STUB_EXIT.
+stub="$work/stub-bkcache"
+cat >"$stub" <<'STUB'
+#!/bin/sh
+for a in "$@"; do printf '%s\n' "$a"; done >"$STUB_LOG"
+printf 'token=%s\n' "${SYSTEM_ACCESSTOKEN:-}" >>"$STUB_LOG"
+[ -n "${STUB_OUT:-}" ] && printf '%s\n' "$STUB_OUT"
+exit "${STUB_EXIT:-0}"
+STUB
+chmod 0644 "$stub"
+
+# run_task ENTRY [VAR=VALUE...]: a clean agent-like environment plus the given variables
+run_task() {
+  local entry=$1; shift
+  env -i PATH="$PATH" HOME="$HOME" AGENT_VERSION=3.248.0 AGENT_TEMPDIRECTORY="$work/agent-temp" \
+    TF_BUILD=True SYSTEM_COLLECTIONURI="$E/fabrikam/" SYSTEM_TEAMPROJECT="Fabrikam Fiber" \
+    SYSTEM_TEAMPROJECTID=$PID_PROJECT SYSTEM_DEFINITIONID=5 BUILD_BUILDID="${TASK_BUILD:-90}" \
+    BUILD_CONTAINERID=$((1000 + ${TASK_BUILD:-90})) BUILD_SOURCEBRANCH=refs/heads/main SYSTEM_JOBID=job \
+    ENDPOINT_AUTH_PARAMETER_SYSTEMVSSCONNECTION_ACCESSTOKEN=test-token \
+    INPUT_DOCKERFILE=Dockerfile INPUT_KEYPREFIX=bkcache INPUT_UPLOAD=direct \
+    "$@" node "$task_dir/$entry"
+}
+
+S="BKCACHE_BINARY=$stub STUB_LOG=$work/stub.log"
+rm -f "$work/stub.log"
+# shellcheck disable=SC2086
+run_task main.js $S INPUT_DOCKERFILE=build/Dockerfile INPUT_TARGET=app "INPUT_BUILDARGS=A=1
+B=2" INPUT_PLATFORM=linux/arm64 "INPUT_KEYFILES=go.sum
+package-lock.json" INPUT_KEYPREFIX=pfx INPUT_MOUNTS=gomod INPUT_BUILDER=ci INPUT_FAILONCACHEMISS=true \
+  INPUT_UPLOAD=agent INPUT_CACHEHITVAR=CACHE_RESTORED 'INPUT_ARGUMENTS=--driver buildx' \
+  'STUB_OUT={"identities":[{"name":"gomod","result":"exact"},{"name":"gobuild","result":"prefix"}]}' \
+  >"$work/task.out" 2>&1; rc=$?
+argv=$(head -n -1 "$work/stub.log" 2>/dev/null | tr '\n' ' ')
+want_re='^restore --provider azure -f build/Dockerfile --state .*/agent-temp/bkcache-state-[0-9a-f]{16}\.json --target app --build-arg A=1 --build-arg B=2 --platform linux/arm64 --key-file go.sum --key-file package-lock.json --key-prefix pfx --mount gomod --builder ci --store-opt upload=agent --fail-on-cache-miss --json --driver buildx $'
+if [ $rc -eq 0 ] && printf '%s' "$argv" | grep -Eq "$want_re" && grep -q '^token=test-token$' "$work/stub.log" && [ -x "$stub" ]; then
+  ok "task main: inputs become bkcache restore options; the token is passed; the binary made executable"
+else echo "argv: $argv" >>"$work/task.out"; bad "task main command line (rc=$rc)" "$work/task.out"; fi
+if grep -Eq '^##vso\[task.setvariable variable=CACHE_RESTORED;.*\]inexact$' "$work/task.out" &&
+   grep -Eq '^##vso\[task.setvariable variable=cacheHit;.*isOutput=true.*\]inexact$' "$work/task.out" &&
+   grep -Eq '^##vso\[task.settaskvariable variable=BKCACHE_RESTORE_RAN;.*\]true$' "$work/task.out" &&
+   grep -q 'bkcache: cache hit: inexact' "$work/task.out" && ! grep -v '^##vso\[' "$work/task.out" | grep -q 'test-token'; then
+  ok "task main: cacheHitVar and the cacheHit output are set (inexact); the token never shows"
+else bad "task main variables" "$work/task.out"; fi
+
+hit_for() { # STUB_OUT -> the cacheHit value the task sets
+  # shellcheck disable=SC2086
+  run_task main.js $S "STUB_OUT=$1" 2>&1 | sed -n 's/^##vso\[task.setvariable variable=cacheHit;.*\]\(.*\)$/\1/p'
+}
+h1=$(hit_for '{"identities":[{"name":"a","result":"exact"},{"name":"b","result":"exact"}]}')
+h2=$(hit_for '{"identities":[{"name":"a","result":"miss"}]}')
+h3=$(hit_for '')
+if [ "$h1" = true ] && [ "$h2" = false ] && [ "$h3" = false ]; then
+  ok "task main: cacheHit is true for all exact hits, false for misses and no output"
+else bad "task cacheHit values ($h1 $h2 $h3)"; fi
+# shellcheck disable=SC2086
+run_task main.js $S STUB_EXIT=1 >"$work/task.out" 2>&1
+if grep -Eq '^##vso\[task.complete result=Failed;\]bkcache restore exited with status 1' "$work/task.out"; then
+  ok "task main: a failing bkcache fails the step"; else bad "task main failure" "$work/task.out"; fi
+
+post_case() { # EXPECT(called|skipped) NAME VAR=VALUE...
+  local expect=$1 name=$2; shift 2
+  rm -f "$work/stub.log"
+  # shellcheck disable=SC2086
+  run_task post.js $S "$@" >"$work/task.out" 2>&1
+  local got=skipped; [ -f "$work/stub.log" ] && got=called
+  if [ "$got" = "$expect" ] && { [ "$got" = skipped ] || head -1 "$work/stub.log" | grep -qx save; }; then ok "task post: $name"
+  else bad "task post: $name (bkcache $got)" "$work/task.out"; fi
+}
+post_case skipped "no save when the restore step did not run"
+post_case skipped "no save after every key hit exactly" VSTS_TASKVARIABLE_BKCACHE_RESTORE_RAN=true VSTS_TASKVARIABLE_BKCACHE_CACHE_HIT=true AGENT_JOBSTATUS=Succeeded
+post_case skipped "no save when the job failed" VSTS_TASKVARIABLE_BKCACHE_RESTORE_RAN=true VSTS_TASKVARIABLE_BKCACHE_CACHE_HIT=false AGENT_JOBSTATUS=Failed
+post_case called "saves when the job failed and saveOnFailure is set" VSTS_TASKVARIABLE_BKCACHE_RESTORE_RAN=true VSTS_TASKVARIABLE_BKCACHE_CACHE_HIT=false AGENT_JOBSTATUS=Failed INPUT_SAVEONFAILURE=true
+post_case called "saves after a successful job" VSTS_TASKVARIABLE_BKCACHE_RESTORE_RAN=true VSTS_TASKVARIABLE_BKCACHE_CACHE_HIT=inexact AGENT_JOBSTATUS=SucceededWithIssues
+if grep -q 'token=test-token' "$work/stub.log" 2>/dev/null; then ok "task post: the token reaches bkcache save"
+else bad "task post token"; fi
+
+# ---- the real bkcache, when save and restore exist on this branch ----
+mkdir -p "$work/proj" && cd "$work/proj" || exit 1
+printf 'FROM alpine\nRUN --mount=type=cache,id=gomod,target=/go/pkg/mod true\n' >Dockerfile
+if "$BKCACHE" restore --provider local --store "$work/nowhere" --dir "$work/nodir" 2>&1 | grep -q 'not implemented'; then
+  echo "skip - task end to end with the real bkcache: save/restore are not built yet on this branch"
+else
+  . "$here/task_e2e.sh"
+fi
+cd "$root" || exit 1
