@@ -81,35 +81,15 @@ function run(args) {
 
 // "true" when every identity hit its exact key, "inexact" when something was
 // restored from a restore key (or only some identities hit), "false" when
-// nothing was restored. Reads any object in the JSON output that carries a
-// hit/result/status field.
+// nothing was restored. Reads `bkcache restore --json`:
+// {"command": "restore", "identities": [{"name", "key", "hit": "exact" |
+// "partial" | "miss" | null, ...}]}.
 function cacheHit(stdout) {
-  const outcomes = [];
-  const visit = (v) => {
-    if (Array.isArray(v)) return v.forEach(visit);
-    if (!v || typeof v !== 'object') return;
-    for (const f of ['hit', 'match', 'result', 'status', 'outcome']) {
-      const x = v[f];
-      if (typeof x === 'boolean' && f === 'hit') { outcomes.push(x ? 'exact' : 'miss'); break; }
-      if (typeof x !== 'string') continue;
-      const s = x.toLowerCase();
-      if (['exact', 'hit', 'exact-hit', 'restored-exact'].includes(s)) { outcomes.push('exact'); break; }
-      if (['prefix', 'partial', 'inexact', 'restore-key', 'restored', 'fallback'].includes(s)) { outcomes.push('inexact'); break; }
-      if (['miss', 'none', 'not-found', 'notfound', 'cold'].includes(s)) { outcomes.push('miss'); break; }
-    }
-    for (const k of Object.keys(v)) if (typeof v[k] === 'object') visit(v[k]);
-  };
-  const text = (stdout || '').trim();
-  let parsed = false;
-  try { visit(JSON.parse(text)); parsed = true; } catch (e) { /* one JSON value per line? */ }
-  if (!parsed) {
-    for (const line of text.split('\n')) {
-      if (!/^\s*[[{]/.test(line)) continue;
-      try { visit(JSON.parse(line)); } catch (e) { /* not JSON */ }
-    }
-  }
-  if (!outcomes.length || outcomes.every((o) => o === 'miss')) return 'false';
-  return outcomes.every((o) => o === 'exact') ? 'true' : 'inexact';
+  let doc;
+  try { doc = JSON.parse((stdout || '').trim()); } catch (e) { return 'false'; }
+  const hits = ((doc && doc.identities) || []).map((i) => i.hit || 'miss');
+  if (!hits.length || hits.every((h) => h === 'miss')) return 'false';
+  return hits.every((h) => h === 'exact') ? 'true' : 'inexact';
 }
 
 module.exports = { RAN, HIT, binaryPath, accessToken, commandArgs, run, cacheHit, lines };

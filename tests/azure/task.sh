@@ -37,7 +37,7 @@ run_task main.js $S INPUT_DOCKERFILE=build/Dockerfile INPUT_TARGET=app "INPUT_BU
 B=2" INPUT_PLATFORM=linux/arm64 "INPUT_KEYFILES=go.sum
 package-lock.json" INPUT_KEYPREFIX=pfx INPUT_MOUNTS=gomod INPUT_BUILDER=ci INPUT_FAILONCACHEMISS=true \
   INPUT_UPLOAD=agent INPUT_CACHEHITVAR=CACHE_RESTORED 'INPUT_ARGUMENTS=--driver buildx' \
-  'STUB_OUT={"identities":[{"name":"gomod","result":"exact"},{"name":"gobuild","result":"prefix"}]}' \
+  'STUB_OUT={"command":"restore","identities":[{"name":"gomod","hit":"exact"},{"name":"gobuild","hit":"partial"}]}' \
   >"$work/task.out" 2>&1; rc=$?
 argv=$(head -n -1 "$work/stub.log" 2>/dev/null | tr '\n' ' ')
 want_re='^restore --provider azure -f build/Dockerfile --state .*/agent-temp/bkcache-state-[0-9a-f]{16}\.json --target app --build-arg A=1 --build-arg B=2 --platform linux/arm64 --key-file go.sum --key-file package-lock.json --key-prefix pfx --mount gomod --builder ci --store-opt upload=agent --fail-on-cache-miss --json --driver buildx $'
@@ -55,12 +55,13 @@ hit_for() { # STUB_OUT -> the cacheHit value the task sets
   # shellcheck disable=SC2086
   run_task main.js $S "STUB_OUT=$1" 2>&1 | sed -n 's/^##vso\[task.setvariable variable=cacheHit;.*\]\(.*\)$/\1/p'
 }
-h1=$(hit_for '{"identities":[{"name":"a","result":"exact"},{"name":"b","result":"exact"}]}')
-h2=$(hit_for '{"identities":[{"name":"a","result":"miss"}]}')
+h1=$(hit_for '{"identities":[{"name":"a","hit":"exact"},{"name":"b","hit":"exact"}]}')
+h2=$(hit_for '{"identities":[{"name":"a","hit":"miss"},{"name":"b","hit":null}]}')
 h3=$(hit_for '')
-if [ "$h1" = true ] && [ "$h2" = false ] && [ "$h3" = false ]; then
+h4=$(hit_for '{"identities":[{"name":"a","hit":"exact"},{"name":"b","hit":"miss"}]}')
+if [ "$h1" = true ] && [ "$h2" = false ] && [ "$h3" = false ] && [ "$h4" = inexact ]; then
   ok "task main: cacheHit is true for all exact hits, false for misses and no output"
-else bad "task cacheHit values ($h1 $h2 $h3)"; fi
+else bad "task cacheHit values ($h1 $h2 $h3 $h4)"; fi
 # shellcheck disable=SC2086
 run_task main.js $S STUB_EXIT=1 >"$work/task.out" 2>&1
 if grep -Eq '^##vso\[task.complete result=Failed;\]bkcache restore exited with status 1' "$work/task.out"; then
@@ -92,3 +93,27 @@ else
   . "$here/task_e2e.sh"
 fi
 cd "$root" || exit 1
+
+# ---- the YAML steps template (no extension): its bash steps, expanded ----
+tpl() { # restore|save PARAMS_JSON
+  env -i PATH="$PATH" HOME="$HOME" AGENT_TEMPDIRECTORY="$work/tpl-temp" SYSTEM_ACCESSTOKEN=test-token \
+    STUB_LOG="$work/stub.log" node "$here/template.js" "$@"
+}
+rm -rf "$work/tpl-temp"; mkdir -p "$work/tpl-temp"; chmod +x "$stub"
+tpl restore "{\"bkcache\":\"$stub\",\"buildArgs\":\"A=1 2\\nB=2\",\"keyFiles\":\"go.sum\",\"target\":\"app\",\"failOnCacheMiss\":true,\"arguments\":\"--driver buildx\"}" >"$work/tpl.out" 2>&1; rc=$?
+argv=$(head -n -1 "$work/stub.log" 2>/dev/null | tr '\n' '|')
+if [ $rc -eq 0 ] && [ "$argv" = "restore|--provider|azure|-f|Dockerfile|--state|$work/tpl-temp/bkcache-state.json|--target|app|--build-arg|A=1 2|--build-arg|B=2|--key-file|go.sum|--key-prefix|bkcache|--driver|buildx|--fail-on-cache-miss|" ] &&
+   grep -q '^token=test-token$' "$work/stub.log"; then
+  ok "steps template: restore step builds the same options as the task, with the token mapped"
+else echo "argv: $argv" >>"$work/tpl.out"; bad "steps template restore (rc=$rc)" "$work/tpl.out"; fi
+tpl save "{\"bkcache\":\"$stub\",\"upload\":\"agent\",\"saveOnFailure\":true}" >"$work/tpl.out" 2>&1; rc=$?
+argv=$(head -n -1 "$work/stub.log" 2>/dev/null | tr '\n' '|')
+if [ $rc -eq 0 ] && grep -q '^condition: always()$' "$work/tpl.out" &&
+   [ "$argv" = "save|--provider|azure|-f|Dockerfile|--state|$work/tpl-temp/bkcache-state.json|--key-prefix|bkcache|--store-opt|upload=agent|" ]; then
+  ok "steps template: save step reuses the options; saveOnFailure makes it always()"
+else echo "argv: $argv" >>"$work/tpl.out"; bad "steps template save (rc=$rc)" "$work/tpl.out"; fi
+rm -rf "$work/tpl-temp"; mkdir -p "$work/tpl-temp"; rm -f "$work/stub.log"
+tpl save "{\"bkcache\":\"$stub\"}" >"$work/tpl.out" 2>&1; rc=$?
+if [ $rc -eq 0 ] && [ ! -f "$work/stub.log" ] && grep -q 'condition: succeeded()' "$work/tpl.out" && grep -q 'did not run' "$work/tpl.out"; then
+  ok "steps template: save is succeeded()-only by default and does nothing without a restore"
+else bad "steps template save without restore (rc=$rc)" "$work/tpl.out"; fi
