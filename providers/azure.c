@@ -411,8 +411,12 @@ static int put_chunk(struct azure_provider *az, const char *url, int fd, uint64_
             req.body_offset = off;
             req.body_size = n;
         }
-        snprintf(what, sizeof(what), "upload bytes %llu-%llu of %llu",
-                 (unsigned long long)off, (unsigned long long)(off + n), (unsigned long long)total);
+        if (total > 0)
+            snprintf(what, sizeof(what), "upload bytes %llu-%llu of %llu",
+                     (unsigned long long)off, (unsigned long long)(off + n - 1),
+                     (unsigned long long)total);
+        else
+            snprintf(what, sizeof(what), "upload an empty archive");
         rc = azure_call(az, &req, &extra, &resp, what, 0);
         bk_strvec_clear(&extra);
         *status_out = resp.status;
