@@ -80,8 +80,9 @@ struct scan {
     bk_entry_cb cb;
     void *payload;
     int stop;        /* the callback asked to stop */
-    long *seen;      /* build ids read on this branch */
+    long *seen;      /* build ids listed on this branch (to spot a repeated page) */
     size_t nseen;
+    long nread;      /* builds whose artifacts were read */
 };
 
 static int read_artifacts(struct scan *s, long build_id, int64_t finished)
@@ -179,7 +180,7 @@ static int read_page(struct scan *s, const char *token, char **token_out, int *d
     const struct azure_config *c = &s->az->cfg;
     struct bk_http_response resp = BK_HTTP_RESPONSE_INIT;
     struct bk_http_request req;
-    long left = c->max_builds - (long)s->nseen;
+    long left = c->max_builds - s->nread;
     char *url = builds_url(s, left < c->page_size ? left : c->page_size, token);
     char what[300];
     cJSON *j = NULL;
@@ -195,19 +196,20 @@ static int read_page(struct scan *s, const char *token, char **token_out, int *d
     cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(j, "value"))
     {
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(b, "id");
-        if (rc || s->stop || (long)s->nseen >= c->max_builds)
+        if (rc || s->stop || s->nread >= c->max_builds)
             break;
-        if (!cJSON_IsNumber(id) || (long)id->valuedouble == c->build_id || !result_ok(b))
-            continue;
-        if (seen_before(s, (long)id->valuedouble))
+        if (!cJSON_IsNumber(id) || seen_before(s, (long)id->valuedouble))
             continue;
         fresh++;
+        if ((long)id->valuedouble == c->build_id || !result_ok(b))
+            continue;
+        s->nread++;
         rc = read_artifacts(s, (long)id->valuedouble, azure_parse_time(json_str(b, "finishTime")));
     }
     const char *next = bk_http_header(&resp, "x-ms-continuationtoken");
     if (!rc && next && *next && fresh)
         *token_out = bk_xstrdup(next);
-    *done = !*token_out || s->stop || (long)s->nseen >= c->max_builds;
+    *done = !*token_out || s->stop || s->nread >= c->max_builds;
     cJSON_Delete(j);
     bk_http_response_release(&resp);
     free(url);
@@ -217,7 +219,7 @@ static int read_page(struct scan *s, const char *token, char **token_out, int *d
 static int scan_branch(struct azure_provider *az, const char *branch, bk_entry_cb cb, void *payload,
                        int *stop)
 {
-    struct scan s = { az, branch, cb, payload, 0, NULL, 0 };
+    struct scan s = { az, branch, cb, payload, 0, NULL, 0, 0 };
     char *token = NULL;
     int rc, done = 0, pages = 0;
 
@@ -228,7 +230,7 @@ static int scan_branch(struct azure_provider *az, const char *branch, bk_entry_c
         token = next;
         pages++;
     } while (!rc && !done);
-    bk_debug("azure: %s: %zu builds in %d pages", branch, s.nseen, pages);
+    bk_debug("azure: %s: %ld builds in %d pages", branch, s.nread, pages);
     free(token);
     free(s.seen);
     *stop = s.stop;
