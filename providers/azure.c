@@ -574,6 +574,7 @@ static void azure_destroy(struct bk_provider *p)
     if (!az)
         return;
     azure_config_release(&az->cfg);
+    azure_runs_release(az);
     free(az);
 }
 

@@ -69,12 +69,23 @@ char *azure_normalize_branch(const char *branch);
 
 extern const struct bk_provider_ops bk_provider_azure;
 
+/* The Container artifacts of one earlier run. A command looks up several
+ * keys (one per cache identity) in the same runs, so each run's artifact list
+ * is read once per provider instance. */
+struct azure_run_artifacts {
+    long build_id;
+    struct bk_provider_entry *v;
+    size_t n;
+};
+
 /* One provider instance. */
 struct azure_provider {
     struct bk_provider base;
     struct azure_config cfg;
     unsigned uploads;      /* upload attempts so far: a retry writes a fresh item path */
     int default_branch_looked_up;
+    struct azure_run_artifacts *runs; /* artifact lists read so far */
+    size_t nruns;
 };
 
 /*
@@ -98,6 +109,8 @@ void azure_sleep_ms(long ms);
 int azure_lookup(struct bk_provider *p, const struct bk_lookup *q, struct bk_provider_entry *out);
 int azure_download(struct bk_provider *p, const struct bk_provider_entry *e, int fd);
 int azure_list(struct bk_provider *p, bk_entry_cb cb, void *payload);
+/* Free az->runs. */
+void azure_runs_release(struct azure_provider *az);
 
 /* "#/<containerId>/<root>" (resource.data of a Container artifact) into its
  * parts; BK_EINVAL when it is not that shape. *root_out: caller frees. */

@@ -85,28 +85,22 @@ struct scan {
     long nread;      /* builds whose artifacts were read */
 };
 
-static int read_artifacts(struct scan *s, long build_id, int64_t finished)
+void azure_runs_release(struct azure_provider *az)
 {
-    const struct azure_config *c = &s->az->cfg;
-    struct bk_http_response resp = BK_HTTP_RESPONSE_INIT;
-    struct bk_http_request req;
-    char *url = bk_xasprintf("%s%s/_apis/build/builds/%ld/artifacts?api-version=%s",
-                             c->collection, c->project, build_id, AZURE_API_BUILD);
-    char what[64];
-    cJSON *j = NULL;
-    int rc;
+    for (size_t i = 0; i < az->nruns; i++) {
+        for (size_t k = 0; k < az->runs[i].n; k++)
+            bk_provider_entry_release(&az->runs[i].v[k]);
+        free(az->runs[i].v);
+    }
+    free(az->runs);
+    az->runs = NULL;
+    az->nruns = 0;
+}
 
-    snprintf(what, sizeof(what), "artifacts of build %ld", build_id);
-    bk_http_request_init(&req, "GET", url);
-    rc = azure_call(s->az, &req, NULL, &resp, what, 0);
-    if (rc == BK_ENOTFOUND) { /* deleted since the list was read */
-        rc = BK_OK;
-        goto out;
-    }
-    if (rc || !(j = parse_json(&resp, what))) {
-        rc = rc ? rc : BK_ERR;
-        goto out;
-    }
+/* Parse an artifact list into `run` (Container artifacts only). */
+static void parse_artifacts(const cJSON *j, const char *branch, int64_t finished,
+                            struct azure_run_artifacts *run)
+{
     const cJSON *a;
     cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(j, "value"))
     {
@@ -118,21 +112,60 @@ static int read_artifacts(struct scan *s, long build_id, int64_t finished)
                                     "artifactsize");
         if (!name || !type || strcasecmp(type, "Container") != 0 || !data)
             continue;
-        struct bk_provider_entry e = { 0 };
-        e.key = (char *)name;
-        e.size = size ? strtoull(size, NULL, 10) : 0;
-        e.created = finished;
-        e.scope = (char *)s->branch;
-        e.handle = (char *)data;
-        if (s->cb(&e, s->payload)) {
-            s->stop = 1;
-            break;
+        struct bk_provider_entry e = { (char *)name, size ? strtoull(size, NULL, 10) : 0,
+                                       finished, 0, (char *)branch, (char *)data };
+        run->v = bk_xrealloc(run->v, (run->n + 1) * sizeof(*run->v));
+        bk_provider_entry_copy(&run->v[run->n++], &e);
+    }
+}
+
+/* The artifacts of run `build_id`, read once per instance. */
+static int run_artifacts(struct scan *s, long build_id, int64_t finished,
+                         const struct azure_run_artifacts **out)
+{
+    struct azure_provider *az = s->az;
+    const struct azure_config *c = &az->cfg;
+    struct bk_http_response resp = BK_HTTP_RESPONSE_INIT;
+    struct bk_http_request req;
+    struct azure_run_artifacts run = { build_id, NULL, 0 };
+    char what[64];
+    cJSON *j = NULL;
+    int rc;
+
+    for (size_t i = 0; i < az->nruns; i++) {
+        if (az->runs[i].build_id == build_id) {
+            *out = &az->runs[i];
+            return BK_OK;
         }
     }
-out:
+    char *url = bk_xasprintf("%s%s/_apis/build/builds/%ld/artifacts?api-version=%s",
+                             c->collection, c->project, build_id, AZURE_API_BUILD);
+    snprintf(what, sizeof(what), "artifacts of build %ld", build_id);
+    bk_http_request_init(&req, "GET", url);
+    rc = azure_call(az, &req, NULL, &resp, what, 0);
+    if (rc == BK_ENOTFOUND) /* deleted since the list was read: no artifacts */
+        rc = BK_OK;
+    else if (!rc && !(j = parse_json(&resp, what)))
+        rc = BK_ERR;
+    if (j)
+        parse_artifacts(j, s->branch, finished, &run);
+    if (!rc) {
+        az->runs = bk_xrealloc(az->runs, (az->nruns + 1) * sizeof(*az->runs));
+        az->runs[az->nruns] = run;
+        *out = &az->runs[az->nruns++];
+    }
     cJSON_Delete(j);
     bk_http_response_release(&resp);
     free(url);
+    return rc;
+}
+
+static int read_artifacts(struct scan *s, long build_id, int64_t finished)
+{
+    const struct azure_run_artifacts *run;
+    int rc = run_artifacts(s, build_id, finished, &run);
+    for (size_t i = 0; !rc && i < run->n && !s->stop; i++)
+        s->stop = s->cb(&run->v[i], s->payload) != 0;
     return rc;
 }
 

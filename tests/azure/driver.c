@@ -2,6 +2,7 @@
  * driver.c - drive the Azure provider through its vtable, for tests/azure.
  *
  *   azure-driver [-v] [-s STORE] [-o K=V]... lookup KEY [RESTORE...]
+ *   azure-driver ... lookups KEY...      each KEY exactly, in one provider instance
  *   azure-driver ... fetch OUT KEY [RESTORE...]   lookup, then download into OUT
  *   azure-driver ... upload KEY FILE
  *   azure-driver ... list
@@ -90,6 +91,13 @@ int main(int argc, char **argv)
         goto out;
     if (strcmp(cmd, "lookup") == 0 && i < argc) {
         rc = lookup(p, argv + i, argc - i, &e);
+    } else if (strcmp(cmd, "lookups") == 0 && i < argc) {
+        for (rc = BK_OK; i < argc && (!rc || rc == BK_ENOTFOUND); i++) {
+            bk_provider_entry_release(&e);
+            rc = lookup(p, argv + i, 1, &e);
+            if (rc == BK_ENOTFOUND)
+                printf("miss %s\n", argv[i]);
+        }
     } else if (strcmp(cmd, "fetch") == 0 && i + 1 < argc) {
         rc = lookup(p, argv + i + 1, argc - i - 1, &e);
         if (!rc) {

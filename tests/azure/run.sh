@@ -158,6 +158,12 @@ arts=$(reqs | js "s.slice($before).filter(r=>r.path.endsWith('/artifacts')).leng
 if [ $rc -eq 3 ] && [ "$arts" = 3 ]; then # 3 builds on main, none on develop
   ok "paging: max-builds bounds the builds read per branch"
 else bad "max-builds (rc=$rc artifact lists=$arts)" "$work/err"; fi
+before=$(reqs | js "s.length")
+drv -o page-size=2 lookups bkcache-rust-33 bkcache-go-old bkcache-rust-99 >"$work/out" 2>"$work/err"; rc=$?
+arts=$(reqs | js "s.slice($before).filter(r=>r.path.endsWith('/artifacts')).length")
+if [ $rc -eq 3 ] && [ "$(grep -c '^hit' "$work/out")" = 2 ] && grep -q '^miss bkcache-rust-99' "$work/out" && [ "$arts" = 7 ]; then
+  ok "three lookups in one process read each run's artifact list once"
+else bad "artifact lists per process (rc=$rc artifact lists=$arts)" "$work/err"; fi
 ctl config '{"repeatPages":true}'
 if timeout 20 "$AZURE_DRIVER" -o page-size=2 lookup bkcache-go-x bkcache-go- >"$work/out" 2>"$work/err"; [ $? -eq 3 ]; then
   ok "paging: a service that repeats page 1 for every token does not loop"
