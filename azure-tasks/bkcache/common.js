@@ -85,8 +85,11 @@ function run(args) {
 // {"command": "restore", "identities": [{"name", "key", "hit": "exact" |
 // "partial" | "miss" | null, ...}]}.
 function cacheHit(stdout) {
+  // the document is all of stdout, unless other lines (logging commands) surround it
+  const text = stdout || '';
+  const start = text.search(/^\{/m);
   let doc;
-  try { doc = JSON.parse((stdout || '').trim()); } catch (e) { return 'false'; }
+  try { doc = JSON.parse(text.slice(start, text.lastIndexOf('}') + 1)); } catch (e) { return 'false'; }
   const hits = ((doc && doc.identities) || []).map((i) => i.hit || 'miss');
   if (!hits.length || hits.every((h) => h === 'miss')) return 'false';
   return hits.every((h) => h === 'exact') ? 'true' : 'inexact';

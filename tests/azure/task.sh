@@ -59,9 +59,14 @@ h1=$(hit_for '{"identities":[{"name":"a","hit":"exact"},{"name":"b","hit":"exact
 h2=$(hit_for '{"identities":[{"name":"a","hit":"miss"},{"name":"b","hit":null}]}')
 h3=$(hit_for '')
 h4=$(hit_for '{"identities":[{"name":"a","hit":"exact"},{"name":"b","hit":"miss"}]}')
-if [ "$h1" = true ] && [ "$h2" = false ] && [ "$h3" = false ] && [ "$h4" = inexact ]; then
+h5=$(hit_for '##vso[task.debug]x
+{
+  "identities": [{"name": "a", "hit": "exact"}]
+}
+')
+if [ "$h1" = true ] && [ "$h2" = false ] && [ "$h3" = false ] && [ "$h4" = inexact ] && [ "$h5" = true ]; then
   ok "task main: cacheHit is true for all exact hits, false for misses and no output"
-else bad "task cacheHit values ($h1 $h2 $h3 $h4)"; fi
+else bad "task cacheHit values ($h1 $h2 $h3 $h4 $h5)"; fi
 # shellcheck disable=SC2086
 run_task main.js $S STUB_EXIT=1 >"$work/task.out" 2>&1
 if grep -Eq '^##vso\[task.complete result=Failed;\]bkcache restore exited with status 1' "$work/task.out"; then
