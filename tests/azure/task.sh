@@ -90,13 +90,8 @@ if grep -q 'token=test-token' "$work/stub.log" 2>/dev/null; then ok "task post: 
 else bad "task post token"; fi
 
 # ---- the real bkcache, when save and restore exist on this branch ----
-mkdir -p "$work/proj" && cd "$work/proj" || exit 1
-printf 'FROM alpine\nRUN --mount=type=cache,id=gomod,target=/go/pkg/mod true\n' >Dockerfile
-if "$BKCACHE" restore --provider local --store "$work/nowhere" --dir "$work/nodir" 2>&1 | grep -q 'not implemented'; then
-  echo "skip - task end to end with the real bkcache: save/restore are not built yet on this branch"
-else
-  . "$here/task_e2e.sh"
-fi
+cd "$work/proj" || exit 1
+[ -n "$have_cli" ] && . "$here/task_e2e.sh"
 cd "$root" || exit 1
 
 # ---- the YAML steps template (no extension): its bash steps, expanded ----
