@@ -51,7 +51,7 @@
 
 void azure_sleep_ms(long ms)
 {
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     while (ms > 0 && nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
 }
@@ -69,8 +69,8 @@ static int parse_long_value(const char *what, const char *v, long lo, long hi, l
     errno = 0;
     long n = strtol(v, &end, 10);
     if (errno || end == v || *end || n < lo || n > hi)
-        return bk_error_set(BK_EINVAL, "%s: expected a number from %ld to %ld, got '%s'", what,
-                            lo, hi, v);
+        return bk_error_set(BK_EINVAL, "%s: expected a number from %ld to %ld, got '%s'", what, lo,
+                            hi, v);
     *out = n;
     return BK_OK;
 }
@@ -124,8 +124,8 @@ static int parse_auth(const struct bk_provider_config *cfg, struct azure_config 
 }
 
 static const char *const k_known_attrs[] = {
-    "upload", "azure-upload", "chunk-size", "page-size", "max-builds", "retry-ms",
-    "default-branch", "project", "definition", "token-env", "pat-env", NULL,
+    "upload",         "azure-upload", "chunk-size", "page-size", "max-builds", "retry-ms",
+    "default-branch", "project",      "definition", "token-env", "pat-env",    NULL,
 };
 
 static void warn_unknown_attrs(const struct bk_provider_config *cfg)
@@ -156,8 +156,8 @@ static int parse_tuning(const struct bk_provider_config *cfg, struct azure_confi
     c->chunk_size = AZURE_DEFAULT_CHUNK;
     if ((v = bk_provider_attr(cfg, "chunk-size"))) {
         if (bk_parse_size(v, &size) || size < 1024 || size > AZURE_MAX_CHUNK)
-            return bk_error_set(BK_EINVAL,
-                                "--store-opt chunk-size: expected 1K to 64M, got '%s'", v);
+            return bk_error_set(BK_EINVAL, "--store-opt chunk-size: expected 1K to 64M, got '%s'",
+                                v);
         c->chunk_size = size;
     }
     c->page_size = 20;
@@ -404,25 +404,25 @@ static int put_chunk(struct azure_provider *az, const char *url, int fd, uint64_
         bk_http_request_init(&req, "PUT", url);
         bk_strvec_push(&extra, "Content-Type: application/octet-stream");
         if (total > 0) {
-            bk_strvec_pushf(&extra, "Content-Range: bytes %llu-%llu/%llu",
-                            (unsigned long long)off, (unsigned long long)(off + n - 1),
-                            (unsigned long long)total);
+            bk_strvec_pushf(&extra, "Content-Range: bytes %llu-%llu/%llu", (unsigned long long)off,
+                            (unsigned long long)(off + n - 1), (unsigned long long)total);
             req.body_fd = fd;
             req.body_offset = off;
             req.body_size = n;
         }
         if (total > 0)
-            snprintf(what, sizeof(what), "upload bytes %llu-%llu of %llu",
-                     (unsigned long long)off, (unsigned long long)(off + n - 1),
-                     (unsigned long long)total);
+            snprintf(what, sizeof(what), "upload bytes %llu-%llu of %llu", (unsigned long long)off,
+                     (unsigned long long)(off + n - 1), (unsigned long long)total);
         else
             snprintf(what, sizeof(what), "upload an empty archive");
         rc = azure_call(az, &req, &extra, &resp, what, 0);
         bk_strvec_clear(&extra);
         *status_out = resp.status;
         if (rc == BK_ENOTFOUND) /* how the service says "no write access" too */
-            rc = bk_error_set(BK_EDENIED, "%s: container %ld does not exist or the token cannot "
-                                          "write to it", what, az->cfg.container_id);
+            rc = bk_error_set(BK_EDENIED,
+                              "%s: container %ld does not exist or the token cannot "
+                              "write to it",
+                              what, az->cfg.container_id);
         if (!rc || !bk_status_retryable(rc) || attempt == 4)
             break;
         long wait = bk_error_retry_after_ms();
@@ -455,8 +455,10 @@ static int upload_chunks(struct azure_provider *az, const char *item_path, int f
                         (unsigned long long)total);
     }
     if (!rc && status != 201)
-        rc = bk_error_set(BK_ERR, "upload %s: the service answered HTTP %ld, not 201, to the last "
-                                  "chunk", item_path, status);
+        rc = bk_error_set(BK_ERR,
+                          "upload %s: the service answered HTTP %ld, not 201, to the last "
+                          "chunk",
+                          item_path, status);
     free(url);
     return rc;
 }

@@ -82,7 +82,7 @@ struct azure_run_artifacts {
 struct azure_provider {
     struct bk_provider base;
     struct azure_config cfg;
-    unsigned uploads;      /* upload attempts so far: a retry writes a fresh item path */
+    unsigned uploads; /* upload attempts so far: a retry writes a fresh item path */
     int default_branch_looked_up;
     struct azure_run_artifacts *runs; /* artifact lists read so far */
     size_t nruns;

@@ -79,10 +79,10 @@ struct scan {
     const char *branch;
     bk_entry_cb cb;
     void *payload;
-    int stop;        /* the callback asked to stop */
-    long *seen;      /* build ids listed on this branch (to spot a repeated page) */
+    int stop;   /* the callback asked to stop */
+    long *seen; /* build ids listed on this branch (to spot a repeated page) */
     size_t nseen;
-    long nread;      /* builds whose artifacts were read */
+    long nread; /* builds whose artifacts were read */
 };
 
 void azure_runs_release(struct azure_provider *az)
@@ -108,12 +108,13 @@ static void parse_artifacts(const cJSON *j, const char *branch, int64_t finished
         const char *name = json_str(a, "name");
         const char *type = json_str(res, "type");
         const char *data = json_str(res, "data");
-        const char *size = json_str(cJSON_GetObjectItemCaseSensitive(res, "properties"),
-                                    "artifactsize");
+        const char *size =
+            json_str(cJSON_GetObjectItemCaseSensitive(res, "properties"), "artifactsize");
         if (!name || !type || strcasecmp(type, "Container") != 0 || !data)
             continue;
-        struct bk_provider_entry e = { (char *)name, size ? strtoull(size, NULL, 10) : 0,
-                                       finished, 0, (char *)branch, (char *)data };
+        struct bk_provider_entry e = {(char *)name,   size ? strtoull(size, NULL, 10) : 0,
+                                      finished,       0,
+                                      (char *)branch, (char *)data};
         run->v = bk_xrealloc(run->v, (run->n + 1) * sizeof(*run->v));
         bk_provider_entry_copy(&run->v[run->n++], &e);
     }
@@ -127,7 +128,7 @@ static int run_artifacts(struct scan *s, long build_id, int64_t finished,
     const struct azure_config *c = &az->cfg;
     struct bk_http_response resp = BK_HTTP_RESPONSE_INIT;
     struct bk_http_request req;
-    struct azure_run_artifacts run = { build_id, NULL, 0 };
+    struct azure_run_artifacts run = {build_id, NULL, 0};
     char what[64];
     cJSON *j = NULL;
     int rc;
@@ -138,8 +139,8 @@ static int run_artifacts(struct scan *s, long build_id, int64_t finished,
             return BK_OK;
         }
     }
-    char *url = bk_xasprintf("%s%s/_apis/build/builds/%ld/artifacts?api-version=%s",
-                             c->collection, c->project, build_id, AZURE_API_BUILD);
+    char *url = bk_xasprintf("%s%s/_apis/build/builds/%ld/artifacts?api-version=%s", c->collection,
+                             c->project, build_id, AZURE_API_BUILD);
     snprintf(what, sizeof(what), "artifacts of build %ld", build_id);
     bk_http_request_init(&req, "GET", url);
     rc = azure_call(az, &req, NULL, &resp, what, 0);
@@ -252,7 +253,7 @@ static int read_page(struct scan *s, const char *token, char **token_out, int *d
 static int scan_branch(struct azure_provider *az, const char *branch, bk_entry_cb cb, void *payload,
                        int *stop)
 {
-    struct scan s = { az, branch, cb, payload, 0, NULL, 0, 0 };
+    struct scan s = {az, branch, cb, payload, 0, NULL, 0, 0};
     char *token = NULL;
     int rc, done = 0, pages = 0;
 
@@ -284,13 +285,13 @@ static int lookup_default_branch(struct azure_provider *az)
     if (c->default_branch || az->default_branch_looked_up)
         return BK_OK;
     az->default_branch_looked_up = 1;
-    url = bk_xasprintf("%s%s/_apis/build/definitions/%ld?api-version=%s", c->collection,
-                       c->project, c->definition_id, AZURE_API_BUILD);
+    url = bk_xasprintf("%s%s/_apis/build/definitions/%ld?api-version=%s", c->collection, c->project,
+                       c->definition_id, AZURE_API_BUILD);
     bk_http_request_init(&req, "GET", url);
     rc = azure_call(az, &req, NULL, &resp, "the pipeline definition", 0);
     if (!rc && (j = parse_json(&resp, "the pipeline definition"))) {
-        const char *b = json_str(cJSON_GetObjectItemCaseSensitive(j, "repository"),
-                                 "defaultBranch");
+        const char *b =
+            json_str(cJSON_GetObjectItemCaseSensitive(j, "repository"), "defaultBranch");
         if (b && *b)
             c->default_branch = azure_normalize_branch(b);
     }
@@ -308,7 +309,7 @@ static int lookup_default_branch(struct azure_provider *az)
  * skipping the first `from` candidates. */
 static size_t branches(struct azure_provider *az, const char *out[3], size_t from)
 {
-    const char *cand[3] = { az->cfg.branch, az->cfg.target_branch, az->cfg.default_branch };
+    const char *cand[3] = {az->cfg.branch, az->cfg.target_branch, az->cfg.default_branch};
     size_t n = 0;
     for (size_t i = 0; i < 3; i++) {
         int dup = !cand[i];
@@ -361,7 +362,7 @@ static void collect_release(struct collect *c)
 int azure_lookup(struct bk_provider *p, const struct bk_lookup *q, struct bk_provider_entry *out)
 {
     struct azure_provider *az = (struct azure_provider *)p;
-    struct collect col = { q, NULL, 0 };
+    struct collect col = {q, NULL, 0};
     struct bk_strbuf tried = BK_STRBUF_INIT;
     int rc = BK_OK, found = 0;
 
@@ -491,8 +492,7 @@ static int fetch_file(struct azure_provider *az, const char *url, int fd,
         char *target = bk_xstrdup(loc);
         bk_http_request_init(&req, "GET", target);
         req.out_fd = fd;
-        if (origin_len(target) == origin_len(url) &&
-            strncmp(target, url, origin_len(url)) == 0) {
+        if (origin_len(target) == origin_len(url) && strncmp(target, url, origin_len(url)) == 0) {
             rc = azure_call(az, &req, &extra, resp, "download the archive", 0);
         } else { /* another host: it gets no Authorization header */
             req.headers = &extra;
@@ -502,8 +502,8 @@ static int fetch_file(struct azure_provider *az, const char *url, int fd,
         }
         free(target);
     } else if (!rc && resp->status >= 300) {
-        rc = bk_error_set(BK_ERR, "download the archive: HTTP %ld without a location",
-                          resp->status);
+        rc =
+            bk_error_set(BK_ERR, "download the archive: HTTP %ld without a location", resp->status);
     }
     bk_strvec_clear(&extra);
     return rc;

@@ -19,12 +19,8 @@ static char *escape(const char *s, int property)
         case '%': bk_strbuf_adds(&sb, "%AZP25"); break;
         case '\r': bk_strbuf_adds(&sb, "%0D"); break;
         case '\n': bk_strbuf_adds(&sb, "%0A"); break;
-        case ']':
-            bk_strbuf_adds(&sb, property ? "%5D" : "]");
-            break;
-        case ';':
-            bk_strbuf_adds(&sb, property ? "%3B" : ";");
-            break;
+        case ']': bk_strbuf_adds(&sb, property ? "%5D" : "]"); break;
+        case ';': bk_strbuf_adds(&sb, property ? "%3B" : ";"); break;
         default: bk_strbuf_addch(&sb, *s);
         }
     }

@@ -55,7 +55,7 @@ static int print_entry(const struct bk_provider_entry *e, void *payload)
 
 static int lookup(struct bk_provider *p, char **argv, int argc, struct bk_provider_entry *e)
 {
-    struct bk_lookup q = { argv[0], (const char *const *)argv + 1, (size_t)argc - 1, NULL };
+    struct bk_lookup q = {argv[0], (const char *const *)argv + 1, (size_t)argc - 1, NULL};
     int rc = p->ops->lookup(p, &q, e);
     if (!rc)
         printf("hit %s %llu %s\n", e->key, (unsigned long long)e->size, e->scope ? e->scope : "-");
@@ -67,7 +67,7 @@ int main(int argc, char **argv)
     struct bk_strvec attrs = BK_STRVEC_INIT;
     const char *store = NULL;
     struct bk_provider *p = NULL;
-    struct bk_provider_entry e = { 0 };
+    struct bk_provider_entry e = {0};
     int i = 1, rc;
 
     for (; i < argc && argv[i][0] == '-'; i++) {
@@ -85,7 +85,7 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *cmd = argv[i++];
-    struct bk_provider_config cfg = { store, &attrs, NULL, strcmp(cmd, "upload") != 0 };
+    struct bk_provider_config cfg = {store, &attrs, NULL, strcmp(cmd, "upload") != 0};
     const struct bk_provider_ops *ops = bk_provider_find("azure");
     if ((rc = ops->create(&cfg, &p)))
         goto out;
@@ -110,7 +110,7 @@ int main(int argc, char **argv)
     } else if (strcmp(cmd, "upload") == 0 && i + 1 < argc) {
         int fd = open(argv[i + 1], O_RDONLY);
         off_t size = fd >= 0 ? lseek(fd, 0, SEEK_END) : 0;
-        struct bk_upload u = { argv[i], NULL, (uint64_t)size };
+        struct bk_upload u = {argv[i], NULL, (uint64_t)size};
         rc = fd < 0 ? bk_error_set(BK_ERR, "%s: cannot open", argv[i + 1])
                     : p->ops->upload(p, &u, fd);
         /* core retries a transient failure once more here, as core/store.c would */

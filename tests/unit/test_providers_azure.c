@@ -52,7 +52,7 @@ static int parse_with(const char *const *env, const char *store, const char *con
     struct bk_strvec sv = BK_STRVEC_INIT;
     for (size_t i = 0; attrs && attrs[i]; i++)
         bk_strvec_push(&sv, attrs[i]);
-    struct bk_provider_config cfg = { store, &sv, fake_getenv, 0 };
+    struct bk_provider_config cfg = {store, &sv, fake_getenv, 0};
     g_env = env;
     int rc = azure_parse_config(&cfg, out);
     bk_strvec_clear(&sv);
@@ -89,9 +89,15 @@ static void test_config_from_pipeline_variables(void **state)
 static void test_config_store_opts(void **state)
 {
     struct azure_config c;
-    const char *const attrs[] = { "azure-upload=agent", "chunk-size=64K", "page-size=2",
-                                  "max-builds=7", "default-branch=develop", "project=Other Proj",
-                                  "definition=3", "retry-ms=10", NULL };
+    const char *const attrs[] = {"azure-upload=agent",
+                                 "chunk-size=64K",
+                                 "page-size=2",
+                                 "max-builds=7",
+                                 "default-branch=develop",
+                                 "project=Other Proj",
+                                 "definition=3",
+                                 "retry-ms=10",
+                                 NULL};
     assert_int_equal(parse_with(k_pipeline_env, "http://127.0.0.1:1234/org", attrs, &c), BK_OK);
     assert_string_equal(c.collection, "http://127.0.0.1:1234/org/");
     assert_string_equal(c.project, "Other%20Proj");
@@ -104,7 +110,7 @@ static void test_config_store_opts(void **state)
     assert_string_equal(c.default_branch, "refs/heads/develop");
     azure_config_release(&c);
 
-    const char *const direct[] = { "upload=direct", NULL };
+    const char *const direct[] = {"upload=direct", NULL};
     assert_int_equal(parse_with(k_pipeline_env, NULL, direct, &c), BK_OK);
     assert_int_equal(c.upload_agent, 0);
     azure_config_release(&c);
@@ -114,20 +120,23 @@ static void test_config_store_opts(void **state)
 static void test_config_rejects_bad_values(void **state)
 {
     struct azure_config c;
-    const char *const bad_upload[] = { "upload=sideways", NULL };
+    const char *const bad_upload[] = {"upload=sideways", NULL};
     assert_int_equal(parse_with(k_pipeline_env, NULL, bad_upload, &c), BK_EINVAL);
     assert_non_null(strstr(bk_error_msg(), "sideways"));
-    const char *const bad_chunk[] = { "chunk-size=1G", NULL };
+    const char *const bad_chunk[] = {"chunk-size=1G", NULL};
     assert_int_equal(parse_with(k_pipeline_env, NULL, bad_chunk, &c), BK_EINVAL);
     assert_non_null(strstr(bk_error_msg(), "chunk-size"));
-    const char *const bad_page[] = { "page-size=0", NULL };
+    const char *const bad_page[] = {"page-size=0", NULL};
     assert_int_equal(parse_with(k_pipeline_env, NULL, bad_page, &c), BK_EINVAL);
     assert_int_equal(parse_with(k_pipeline_env, "ftp://x/", NULL, &c), BK_EINVAL);
     assert_non_null(strstr(bk_error_msg(), "ftp://x/"));
 
-    const char *const bad_build[] = { "SYSTEM_COLLECTIONURI=https://x/o/",
-                                      "SYSTEM_TEAMPROJECT=p", "SYSTEM_DEFINITIONID=1",
-                                      "BUILD_BUILDID=12abc", "SYSTEM_ACCESSTOKEN=tok1", NULL };
+    const char *const bad_build[] = {"SYSTEM_COLLECTIONURI=https://x/o/",
+                                     "SYSTEM_TEAMPROJECT=p",
+                                     "SYSTEM_DEFINITIONID=1",
+                                     "BUILD_BUILDID=12abc",
+                                     "SYSTEM_ACCESSTOKEN=tok1",
+                                     NULL};
     assert_int_equal(parse_with(bad_build, NULL, NULL, &c), BK_EINVAL);
     assert_non_null(strstr(bk_error_msg(), "BUILD_BUILDID"));
     bk_log_clear_secrets();
@@ -136,12 +145,12 @@ static void test_config_rejects_bad_values(void **state)
 static void test_config_missing_variables(void **state)
 {
     struct azure_config c;
-    const char *const none[] = { NULL };
+    const char *const none[] = {NULL};
     assert_int_equal(parse_with(none, NULL, NULL, &c), BK_EINVAL);
     assert_non_null(strstr(bk_error_msg(), "SYSTEM_COLLECTIONURI"));
 
-    const char *const no_def[] = { "SYSTEM_COLLECTIONURI=https://x/o/", "SYSTEM_TEAMPROJECT=p",
-                                   "SYSTEM_ACCESSTOKEN=tok1", NULL };
+    const char *const no_def[] = {"SYSTEM_COLLECTIONURI=https://x/o/", "SYSTEM_TEAMPROJECT=p",
+                                  "SYSTEM_ACCESSTOKEN=tok1", NULL};
     assert_int_equal(parse_with(no_def, NULL, NULL, &c), BK_EINVAL);
     assert_non_null(strstr(bk_error_msg(), "SYSTEM_DEFINITIONID"));
 }
@@ -149,13 +158,13 @@ static void test_config_missing_variables(void **state)
 static void test_config_missing_token_says_how_to_map_it(void **state)
 {
     struct azure_config c;
-    const char *const env[] = { "SYSTEM_COLLECTIONURI=https://x/o/", "SYSTEM_TEAMPROJECT=p",
-                                "SYSTEM_DEFINITIONID=1", "SYSTEM_ACCESSTOKEN=", NULL };
+    const char *const env[] = {"SYSTEM_COLLECTIONURI=https://x/o/", "SYSTEM_TEAMPROJECT=p",
+                               "SYSTEM_DEFINITIONID=1", "SYSTEM_ACCESSTOKEN=", NULL};
     assert_int_equal(parse_with(env, NULL, NULL, &c), BK_EDENIED);
     assert_non_null(strstr(bk_error_msg(), "SYSTEM_ACCESSTOKEN: $(System.AccessToken)"));
     assert_null(strchr(bk_error_msg(), '\n'));
 
-    const char *const named[] = { "token-env=MY_TOKEN", NULL };
+    const char *const named[] = {"token-env=MY_TOKEN", NULL};
     assert_int_equal(parse_with(env, NULL, named, &c), BK_EDENIED);
     assert_non_null(strstr(bk_error_msg(), "MY_TOKEN"));
 }
@@ -163,8 +172,8 @@ static void test_config_missing_token_says_how_to_map_it(void **state)
 static void test_config_personal_access_token(void **state)
 {
     struct azure_config c;
-    const char *const env[] = { "SYSTEM_COLLECTIONURI=https://x/o/", "SYSTEM_TEAMPROJECT=p",
-                                "SYSTEM_DEFINITIONID=1", "AZURE_DEVOPS_EXT_PAT=abcd1234", NULL };
+    const char *const env[] = {"SYSTEM_COLLECTIONURI=https://x/o/", "SYSTEM_TEAMPROJECT=p",
+                               "SYSTEM_DEFINITIONID=1", "AZURE_DEVOPS_EXT_PAT=abcd1234", NULL};
     assert_int_equal(parse_with(env, NULL, NULL, &c), BK_OK);
     /* base64(":abcd1234") */
     assert_string_equal(c.auth_header, "Authorization: Basic OmFiY2QxMjM0");
@@ -173,10 +182,13 @@ static void test_config_personal_access_token(void **state)
     assert_int_equal(c.build_id, 0);
     azure_config_release(&c);
 
-    const char *const env2[] = { "SYSTEM_COLLECTIONURI=https://x/o/", "SYSTEM_TEAMPROJECT=p",
-                                 "SYSTEM_DEFINITIONID=1", "MY_PAT=abcd1234",
-                                 "SYSTEM_ACCESSTOKEN=bearer1", NULL };
-    const char *const pat[] = { "pat-env=MY_PAT", NULL };
+    const char *const env2[] = {"SYSTEM_COLLECTIONURI=https://x/o/",
+                                "SYSTEM_TEAMPROJECT=p",
+                                "SYSTEM_DEFINITIONID=1",
+                                "MY_PAT=abcd1234",
+                                "SYSTEM_ACCESSTOKEN=bearer1",
+                                NULL};
+    const char *const pat[] = {"pat-env=MY_PAT", NULL};
     assert_int_equal(parse_with(env2, NULL, pat, &c), BK_OK);
     assert_string_equal(c.auth_header, "Authorization: Basic OmFiY2QxMjM0");
     azure_config_release(&c);
@@ -185,9 +197,9 @@ static void test_config_personal_access_token(void **state)
 
 static void test_detect(void **state)
 {
-    struct bk_provider_config cfg = { NULL, NULL, fake_getenv, 0 };
-    const char *const yes[] = { "TF_BUILD=True", NULL };
-    const char *const no[] = { "TF_BUILD=", NULL };
+    struct bk_provider_config cfg = {NULL, NULL, fake_getenv, 0};
+    const char *const yes[] = {"TF_BUILD=True", NULL};
+    const char *const no[] = {"TF_BUILD=", NULL};
     g_env = yes;
     assert_true(bk_provider_azure.detect(&cfg));
     g_env = no;
