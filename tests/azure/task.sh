@@ -51,6 +51,20 @@ if grep -Eq '^##vso\[task.setvariable variable=CACHE_RESTORED;.*\]inexact$' "$wo
   ok "task main: cacheHitVar and the cacheHit output are set (inexact); the token never shows"
 else bad "task main variables" "$work/task.out"; fi
 
+# As unzipped from a VSIX: the task folder with bin/linux-<arch>/bkcache, mode 0644.
+arch=$(node -p "({x64: 'x64', arm64: 'arm64'})[process.arch] || 'x64'")
+vsix="$work/vsix/bkcache"
+mkdir -p "$vsix/bin/linux-$arch"
+cp "$task_dir"/*.js "$task_dir/task.json" "$vsix/" && ln -s "$task_dir/node_modules" "$vsix/node_modules"
+cp "$stub" "$vsix/bin/linux-$arch/bkcache" && chmod 0644 "$vsix/bin/linux-$arch/bkcache"
+rm -f "$work/stub.log"
+task_dir_saved=$task_dir; task_dir=$vsix
+run_task main.js "STUB_LOG=$work/stub.log" >"$work/task.out" 2>&1; rc=$?
+task_dir=$task_dir_saved
+if [ $rc -eq 0 ] && [ -x "$vsix/bin/linux-$arch/bkcache" ] && head -1 "$work/stub.log" 2>/dev/null | grep -qx restore; then
+  ok "task main: the bundled bin/linux-$arch/bkcache, unzipped without its mode, is made executable and run"
+else bad "task bundled binary (rc=$rc)" "$work/task.out"; fi
+
 hit_for() { # STUB_OUT -> the cacheHit value the task sets
   # shellcheck disable=SC2086
   run_task main.js $S "STUB_OUT=$1" 2>&1 | sed -n 's/^##vso\[task.setvariable variable=cacheHit;.*\]\(.*\)$/\1/p'
