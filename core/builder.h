@@ -57,4 +57,35 @@ int bk_builder_select(const char *name, const struct bk_builder_config *cfg,
 int bk_builder_run(const struct bk_builder_ops *ops, const struct bk_builder_config *cfg,
                    const struct bk_build_request *req, struct bk_strbuf *log);
 
+/* The drivers, also reachable by name through bk_builders[]. */
+extern const struct bk_builder_ops bk_builder_buildx;
+extern const struct bk_builder_ops bk_builder_docker;
+extern const struct bk_builder_ops bk_builder_buildctl;
+
+/* ---- shared by the drivers (core/builder_exec.c); not for other callers ---- */
+
+/* Run argv (argv->v[0] looked up on PATH) with `env` ("K=V", may be NULL)
+ * added to the environment, stdin from /dev/null, stdout and stderr both
+ * appended to `out` (may be NULL), and streamed to stderr at -vv. Returns
+ * BK_OK with the exit status in *status (128+N for signal N), or
+ * BK_ENOTFOUND / BK_EDENIED when the program cannot be started. */
+int bk_builder__exec(const struct bk_strvec *argv, const struct bk_strvec *env,
+                     struct bk_strbuf *out, int *status);
+
+/* The last non-empty line of `text` that is not a progress line, at most
+ * 300 bytes, copied into `line` (size >= 301). */
+void bk_builder__last_line(const char *text, char *line, size_t size);
+
+/* Map a failed client's output to one of the one-line explanations:
+ * permission denied (BK_EDENIED), daemon unreachable, BuildKit unavailable
+ * (BK_ERR). `what` names the client ("docker", "buildctl"). Returns the
+ * code with the message set. */
+int bk_builder__explain(const char *driver, const char *what, const char *output);
+
+/* The docker client (cfg->docker, else "docker") and the build options that
+ * `docker build` and `docker buildx build` share, from --network=none to
+ * the context directory, appended to argv. */
+const char *bk_builder__docker_client(const struct bk_builder_config *cfg);
+void bk_builder__docker_build_args(const struct bk_build_request *req, struct bk_strvec *argv);
+
 #endif

@@ -1,0 +1,69 @@
+/*
+ * builder_buildx.c - the "buildx" driver: `docker buildx build --builder NAME`.
+ *
+ * Probe: `docker buildx version` must work (the component is installed),
+ * then `docker buildx inspect [NAME]` must find the builder (the current
+ * one when --builder is not given). The build options are those of the
+ * docker driver; buildx needs no DOCKER_BUILDKIT in the environment.
+ */
+#include "core/builder.h"
+
+#include "core/error.h"
+
+#include <string.h>
+
+static int run_buildx(const struct bk_builder_config *cfg, const char *verb)
+{
+    struct bk_strvec argv = BK_STRVEC_INIT;
+    struct bk_strbuf out = BK_STRBUF_INIT;
+    const char *client = bk_builder__docker_client(cfg);
+    int rc, status = 0;
+
+    bk_strvec_push(&argv, client);
+    bk_strvec_push(&argv, "buildx");
+    bk_strvec_push(&argv, verb);
+    if (cfg->builder && verb[0] == 'i')
+        bk_strvec_push(&argv, cfg->builder);
+    rc = bk_builder__exec(&argv, NULL, &out, &status);
+    if (rc == BK_ENOTFOUND)
+        rc = bk_error_set(BK_ENOTFOUND, "buildx: no docker client '%s'", client);
+    else if (rc == BK_EDENIED)
+        rc = bk_error_set(BK_EDENIED, "buildx: permission denied running '%s'", client);
+    else if (rc == BK_OK && status != 0 && verb[0] == 'v')
+        rc = bk_error_set(BK_ENOTFOUND, "buildx: '%s' has no buildx component", client);
+    else if (rc == BK_OK && status != 0 && cfg->builder && strstr(out.buf, "no builder") != NULL)
+        rc = bk_error_set(BK_ENOTFOUND, "buildx: no builder named '%s' (see docker buildx ls)",
+                          cfg->builder);
+    else if (rc == BK_OK && status != 0)
+        rc = bk_builder__explain("buildx", "docker buildx inspect", out.buf);
+    bk_strbuf_release(&out);
+    bk_strvec_clear(&argv);
+    return rc;
+}
+
+static int buildx_probe(const struct bk_builder_config *cfg)
+{
+    int rc = run_buildx(cfg, "version");
+    return rc ? rc : run_buildx(cfg, "inspect");
+}
+
+static int buildx_command(const struct bk_builder_config *cfg, const struct bk_build_request *req,
+                          struct bk_strvec *argv, struct bk_strvec *env)
+{
+    (void)env;
+    bk_strvec_push(argv, bk_builder__docker_client(cfg));
+    bk_strvec_push(argv, "buildx");
+    bk_strvec_push(argv, "build");
+    if (cfg->builder) {
+        bk_strvec_push(argv, "--builder");
+        bk_strvec_push(argv, cfg->builder);
+    }
+    bk_builder__docker_build_args(req, argv);
+    return BK_OK;
+}
+
+const struct bk_builder_ops bk_builder_buildx = {
+    "buildx",       /* name */
+    buildx_probe,   /* probe */
+    buildx_command, /* command */
+};

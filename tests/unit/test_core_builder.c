@@ -1,0 +1,296 @@
+/*
+ * test_core_builder.c - the builder drivers: exact command lines for buildx,
+ * docker and buildctl, driver selection, and the one-line explanations a
+ * probe gives for a missing client, an unreachable daemon, a client without
+ * BuildKit and a permission problem (fake clients written as shell scripts).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "core/builder.h"
+#include "core/error.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *no_env(const char *name)
+{
+    (void)name;
+    return NULL;
+}
+
+static const char *env_host(const char *name)
+{
+    return strcmp(name, "BUILDKIT_HOST") == 0 ? "tcp://buildkitd:1234" : NULL;
+}
+
+static char *command_line(const struct bk_builder_ops *ops, const struct bk_builder_config *cfg,
+                          const struct bk_build_request *req, char **env_out)
+{
+    struct bk_strvec argv = BK_STRVEC_INIT, env = BK_STRVEC_INIT;
+    assert_int_equal(ops->command(cfg, req, &argv, &env), BK_OK);
+    char *s = bk_strvec_join(&argv, " ");
+    *env_out = bk_strvec_join(&env, " ");
+    bk_strvec_clear(&argv);
+    bk_strvec_clear(&env);
+    return s;
+}
+
+static struct bk_strvec g_args = BK_STRVEC_INIT;
+
+static struct bk_build_request full_request(void)
+{
+    if (g_args.n == 0) {
+        bk_strvec_push(&g_args, "BUILDKIT_CACHE_MOUNT_NS=ci");
+        bk_strvec_push(&g_args, "BKCACHE_NONCE=42");
+    }
+    struct bk_build_request req = {"/tmp/ctx", "/tmp/gen/Dockerfile", "/tmp/out",
+                                   &g_args,    "bkcache-out",         "linux/arm64"};
+    return req;
+}
+
+static void test_docker_command(void **state)
+{
+    struct bk_builder_config cfg = {0};
+    struct bk_build_request req = full_request();
+    char *env, *s;
+
+    s = command_line(&bk_builder_docker, &cfg, &req, &env);
+    assert_string_equal(s, "docker build --network=none --progress=plain -f /tmp/gen/Dockerfile "
+                           "--build-arg BUILDKIT_CACHE_MOUNT_NS=ci --build-arg BKCACHE_NONCE=42 "
+                           "--target bkcache-out --platform linux/arm64 "
+                           "-o type=local,dest=/tmp/out /tmp/ctx");
+    assert_string_equal(env, "DOCKER_BUILDKIT=1");
+    free(s);
+    free(env);
+
+    struct bk_build_request min = {"ctx", "ctx/Dockerfile", NULL, NULL, NULL, NULL};
+    cfg.docker = "/usr/bin/docker";
+    s = command_line(&bk_builder_docker, &cfg, &min, &env);
+    assert_string_equal(s, "/usr/bin/docker build --network=none --progress=plain "
+                           "-f ctx/Dockerfile ctx");
+    free(s);
+    free(env);
+}
+
+static void test_buildx_command(void **state)
+{
+    struct bk_builder_config cfg = {0};
+    struct bk_build_request req = full_request();
+    char *env, *s;
+
+    s = command_line(&bk_builder_buildx, &cfg, &req, &env);
+    assert_string_equal(s, "docker buildx build --network=none --progress=plain "
+                           "-f /tmp/gen/Dockerfile --build-arg BUILDKIT_CACHE_MOUNT_NS=ci "
+                           "--build-arg BKCACHE_NONCE=42 --target bkcache-out "
+                           "--platform linux/arm64 -o type=local,dest=/tmp/out /tmp/ctx");
+    assert_string_equal(env, "");
+    free(s);
+    free(env);
+
+    cfg.builder = "ci-builder";
+    cfg.docker = "/opt/docker";
+    s = command_line(&bk_builder_buildx, &cfg, &req, &env);
+    assert_string_equal(s, "/opt/docker buildx build --builder ci-builder --network=none "
+                           "--progress=plain -f /tmp/gen/Dockerfile "
+                           "--build-arg BUILDKIT_CACHE_MOUNT_NS=ci --build-arg BKCACHE_NONCE=42 "
+                           "--target bkcache-out --platform linux/arm64 "
+                           "-o type=local,dest=/tmp/out /tmp/ctx");
+    free(s);
+    free(env);
+}
+
+static void test_buildctl_command(void **state)
+{
+    struct bk_builder_config cfg = {0};
+    struct bk_build_request req = full_request();
+    char *env, *s;
+
+    cfg.getenv = no_env;
+    s = command_line(&bk_builder_buildctl, &cfg, &req, &env);
+    assert_string_equal(s, "buildctl build --progress=plain --frontend dockerfile.v0 "
+                           "--local context=/tmp/ctx --local dockerfile=/tmp/gen "
+                           "--opt filename=Dockerfile "
+                           "--opt build-arg:BUILDKIT_CACHE_MOUNT_NS=ci "
+                           "--opt build-arg:BKCACHE_NONCE=42 --opt target=bkcache-out "
+                           "--opt platform=linux/arm64 --opt force-network-mode=none "
+                           "--output type=local,dest=/tmp/out");
+    assert_string_equal(env, "");
+    free(s);
+    free(env);
+
+    /* BUILDKIT_HOST, overridden by --buildkit-addr */
+    struct bk_build_request min = {"ctx", "Dockerfile.gen", NULL, NULL, NULL, NULL};
+    cfg.getenv = env_host;
+    s = command_line(&bk_builder_buildctl, &cfg, &min, &env);
+    assert_string_equal(s, "buildctl --addr tcp://buildkitd:1234 build --progress=plain "
+                           "--frontend dockerfile.v0 --local context=ctx --local dockerfile=. "
+                           "--opt filename=Dockerfile.gen --opt force-network-mode=none");
+    free(s);
+    free(env);
+    cfg.buildkit_addr = "unix:///run/buildkit/buildkitd.sock";
+    s = command_line(&bk_builder_buildctl, &cfg, &min, &env);
+    assert_non_null(strstr(s, "buildctl --addr unix:///run/buildkit/buildkitd.sock build "));
+    free(s);
+    free(env);
+}
+
+/* ---- probes against fake clients ---- */
+
+static char g_dir[] = "/tmp/bk-builder-test-XXXXXX";
+
+static char *fake_client(const char *name, const char *script)
+{
+    char *path = bk_xasprintf("%s/%s", g_dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "#!/bin/sh\n%s\n", script);
+    fclose(f);
+    chmod(path, 0755);
+    return path;
+}
+
+static int setup(void **state)
+{
+    return mkdtemp(g_dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    char *cmd = bk_xasprintf("rm -rf %s", g_dir);
+    int rc = system(cmd);
+    free(cmd);
+    bk_strvec_clear(&g_args);
+    return rc;
+}
+
+static void test_probe_missing_client(void **state)
+{
+    struct bk_builder_config cfg = {0};
+    const struct bk_builder_ops *ops;
+
+    cfg.docker = "/nonexistent/docker";
+    cfg.buildctl = "/nonexistent/buildctl";
+    cfg.getenv = no_env;
+    assert_int_equal(bk_builder_docker.probe(&cfg), BK_ENOTFOUND);
+    assert_non_null(strstr(bk_error_msg(), "no docker client '/nonexistent/docker'"));
+    assert_int_equal(bk_builder_select("auto", &cfg, &ops), BK_ENOTFOUND);
+    assert_null(ops);
+    assert_non_null(strstr(bk_error_msg(), "no BuildKit client found"));
+}
+
+static void test_probe_daemon_unreachable(void **state)
+{
+    struct bk_builder_config cfg = {0};
+    const struct bk_builder_ops *ops;
+
+    cfg.docker = fake_client("docker-down",
+                             "[ \"$1\" = buildx ] && { echo \"docker: 'buildx' is not a docker "
+                             "command.\"; exit 1; }\n"
+                             "echo 'Cannot connect to the Docker daemon at "
+                             "unix:///var/run/docker.sock. Is the docker daemon running?' >&2\n"
+                             "exit 1");
+    cfg.buildctl = "/nonexistent/buildctl";
+    cfg.getenv = no_env;
+    assert_int_equal(bk_builder_select("auto", &cfg, &ops), BK_ERR);
+    assert_non_null(strstr(bk_error_msg(), "docker: the daemon is unreachable"));
+    assert_non_null(strstr(bk_error_msg(), "Is the docker daemon running?"));
+    assert_null(strchr(bk_error_msg(), '\n'));
+    free((char *)cfg.docker);
+}
+
+static void test_probe_buildx_component_missing(void **state)
+{
+    struct bk_builder_config cfg = {0};
+    const struct bk_builder_ops *ops;
+
+    cfg.docker = fake_client("docker-new",
+                             "case \"$1\" in\n"
+                             "buildx) echo 'docker: unknown command: docker buildx' >&2; exit 1;;\n"
+                             "version) echo 20.10.24; exit 0;;\n"
+                             "build) echo 'ERROR: BuildKit is enabled but the buildx component "
+                             "is missing or broken.' >&2; exit 0;;\n"
+                             "esac");
+    cfg.buildctl = "/nonexistent/buildctl";
+    cfg.getenv = no_env;
+    assert_int_equal(bk_builder_select("docker", &cfg, &ops), BK_ERR);
+    assert_non_null(strstr(bk_error_msg(), "docker: BuildKit unavailable"));
+    assert_int_equal(bk_builder_select("buildx", &cfg, &ops), BK_ENOTFOUND);
+    assert_non_null(strstr(bk_error_msg(), "has no buildx component"));
+    free((char *)cfg.docker);
+}
+
+static void test_probe_permission_denied(void **state)
+{
+    struct bk_builder_config cfg = {0};
+    const struct bk_builder_ops *ops;
+
+    cfg.docker = fake_client("docker-denied",
+                             "echo 'permission denied while trying to connect to the Docker "
+                             "daemon socket at unix:///var/run/docker.sock' >&2; exit 1");
+    cfg.getenv = no_env;
+    assert_int_equal(bk_builder_select("docker", &cfg, &ops), BK_EDENIED);
+    assert_non_null(strstr(bk_error_msg(), "docker: permission denied"));
+    free((char *)cfg.docker);
+
+    /* a client that is not executable */
+    char *path = bk_xasprintf("%s/not-exec", g_dir);
+    FILE *f = fopen(path, "w");
+    fclose(f);
+    cfg.docker = path;
+    assert_int_equal(bk_builder_docker.probe(&cfg), BK_EDENIED);
+    free(path);
+}
+
+static void test_select_auto_and_run(void **state)
+{
+    struct bk_builder_config cfg = {0};
+    const struct bk_builder_ops *ops;
+    struct bk_strbuf log = BK_STRBUF_INIT;
+    struct bk_build_request req = {"ctx", "ctx/Dockerfile", NULL, NULL, NULL, NULL};
+
+    /* no buildx, a working docker: auto picks docker; a failing build
+     * reports the client's last real line */
+    cfg.docker = fake_client(
+        "docker-ok", "case \"$1\" in\n"
+                     "buildx) echo \"docker: 'buildx' is not a docker command.\"; exit 1;;\n"
+                     "version) echo 20.10.24; exit 0;;\n"
+                     "build) [ \"$2\" = --help ] && exit 0\n"
+                     "  [ \"$DOCKER_BUILDKIT\" = 1 ] || exit 3\n"
+                     "  echo '#1 [internal] load build definition'\n"
+                     "  echo 'ERROR: failed to solve: no such stage'\n"
+                     "  echo '#1 DONE 0.1s'; exit 1;;\n"
+                     "esac");
+    cfg.getenv = no_env;
+    assert_int_equal(bk_builder_select(NULL, &cfg, &ops), BK_OK);
+    assert_ptr_equal(ops, &bk_builder_docker);
+    assert_int_equal(bk_builder_run(ops, &cfg, &req, &log), BK_ERR);
+    assert_string_equal(bk_error_msg(),
+                        "docker: build failed: ERROR: failed to solve: no such stage");
+    assert_non_null(strstr(log.buf, "load build definition"));
+    assert_int_equal(bk_builder_select("podman", &cfg, &ops), BK_EINVAL);
+    bk_strbuf_release(&log);
+    free((char *)cfg.docker);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_docker_command),
+        cmocka_unit_test(test_buildx_command),
+        cmocka_unit_test(test_buildctl_command),
+        cmocka_unit_test(test_probe_missing_client),
+        cmocka_unit_test(test_probe_daemon_unreachable),
+        cmocka_unit_test(test_probe_buildx_component_missing),
+        cmocka_unit_test(test_probe_permission_denied),
+        cmocka_unit_test(test_select_auto_and_run),
+    };
+    return cmocka_run_group_tests_name("core/builder", tests, setup, teardown);
+}
