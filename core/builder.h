@@ -57,6 +57,30 @@ int bk_builder_select(const char *name, const struct bk_builder_config *cfg,
 int bk_builder_run(const struct bk_builder_ops *ops, const struct bk_builder_config *cfg,
                    const struct bk_build_request *req, struct bk_strbuf *log);
 
+/* ---- the builder mountio (core/mountio_builder.c) ---- */
+
+struct bk_mountio;
+struct bk_mountio_opts;
+
+/* What the builder mountio needs to run its transfer builds. Borrowed; must
+ * outlive the mountio. */
+struct bk_mountio_builder_config {
+    const struct bk_builder_ops *ops; /* the driver (bk_builder_select) */
+    const struct bk_builder_config *builder;
+    const char *helper;                 /* bkcache-helper; NULL: $BKCACHE_HELPER, else next to
+                                           the running bkcache */
+    const char *dockerfile;             /* the user's Dockerfile (for from= stages), or NULL */
+    const char *context_dir;            /* the user's build context (for from= stages) */
+    const struct bk_strvec *build_args; /* the user's --build-arg (for from= stages), or NULL */
+    const char *platform;               /* the target platform of the user's build, or NULL */
+    const char *tmpdir;                 /* NULL: $TMPDIR, else /tmp */
+};
+
+/* A mountio that reaches the builder's cache mounts with one generated
+ * build per batch (see core/mountio_builder.c). */
+int bk_mountio_builder_create(const struct bk_mountio_builder_config *cfg,
+                              const struct bk_mountio_opts *opts, struct bk_mountio **out);
+
 /* The drivers, also reachable by name through bk_builders[]. */
 extern const struct bk_builder_ops bk_builder_buildx;
 extern const struct bk_builder_ops bk_builder_docker;

@@ -1,0 +1,296 @@
+/*
+ * builder_files.c - file chores of the builder mountio; see builder_files.h.
+ */
+#include "core/builder_files.h"
+
+#include "core/error.h"
+#include "core/strbuf.h"
+
+#include <cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+static int copy_fd(int in, int out, const char *what)
+{
+    char buf[1 << 16];
+
+    for (;;) {
+        ssize_t n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
+        if (n == 0)
+            return BK_OK;
+        if (n < 0)
+            break; /* not supported here: fall back to read/write */
+    }
+    for (;;) {
+        ssize_t n = read(in, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return bk_error_set(BK_ERR, "%s: read: %s", what, strerror(errno));
+        if (n == 0)
+            return BK_OK;
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = write(out, buf + off, (size_t)(n - off));
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w < 0)
+                return bk_error_set(BK_ERR, "%s: write: %s", what, strerror(errno));
+            off += w;
+        }
+    }
+}
+
+static int copy_file(const char *src, const char *dst)
+{
+    int in, out, rc;
+    struct stat st;
+
+    in = open(src, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return bk_error_set(errno == ENOENT ? BK_ENOTFOUND : BK_ERR, "%s: %s", src,
+                            strerror(errno));
+    if (fstat(in, &st) != 0)
+        st.st_mode = 0644;
+    out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, st.st_mode & 0777);
+    if (out < 0) {
+        rc = bk_error_set(BK_ERR, "%s: %s", dst, strerror(errno));
+        close(in);
+        return rc;
+    }
+    rc = copy_fd(in, out, src);
+    if (close(out) != 0 && rc == BK_OK)
+        rc = bk_error_set(BK_ERR, "%s: %s", dst, strerror(errno));
+    close(in);
+    if (rc)
+        unlink(dst);
+    return rc;
+}
+
+int bk_bfiles_place(const char *src, const char *dir, const char *name)
+{
+    char *dst = bk_xasprintf("%s/%s", dir, name);
+    int rc = BK_OK;
+
+    if (link(src, dst) != 0)
+        rc = copy_file(src, dst);
+    free(dst);
+    return rc;
+}
+
+int bk_bfiles_move(const char *src, const char *dst)
+{
+    int rc;
+
+    if (rename(src, dst) == 0)
+        return BK_OK;
+    if (errno != EXDEV)
+        return bk_error_set(BK_ERR, "%s: cannot move to %s: %s", src, dst, strerror(errno));
+    rc = copy_file(src, dst);
+    if (rc == BK_OK)
+        unlink(src);
+    return rc;
+}
+
+int bk_bfiles_write(const char *path, const char *data, size_t len)
+{
+    FILE *f = fopen(path, "w");
+
+    if (!f)
+        return bk_error_set(BK_ERR, "%s: %s", path, strerror(errno));
+    if (fwrite(data, 1, len, f) != len) {
+        fclose(f);
+        return bk_error_set(BK_ERR, "%s: write failed", path);
+    }
+    if (fclose(f) != 0)
+        return bk_error_set(BK_ERR, "%s: %s", path, strerror(errno));
+    return BK_OK;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    if (flag == FTW_DP || flag == FTW_D)
+        rmdir(path);
+    else
+        unlink(path);
+    return 0;
+}
+
+void bk_bfiles_remove_tree(const char *path)
+{
+    nftw(path, remove_entry, 32, FTW_DEPTH | FTW_PHYS);
+}
+
+void bk_bfiles_nonce(char *buf, size_t size)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char raw[32];
+    size_t n = (size - 1) / 2 + 1;
+
+    if (n > sizeof(raw))
+        n = sizeof(raw);
+    if (getrandom(raw, n, 0) != (ssize_t)n) {
+        unsigned long v = (unsigned long)getpid() ^ (unsigned long)time(NULL);
+        memset(raw, 0, sizeof(raw));
+        memcpy(raw, &v, sizeof(v));
+    }
+    for (size_t i = 0; i + 1 < size && i / 2 < n; i++)
+        buf[i] = hex[(raw[i / 2] >> ((i % 2) ? 0 : 4)) & 15];
+    buf[size - 1] = '\0';
+}
+
+/* Decode every frame of the zstd stream on `fd`; the decoder checks each
+ * frame's checksum. The output is discarded. */
+static int check_zstd(int fd, const char *path)
+{
+    ZSTD_DCtx *d = ZSTD_createDCtx();
+    size_t in_size = ZSTD_DStreamInSize(), out_size = ZSTD_DStreamOutSize(), last = 0;
+    char *inbuf = bk_xmalloc(in_size), *outbuf = bk_xmalloc(out_size);
+    int rc = BK_OK, any = 0;
+
+    for (;;) {
+        ssize_t n = read(fd, inbuf, in_size);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = bk_error_set(BK_ERR, "%s: read: %s", path, strerror(errno));
+            break;
+        }
+        if (n == 0)
+            break;
+        any = 1;
+        ZSTD_inBuffer in = {inbuf, (size_t)n, 0};
+        while (in.pos < in.size) {
+            ZSTD_outBuffer out = {outbuf, out_size, 0};
+            last = ZSTD_decompressStream(d, &out, &in);
+            if (ZSTD_isError(last)) {
+                rc = bk_error_set(BK_ECORRUPT, "%s: corrupt archive: %s", path,
+                                  ZSTD_getErrorName(last));
+                goto done;
+            }
+        }
+    }
+    if (rc == BK_OK && (!any || last != 0))
+        rc = bk_error_set(BK_ECORRUPT, "%s: corrupt archive: the stream is truncated", path);
+done:
+    ZSTD_freeDCtx(d);
+    free(inbuf);
+    free(outbuf);
+    return rc;
+}
+
+int bk_bfiles_check_archive(const char *path, struct bk_bfiles_report *out)
+{
+    struct bk_archive_manifest m;
+    struct stat st;
+    int fd, rc;
+
+    memset(out, 0, sizeof(*out));
+    memset(&m, 0, sizeof(m));
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return bk_error_set(errno == ENOENT ? BK_ENOTFOUND : BK_ERR, "%s: %s", path,
+                            strerror(errno));
+    rc = check_zstd(fd, path);
+    if (rc == BK_OK && lseek(fd, 0, SEEK_SET) != 0)
+        rc = bk_error_set(BK_ERR, "%s: seek: %s", path, strerror(errno));
+    if (rc == BK_OK) {
+        rc = bk_archive_read_manifest(fd, &m);
+        if (rc)
+            rc = bk_error_wrap(BK_ECORRUPT, "%s", path);
+    }
+    if (rc == BK_OK) {
+        snprintf(out->status, sizeof(out->status), "ok");
+        snprintf(out->digest, sizeof(out->digest), "%s", m.digest);
+        out->files = m.files;
+        out->entries = m.entries;
+        out->bytes = m.bytes;
+        if (fstat(fd, &st) == 0)
+            out->archive_bytes = (uint64_t)st.st_size;
+        bk_archive_manifest_release(&m);
+    }
+    close(fd);
+    return rc;
+}
+
+static uint64_t json_u64(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsNumber(v) && v->valuedouble > 0 ? (uint64_t)v->valuedouble : 0;
+}
+
+int bk_bfiles_read_report(const char *path, struct bk_bfiles_report *out)
+{
+    struct bk_strbuf sb = BK_STRBUF_INIT;
+    const cJSON *status, *digest;
+    cJSON *root;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    rc = bk_strbuf_read_file(&sb, path);
+    if (rc) {
+        bk_strbuf_release(&sb);
+        return bk_error_set(BK_ERR, "%s: the helper wrote no report", path);
+    }
+    root = cJSON_Parse(sb.buf);
+    bk_strbuf_release(&sb);
+    status = cJSON_GetObjectItemCaseSensitive(root, "status");
+    digest = cJSON_GetObjectItemCaseSensitive(root, "digest");
+    if (!cJSON_IsString(status) || !cJSON_IsString(digest) ||
+        strlen(digest->valuestring) > BK_DIGEST_HEX) {
+        cJSON_Delete(root);
+        return bk_error_set(BK_ERR, "%s: malformed helper report", path);
+    }
+    snprintf(out->status, sizeof(out->status), "%s", status->valuestring);
+    snprintf(out->digest, sizeof(out->digest), "%s", digest->valuestring);
+    out->files = json_u64(root, "files");
+    out->entries = json_u64(root, "entries");
+    out->bytes = json_u64(root, "bytes");
+    out->archive_bytes = json_u64(root, "archive_bytes");
+    cJSON_Delete(root);
+    return BK_OK;
+}
+
+int bk_bfiles_find_helper(const char *given, char **out)
+{
+    char self[4096];
+    ssize_t n;
+    const char *env = getenv("BKCACHE_HELPER");
+
+    *out = NULL;
+    if (given && *given) {
+        if (access(given, X_OK) != 0)
+            return bk_error_set(BK_ENOTFOUND, "%s: no bkcache-helper there", given);
+        *out = bk_xstrdup(given);
+        return BK_OK;
+    }
+    if (env && *env) {
+        if (access(env, X_OK) != 0)
+            return bk_error_set(BK_ENOTFOUND, "BKCACHE_HELPER=%s: no bkcache-helper there", env);
+        *out = bk_xstrdup(env);
+        return BK_OK;
+    }
+    n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n > 0) {
+        self[n] = '\0';
+        char *path = bk_xasprintf("%s/bkcache-helper", dirname(self));
+        if (access(path, X_OK) == 0) {
+            *out = path;
+            return BK_OK;
+        }
+        free(path);
+    }
+    return bk_error_set(BK_ENOTFOUND, "bkcache-helper not found next to bkcache (build it with "
+                                      "make, or set BKCACHE_HELPER)");
+}

@@ -1,0 +1,251 @@
+/*
+ * bkcache-helper - the static program that runs inside generated builds.
+ *
+ * It is copied into the build context of every build that bkcache generates
+ * (FROM scratch, exec-form RUNs), so it must need nothing from the image: it
+ * is linked statically and does only three things, with the archive code of
+ * core/archive*.c:
+ *
+ *   bkcache-helper unpack ARCHIVE DIR --report FILE [--skip-nonempty]
+ *                  [--expect-digest HEX] [--allow-special]
+ *       Verify ARCHIVE and make DIR's contents exactly the archive's (DIR is
+ *       a cache mount point, so its contents are replaced, not DIR itself).
+ *       With --skip-nonempty a DIR that holds anything is left alone and the
+ *       report says "skipped".
+ *   bkcache-helper pack DIR ARCHIVE --report FILE [--level N]
+ *       Pack DIR into ARCHIVE; an empty DIR gives no archive and the report
+ *       says "empty".
+ *   bkcache-helper digest DIR
+ *       Print DIR's content digest and counts (the report format) on stdout.
+ *
+ * The report is one line of JSON that bkcache reads from the build's
+ * exported output: {"status":"ok|skipped|empty","digest":"HEX","files":N,
+ * "entries":N,"bytes":N}. Exit status 0 when the report was written, 1 on an
+ * error (message on stderr, shown in the build log).
+ */
+#include "core/archive.h"
+#include "core/error.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/*
+ * libarchive's pax writer calls this helper from archive_write_set_format.o,
+ * whose table of every format drags libxml2 and ICU (some 35 MB) into a
+ * static link. Defining it here keeps the helper small; it only reports
+ * that the format cannot store an entry's file type.
+ */
+void __archive_write_entry_filetype_unsupported(struct archive *a, struct archive_entry *entry,
+                                                const char *format);
+void __archive_write_entry_filetype_unsupported(struct archive *a, struct archive_entry *entry,
+                                                const char *format)
+{
+    archive_set_error(a, EINVAL, "%s: the %s format cannot store this file type",
+                      archive_entry_pathname(entry), format);
+}
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: bkcache-helper unpack ARCHIVE DIR --report FILE [--skip-nonempty]\n"
+                    "                      [--expect-digest HEX] [--allow-special]\n"
+                    "       bkcache-helper pack DIR ARCHIVE --report FILE [--level N]\n"
+                    "       bkcache-helper digest DIR\n");
+    return 2;
+}
+
+static int fail(const char *what)
+{
+    fprintf(stderr, "bkcache-helper: %s: %s\n", what, bk_error_msg());
+    return 1;
+}
+
+/* 1 when `dir` holds no entry, 0 when it does, -1 when it cannot be read. */
+static int dir_is_empty(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int empty = 1;
+
+    if (!d)
+        return errno == ENOENT ? 1 : -1;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+            empty = 0;
+            break;
+        }
+    }
+    closedir(d);
+    return empty;
+}
+
+/* mkdir -p of the directory part of `path`. */
+static void make_parents(const char *path)
+{
+    char *p = strdup(path);
+    if (!p)
+        return;
+    for (char *s = p + 1; *s; s++) {
+        if (*s == '/') {
+            *s = '\0';
+            mkdir(p, 0755);
+            *s = '/';
+        }
+    }
+    free(p);
+}
+
+static int write_report(const char *path, const char *status, const struct bk_archive_stats *st)
+{
+    FILE *f = stdout;
+
+    if (path) {
+        make_parents(path);
+        f = fopen(path, "w");
+        if (!f) {
+            fprintf(stderr, "bkcache-helper: %s: %s\n", path, strerror(errno));
+            return 1;
+        }
+    }
+    fprintf(f,
+            "{\"status\":\"%s\",\"digest\":\"%s\",\"files\":%" PRIu64 ",\"entries\":%" PRIu64
+            ",\"bytes\":%" PRIu64 ",\"archive_bytes\":%" PRIu64 "}\n",
+            status, st ? st->digest : "", st ? st->files : 0, st ? st->entries : 0,
+            st ? st->bytes : 0, st ? st->archive_bytes : 0);
+    if (path && fclose(f) != 0) {
+        fprintf(stderr, "bkcache-helper: %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
+struct args {
+    const char *pos[2];
+    int npos;
+    const char *report, *expect_digest;
+    int skip_nonempty, allow_special, level;
+};
+
+static int parse_args(int argc, char **argv, int want, struct args *a)
+{
+    memset(a, 0, sizeof(*a));
+    for (int i = 0; i < argc; i++) {
+        const char *s = argv[i];
+        if (strcmp(s, "--report") == 0 && i + 1 < argc)
+            a->report = argv[++i];
+        else if (strcmp(s, "--expect-digest") == 0 && i + 1 < argc)
+            a->expect_digest = argv[++i];
+        else if (strcmp(s, "--level") == 0 && i + 1 < argc)
+            a->level = atoi(argv[++i]);
+        else if (strcmp(s, "--skip-nonempty") == 0)
+            a->skip_nonempty = 1;
+        else if (strcmp(s, "--allow-special") == 0)
+            a->allow_special = 1;
+        else if (s[0] == '-' && s[1] == '-')
+            return -1;
+        else if (a->npos < 2)
+            a->pos[a->npos++] = s;
+        else
+            return -1;
+    }
+    return a->npos == want ? 0 : -1;
+}
+
+static int cmd_unpack(const struct args *a)
+{
+    struct bk_unpack_opts uo = {0};
+    struct bk_archive_stats st = {0};
+    int fd, rc;
+
+    if (a->skip_nonempty) {
+        int empty = dir_is_empty(a->pos[1]);
+        if (empty < 0) {
+            fprintf(stderr, "bkcache-helper: %s: %s\n", a->pos[1], strerror(errno));
+            return 1;
+        }
+        if (!empty) {
+            if (bk_archive_digest_dir(a->pos[1], &st))
+                return fail(a->pos[1]);
+            return write_report(a->report, "skipped", &st);
+        }
+    }
+    fd = open(a->pos[0], O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        fprintf(stderr, "bkcache-helper: %s: %s\n", a->pos[0], strerror(errno));
+        return 1;
+    }
+    uo.allow_special = a->allow_special;
+    uo.expect_digest = a->expect_digest;
+    uo.replace_contents = 1;
+    uo.keep_owner = 1;
+    rc = bk_archive_unpack(fd, a->pos[1], &uo, &st, NULL);
+    close(fd);
+    if (rc)
+        return fail(a->pos[0]);
+    /* what is in the mount now, as the user's build will see it */
+    if (bk_archive_digest_dir(a->pos[1], &st))
+        return fail(a->pos[1]);
+    return write_report(a->report, "ok", &st);
+}
+
+static int cmd_pack(const struct args *a)
+{
+    struct bk_pack_opts po = {0};
+    struct bk_archive_stats st = {0};
+    int fd, rc, empty = dir_is_empty(a->pos[0]);
+
+    if (empty < 0) {
+        fprintf(stderr, "bkcache-helper: %s: %s\n", a->pos[0], strerror(errno));
+        return 1;
+    }
+    if (empty)
+        return write_report(a->report, "empty", NULL);
+    make_parents(a->pos[1]);
+    fd = open(a->pos[1], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        fprintf(stderr, "bkcache-helper: %s: %s\n", a->pos[1], strerror(errno));
+        return 1;
+    }
+    po.level = a->level;
+    rc = bk_archive_pack(a->pos[0], fd, &po, &st);
+    if (close(fd) != 0 && rc == 0)
+        rc = bk_error_set(BK_ERR, "%s: %s", a->pos[1], strerror(errno));
+    if (rc)
+        return fail(a->pos[0]);
+    return write_report(a->report, "ok", &st);
+}
+
+int main(int argc, char **argv)
+{
+    struct args a;
+    struct bk_archive_stats st = {0};
+
+    if (argc < 2)
+        return usage();
+    if (strcmp(argv[1], "unpack") == 0) {
+        if (parse_args(argc - 2, argv + 2, 2, &a) || !a.report)
+            return usage();
+        return cmd_unpack(&a);
+    }
+    if (strcmp(argv[1], "pack") == 0) {
+        if (parse_args(argc - 2, argv + 2, 2, &a) || !a.report)
+            return usage();
+        return cmd_pack(&a);
+    }
+    if (strcmp(argv[1], "digest") == 0) {
+        if (parse_args(argc - 2, argv + 2, 1, &a))
+            return usage();
+        if (bk_archive_digest_dir(a.pos[0], &st))
+            return fail(a.pos[0]);
+        return write_report(NULL, "ok", &st);
+    }
+    return usage();
+}

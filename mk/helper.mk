@@ -1,0 +1,21 @@
+# mk/helper.mk - bkcache-helper, the static program that generated builds run.
+#
+# It reuses the archive code through libbkcache.a: the static link pulls in
+# only the objects the helper references (archive, error, log, strbuf).
+# libarchive's static dependencies are linked as one group because their
+# order is circular. glibc's warnings about getpwnam() in static programs
+# are expected (the helper runs without /etc/passwd) and are filtered.
+EXTRA_ALL += bkcache-helper
+# `all: bkcache $(EXTRA_ALL)` is read before mk/*.mk are included, so the
+# prerequisite is also added here directly.
+all: bkcache-helper
+
+HELPER_LIBS = -Wl,--start-group $(shell pkg-config --static --libs libarchive libzstd libcrypto) \
+              -lm -lpthread -ldl -Wl,--end-group
+
+$(BUILD)/bkcache-helper: $(BUILD)/helper/main.o $(LIB)
+	@$(CC) -static $(LDFLAGS) -o $@ $^ $(HELPER_LIBS) 2>$@.log || { cat $@.log; exit 1; }
+	@echo "  LINK    $@ (static)"
+
+bkcache-helper: $(BUILD)/bkcache-helper
+	@cp $< $@
