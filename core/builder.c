@@ -23,6 +23,11 @@ const struct bk_builder_ops *const bk_builders[] = {
     NULL,
 };
 
+const char *bk_builder__getenv(const char *name)
+{
+    return getenv(name);
+}
+
 int bk_builder_select(const char *name, const struct bk_builder_config *cfg,
                       const struct bk_builder_ops **out)
 {

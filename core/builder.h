@@ -106,6 +106,9 @@ void bk_builder__last_line(const char *text, char *line, size_t size);
  * code with the message set. */
 int bk_builder__explain(const char *driver, const char *what, const char *output);
 
+/* getenv(3) with a const-correct signature, the default of cfg->getenv. */
+const char *bk_builder__getenv(const char *name);
+
 /* The docker client (cfg->docker, else "docker") and the build options that
  * `docker build` and `docker buildx build` share, from --network=none to
  * the context directory, appended to argv. */

@@ -10,7 +10,9 @@
 
 #include "core/error.h"
 
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static int run_buildx(const struct bk_builder_config *cfg, const char *verb)
 {
@@ -41,9 +43,46 @@ static int run_buildx(const struct bk_builder_config *cfg, const char *verb)
     return rc;
 }
 
+/* The docker client finds buildx as a CLI plugin in these directories;
+ * when none has it, `docker buildx` cannot work and is not worth a run. */
+static int plugin_installed(const struct bk_builder_config *cfg)
+{
+    static const char *const dirs[] = {
+        "/usr/local/lib/docker/cli-plugins",
+        "/usr/local/libexec/docker/cli-plugins",
+        "/usr/lib/docker/cli-plugins",
+        "/usr/libexec/docker/cli-plugins",
+        NULL,
+    };
+    const char *(*get)(const char *) = cfg->getenv ? cfg->getenv : bk_builder__getenv;
+    const char *conf = get("DOCKER_CONFIG"), *home = get("HOME");
+    char path[4096];
+
+    if (conf && *conf) {
+        snprintf(path, sizeof(path), "%s/cli-plugins/docker-buildx", conf);
+        if (access(path, X_OK) == 0)
+            return 1;
+    }
+    if (home && *home) {
+        snprintf(path, sizeof(path), "%s/.docker/cli-plugins/docker-buildx", home);
+        if (access(path, X_OK) == 0)
+            return 1;
+    }
+    for (const char *const *d = dirs; *d; d++) {
+        snprintf(path, sizeof(path), "%s/docker-buildx", *d);
+        if (access(path, X_OK) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 static int buildx_probe(const struct bk_builder_config *cfg)
 {
-    int rc = run_buildx(cfg, "version");
+    int rc;
+
+    if (!plugin_installed(cfg))
+        return bk_error_set(BK_ENOTFOUND, "buildx: no docker-buildx plugin installed");
+    rc = run_buildx(cfg, "version");
     return rc ? rc : run_buildx(cfg, "inspect");
 }
 

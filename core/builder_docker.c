@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 const char *bk_builder__docker_client(const struct bk_builder_config *cfg)
@@ -46,7 +47,7 @@ void bk_builder__docker_build_args(const struct bk_build_request *req, struct bk
 /* Run the client with DOCKER_BUILDKIT=1 and the given arguments; on failure,
  * explain. A client that cannot be started is "not found". */
 static int run_client(const struct bk_builder_config *cfg, const char *const *args,
-                      const char *what)
+                      const char *what, struct bk_strbuf *keep)
 {
     struct bk_strvec argv = BK_STRVEC_INIT, env = BK_STRVEC_INIT;
     struct bk_strbuf out = BK_STRBUF_INIT;
@@ -67,6 +68,8 @@ static int run_client(const struct bk_builder_config *cfg, const char *const *ar
         rc = bk_error_set(BK_EDENIED, "docker: permission denied running '%s'", client);
     else if (rc == BK_OK && (status != 0 || strstr(out.buf, "buildx component is missing")))
         rc = bk_builder__explain("docker", what, out.buf);
+    if (keep)
+        bk_strbuf_add(keep, out.buf, out.len);
     bk_strbuf_release(&out);
     bk_strvec_clear(&argv);
     bk_strvec_clear(&env);
@@ -75,10 +78,18 @@ static int run_client(const struct bk_builder_config *cfg, const char *const *ar
 
 static int docker_probe(const struct bk_builder_config *cfg)
 {
-    static const char *const version[] = {"version", "--format", "{{.Server.Version}}", NULL};
+    static const char *const version[] = {"version", "--format",
+                                          "{{.Client.Version}}|{{.Server.Version}}", NULL};
     static const char *const help[] = {"build", "--help", NULL};
-    int rc = run_client(cfg, version, "docker version");
-    return rc ? rc : run_client(cfg, help, "docker build");
+    struct bk_strbuf out = BK_STRBUF_INIT;
+    int rc = run_client(cfg, version, "docker version", &out);
+
+    /* Clients from 23.0 on hand BuildKit builds to the buildx component
+     * and refuse without it: ask them; older clients build themselves. */
+    if (rc == BK_OK && atoi(out.buf) >= 23)
+        rc = run_client(cfg, help, "docker build", NULL);
+    bk_strbuf_release(&out);
+    return rc;
 }
 
 static int docker_command(const struct bk_builder_config *cfg, const struct bk_build_request *req,

@@ -43,6 +43,13 @@ static char *command_line(const struct bk_builder_ops *ops, const struct bk_buil
     return s;
 }
 
+static char g_dir[] = "/tmp/bk-builder-test-XXXXXX";
+
+static const char *env_config(const char *name)
+{
+    return strcmp(name, "DOCKER_CONFIG") == 0 ? g_dir : NULL;
+}
+
 static struct bk_strvec g_args = BK_STRVEC_INIT;
 
 static struct bk_build_request full_request(void)
@@ -144,8 +151,6 @@ static void test_buildctl_command(void **state)
 
 /* ---- probes against fake clients ---- */
 
-static char g_dir[] = "/tmp/bk-builder-test-XXXXXX";
-
 static char *fake_client(const char *name, const char *script)
 {
     char *path = bk_xasprintf("%s/%s", g_dir, name);
@@ -214,7 +219,7 @@ static void test_probe_buildx_component_missing(void **state)
     cfg.docker = fake_client("docker-new",
                              "case \"$1\" in\n"
                              "buildx) echo 'docker: unknown command: docker buildx' >&2; exit 1;;\n"
-                             "version) echo 20.10.24; exit 0;;\n"
+                             "version) echo '28.2.2|20.10.24'; exit 0;;\n"
                              "build) echo 'ERROR: BuildKit is enabled but the buildx component "
                              "is missing or broken.' >&2; exit 0;;\n"
                              "esac");
@@ -222,6 +227,14 @@ static void test_probe_buildx_component_missing(void **state)
     cfg.getenv = no_env;
     assert_int_equal(bk_builder_select("docker", &cfg, &ops), BK_ERR);
     assert_non_null(strstr(bk_error_msg(), "docker: BuildKit unavailable"));
+    assert_int_equal(bk_builder_select("buildx", &cfg, &ops), BK_ENOTFOUND);
+    assert_non_null(strstr(bk_error_msg(), "no docker-buildx plugin installed"));
+    /* a plugin file that does not work */
+    char *plugins = bk_xasprintf("%s/cli-plugins", g_dir);
+    mkdir(plugins, 0755);
+    free(plugins);
+    free(fake_client("cli-plugins/docker-buildx", "exit 1"));
+    cfg.getenv = env_config;
     assert_int_equal(bk_builder_select("buildx", &cfg, &ops), BK_ENOTFOUND);
     assert_non_null(strstr(bk_error_msg(), "has no buildx component"));
     free((char *)cfg.docker);
