@@ -81,6 +81,14 @@ struct bk_mountio_builder_config {
 int bk_mountio_builder_create(const struct bk_mountio_builder_config *cfg,
                               const struct bk_mountio_opts *opts, struct bk_mountio **out);
 
+struct bk_options;
+
+/* The builder mountio for restore/save options without --dir: probe the
+ * driver chosen by --driver and create the mountio. *desc (caller frees)
+ * says which builder, or why none, also on failure. With out == NULL
+ * (plan) only probe and describe. */
+int bk_builder_mountio_open(const struct bk_options *o, struct bk_mountio **out, char **desc);
+
 /* The drivers, also reachable by name through bk_builders[]. */
 extern const struct bk_builder_ops bk_builder_buildx;
 extern const struct bk_builder_ops bk_builder_docker;

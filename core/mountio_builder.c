@@ -45,6 +45,8 @@
 struct builder_io {
     struct bk_mountio base;
     struct bk_mountio_builder_config cfg;
+    struct bk_builder_config builder; /* cfg.builder points here */
+    char *context;                    /* cfg.context_dir points here */
     struct bk_mountio_opts opts;
     char *helper;
 };
@@ -316,6 +318,7 @@ static void builder_destroy(struct bk_mountio *base)
     if (!io)
         return;
     free(io->helper);
+    free(io->context);
     free(io);
 }
 
@@ -340,6 +343,10 @@ int bk_mountio_builder_create(const struct bk_mountio_builder_config *cfg,
     io = bk_xcalloc(1, sizeof(*io));
     io->base.ops = &builder_ops;
     io->cfg = *cfg;
+    io->builder = *cfg->builder;
+    io->context = bk_xstrdup(cfg->context_dir ? cfg->context_dir : ".");
+    io->cfg.context_dir = io->context;
+    io->cfg.builder = &io->builder;
     if (opts)
         io->opts = *opts;
     io->helper = helper;
