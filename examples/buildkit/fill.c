@@ -1,0 +1,131 @@
+/*
+ * fill - the program the BuildKit demo's RUN executes (examples/buildkit).
+ *
+ *   fill REPORT CACHE_DIR... [--NOTE...]
+ *
+ * Arguments that start with "--" are ignored: the demo adds one to change
+ * the RUN line (an instruction-cache miss) without changing what it does.
+ * For each cache mount CACHE_DIR: when it already holds files (a warm
+ * cache), count them; otherwise fill it with a small tree that looks like a
+ * compiler's cache (objects in sub-directories, a symlink, a hardlink, an
+ * empty directory). Writes one line per cache to REPORT and to stdout:
+ *
+ *   /cache/objects: warm (204 files)
+ *   /cache/deps: cold, wrote 204 files
+ *
+ * It is compiled statically by the demo, so the demo's image needs nothing
+ * else: `FROM scratch` and this program.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static long count_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    long n = 0;
+
+    if (!d)
+        return 0;
+    while ((e = readdir(d)) != NULL) {
+        char path[4096];
+        struct stat st;
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        if (lstat(path, &st) != 0)
+            continue;
+        if (S_ISDIR(st.st_mode))
+            n += count_files(path);
+        else if (S_ISREG(st.st_mode))
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
+static int fill(const char *dir)
+{
+    char path[4096], link_from[4096];
+    int n = 0;
+
+    snprintf(path, sizeof(path), "%s/obj", dir);
+    mkdir(path, 0755);
+    for (int i = 0; i < 200; i++) {
+        snprintf(path, sizeof(path), "%s/obj/%02d", dir, i % 16);
+        mkdir(path, 0755);
+        snprintf(path, sizeof(path), "%s/obj/%02d/%04d.o", dir, i % 16, i);
+        FILE *f = fopen(path, "w");
+        if (!f)
+            return -1;
+        for (int k = 0; k < 64 + i; k++)
+            fprintf(f, "object %d line %d\n", i, k);
+        fclose(f);
+        n++;
+    }
+    snprintf(path, sizeof(path), "%s/index", dir);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    fprintf(f, "200 objects\n");
+    fclose(f);
+    n++;
+    snprintf(path, sizeof(path), "%s/index.hard", dir);
+    snprintf(link_from, sizeof(link_from), "%s/index", dir);
+    if (link(link_from, path) == 0)
+        n++;
+    snprintf(path, sizeof(path), "%s/latest", dir);
+    if (symlink("obj/00/0000.o", path) != 0 && errno != EEXIST)
+        return -1;
+    snprintf(path, sizeof(path), "%s/tmp", dir);
+    mkdir(path, 0700);
+    return n;
+}
+
+int main(int argc, char **argv)
+{
+    FILE *report;
+
+    if (argc < 3) {
+        fprintf(stderr, "usage: fill REPORT CACHE_DIR...\n");
+        return 2;
+    }
+    {
+        char dir[4096];
+        snprintf(dir, sizeof(dir), "%s", argv[1]);
+        char *slash = strrchr(dir, '/');
+        if (slash && slash != dir) {
+            *slash = '\0';
+            mkdir(dir, 0755);
+        }
+    }
+    report = fopen(argv[1], "w");
+    if (!report) {
+        perror(argv[1]);
+        return 1;
+    }
+    for (int i = 2; i < argc; i++) {
+        if (strncmp(argv[i], "--", 2) == 0)
+            continue;
+        long have = count_files(argv[i]);
+        char line[4200];
+        if (have > 0) {
+            snprintf(line, sizeof(line), "%s: warm (%ld files)\n", argv[i], have);
+        } else {
+            int n = fill(argv[i]);
+            if (n < 0) {
+                perror(argv[i]);
+                return 1;
+            }
+            snprintf(line, sizeof(line), "%s: cold, wrote %d files\n", argv[i], n);
+        }
+        fputs(line, report);
+        fputs(line, stdout);
+    }
+    return fclose(report) == 0 ? 0 : 1;
+}
