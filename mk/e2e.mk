@@ -1,3 +1,4 @@
-# mk/e2e.mk - `make test-e2e`. PLACEHOLDER until issue 4 lands.
-test-e2e: bkcache
-	@echo "test-e2e: no tests yet (issue 4)"
+# mk/e2e.mk - `make test-e2e`: save and restore through a real BuildKit
+# (tests/e2e/run.sh starts a dockerd when none runs and stops it after).
+test-e2e: all
+	@BKCACHE=$(CURDIR)/bkcache sh tests/e2e/run.sh
