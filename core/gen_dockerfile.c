@@ -12,6 +12,7 @@
 #define CTX "/.bkcache/ctx"
 #define MNT "/.bkcache/mount"
 #define OUT "/.bkcache/out"
+#define BASE "/.bkcache/base"
 
 /* A value goes into a --mount flag word, which the frontend splits on ','
  * and '=' (CSV), unquotes, unescapes and variable-expands: refuse anything
@@ -62,12 +63,23 @@ static void add_mount_flags(struct bk_strbuf *out, const struct bk_gen_mount *m,
     }
 }
 
+/* Inject into a from= cache: a new cache starts as a copy of the from=
+ * content, so the helper needs that content to tell "new" from "warm". */
+static void add_base_mount(struct bk_strbuf *out, const struct bk_gen_mount *m)
+{
+    bk_strbuf_addf(out, " --mount=type=bind,from=%s,target=" BASE, m->from);
+    if (m->source)
+        bk_strbuf_addf(out, ",source=%s", m->source);
+}
+
 static void add_run(struct bk_strbuf *out, enum bk_gen_kind kind, size_t i,
                     const struct bk_gen_mount *m, const struct bk_gen_opts *opts)
 {
     char path[64];
 
     add_mount_flags(out, m, opts);
+    if (kind == BK_GEN_INJECT && m->from && !opts->force)
+        add_base_mount(out, m);
     bk_strbuf_adds(out, " [\"" CTX "/" BK_GEN_HELPER "\", ");
     if (kind == BK_GEN_INJECT) {
         snprintf(path, sizeof(path), CTX "/%zu.tar.zst", i);
@@ -80,6 +92,8 @@ static void add_run(struct bk_strbuf *out, enum bk_gen_kind kind, size_t i,
     if (kind == BK_GEN_INJECT) {
         if (!opts->force)
             bk_strbuf_adds(out, ", \"--skip-nonempty\"");
+        if (!opts->force && m->from)
+            bk_strbuf_adds(out, ", \"--base\", \"" BASE "\"");
         if (m->expect_digest) {
             bk_strbuf_adds(out, ", \"--expect-digest\", ");
             add_json_string(out, m->expect_digest);

@@ -17,6 +17,9 @@
  *     BUILDKIT_CACHE_MOUNT_NS build arg, which the caller passes), uid, gid
  *     and mode as the user wrote them (they create the cache's base layer),
  *     from= and source= when from= is given, and sharing=locked.
+ * Inject into a from= cache also binds the from= content at /.bkcache/base:
+ * a new cache starts as a copy of it, and the helper counts a cache equal
+ * to it as new rather than warm.
  * The RUN writes its report (and, for extract, its archive) under
  * /.bkcache/out/; the caller builds the bkcache-transfer target with a local
  * exporter and reads DEST/.bkcache/out/<i>.json.

@@ -7,11 +7,13 @@
  * core/archive*.c:
  *
  *   bkcache-helper unpack ARCHIVE DIR --report FILE [--skip-nonempty]
- *                  [--expect-digest HEX] [--allow-special]
+ *                  [--base BASE] [--expect-digest HEX] [--allow-special]
  *       Verify ARCHIVE and make DIR's contents exactly the archive's (DIR is
  *       a cache mount point, so its contents are replaced, not DIR itself).
  *       With --skip-nonempty a DIR that holds anything is left alone and the
- *       report says "skipped".
+ *       report says "skipped"; with --base BASE (the from= content a new
+ *       cache starts with), a DIR whose content equals BASE's still counts
+ *       as new.
  *   bkcache-helper pack DIR ARCHIVE --report FILE [--level N]
  *       Pack DIR into ARCHIVE; an empty DIR gives no archive and the report
  *       says "empty".
@@ -56,7 +58,7 @@ void __archive_write_entry_filetype_unsupported(struct archive *a, struct archiv
 static int usage(void)
 {
     fprintf(stderr, "usage: bkcache-helper unpack ARCHIVE DIR --report FILE [--skip-nonempty]\n"
-                    "                      [--expect-digest HEX] [--allow-special]\n"
+                    "                      [--base DIR] [--expect-digest HEX] [--allow-special]\n"
                     "       bkcache-helper pack DIR ARCHIVE --report FILE [--level N]\n"
                     "       bkcache-helper digest DIR\n");
     return 2;
@@ -130,7 +132,7 @@ static int write_report(const char *path, const char *status, const struct bk_ar
 struct args {
     const char *pos[2];
     int npos;
-    const char *report, *expect_digest;
+    const char *report, *expect_digest, *base;
     int skip_nonempty, allow_special, level;
 };
 
@@ -141,6 +143,8 @@ static int parse_args(int argc, char **argv, int want, struct args *a)
         const char *s = argv[i];
         if (strcmp(s, "--report") == 0 && i + 1 < argc)
             a->report = argv[++i];
+        else if (strcmp(s, "--base") == 0 && i + 1 < argc)
+            a->base = argv[++i];
         else if (strcmp(s, "--expect-digest") == 0 && i + 1 < argc)
             a->expect_digest = argv[++i];
         else if (strcmp(s, "--level") == 0 && i + 1 < argc)
@@ -172,9 +176,13 @@ static int cmd_unpack(const struct args *a)
             return 1;
         }
         if (!empty) {
+            struct bk_archive_stats base = {0};
             if (bk_archive_digest_dir(a->pos[1], &st))
                 return fail(a->pos[1]);
-            return write_report(a->report, "skipped", &st);
+            if (a->base && bk_archive_digest_dir(a->base, &base))
+                return fail(a->base);
+            if (!a->base || strcmp(base.digest, st.digest) != 0)
+                return write_report(a->report, "skipped", &st);
         }
     }
     fd = open(a->pos[0], O_RDONLY | O_CLOEXEC);

@@ -96,6 +96,22 @@ static void test_appended_from_stage(void **state)
         "--mount=type=cache,id=deps,target=/.bkcache/mount,sharing=locked,from=Builder,"
         "source=/src/cache [\"/.bkcache/ctx/bkcache-helper\", \"pack\", \"/.bkcache/mount\", "
         "\"/.bkcache/out/0.tar.zst\", \"--report\", \"/.bkcache/out/0.json\"]\n");
+    bk_strbuf_reset(&sb);
+
+    /* inject binds the from= content so the helper can tell a new cache
+     * (a copy of it) from a warm one */
+    o.user_dockerfile = NULL;
+    assert_int_equal(bk_gen_dockerfile(BK_GEN_INJECT, &m, 1, &o, &sb), BK_OK);
+    assert_non_null(strstr(sb.buf,
+                           "source=/src/cache --mount=type=bind,from=Builder,target=/.bkcache/base,"
+                           "source=/src/cache [\"/.bkcache/ctx/bkcache-helper\", \"unpack\", "
+                           "\"/.bkcache/ctx/0.tar.zst\", \"/.bkcache/mount\", \"--report\", "
+                           "\"/.bkcache/out/0.json\", \"--skip-nonempty\", \"--base\", "
+                           "\"/.bkcache/base\"]\n"));
+    bk_strbuf_reset(&sb);
+    o.force = 1;
+    assert_int_equal(bk_gen_dockerfile(BK_GEN_INJECT, &m, 1, &o, &sb), BK_OK);
+    assert_null(strstr(sb.buf, "/.bkcache/base"));
     bk_strbuf_release(&sb);
 }
 
