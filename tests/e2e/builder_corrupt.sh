@@ -1,0 +1,57 @@
+#!/bin/sh
+# builder_corrupt.sh - a corrupt archive never reaches the builder.
+#
+# The saved archive is damaged in the store (bytes flipped in the middle,
+# then truncated). restore must refuse it before starting any build (the
+# docker client is wrapped to log every call), leave the cache empty, say
+# why, and exit 0 (1 with --fail-on-error).
+. "$(dirname "$0")/lib.sh"
+e2e_init corrupt
+
+cat >"$T/ctx/Dockerfile" <<'DF'
+FROM scratch AS work
+COPY busybox /bin/busybox
+COPY inspect.sh mtime-1 mtime-2 /bin/
+ARG ACTION=list
+ARG BKCACHE_E2E_NONCE
+RUN --mount=type=cache,id=corrupt-me,target=/c ["/bin/busybox", "sh", "/bin/inspect.sh", "/c"]
+
+FROM scratch
+COPY --from=work /out/ /
+DF
+cat >"$T/docker" <<WRAP
+#!/bin/sh
+echo "\$*" >>"$T/docker.calls"
+exec $DOCKER "\$@"
+WRAP
+chmod +x "$T/docker"
+
+prune
+ubuild --build-arg ACTION=fill || fail "the fill build failed"
+bk save || fail "save failed"
+archive=$(find "$T/store" -name '*.tar.zst' | head -1)
+check '[ -n "$archive" ]' "no archive in the store"
+size=$(stat -c %s "$archive")
+# flip 16 bytes in the middle of the stream
+printf '%016d' 0 | dd of="$archive" bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null
+prune
+
+BK_DOCKER="$T/docker" bk restore
+rc=$?
+check '[ $rc -eq 0 ]' "restore of a corrupt archive exited $rc, expected 0"
+check 'grep -qi "corrupt" "$T/bk.err" "$T/bk.out"' "restore did not say the archive is corrupt"
+check '! grep -q "^build" "$T/docker.calls" 2>/dev/null' "a build was started with a corrupt archive"
+BK_DOCKER="$T/docker" bk restore --fail-on-error
+rc=$?
+check '[ $rc -eq 1 ]' "restore --fail-on-error of a corrupt archive exited $rc, expected 1"
+ubuild || fail "the list build failed"
+check '! grep -q "a.txt" "$T/out/list"' "the cache holds data after a corrupt restore"
+pass "a damaged archive is refused before any build and the cache stays empty"
+
+# a truncated archive too
+head -c $((size / 3)) "$archive" >"$T/short" && cp "$T/short" "$archive"
+rm -f "$T/docker.calls"
+BK_DOCKER="$T/docker" bk restore
+check '! grep -q "^build" "$T/docker.calls" 2>/dev/null' "a build was started with a truncated archive"
+pass "a truncated archive is refused before any build"
+e2e_done
