@@ -1,5 +1,6 @@
-# mk/demo.mk - `make demo`: a save/restore round trip in directory mode on a
-# fresh local store (scripts/demo-dir.sh). The builder area replaces it with
-# the real BuildKit round trip and falls back to this script.
+# mk/demo.mk - `make demo`: the real BuildKit round trip on examples/buildkit
+# (build, save, docker builder prune -af, restore, rebuild with an edited RUN
+# line: the cache mounts are warm). Without a reachable BuildKit it says so
+# and runs the directory-mode demo (scripts/demo-dir.sh).
 demo: all
-	@BKCACHE=$(CURDIR)/bkcache sh scripts/demo-dir.sh
+	@BKCACHE=$(CURDIR)/bkcache sh examples/buildkit/demo.sh
