@@ -198,9 +198,7 @@ static int cmd_unpack(const struct args *a)
     close(fd);
     if (rc)
         return fail(a->pos[0]);
-    /* what is in the mount now, as the user's build will see it */
-    if (bk_archive_digest_dir(a->pos[1], &st))
-        return fail(a->pos[1]);
+    /* the digest of what was written, computed while unpacking */
     return write_report(a->report, "ok", &st);
 }
 
