@@ -61,6 +61,7 @@ struct batch {
     struct bk_gen_mount *mounts;
     size_t *index; /* mounts[k] belongs to items[index[k]] */
     size_t n;
+    char nonce[33]; /* BKCACHE_NONCE; also names the context sub-directory */
 };
 
 static const char *batch_tmpdir(const struct builder_io *io)
@@ -126,10 +127,13 @@ static void batch_release(struct batch *b)
     memset(b, 0, sizeof(*b));
 }
 
-static int batch_init(struct builder_io *io, struct batch *b, size_t n, int appended,
-                      const char *nonce)
+static int batch_init(struct builder_io *io, struct batch *b, const struct bk_mountio_item *items,
+                      size_t n)
 {
+    int appended = needs_user_dockerfile(items, n);
+
     memset(b, 0, sizeof(*b));
+    bk_bfiles_nonce(b->nonce, sizeof(b->nonce));
     b->tmp = bk_xasprintf("%s/bkcache-build-XXXXXX", batch_tmpdir(io));
     if (!mkdtemp(b->tmp)) {
         int rc = bk_error_set(BK_ERR, "%s: cannot create a temporary directory: %s", b->tmp,
@@ -141,7 +145,7 @@ static int batch_init(struct builder_io *io, struct batch *b, size_t n, int appe
     b->out = bk_xasprintf("%s/out", b->tmp);
     if (appended) {
         b->ctx = bk_xstrdup(io->cfg.context_dir ? io->cfg.context_dir : ".");
-        b->subdir = bk_xasprintf(".bkcache-%s", nonce);
+        b->subdir = bk_xasprintf(".bkcache-%s", b->nonce);
         b->helper_dir = bk_xasprintf("%s/%s", b->ctx, b->subdir);
     } else {
         b->ctx = bk_xasprintf("%s/ctx", b->tmp);
@@ -156,7 +160,7 @@ static int batch_init(struct builder_io *io, struct batch *b, size_t n, int appe
 
 /* Generate, write and run the batch's build. */
 static int batch_build(struct builder_io *io, struct batch *b, enum bk_gen_kind kind,
-                       const struct bk_mountio_item *items, const char *nonce)
+                       const struct bk_mountio_item *items)
 {
     struct bk_strbuf text = BK_STRBUF_INIT, user = BK_STRBUF_INIT, log = BK_STRBUF_INIT;
     struct bk_strvec args = BK_STRVEC_INIT;
@@ -184,7 +188,7 @@ static int batch_build(struct builder_io *io, struct batch *b, enum bk_gen_kind 
         rc = bk_bfiles_write(df, text.buf, text.len);
     if (rc == BK_OK) {
         struct bk_build_request req = {b->ctx, df, b->out, &args, BK_GEN_STAGE, io->cfg.platform};
-        bk_strvec_pushf(&args, "BKCACHE_NONCE=%s", nonce);
+        bk_strvec_pushf(&args, "BKCACHE_NONCE=%s", b->nonce);
         if (*ns && !user_has_ns)
             bk_strvec_pushf(&args, "BUILDKIT_CACHE_MOUNT_NS=%s", ns);
         bk_debug("builder: generated Dockerfile:\n%s", text.buf);
@@ -211,11 +215,8 @@ static int builder_inject(struct bk_mountio *base, struct bk_mountio_item *items
 {
     struct builder_io *io = (struct builder_io *)base;
     struct batch b;
-    char nonce[33];
-    int rc;
+    int rc = batch_init(io, &b, items, n);
 
-    bk_bfiles_nonce(nonce, sizeof(nonce));
-    rc = batch_init(io, &b, n, needs_user_dockerfile(items, n), nonce);
     for (size_t i = 0; rc == BK_OK && i < n; i++) {
         struct bk_mountio_item *it = &items[i];
         struct bk_bfiles_report expect;
@@ -240,7 +241,7 @@ static int builder_inject(struct bk_mountio *base, struct bk_mountio_item *items
         b.index[b.n++] = i;
     }
     if (rc == BK_OK && b.n)
-        rc = batch_build(io, &b, BK_GEN_INJECT, items, nonce);
+        rc = batch_build(io, &b, BK_GEN_INJECT, items);
     for (size_t k = 0; rc == BK_OK && k < b.n; k++) {
         struct bk_mountio_item *it = &items[b.index[k]];
         struct bk_bfiles_report got;
@@ -274,18 +275,15 @@ static int builder_extract(struct bk_mountio *base, struct bk_mountio_item *item
 {
     struct builder_io *io = (struct builder_io *)base;
     struct batch b;
-    char nonce[33];
-    int rc;
+    int rc = batch_init(io, &b, items, n);
 
-    bk_bfiles_nonce(nonce, sizeof(nonce));
-    rc = batch_init(io, &b, n, needs_user_dockerfile(items, n), nonce);
     for (size_t i = 0; rc == BK_OK && i < n; i++) {
         memset(&items[i].stats, 0, sizeof(items[i].stats));
         fill_mount(&b.mounts[b.n], &items[i]);
         b.index[b.n++] = i;
     }
     if (rc == BK_OK && b.n)
-        rc = batch_build(io, &b, BK_GEN_EXTRACT, items, nonce);
+        rc = batch_build(io, &b, BK_GEN_EXTRACT, items);
     for (size_t k = 0; rc == BK_OK && k < b.n; k++) {
         struct bk_mountio_item *it = &items[b.index[k]];
         struct bk_bfiles_report got;

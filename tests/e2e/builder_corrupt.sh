@@ -8,17 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 e2e_init corrupt
 
-cat >"$T/ctx/Dockerfile" <<'DF'
-FROM scratch AS work
-COPY busybox /bin/busybox
-COPY inspect.sh mtime-1 mtime-2 /bin/
-ARG ACTION=list
-ARG BKCACHE_E2E_NONCE
-RUN --mount=type=cache,id=corrupt-me,target=/c ["/bin/busybox", "sh", "/bin/inspect.sh", "/c"]
-
-FROM scratch
-COPY --from=work /out/ /
-DF
+inspect_dockerfile "--mount=type=cache,id=corrupt-me,target=/c" /c
 cat >"$T/docker" <<WRAP
 #!/bin/sh
 echo "\$*" >>"$T/docker.calls"

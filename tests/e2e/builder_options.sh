@@ -9,18 +9,8 @@
 . "$(dirname "$0")/lib.sh"
 e2e_init options
 
-write_dockerfile() { # $1: the cache mount options after id=opts
-  cat >"$T/ctx/Dockerfile" <<DF
-FROM scratch AS work
-COPY busybox /bin/busybox
-COPY inspect.sh mtime-1 mtime-2 /bin/
-ARG ACTION=list
-ARG BKCACHE_E2E_NONCE
-RUN --mount=type=cache,id=opts,target=/c$1 ["/bin/busybox", "sh", "/bin/inspect.sh", "/c"]
-
-FROM scratch
-COPY --from=work /out/ /
-DF
+write_dockerfile() { # $1: the cache mount options after id=opts,target=/c
+  inspect_dockerfile "--mount=type=cache,id=opts,target=/c$1" /c
 }
 
 write_dockerfile ",uid=1000,gid=1000,mode=0700"

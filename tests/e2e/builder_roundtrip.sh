@@ -10,20 +10,9 @@
 . "$(dirname "$0")/lib.sh"
 e2e_init roundtrip
 
-cat >"$T/ctx/Dockerfile" <<'DF'
-FROM scratch AS work
-COPY busybox /bin/busybox
-COPY inspect.sh mtime-1 mtime-2 /bin/
-ARG ACTION=list
-ARG BKCACHE_E2E_NONCE
-RUN --mount=type=cache,id=rt-plain,target=/c/plain \
-    --mount=type=cache,id=rt-owned,target=/c/owned,uid=1000,gid=1000,mode=0750 \
-    --mount=type=cache,target=/c/unused \
-    ["/bin/busybox", "sh", "/bin/inspect.sh", "/c/plain", "/c/owned"]
-
-FROM scratch
-COPY --from=work /out/ /
-DF
+inspect_dockerfile "--mount=type=cache,id=rt-plain,target=/c/plain \
+--mount=type=cache,id=rt-owned,target=/c/owned,uid=1000,gid=1000,mode=0750 \
+--mount=type=cache,target=/c/unused" /c/plain /c/owned
 NS="--build-arg BUILDKIT_CACHE_MOUNT_NS=e2e"
 
 prune

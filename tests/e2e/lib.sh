@@ -63,6 +63,27 @@ bk() {
     --state "$T/state.json" --docker "${BK_DOCKER:-$DOCKER}" "$@" >"$T/bk.out" 2>"$T/bk.err"
 }
 
+# inspect_dockerfile MOUNT_FLAGS DIR...: the user's Dockerfile of most suites,
+# one RUN with MOUNT_FLAGS running inspect.sh over the DIRs ($ACTION picks
+# fill or list), its /out exported.
+inspect_dockerfile() {
+  mounts=$1
+  shift
+  dirs=""
+  for d in "$@"; do dirs="$dirs, \"$d\""; done
+  cat >"$T/ctx/Dockerfile" <<DF
+FROM scratch AS work
+COPY busybox /bin/busybox
+COPY inspect.sh mtime-1 mtime-2 /bin/
+ARG ACTION=list
+ARG BKCACHE_E2E_NONCE
+RUN $mounts ["/bin/busybox", "sh", "/bin/inspect.sh"$dirs]
+
+FROM scratch
+COPY --from=work /out/ /
+DF
+}
+
 prune() {
   "$DOCKER" builder prune -af >/dev/null 2>&1 || fail "docker builder prune failed"
 }
