@@ -26,6 +26,7 @@ trap cleanup EXIT INT TERM
 
 if [ ! -x "$DOCKER" ] || ! command -v dockerd >/dev/null 2>&1; then
   echo "e2e: installing docker.io"
+  apt-get update -qq >/dev/null 2>&1 || true
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io \
     >/dev/null || { echo "e2e: cannot install docker.io" >&2; exit 1; }
 fi
