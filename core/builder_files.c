@@ -233,7 +233,7 @@ static uint64_t json_u64(const cJSON *o, const char *key)
 int bk_bfiles_read_report(const char *path, struct bk_bfiles_report *out)
 {
     struct bk_strbuf sb = BK_STRBUF_INIT;
-    const cJSON *status, *digest;
+    const cJSON *status, *digest, *msg;
     cJSON *root;
     int rc;
 
@@ -253,6 +253,9 @@ int bk_bfiles_read_report(const char *path, struct bk_bfiles_report *out)
         return bk_error_set(BK_ERR, "%s: malformed helper report", path);
     }
     snprintf(out->status, sizeof(out->status), "%s", status->valuestring);
+    msg = cJSON_GetObjectItemCaseSensitive(root, "message");
+    if (cJSON_IsString(msg))
+        snprintf(out->message, sizeof(out->message), "%s", msg->valuestring);
     snprintf(out->digest, sizeof(out->digest), "%s", digest->valuestring);
     out->files = json_u64(root, "files");
     out->entries = json_u64(root, "entries");

@@ -18,7 +18,8 @@
 /* A report written by bkcache-helper (see helper/main.c), or what an
  * archive's manifest announces. */
 struct bk_bfiles_report {
-    char status[16]; /* "ok", "skipped", "empty" */
+    char status[16];   /* "ok", "skipped", "empty", "error" */
+    char message[512]; /* "error": what the helper said */
     char digest[BK_DIGEST_HEX + 1];
     uint64_t files, entries, bytes, archive_bytes;
 };

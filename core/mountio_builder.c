@@ -211,6 +211,19 @@ static char *report_path(const struct batch *b, size_t k, const char *ext)
     return bk_xasprintf("%s/.bkcache/out/%zu.%s", b->out, k, ext);
 }
 
+/* Read one cache's report; a helper error becomes that cache's failure. */
+static int report_status(const char *path, struct bk_bfiles_report *got, const char *what,
+                         const char *name)
+{
+    int rc = bk_bfiles_read_report(path, got);
+    if (rc == BK_OK && strcmp(got->status, "error") == 0)
+        rc = bk_error_set(strstr(got->message, "digest") || strstr(got->message, "corrupt")
+                              ? BK_ECORRUPT
+                              : BK_ERR,
+                          "%s %s: in the builder: %s", what, name, got->message);
+    return rc;
+}
+
 static int builder_inject(struct bk_mountio *base, struct bk_mountio_item *items, size_t n)
 {
     struct builder_io *io = (struct builder_io *)base;
@@ -247,7 +260,7 @@ static int builder_inject(struct bk_mountio *base, struct bk_mountio_item *items
         struct bk_bfiles_report got;
         char *path = report_path(&b, k, "json");
 
-        it->status = bk_bfiles_read_report(path, &got);
+        it->status = report_status(path, &got, "restore", it->identity->name);
         free(path);
         if (it->status == BK_OK && strcmp(got.status, "skipped") == 0) {
             it->status = BK_ESKIPPED;
@@ -289,12 +302,14 @@ static int builder_extract(struct bk_mountio *base, struct bk_mountio_item *item
         struct bk_bfiles_report got;
         char *path = report_path(&b, k, "json"), *archive = report_path(&b, k, "tar.zst");
 
-        it->status = bk_bfiles_read_report(path, &got);
+        it->status = report_status(path, &got, "save", it->identity->name);
         if (it->status == BK_OK && strcmp(got.status, "empty") == 0) {
             it->status =
                 bk_error_set(BK_ENOTFOUND, "save %s: the cache mount is empty", it->identity->name);
         } else if (it->status == BK_OK) {
             it->status = bk_bfiles_move(archive, it->archive_path);
+            if (it->status)
+                bk_error_wrap(it->status, "save %s", it->identity->name);
             snprintf(it->stats.digest, sizeof(it->stats.digest), "%s", got.digest);
             it->stats.files = got.files;
             it->stats.entries = got.entries;
@@ -302,7 +317,7 @@ static int builder_extract(struct bk_mountio *base, struct bk_mountio_item *item
             it->stats.archive_bytes = got.archive_bytes;
         }
         if (it->status && it->status != BK_ENOTFOUND)
-            bk_warn("save %s: %s", it->identity->name, bk_error_msg());
+            bk_warn("%s", bk_error_msg());
         free(path);
         free(archive);
     }

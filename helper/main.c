@@ -22,8 +22,9 @@
  *
  * The report is one line of JSON that bkcache reads from the build's
  * exported output: {"status":"ok|skipped|empty","digest":"HEX","files":N,
- * "entries":N,"bytes":N}. Exit status 0 when the report was written, 1 on an
- * error (message on stderr, shown in the build log).
+ * "entries":N,"bytes":N}, or {"status":"error","message":"..."}. Exit
+ * status 0 when a report was written (an error too, so that one bad cache
+ * does not stop the other caches' RUNs), 1 when none could be.
  */
 #include "core/archive.h"
 #include "core/error.h"
@@ -62,12 +63,6 @@ static int usage(void)
                     "       bkcache-helper pack DIR ARCHIVE --report FILE [--level N]\n"
                     "       bkcache-helper digest DIR\n");
     return 2;
-}
-
-static int fail(const char *what)
-{
-    fprintf(stderr, "bkcache-helper: %s: %s\n", what, bk_error_msg());
-    return 1;
 }
 
 /* 1 when `dir` holds no entry, 0 when it does, -1 when it cannot be read. */
@@ -129,6 +124,41 @@ static int write_report(const char *path, const char *status, const struct bk_ar
     return 0;
 }
 
+/*
+ * A failure. With a report file, the failure goes into the report
+ * ({"status":"error","message":"..."}) and the exit status is 0, so one bad
+ * cache does not fail the other caches' RUNs in the same build; bkcache
+ * reports it for that cache. Without one, exit 1.
+ */
+static int fail(const char *report, const char *what)
+{
+    char msg[1024];
+    FILE *f;
+
+    snprintf(msg, sizeof(msg), "%s: %s", what, bk_error_msg());
+    fprintf(stderr, "bkcache-helper: %s\n", msg);
+    if (!report)
+        return 1;
+    make_parents(report);
+    f = fopen(report, "w");
+    if (!f)
+        return 1;
+    fputs("{\"status\":\"error\",\"digest\":\"\",\"message\":\"", f);
+    for (const char *p = msg; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fputc('\\', f);
+        fputc((unsigned char)*p < 0x20 ? ' ' : *p, f);
+    }
+    fputs("\"}\n", f);
+    return fclose(f) == 0 ? 0 : 1;
+}
+
+static int fail_errno(const char *report, const char *path)
+{
+    bk_error_set(BK_ERR, "%s", strerror(errno));
+    return fail(report, path);
+}
+
 struct args {
     const char *pos[2];
     int npos;
@@ -171,25 +201,21 @@ static int cmd_unpack(const struct args *a)
 
     if (a->skip_nonempty) {
         int empty = dir_is_empty(a->pos[1]);
-        if (empty < 0) {
-            fprintf(stderr, "bkcache-helper: %s: %s\n", a->pos[1], strerror(errno));
-            return 1;
-        }
+        if (empty < 0)
+            return fail_errno(a->report, a->pos[1]);
         if (!empty) {
             struct bk_archive_stats base = {0};
             if (bk_archive_digest_dir(a->pos[1], &st))
-                return fail(a->pos[1]);
+                return fail(a->report, a->pos[1]);
             if (a->base && bk_archive_digest_dir(a->base, &base))
-                return fail(a->base);
+                return fail(a->report, a->base);
             if (!a->base || strcmp(base.digest, st.digest) != 0)
                 return write_report(a->report, "skipped", &st);
         }
     }
     fd = open(a->pos[0], O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        fprintf(stderr, "bkcache-helper: %s: %s\n", a->pos[0], strerror(errno));
-        return 1;
-    }
+    if (fd < 0)
+        return fail_errno(a->report, a->pos[0]);
     uo.allow_special = a->allow_special;
     uo.expect_digest = a->expect_digest;
     uo.replace_contents = 1;
@@ -197,7 +223,7 @@ static int cmd_unpack(const struct args *a)
     rc = bk_archive_unpack(fd, a->pos[1], &uo, &st, NULL);
     close(fd);
     if (rc)
-        return fail(a->pos[0]);
+        return fail(a->report, a->pos[0]);
     /* the digest of what was written, computed while unpacking */
     return write_report(a->report, "ok", &st);
 }
@@ -208,24 +234,22 @@ static int cmd_pack(const struct args *a)
     struct bk_archive_stats st = {0};
     int fd, rc, empty = dir_is_empty(a->pos[0]);
 
-    if (empty < 0) {
-        fprintf(stderr, "bkcache-helper: %s: %s\n", a->pos[0], strerror(errno));
-        return 1;
-    }
+    if (empty < 0)
+        return fail_errno(a->report, a->pos[0]);
     if (empty)
         return write_report(a->report, "empty", NULL);
     make_parents(a->pos[1]);
     fd = open(a->pos[1], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        fprintf(stderr, "bkcache-helper: %s: %s\n", a->pos[1], strerror(errno));
-        return 1;
-    }
+    if (fd < 0)
+        return fail_errno(a->report, a->pos[1]);
     po.level = a->level;
     rc = bk_archive_pack(a->pos[0], fd, &po, &st);
     if (close(fd) != 0 && rc == 0)
         rc = bk_error_set(BK_ERR, "%s: %s", a->pos[1], strerror(errno));
-    if (rc)
-        return fail(a->pos[0]);
+    if (rc) {
+        unlink(a->pos[1]);
+        return fail(a->report, a->pos[0]);
+    }
     return write_report(a->report, "ok", &st);
 }
 
@@ -250,7 +274,7 @@ int main(int argc, char **argv)
         if (parse_args(argc - 2, argv + 2, 1, &a))
             return usage();
         if (bk_archive_digest_dir(a.pos[0], &st))
-            return fail(a.pos[0]);
+            return fail(NULL, a.pos[0]);
         return write_report(NULL, "ok", &st);
     }
     return usage();
