@@ -34,6 +34,7 @@ if ! "$DOCKER" version >/dev/null 2>&1; then
   exit 0
 fi
 [ -x "$(dirname "$BK")/bkcache-helper" ] || { echo "bench_builder: SKIP (no bkcache-helper)"; exit 0; }
+[ -f "$here/gen_archive_data.py" ] || { echo "bench_builder: SKIP (no tests/bench/gen_archive_data.py)"; exit 0; }
 [ -x /bin/busybox ] || { echo "bench_builder: SKIP (no /bin/busybox: apt-get install busybox-static)"; exit 0; }
 if [ -n "${BENCH_DIR:-}" ]; then
   work=$BENCH_DIR; mkdir -p "$work"; keep=1
