@@ -85,7 +85,9 @@ struct bk_options;
 
 /* The builder mountio for restore/save options without --dir: probe the
  * driver chosen by --driver and create the mountio. *desc (caller frees)
- * says which builder, or why none, also on failure. With out == NULL
+ * says which builder, or why none. When no builder can be used, the
+ * mountio fails every batch with that explanation (so the caller reports
+ * it per cache); BK_EINVAL only for an unknown --driver. With out == NULL
  * (plan) only probe and describe. */
 int bk_builder_mountio_open(const struct bk_options *o, struct bk_mountio **out, char **desc);
 

@@ -149,9 +149,10 @@ int bk_builder__explain(const char *driver, const char *what, const char *output
         strstr(output, "'buildx' is not a docker command") ||
         strstr(output, "unknown command: docker buildx"))
         return bk_error_set(BK_ERR,
-                            "%s: BuildKit unavailable: %s has no buildx component (install "
-                            "docker-buildx, or use an older client with --docker PATH)",
-                            driver, what);
+                            "%s: BuildKit unavailable: this docker client builds with BuildKit "
+                            "only through the buildx component, which is missing (install "
+                            "docker-buildx, or pass --docker with another client)",
+                            driver);
     if (strstr(output, "legacy builder is deprecated") || strstr(output, "BuildKit is disabled") ||
         strstr(output, "buildkit not supported by daemon"))
         return bk_error_set(BK_ERR, "%s: BuildKit unavailable: %s uses the legacy builder", driver,
