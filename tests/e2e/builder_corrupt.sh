@@ -22,8 +22,9 @@ bk save || fail "save failed"
 archive=$(find "$T/store" -name '*.tar.zst' | head -1)
 check '[ -n "$archive" ]' "no archive in the store"
 size=$(stat -c %s "$archive")
-# flip 16 bytes in the middle of the stream
-printf '%016d' 0 | dd of="$archive" bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null
+# flip 16 bytes in the compressed data (the end of the stream; the first
+# frames hold the manifest and padding)
+printf '%016d' 0 | dd of="$archive" bs=1 seek=$((size - 40)) conv=notrunc 2>/dev/null
 prune
 
 BK_DOCKER="$T/docker" bk restore
