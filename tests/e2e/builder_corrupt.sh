@@ -1,7 +1,7 @@
 #!/bin/sh
 # builder_corrupt.sh - a corrupt archive never reaches the builder.
 #
-# The saved archive is damaged in the store (bytes flipped in the middle,
+# The saved archive is damaged in the store (bytes flipped in its data,
 # then truncated). restore must refuse it before starting any build (the
 # docker client is wrapped to log every call), leave the cache empty, say
 # why, and exit 0 (1 with --fail-on-error).
