@@ -136,9 +136,12 @@ static void test_place_move_remove(void **state)
     assert_int_equal(access(placed, F_OK), -1);
     assert_int_equal(access(moved, F_OK), 0);
     assert_int_equal(bk_bfiles_place("/nonexistent/x", dir, "y"), BK_ENOTFOUND);
-    mkdir(path_of("ctx/deep"), 0755);
+    char *deep = path_of("ctx/deep"), *link = path_of("ctx/deep/root-link");
+    mkdir(deep, 0755);
     mkdir(nested, 0755);
-    symlink("/", path_of("ctx/deep/root-link"));
+    symlink("/", link);
+    free(deep);
+    free(link);
     bk_bfiles_remove_tree(dir);
     assert_int_equal(access(dir, F_OK), -1);
     assert_int_equal(access("/", F_OK), 0);
