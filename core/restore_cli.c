@@ -7,6 +7,7 @@
  */
 #include "core/restore_cli.h"
 
+#include "core/builder.h"
 #include "core/log.h"
 #include "core/state.h"
 #include "core/strbuf.h"
@@ -21,7 +22,8 @@
 /*
  * Choose the mountio for these options and describe it in *desc (caller
  * frees). With out == NULL (plan) only describe. Returns BK_EINVAL with a
- * message when no mountio can serve the options.
+ * message when no mountio can serve the options (an unknown --driver); an
+ * unreachable builder fails each batch instead (see core/builder.h).
  */
 static int select_mountio(const struct bk_options *o, struct bk_mountio **out, char **desc)
 {
@@ -36,10 +38,8 @@ static int select_mountio(const struct bk_options *o, struct bk_mountio **out, c
         *desc = bk_xasprintf("dir %s", o->dir);
         return out ? bk_mountio_dir_create(o->dir, &mo, out) : BK_OK;
     }
-    *desc = bk_xstrdup("none (no builder support yet: use --dir)");
-    if (!out)
-        return BK_OK;
-    return bk_error_set(BK_EINVAL, "no builder support yet: use --dir");
+    /* the builder's cache mounts, through generated builds (core/builder.h) */
+    return bk_builder_mountio_open(o, out, desc);
 }
 
 /* ---- open and close ---- */
