@@ -1,6 +1,6 @@
 # bkcache: make BuildKit cache mounts survive ephemeral CI runners.
 #
-#   make            build ./bkcache and ./bkcache-helper
+#   make            build ./bkcache and ./bkcache-helper (mk/helper.mk)
 #   make demo       a real save/restore round trip on the local store
 #   make test       every test suite (unit, e2e, github, azure, gitlab, objectstore)
 #   make test-unit  the cmocka unit tests alone
@@ -41,7 +41,7 @@ TEST_SUPPORT = $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/unit/support/*.c))
 .PHONY: all deps demo test test-unit check-asan fuzz bench format format-check clean \
         test-e2e test-github test-azure test-gitlab test-objectstore
 
-all: bkcache $(EXTRA_ALL)
+all: bkcache
 
 deps: $(BUILD)/.deps
 $(BUILD)/.deps: scripts/deps.sh

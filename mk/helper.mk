@@ -6,9 +6,6 @@
 # order is circular. glibc's warnings about getpwnam() in static programs
 # are expected (the helper runs without /etc/passwd) and are kept out of the
 # output (in build/bkcache-helper.log).
-EXTRA_ALL += bkcache-helper
-# `all: bkcache $(EXTRA_ALL)` is read before mk/*.mk are included, so the
-# prerequisite is also added here directly.
 all: bkcache-helper
 
 HELPER_LIBS = -Wl,--start-group $(shell pkg-config --static --libs libarchive libzstd libcrypto) \
@@ -18,11 +15,5 @@ $(BUILD)/bkcache-helper: $(BUILD)/helper/main.o $(LIB)
 	@echo "  LINK    $@ (static)"
 	@$(CC) -static $(LDFLAGS) -o $@ $^ $(HELPER_LIBS) 2>$@.log || { cat $@.log; exit 1; }
 
-ifneq ($(wildcard core/archive_pack.c),)
 bkcache-helper: $(BUILD)/bkcache-helper
 	@cp $< $@
-else
-# Until the archive code is on this branch there is nothing to link.
-bkcache-helper:
-	@echo "  SKIP    bkcache-helper (needs core/archive*.c)"
-endif
