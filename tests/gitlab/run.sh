@@ -13,6 +13,9 @@ EMU_PID=""
 passed=0 failed=0
 
 cleanup() {
+  if [ "$failed" -gt 0 ] && [ -f "$WORK/emu.log" ]; then
+    echo "--- emulator log (last lines)"; tail -20 "$WORK/emu.log"
+  fi
   [ -n "$EMU_PID" ] && kill "$EMU_PID" 2>/dev/null && wait "$EMU_PID" 2>/dev/null
   rm -rf "$WORK"
 }

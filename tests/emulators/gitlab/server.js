@@ -200,6 +200,7 @@ function handleUpload(req, res, name, version, fileName, query) {
   const fileId = state.nextFileId++;
   const diskPath = path.join(dataDir, `file-${fileId}`);
   const out = fs.createWriteStream(diskPath);
+  out.on("error", () => {}); // the client may vanish mid-body (reset faults)
   const sha256 = crypto.createHash("sha256");
   const sha1 = crypto.createHash("sha1");
   const md5 = crypto.createHash("md5");
@@ -210,7 +211,7 @@ function handleUpload(req, res, name, version, fileName, query) {
     sha256.update(chunk);
     sha1.update(chunk);
     md5.update(chunk);
-    out.write(chunk);
+    if (!out.destroyed) out.write(chunk);
     if (fault && fault.kind === "reset" && size > 0) req.socket.destroy();
   });
   req.on("error", () => out.destroy());
@@ -282,6 +283,7 @@ function sendFile(req, res, file, sum) {
     ...(sum ? { "X-Checksum-SHA256": sum } : {}),
   });
   const stream = fs.createReadStream(file.diskPath);
+  stream.on("error", () => res.destroy());
   if (fault && fault.kind === "reset") {
     let sent = 0;
     stream.on("data", (chunk) => {
