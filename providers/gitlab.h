@@ -66,7 +66,8 @@ void gitlab_config_release(struct gitlab_config *c);
  * restores match on the version. Any other key becomes its longest portable
  * prefix (at most 120 characters) + ".h" + 24 hex digits of its SHA-256:
  * exact lookups still work, prefix restores match only within that readable
- * part. Caller frees.
+ * part, and listings show such a version as its readable part + "*".
+ * Caller frees.
  */
 char *gitlab_key_to_version(const char *key);
 /* The key prefix a version shows: the version itself, or its readable part

@@ -242,10 +242,16 @@ static int list_packages(const struct gitlab_config *c, const char *name, const 
     return rc;
 }
 
+/* A hashed version shows its readable part + "*": prefix restores still
+ * match it, an exact lookup never does (no key contains '*'). */
 static void pkg_to_entry(const struct pkg *p, struct bk_provider_entry *e)
 {
+    int hashed;
+    char *part = gitlab_version_key_part(p->version, &hashed);
+
     memset(e, 0, sizeof(*e));
-    e->key = gitlab_version_key_part(p->version, NULL);
+    e->key = hashed ? bk_xasprintf("%s*", part) : bk_xstrdup(part);
+    free(part);
     e->created = p->created;
     e->handle = bk_xasprintf("%ld/%s/%s", p->id, p->name, p->version);
 }

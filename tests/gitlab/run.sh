@@ -83,6 +83,11 @@ check "a key with '..' uploads" drv upload "$WORK/odd.bin" "bkcache-odd..key-1"
 check "and downloads by its exact key" \
   bash -c "'$GITLAB_DRIVER' -o store=packages download '$WORK/odd.out' 'bkcache-odd..key-1' >/dev/null && cmp -s '$WORK/odd.bin' '$WORK/odd.out'"
 
+drv lookup bkcache-odd
+check "a hashed version never answers an exact lookup of its readable part" test $? -eq 3
+drv lookup bkcache-odd-x bkcache-od
+check "but matches a restore key within that part" out_is "bkcache-odd*"
+
 # the project path instead of its id; a private token instead of the job token
 check "project path works as the project id" \
   quiet env CI_PROJECT_ID= "$GITLAB_DRIVER" -o store=packages lookup bkcache-go-linux-amd64-aaaa
