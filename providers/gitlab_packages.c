@@ -97,8 +97,8 @@ static int check(const struct bk_http_response *resp, const char *what)
     long retry_after = bk_error_retry_after_ms();
     char *text;
 
-    if (code == BK_OK)
-        return BK_OK;
+    if (code == BK_OK || resp->status < 300)
+        return code; /* a 203 sign-in page: bk_http_check's message says it all */
     text = error_text(resp);
     if (resp->status == 400 && strstr(text, "too large"))
         code = BK_ESKIPPED;
