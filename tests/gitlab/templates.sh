@@ -26,9 +26,8 @@ skip() { skipped=$((skipped + 1)); echo "skip - $1"; }
 check() { local d=$1; shift; if "$@"; then ok "$d"; else ko "$d"; fi; }
 
 # ---- npm deps: the yaml parser (skipped when node_modules is current) ----
-if [ ! -f tests/gitlab/node_modules/.package-lock.json ] ||
-  ! cmp -s tests/gitlab/package-lock.json tests/gitlab/node_modules/.package-lock.json 2>/dev/null &&
-  [ tests/gitlab/package-lock.json -nt tests/gitlab/node_modules/.package-lock.json ]; then
+nm=tests/gitlab/node_modules/.package-lock.json
+if [ ! -f "$nm" ] || [ tests/gitlab/package-lock.json -nt "$nm" ]; then
   (cd tests/gitlab && npm ci --no-audit --no-fund --loglevel=error >/dev/null) ||
     { echo "FAIL - npm ci in tests/gitlab"; echo "templates: $passed passed, $((failed + 1)) failed"; exit 1; }
 fi
