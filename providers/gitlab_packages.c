@@ -367,6 +367,15 @@ static char *resolve_location(const struct gitlab_config *c, const char *loc)
                         c->api_url, loc);
 }
 
+/* 1 when `url` is on the API's scheme://host:port (the token may go there). */
+static int same_origin(const char *url, const char *api)
+{
+    const char *h = strstr(api, "://");
+    size_t n = strcspn(h + 3, "/");
+    n += (size_t)(h + 3 - api);
+    return strncmp(url, api, n) == 0 && (url[n] == '/' || url[n] == '\0');
+}
+
 int gitlab_packages_download(const struct gitlab_config *c, const struct bk_provider_entry *e,
                              int fd)
 {
@@ -390,7 +399,8 @@ int gitlab_packages_download(const struct gitlab_config *c, const struct bk_prov
             break;
         }
         bk_http_request_init(&req, "GET", url);
-        req.headers = hop == 0 ? &hdrs : NULL; /* never send the token to object storage */
+        /* never send the token to another host (object storage) */
+        req.headers = same_origin(url, c->api_url) ? &hdrs : NULL;
         req.out_fd = fd;
         req.timeout_ms = TRANSFER_TIMEOUT_MS;
         if ((rc = bk_http_do(&req, &resp)))
