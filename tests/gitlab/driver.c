@@ -89,7 +89,7 @@ int main(int argc, char **argv)
                               NULL};
         rc = ops->lookup(p, &q, &e);
         if (rc == BK_OK && dl) {
-            fd = open(file, O_RDWR | O_CREAT, 0644);
+            fd = open(file, O_RDWR | O_CREAT | O_TRUNC, 0644);
             rc = fd < 0 ? bk_error_set(BK_ERR, "%s: cannot open", file) : ops->download(p, &e, fd);
             if (fd >= 0)
                 close(fd);
