@@ -43,6 +43,7 @@
 struct gitlab_provider {
     struct bk_provider base;
     struct gitlab_config cfg;
+    struct bk_provider *runner; /* the runner store's local store; NULL for packages */
 };
 
 static const char *const k_attrs[] = {
@@ -370,9 +371,10 @@ static const struct gitlab_config *conf(struct bk_provider *p)
     return &((struct gitlab_provider *)p)->cfg;
 }
 
-static int runner(struct bk_provider *p)
+/* The runner store's local store, or NULL in packages mode. */
+static struct bk_provider *runner(struct bk_provider *p)
 {
-    return conf(p)->kind == GITLAB_STORE_RUNNER;
+    return ((struct gitlab_provider *)p)->runner;
 }
 
 static int gitlab_detect(const struct bk_provider_config *cfg)
@@ -391,6 +393,11 @@ static int gitlab_create(const struct bk_provider_config *cfg, struct bk_provide
         return rc;
     }
     g->base.ops = &bk_provider_gitlab;
+    if (g->cfg.kind == GITLAB_STORE_RUNNER && (rc = gitlab_runner_open(cfg, &g->cfg, &g->runner))) {
+        gitlab_config_release(&g->cfg);
+        free(g);
+        return rc;
+    }
     if (g->cfg.token)
         bk_log_add_secret(g->cfg.token);
     if (g->cfg.kind == GITLAB_STORE_RUNNER && g->cfg.outside_project)
@@ -403,31 +410,32 @@ static int gitlab_create(const struct bk_provider_config *cfg, struct bk_provide
 static int gitlab_lookup(struct bk_provider *p, const struct bk_lookup *q,
                          struct bk_provider_entry *out)
 {
-    return runner(p) ? gitlab_runner_lookup(conf(p), q, out)
-                     : gitlab_packages_lookup(conf(p), q, out);
+    struct bk_provider *r = runner(p);
+    return r ? r->ops->lookup(r, q, out) : gitlab_packages_lookup(conf(p), q, out);
 }
 
 static int gitlab_download(struct bk_provider *p, const struct bk_provider_entry *e, int fd)
 {
-    return runner(p) ? gitlab_runner_download(conf(p), e, fd)
-                     : gitlab_packages_download(conf(p), e, fd);
+    struct bk_provider *r = runner(p);
+    return r ? r->ops->download(r, e, fd) : gitlab_packages_download(conf(p), e, fd);
 }
 
 static int gitlab_upload(struct bk_provider *p, const struct bk_upload *u, int fd)
 {
-    return runner(p) ? gitlab_runner_upload(conf(p), u, fd)
-                     : gitlab_packages_upload(conf(p), u, fd);
+    struct bk_provider *r = runner(p);
+    return r ? gitlab_runner_upload(conf(p), r, u, fd) : gitlab_packages_upload(conf(p), u, fd);
 }
 
 static int gitlab_list(struct bk_provider *p, bk_entry_cb cb, void *payload)
 {
-    return runner(p) ? gitlab_runner_list(conf(p), cb, payload)
-                     : gitlab_packages_list(conf(p), cb, payload);
+    struct bk_provider *r = runner(p);
+    return r ? r->ops->list(r, cb, payload) : gitlab_packages_list(conf(p), cb, payload);
 }
 
 static int gitlab_remove(struct bk_provider *p, const struct bk_provider_entry *e)
 {
-    return runner(p) ? gitlab_runner_remove(conf(p), e) : gitlab_packages_remove(conf(p), e);
+    struct bk_provider *r = runner(p);
+    return r ? r->ops->remove(r, e) : gitlab_packages_remove(conf(p), e);
 }
 
 static void gitlab_destroy(struct bk_provider *p)
@@ -435,6 +443,8 @@ static void gitlab_destroy(struct bk_provider *p)
     struct gitlab_provider *g = (struct gitlab_provider *)p;
     if (!g)
         return;
+    if (g->runner)
+        g->runner->ops->destroy(g->runner);
     gitlab_config_release(&g->cfg);
     free(g);
 }

@@ -6,7 +6,7 @@
  *
  * One provider name, `gitlab`, two stores chosen by `--store-opt store=`:
  *
- *   runner    (default) archives in a directory inside $CI_PROJECT_DIR
+ *   runner    (default) a local store in a directory inside $CI_PROJECT_DIR
  *             (default .bkcache/) that the job's `cache:` keyword carries
  *             between jobs; LRU-evicted down to max-size / keep on every save.
  *             providers/gitlab_runnercache.c.
@@ -77,15 +77,14 @@ char *gitlab_version_key_part(const char *version, int *hashed);
  * first '-' ("bkcache" for "bkcache-go-linux-amd64-…"). Caller frees. */
 char *gitlab_package_for_key(const char *key);
 
-/* The stores behind the one ops table (same contracts as provider.h). */
-int gitlab_runner_lookup(const struct gitlab_config *c, const struct bk_lookup *q,
-                         struct bk_provider_entry *out);
-int gitlab_runner_download(const struct gitlab_config *c, const struct bk_provider_entry *e,
-                           int fd);
-int gitlab_runner_upload(const struct gitlab_config *c, const struct bk_upload *u, int fd);
-int gitlab_runner_list(const struct gitlab_config *c, bk_entry_cb cb, void *payload);
-int gitlab_runner_remove(const struct gitlab_config *c, const struct bk_provider_entry *e);
+/* The runner store is a local store in c->dir (providers/local.c, through
+ * the registry) plus a size budget enforced on upload. */
+int gitlab_runner_open(const struct bk_provider_config *cfg, const struct gitlab_config *c,
+                       struct bk_provider **out);
+int gitlab_runner_upload(const struct gitlab_config *c, struct bk_provider *store,
+                         const struct bk_upload *u, int fd);
 
+/* The package registry store (same contracts as provider.h). */
 int gitlab_packages_lookup(const struct gitlab_config *c, const struct bk_lookup *q,
                            struct bk_provider_entry *out);
 int gitlab_packages_download(const struct gitlab_config *c, const struct bk_provider_entry *e,
