@@ -224,6 +224,22 @@ mkfile r300.bin 307200
 rdrv upload "$WORK/r300.bin" bkcache-r-d
 check "an archive larger than the whole budget is skipped" err_has "error skipped"
 
+# ---- the CLI: auto-detection, ls and prune on the package store ----
+reset
+mkdir -p "$WORK/cli/src/gomod" && cp tests/gitlab/fixtures/Dockerfile "$WORK/cli/" && echo hi >"$WORK/cli/src/gomod/f"
+bk() { (cd "$WORK/cli" && "$BKCACHE" "$@") >"$WORK/out" 2>"$WORK/err"; }
+bk plan --dir src
+check "GITLAB_CI=true selects the gitlab provider" grep -q '^provider: gitlab' "$WORK/out"
+if bk save --dir src --store-opt store=packages && grep -q 'gomod: saved' "$WORK/out"; then
+  bk ls --store-opt store=packages --json
+  check "bkcache ls lists the package versions" grep -q '"key":.*bkcache-gomod-linux-' "$WORK/out"
+  bk prune --store-opt store=packages --keep 0
+  bk ls --store-opt store=packages
+  check "bkcache prune --keep 0 deletes them" bash -c "! grep -q bkcache-gomod '$WORK/out'"
+else
+  echo "skip - CLI save/ls/prune: bkcache save does not work in this build ($(head -1 "$WORK/err"))"
+fi
+
 # ---- the CI templates ----
 if [ -x tests/gitlab/templates.sh ] || [ -f tests/gitlab/templates.sh ]; then
   tpl_out=$(EMU="$EMU" WORK="$WORK" bash tests/gitlab/templates.sh)
