@@ -9,12 +9,14 @@
 #include <string.h>
 
 extern const struct bk_provider_ops bk_provider_azure;
+extern const struct bk_provider_ops bk_provider_github;
 extern const struct bk_provider_ops bk_provider_gitlab;
 extern const struct bk_provider_ops bk_provider_local;
 
 /* Auto-detection order: CI providers first, the local store last. */
 const struct bk_provider_ops *const bk_providers[] = {
     &bk_provider_azure,
+    &bk_provider_github,
     &bk_provider_gitlab,
     &bk_provider_local,
     NULL,
