@@ -64,7 +64,7 @@ token() { # [ac-json] [ttl]
   curl -fsS -G "$EMU/_emu/token" --data-urlencode "ac=${1:-$MAIN_AC}" --data-urlencode "ttl=${2:-3600}"
 }
 fault() { curl -fsS -X POST -d "$1" "$EMU/_emu/faults" >/dev/null; }
-stat_of() { curl -fsS "$EMU/_emu/stats" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s)[process.argv[1]]||0))' "$1"; }
+stat_of() { curl -fsS "$EMU/_emu/stats" | grep -o "\"$1\":[0-9]*" | cut -d: -f2 | grep . || echo 0; }
 reset() { curl -fsS -X POST "$EMU/_emu/reset" >/dev/null; }
 
 MAIN_TOKEN=$(token)
@@ -77,7 +77,7 @@ v1_env() { # run a command against service v1
   env -u ACTIONS_CACHE_SERVICE_V2 ACTIONS_CACHE_URL="$EMU/" "$@"
 }
 
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
+ok() { passed=$((passed + 1)); echo "ok   $1${GH_TIMES:+ ($SECONDS s)}"; }
 nok() { failed=$((failed + 1)); echo "FAIL $1"; [ -f "$WORK/out" ] && sed 's/^/     | /' "$WORK/out" | tail -15; }
 # check NAME COMMAND...: pass when the command exits 0
 check() {
