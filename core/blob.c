@@ -250,14 +250,15 @@ static struct part *find_part(struct runner *r, CURL *easy)
     return NULL;
 }
 
-int bk_blob_run_parts(const struct bk_blob_parts *job, const struct bk_blob_opts *opts)
+/* The runner proper; `o` has its defaults filled in already. */
+static int run_parts(const struct bk_blob_parts *job, const struct bk_blob_opts *o)
 {
     struct runner r;
     int rc;
 
     memset(&r, 0, sizeof(r));
     r.job = job;
-    fill_defaults(opts, &r.o);
+    r.o = *o;
     if (!job->part_size)
         return bk_error_set(BK_ERR, "%s: part size is 0", r.o.label);
     r.nparts = job->size ? (job->size + job->part_size - 1) / job->part_size : 1;
@@ -312,6 +313,13 @@ int bk_blob_run_parts(const struct bk_blob_parts *job, const struct bk_blob_opts
         free(r.error);
     }
     return rc;
+}
+
+int bk_blob_run_parts(const struct bk_blob_parts *job, const struct bk_blob_opts *opts)
+{
+    struct bk_blob_opts o;
+    fill_defaults(opts, &o);
+    return run_parts(job, &o);
 }
 
 /* ---- shared request pieces ---- */
@@ -450,7 +458,7 @@ int bk_blob_upload(const struct bk_blob_target *t, int fd, uint64_t size,
     u.single = size <= o.single_put_max;
     random_prefix(u.id_prefix);
     job.part_size = u.single ? (size ? size : 1) : o.block_size;
-    int rc = bk_blob_run_parts(&job, &o);
+    int rc = run_parts(&job, &o);
     if (rc || u.single)
         return rc;
     return put_block_list(&u, &o, (size + o.block_size - 1) / o.block_size);
@@ -524,7 +532,7 @@ int bk_blob_download(const struct bk_blob_target *t, int fd, const struct bk_blo
                                      .sign_payload = t->sign_payload };
         if (d.ranged && size <= o.block_size)
             d.ranged = 0; /* one part: a plain GET, resumed with a Range if cut */
-        rc = bk_blob_run_parts(&job, &o);
+        rc = run_parts(&job, &o);
         if (rc)
             return rc;
     }
