@@ -1,0 +1,16 @@
+// actions/save - save the Dockerfile's cache mounts (the `actions/cache/save` of bkcache).
+// Uses the state file of an earlier restore with the same inputs, so unchanged caches are
+// not uploaded again. A key that already exists is a note, not a failure.
+'use strict';
+const runner = require('../lib/runner');
+const bk = require('../lib/bkcache');
+
+try {
+  bk.maskCredentials();
+  const bin = bk.locateBinary();
+  const args = bk.commonArgs();
+  const r = bk.save(bin, [...args, '--state', bk.stateFile(args)]);
+  if (r.status !== 0) runner.setFailed(`bkcache save exited with status ${r.status}`);
+} catch (e) {
+  runner.setFailed(e.message);
+}

@@ -1,0 +1,87 @@
+# cases_3_actions.sh - the JavaScript actions run the way the runner runs them (runner-sim.js:
+# INPUT_* variables, GITHUB_OUTPUT / GITHUB_STATE / GITHUB_ENV / GITHUB_PATH /
+# GITHUB_STEP_SUMMARY files, the post step with its state). The wrapper mechanics are checked
+# with fake-bkcache.sh standing in for the binary; when `bkcache restore` is implemented the
+# actions also run end to end in directory mode against the emulator (sourced by run.sh).
+# shellcheck shell=bash
+
+A=$ROOT/actions
+SIM="node $HERE/runner-sim.js"
+export FAKE_LOG=$WORK/fake.log
+json_get() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{let v=JSON.parse(s);for(const k of process.argv[1].split("."))v=v[k];console.log(typeof v==="object"?JSON.stringify(v):v)})' "$1"; }
+fresh() { rm -rf "$WORK/step" && mkdir -p "$WORK/step" && : >"$FAKE_LOG"; }
+
+# restore: inputs become options, credentials reach the binary, outputs and summary
+fresh
+CMAP='{"/tmp/go-build":{"target":"/root/.cache/go-build","id":"go-build"},"/tmp/apt":"/var/cache/apt"}'
+BKCACHE_BIN=$HERE/fake-bkcache.sh $SIM "$A/restore" main "$WORK/step" dockerfile=build/Dockerfile \
+  target=app "build-args=GO_VERSION=1.22
+DEBUG=0" "key-files=go.sum" "cache-map=$CMAP" key-prefix=ci >"$WORK/step/result.json" 2>&1
+check "restore action exits 0" test "$(json_get exit <"$WORK/step/result.json")" = 0
+check "restore action passes the inputs as options" grep -qF -- \
+  "argv: restore --file build/Dockerfile --target app --key-prefix ci --provider github --build-arg GO_VERSION=1.22 --build-arg DEBUG=0 --key-file go.sum --mount go-build --mount /var/cache/apt --state " "$FAKE_LOG"
+check "restore action asks for --json" grep -q -- "--json$" "$FAKE_LOG"
+check "runtime credentials reach the binary through the environment" \
+  bash -c "grep -q 'env: token' $FAKE_LOG && grep -q 'env: results-url' $FAKE_LOG && ! grep -qF '$MAIN_TOKEN' $FAKE_LOG"
+check "the token is masked with ::add-mask::" grep -qF "::add-mask::$MAIN_TOKEN" "$WORK/step/main.log"
+check "the run is in a log group" grep -q "^::group::bkcache restore" "$WORK/step/main.log"
+check "cache-hit is false when one mount is a partial hit" \
+  test "$(json_get outputs.cache-hit <"$WORK/step/result.json")" = false
+check "matched-keys is a JSON map of mount to key" \
+  test "$(json_get outputs.matched-keys <"$WORK/step/result.json")" = '{"go-build":"bk-go-build-1a2b","apt":"bk-apt-0000"}'
+check "job summary has the per-mount table" bash -c "grep -q '^| Cache | Key | Result | Size | Time |' $WORK/step/summary.md && grep -qF '| go-build | \`bk-go-build-1a2b\` | exact hit | 50.0 MiB | 2.4 s |' $WORK/step/summary.md && grep -qF 'partial hit (\`bk-apt-0000\`)' $WORK/step/summary.md"
+cp "$WORK/step/summary.md" "$WORK/summary-restore.md"
+
+fresh
+FAKE_HITS=exact BKCACHE_BIN=$HERE/fake-bkcache.sh $SIM "$A/restore" main "$WORK/step" \
+  lookup-only=true fail-on-cache-miss=true >"$WORK/step/result.json" 2>&1
+check "cache-hit is true when every mount hit exactly" \
+  test "$(json_get outputs.cache-hit <"$WORK/step/result.json")" = true
+check "lookup-only and fail-on-cache-miss become options" \
+  grep -q -- "--lookup-only --fail-on-cache-miss" "$FAKE_LOG"
+
+fresh
+FAKE_EXIT=1 BKCACHE_BIN=$HERE/fake-bkcache.sh $SIM "$A/restore" main "$WORK/step" >"$WORK/step/result.json" 2>&1
+code=$(json_get exit <"$WORK/step/result.json")
+check "a failing bkcache fails the step with ::error::" bash -c \
+  "[ $code = 1 ] && grep -q '^::error::bkcache restore exited with status 1' $WORK/step/main.log"
+fresh
+BKCACHE_BIN=$HERE/fake-bkcache.sh $SIM "$A/restore" main "$WORK/step" 'cache-map={"a":' >"$WORK/step/result.json" 2>&1
+check "bad cache-map JSON fails the step naming the input" bash -c \
+  "grep -q '^::error::cache-map: not valid JSON' $WORK/step/main.log && [ ! -s $FAKE_LOG ]"
+
+# cache-mounts: restore in main, save in post with the same options and state file
+fresh
+BKCACHE_BIN=$HERE/fake-bkcache.sh $SIM "$A/cache-mounts" main "$WORK/step" mounts=go-build \
+  save-on-failure=true >"$WORK/step/main.json" 2>&1
+BKCACHE_BIN=$HERE/fake-bkcache.sh $SIM "$A/cache-mounts" post "$WORK/step" mounts=go-build \
+  save-on-failure=true >"$WORK/step/post.json" 2>&1
+check "cache-mounts main restores, post saves" bash -c \
+  "grep -q '^argv: restore ' $FAKE_LOG && grep -q '^argv: save ' $FAKE_LOG"
+check "post saves with the main step's options and state file" bash -c \
+  "r=\$(sed -n 's/^argv: restore //p' $FAKE_LOG); s=\$(sed -n 's/^argv: save //p' $FAKE_LOG); [ \"\$r\" = \"\$s\" ]"
+check "save-on-failure exports BKCACHE_SAVE_ON_FAILURE for post-if" \
+  test "$(json_get env.BKCACHE_SAVE_ON_FAILURE <"$WORK/step/main.json")" = true
+check "post step adds the save table to the summary" grep -q "^### bkcache save" "$WORK/step/summary.md"
+cp "$WORK/step/summary.md" "$WORK/summary-cache-mounts.md"
+fresh
+BKCACHE_BIN=$HERE/fake-bkcache.sh $SIM "$A/cache-mounts" main "$WORK/step" lookup-only=true >/dev/null 2>&1
+BKCACHE_BIN=$HERE/fake-bkcache.sh $SIM "$A/cache-mounts" post "$WORK/step" lookup-only=true >/dev/null 2>&1
+check "cache-mounts with lookup-only does not save" bash -c "! grep -q '^argv: save' $FAKE_LOG"
+
+# the binary: from PATH, else this checkout's build, whose directory goes to GITHUB_PATH
+fresh
+mkdir -p "$WORK/bin" && cp "$HERE/fake-bkcache.sh" "$WORK/bin/bkcache"
+env -u BKCACHE_BIN PATH="$WORK/bin:$PATH" $SIM "$A/save" main "$WORK/step" >/dev/null 2>&1
+check "save action finds bkcache on PATH" grep -q "^argv: save " "$FAKE_LOG"
+fresh
+env -u BKCACHE_BIN PATH="/usr/bin:/bin" $SIM "$A/save" main "$WORK/step" >/dev/null 2>&1
+check "without one on PATH it uses the checkout's build and exports its directory" \
+  grep -qx "$ROOT" "$WORK/step/path.txt"
+
+# end to end, directory mode, against the emulator (needs the save/restore commands)
+if "$BKCACHE" restore --help >/dev/null 2>&1 && ! "$BKCACHE" restore --dir /nonexistent -f /dev/null 2>&1 | grep -q "not implemented"; then
+  . "$HERE/e2e_actions.sh"
+else
+  echo "skip actions end to end: 'bkcache restore' is not implemented in this build"
+fi
