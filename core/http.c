@@ -170,6 +170,9 @@ int bk_http_start(const struct bk_http_request *req, struct bk_http_response *re
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &t->x);
     curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+    /* bigger buffers than the 16 KiB default: fewer callbacks and syscalls per MiB */
+    curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 512L * 1024);
+    curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024);
 
     if (strcmp(req->method, "HEAD") == 0) {
         curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
