@@ -26,6 +26,7 @@
 
 #define MIB (1024.0 * 1024.0)
 #define DEFAULT_BLOCK (32ull << 20)
+#define DEFAULT_RANGE (8ull << 20)
 #define DEFAULT_SINGLE_PUT (128ull << 20)
 #define MAX_BACKOFF_MS 30000L
 
@@ -67,6 +68,8 @@ static void fill_defaults(const struct bk_blob_opts *in, struct bk_blob_opts *o)
     *o = in ? *in : zero;
     if (!o->block_size)
         o->block_size = DEFAULT_BLOCK;
+    if (!o->range_size)
+        o->range_size = DEFAULT_RANGE;
     if (!o->single_put_max)
         o->single_put_max = DEFAULT_SINGLE_PUT;
     if (o->parallel <= 0)
@@ -527,10 +530,10 @@ int bk_blob_download(const struct bk_blob_target *t, int fd, const struct bk_blo
         return rc;
     if (size > 0) {
         struct bk_blob_parts job = { .upload = 0, .fd = fd, .size = size,
-                                     .part_size = d.ranged ? o.block_size : size,
+                                     .part_size = d.ranged ? o.range_size : size,
                                      .prepare = prepare_get, .payload = &d, .sign = t->sign,
                                      .sign_payload = t->sign_payload };
-        if (d.ranged && size <= o.block_size)
+        if (d.ranged && size <= o.range_size)
             d.ranged = 0; /* one part: a plain GET, resumed with a Range if cut */
         rc = run_parts(&job, &o);
         if (rc)

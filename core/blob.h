@@ -10,7 +10,7 @@
  * Upload: a file up to single_put_max bytes goes in one Put Blob; a larger
  * one in Put Block requests of block_size bytes, `parallel` at a time, then
  * one Put Block List naming them in order. Download: HEAD (Get Blob
- * Properties) gives the size, then ranged GETs of block_size bytes,
+ * Properties) gives the size, then ranged GETs of range_size bytes,
  * `parallel` at a time, each written straight into the output file with
  * pwrite(); a server that does not advertise byte ranges gets one plain GET.
  *
@@ -52,7 +52,8 @@ struct bk_blob_target {
 #define BK_BLOB_API_VERSION "2024-11-04"
 
 struct bk_blob_opts {
-    uint64_t block_size;      /* bytes per block or range; 0: 32 MiB */
+    uint64_t block_size;      /* bytes per uploaded block; 0: 32 MiB */
+    uint64_t range_size;      /* bytes per ranged GET; 0: 8 MiB */
     uint64_t single_put_max;  /* largest upload sent as one Put Blob; 0: 128 MiB */
     int parallel;             /* requests in flight; 0: 8 */
     int retries;              /* extra tries per block; 0: 4; -1: none */

@@ -31,7 +31,7 @@ struct github_config {
     struct bk_strvec paths;  /* `path=` attributes: the version's path list */
     char *compression;       /* "zstd-without-long" (default), "zstd" or "gzip" */
     char *version;           /* `version=`: a fixed version string, or NULL */
-    struct bk_blob_opts blob;/* block-size, parallel */
+    struct bk_blob_opts blob;/* block-size, range-size, parallel */
 };
 
 /*
@@ -39,7 +39,7 @@ struct github_config {
  * ACTIONS_CACHE_URL, ACTIONS_RUNTIME_TOKEN, ACTIONS_CACHE_SERVICE_V2,
  * GITHUB_SERVER_URL), then --store (a service URL) and the attributes, which
  * override it: url, service=v1|v2, token-env=NAME, path=P (repeatable),
- * compression, version, block-size, parallel. Pure: no network, no logging.
+ * compression, version, block-size, range-size, parallel. Pure: no network, no logging.
  * BK_EINVAL with a message naming the variable or attribute at fault.
  */
 int github_parse_config(const struct bk_provider_config *cfg, struct github_config *out);

@@ -90,6 +90,14 @@ static int parse_attrs(const struct bk_provider_config *cfg, struct github_confi
                                 v);
         c->blob.block_size = bs;
     }
+    v = bk_provider_attr(cfg, "range-size");
+    if (v) {
+        uint64_t rs;
+        if (bk_parse_size(v, &rs) || rs < (1u << 20) || rs > (4000ull << 20))
+            return bk_error_set(BK_EINVAL, "github: store-opt range-size=%s: expected 1M to 4000M",
+                                v);
+        c->blob.range_size = rs;
+    }
     v = bk_provider_attr(cfg, "parallel");
     if (v) {
         char *end;

@@ -309,7 +309,7 @@ static void test_ranged_download_and_resume(void **state)
 {
     char url[128];
     struct bk_blob_target t = target(url, sizeof(url));
-    struct bk_blob_opts o = { .block_size = MiB, .parallel = 4 };
+    struct bk_blob_opts o = { .range_size = MiB, .parallel = 4 };
     int src = temp_file(3 * MiB + 7, 3), out = temp_file(10, 0);
     uint64_t got = 0;
 
@@ -398,7 +398,7 @@ static void test_sign_callback_on_every_request(void **state)
 {
     char url[128];
     struct bk_blob_target t = target(url, sizeof(url));
-    struct bk_blob_opts o = { .block_size = MiB, .single_put_max = MiB };
+    struct bk_blob_opts o = { .block_size = MiB, .range_size = MiB, .single_put_max = MiB };
     int calls = 0, fd = temp_file(2 * MiB, 7), out = temp_file(0, 0);
 
     t.sign = sign_cb;

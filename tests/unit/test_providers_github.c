@@ -99,6 +99,7 @@ static void test_config_attrs_override(void **state)
     bk_strvec_push(&attrs, "path=other");
     bk_strvec_push(&attrs, "compression=gzip");
     bk_strvec_push(&attrs, "block-size=8M");
+    bk_strvec_push(&attrs, "range-size=2M");
     bk_strvec_push(&attrs, "parallel=4");
     struct bk_provider_config cfg = config(env, &attrs);
     struct github_config c;
@@ -111,6 +112,7 @@ static void test_config_attrs_override(void **state)
     assert_string_equal(c.paths.v[0], "~/.npm");
     assert_string_equal(c.compression, "gzip");
     assert_true(c.blob.block_size == 8u << 20);
+    assert_true(c.blob.range_size == 2u << 20);
     assert_int_equal(c.blob.parallel, 4);
     github_config_release(&c);
     bk_strvec_clear(&attrs);
@@ -132,7 +134,7 @@ static void test_config_errors_name_the_culprit(void **state)
     assert_int_equal(github_parse_config(&cfg, &c), BK_EINVAL);
     assert_non_null(strstr(bk_error_msg(), "ACTIONS_RESULTS_URL"));
 
-    const char *bad[] = { "parallel=0", "block-size=1K", "service=v3", "compression=lz4",
+    const char *bad[] = { "parallel=0", "block-size=1K", "range-size=9000M", "service=v3", "compression=lz4",
                           "version=xyz", "url=ftp://x/" };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         bk_strvec_clear(&attrs);
