@@ -27,42 +27,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# ---- setup ----
-npm_deps() { # npm ci, unless node_modules was installed from this very lock file
-  local stamp="$HERE/node_modules/.bkcache-lock"
-  cmp -s "$HERE/package-lock.json" "$stamp" 2>/dev/null && return 0
-  echo "github: npm ci in tests/github"
-  (cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error >"$WORK/npm.log" 2>&1) ||
-    { cat "$WORK/npm.log"; echo "github: 0 passed, 1 failed"; exit 1; }
-  cp "$HERE/package-lock.json" "$stamp"
-}
+# ---- setup: Azurite + the emulator (services.sh), runner-like environment ----
+# shellcheck source=tests/github/services.sh
+. "$HERE/services.sh"
+start_services || { echo "github: 0 passed, 1 failed"; exit 1; }
 
-free_port() {
-  node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
-}
-
-wait_for() { # file pattern
-  for _ in $(seq 1 150); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
-  echo "github: timed out waiting for '$2' in $1"; cat "$1"; return 1
-}
-
-npm_deps
-AZ_PORT=$(free_port)
-"$HERE/node_modules/.bin/azurite-blob" --skipApiVersionCheck --disableTelemetry --loose \
-  --inMemoryPersistence --blobHost 127.0.0.1 --blobPort "$AZ_PORT" >"$WORK/azurite.log" 2>&1 &
-PIDS+=($!)
-wait_for "$WORK/azurite.log" "successfully listens" || exit 1
-AZURITE_URL="http://127.0.0.1:$AZ_PORT/devstoreaccount1" EMU_DIR="$WORK" \
-  node "$ROOT/tests/emulators/github/emulator.js" >"$WORK/emulator.log" 2>&1 &
-PIDS+=($!)
-wait_for "$WORK/emulator.log" "emulator listening on" || exit 1
-EMU_PORT=$(sed -n 's/emulator listening on //p' "$WORK/emulator.log")
-EMU="http://127.0.0.1:$EMU_PORT"
-
-MAIN_AC='[{"Scope":"refs/heads/main","Permission":3}]'
-token() { # [ac-json] [ttl]
-  curl -fsS -G "$EMU/_emu/token" --data-urlencode "ac=${1:-$MAIN_AC}" --data-urlencode "ttl=${2:-3600}"
-}
 fault() { curl -fsS -X POST -d "$1" "$EMU/_emu/faults" >/dev/null; }
 stat_of() { curl -fsS "$EMU/_emu/stats" | grep -o "\"$1\":[0-9]*" | cut -d: -f2 | grep . || echo 0; }
 reset() { curl -fsS -X POST "$EMU/_emu/reset" >/dev/null; }

@@ -26,6 +26,8 @@
 //   blob503:  n                            the next n proxied blob requests get 503
 //   blobCut:  n                            the next n proxied GETs are cut halfway
 //   proxy:    true|false                   hand out proxy URLs (true) or Azurite's own
+// GET /_emu/sas?blob=NAME&sp=cw|r returns a signed URL for any blob (benchmarks use it for a
+// plain curl of the same data).
 // Magic keys: a key containing "emu-slow-finalize" makes finalize wait 1.5 s (to widen the
 // window for concurrent saves). GET /_emu/stats returns request counters; POST /_emu/reset
 // clears entries, faults and counters.
@@ -434,6 +436,10 @@ async function handle(req, res) {
     delete f.proxy;
     Object.assign(faults, f);
     return send(res, 200, { ok: true });
+  }
+  if (p === '/_emu/sas') {
+    res.writeHead(200, { 'Content-Type': 'text/plain' });
+    return res.end(blobUrl(url.searchParams.get('blob') || 'bench/blob', url.searchParams.get('sp') || 'r'));
   }
   if (p === '/_emu/stats') return send(res, 200, stats);
   if (p === '/_emu/entries') return send(res, 200, entries.map((e) => ({ id: e.id, key: e.key,
