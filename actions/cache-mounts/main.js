@@ -7,7 +7,7 @@ const bk = require('../lib/bkcache');
 try {
   bk.maskCredentials();
   const bin = bk.locateBinary();
-  const args = bk.commonArgs();
+  const args = bk.commonArgs(bin);
   const state = bk.stateFile(args);
   runner.saveState('bin', bin);
   runner.saveState('args', JSON.stringify(args));

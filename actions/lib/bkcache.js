@@ -13,8 +13,9 @@
 //
 // cache-map takes the JSON that reproducible-containers/buildkit-cache-dance users already
 // have: {"<host dir>": "<target>"} or {"<host dir>": {"target": "...", "id": "..."}}. bkcache
-// finds the mounts in the Dockerfile itself, so each entry becomes `--mount <id or target>`,
-// limiting the run to those cache mounts; the host directories are not needed.
+// finds the mounts in the Dockerfile itself, so each entry only limits the run to that cache
+// mount: its id or target is looked up in `bkcache mounts --json` and passed as
+// `--mount <name>`. The host directories are not needed.
 'use strict';
 const cp = require('node:child_process');
 const fs = require('node:fs');
@@ -88,23 +89,51 @@ function mountsFromCacheMap(text) {
   });
 }
 
-// Options shared by restore and save, from the action's inputs.
-function commonArgs() {
+// The Dockerfile options, which `bkcache mounts` takes as well.
+function dockerfileArgs() {
   const a = [];
   const opt = (flag, v) => v && a.push(flag, v);
   opt('--file', runner.getInput('dockerfile'));
   opt('--target', runner.getInput('target'));
   opt('--platform', runner.getInput('platform'));
+  for (const b of runner.getMultilineInput('build-args')) a.push('--build-arg', b);
+  return a;
+}
+
+// Mount filters by name: an entry that is a cache id or a target (as cache-map gives them) is
+// resolved to the identity's name through `bkcache mounts --json`; names pass unchanged.
+function resolveMounts(bin, dfArgs, wanted) {
+  if (!wanted.length) return [];
+  const r = cp.spawnSync(bin, ['mounts', ...dfArgs, '--json'], { encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'] });
+  let uses = [];
+  try {
+    uses = r.status === 0 ? JSON.parse(r.stdout) : [];
+  } catch (e) {
+    uses = [];
+  }
+  return [...new Set(wanted.map((w) => {
+    const u = uses.find((x) => x.name === w) || uses.find((x) => x.id === w) ||
+      uses.find((x) => x.target === w);
+    if (!u && uses.length) runner.warning(`no cache mount named '${w}' in the build`);
+    return u ? u.name : w;
+  }))];
+}
+
+// Options shared by restore and save, from the action's inputs.
+function commonArgs(bin) {
+  const df = dockerfileArgs();
+  const a = [...df];
+  const opt = (flag, v) => v && a.push(flag, v);
   opt('--key-prefix', runner.getInput('key-prefix'));
   opt('--builder', runner.getInput('builder'));
   opt('--provider', runner.getInput('provider') || 'github');
   opt('--dir', runner.getInput('dir'));
-  for (const b of runner.getMultilineInput('build-args')) a.push('--build-arg', b);
   for (const k of runner.getMultilineInput('key-files')) a.push('--key-file', k);
   for (const s of runner.getMultilineInput('store-opts')) a.push('--store-opt', s);
-  const mounts = runner.getMultilineInput('mounts').concat(
+  const wanted = runner.getMultilineInput('mounts').concat(
     mountsFromCacheMap(runner.getInput('cache-map')));
-  for (const m of [...new Set(mounts)]) a.push('--mount', m);
+  for (const m of resolveMounts(bin, df, wanted)) a.push('--mount', m);
   if (runner.getBooleanInput('verbose')) a.push('--verbose');
   return a;
 }

@@ -7,7 +7,7 @@ const bk = require('../lib/bkcache');
 try {
   bk.maskCredentials();
   const bin = bk.locateBinary();
-  const args = bk.commonArgs();
+  const args = bk.commonArgs(bin);
   const state = bk.stateFile(args);
   if (runner.getBooleanInput('lookup-only')) args.push('--lookup-only');
   if (runner.getBooleanInput('fail-on-cache-miss')) args.push('--fail-on-cache-miss');

@@ -8,7 +8,7 @@ const bk = require('../lib/bkcache');
 try {
   bk.maskCredentials();
   const bin = bk.locateBinary();
-  const args = bk.commonArgs();
+  const args = bk.commonArgs(bin);
   const r = bk.save(bin, [...args, '--state', bk.stateFile(args)]);
   if (r.status !== 0) runner.setFailed(`bkcache save exited with status ${r.status}`);
 } catch (e) {

@@ -2,7 +2,8 @@
 # fake-bkcache.sh - stands in for bkcache in the wrapper tests: records its arguments and
 # whether the runtime credentials reached it (in $FAKE_LOG), and prints a --json summary of
 # the shape `bkcache restore|save --json` prints. FAKE_HITS=exact makes every mount an exact
-# hit; otherwise one mount is a partial hit. FAKE_EXIT sets the exit status.
+# hit; otherwise one mount is a partial hit. FAKE_EXIT sets the exit status. With
+# FAKE_REAL_MOUNTS=<bkcache>, `mounts` runs the real command.
 {
   printf 'argv: %s\n' "$*"
   [ -n "$ACTIONS_RUNTIME_TOKEN" ] && echo "env: token"
@@ -11,6 +12,11 @@
 second=partial
 [ "$FAKE_HITS" = exact ] && second=exact
 case "$1" in
+mounts)
+  [ -n "${FAKE_REAL_MOUNTS:-}" ] && exec "$FAKE_REAL_MOUNTS" "$@"
+  printf '[{"id":"go-build","target":"/root/.cache/go-build","name":"go-build"},'
+  printf '{"id":"/var/cache/apt","target":"/var/cache/apt","name":"var-cache-apt-12233602"}]\n'
+  ;;
 restore)
   printf '{"identities":[{"name":"go-build","key":"bk-go-build-1a2b","matched_key":"bk-go-build-1a2b","hit":"exact","bytes":52428800,"files":1200,"seconds":2.4},'
   printf '{"name":"apt","key":"bk-apt-3c4d","matched_key":"bk-apt-0000","hit":"%s","bytes":1048576,"files":40,"seconds":0.3}]}\n' "$second"
