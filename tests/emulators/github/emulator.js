@@ -443,7 +443,7 @@ async function handle(req, res) {
   }
   if (p === '/_emu/stats') return send(res, 200, stats);
   if (p === '/_emu/entries') return send(res, 200, entries.map((e) => ({ id: e.id, key: e.key,
-    version: e.version, scope: e.scope, size: e.size, final: e.final })));
+    version: e.version, scope: e.scope, size: e.size, final: e.final, blob: e.blob || null })));
   if (p === '/_emu/reset' && req.method === 'POST') {
     entries = [];
     faults = {};
