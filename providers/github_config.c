@@ -60,6 +60,20 @@ static char *with_slash(const char *url)
     return n && url[n - 1] == '/' ? bk_xstrdup(url) : bk_xasprintf("%s/", url);
 }
 
+/* A size attribute from 1 MiB to 4000 MiB (Azure's largest block); unset leaves *out. */
+static int size_attr(const struct bk_provider_config *cfg, const char *name, uint64_t *out)
+{
+    const char *v = bk_provider_attr(cfg, name);
+    uint64_t n;
+
+    if (!v)
+        return BK_OK;
+    if (bk_parse_size(v, &n) || n < (1u << 20) || n > (4000ull << 20))
+        return bk_error_set(BK_EINVAL, "github: store-opt %s=%s: expected 1M to 4000M", name, v);
+    *out = n;
+    return BK_OK;
+}
+
 static int parse_attrs(const struct bk_provider_config *cfg, struct github_config *c)
 {
     const char *v;
@@ -82,22 +96,9 @@ static int parse_attrs(const struct bk_provider_config *cfg, struct github_confi
                                 v);
         c->version = bk_xstrdup(v);
     }
-    v = bk_provider_attr(cfg, "block-size");
-    if (v) {
-        uint64_t bs;
-        if (bk_parse_size(v, &bs) || bs < (1u << 20) || bs > (4000ull << 20))
-            return bk_error_set(BK_EINVAL, "github: store-opt block-size=%s: expected 1M to 4000M",
-                                v);
-        c->blob.block_size = bs;
-    }
-    v = bk_provider_attr(cfg, "range-size");
-    if (v) {
-        uint64_t rs;
-        if (bk_parse_size(v, &rs) || rs < (1u << 20) || rs > (4000ull << 20))
-            return bk_error_set(BK_EINVAL, "github: store-opt range-size=%s: expected 1M to 4000M",
-                                v);
-        c->blob.range_size = rs;
-    }
+    if (size_attr(cfg, "block-size", &c->blob.block_size) ||
+        size_attr(cfg, "range-size", &c->blob.range_size))
+        return BK_EINVAL;
     v = bk_provider_attr(cfg, "parallel");
     if (v) {
         char *end;

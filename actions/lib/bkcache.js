@@ -151,6 +151,23 @@ function maskCredentials() {
     runner.warning('ACTIONS_RUNTIME_TOKEN is not set: the GitHub cache service is unreachable');
 }
 
+// What every step does first: mask the token, find the binary, build the options. The state
+// file is named from the options, so a later save step with the same inputs finds it.
+function prepare() {
+  maskCredentials();
+  const bin = locateBinary();
+  const args = commonArgs(bin);
+  return { bin, args, state: stateFile(args) };
+}
+
+// The restore-only inputs as options.
+function restoreFlags() {
+  const a = [];
+  if (runner.getBooleanInput('lookup-only')) a.push('--lookup-only');
+  if (runner.getBooleanInput('fail-on-cache-miss')) a.push('--fail-on-cache-miss');
+  return a;
+}
+
 // Run `bkcache <command> ... --json`; stderr streams to the log, stdout is parsed.
 function runBkcache(bin, command, args) {
   const full = [command, ...args, '--json'];
@@ -252,5 +269,5 @@ function save(bin, args) {
   return { status: r.status, rows };
 }
 
-module.exports = { locateBinary, commonArgs, stateFile, maskCredentials, restore, save,
+module.exports = { prepare, restoreFlags, locateBinary, maskCredentials, restore, save,
   mountsFromCacheMap, results };

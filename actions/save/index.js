@@ -6,10 +6,8 @@ const runner = require('../lib/runner');
 const bk = require('../lib/bkcache');
 
 try {
-  bk.maskCredentials();
-  const bin = bk.locateBinary();
-  const args = bk.commonArgs(bin);
-  const r = bk.save(bin, [...args, '--state', bk.stateFile(args)]);
+  const { bin, args, state } = bk.prepare();
+  const r = bk.save(bin, [...args, '--state', state]);
   if (r.status !== 0) runner.setFailed(`bkcache save exited with status ${r.status}`);
 } catch (e) {
   runner.setFailed(e.message);

@@ -149,58 +149,42 @@ static void test_config_errors_name_the_culprit(void **state)
     bk_strvec_clear(&attrs);
 }
 
-static void test_version_vectors(void **state)
+/* The version for `attrs` (NULL-terminated) and `identity` must be `want`. */
+static void assert_version(const char *const *attrs, const char *identity, const char *want)
 {
+    struct bk_strvec av = BK_STRVEC_INIT;
     struct github_config c;
-    struct bk_strvec attrs = BK_STRVEC_INIT;
     struct bk_provider_config cfg;
     char *v;
 
-    bk_strvec_push(&attrs, "path=data");
-    cfg = config(k_runner_v2, &attrs);
+    for (size_t i = 0; attrs[i]; i++)
+        bk_strvec_push(&av, attrs[i]);
+    cfg = config(k_runner_v2, &av);
     assert_int_equal(github_parse_config(&cfg, &c), BK_OK);
-    v = github_version(&c, "ignored-identity");
-    assert_string_equal(v, "3ad75f27293d65a135214b8c82b296080f911dc107e52f1e7ec871a2eda46e69");
+    v = github_version(&c, identity);
+    assert_string_equal(v, want);
     free(v);
     github_config_release(&c);
+    bk_strvec_clear(&av);
+}
 
-    bk_strvec_clear(&attrs);
-    bk_strvec_push(&attrs, "path=~/.npm");
-    bk_strvec_push(&attrs, "compression=gzip");
-    cfg = config(k_runner_v2, &attrs);
-    assert_int_equal(github_parse_config(&cfg, &c), BK_OK);
-    v = github_version(&c, NULL);
-    assert_string_equal(v, "9e0ba804245d8292e3d31c4651caa1d2c2e10e81739c3a6224daf431cd079309");
-    free(v);
-    github_config_release(&c);
+static void test_version_vectors(void **state)
+{
+    static const char *const data[] = { "path=data", NULL };
+    static const char *const npm_gzip[] = { "path=~/.npm", "compression=gzip", NULL };
+    static const char *const two[] = { "path=path/a", "path=path/b", NULL };
+    static const char *const none[] = { NULL };
+    static const char *const fixed[] = { "version=ABCDEF01", NULL };
 
-    bk_strvec_clear(&attrs);
-    bk_strvec_push(&attrs, "path=path/a");
-    bk_strvec_push(&attrs, "path=path/b");
-    cfg = config(k_runner_v2, &attrs);
-    assert_int_equal(github_parse_config(&cfg, &c), BK_OK);
-    v = github_version(&c, NULL);
-    assert_string_equal(v, "18705739bd55bf92089cab50a54b337a20e2dd8e5da5c02d0dac7c4c90b8fa05");
-    free(v);
-    github_config_release(&c);
-
+    assert_version(data, "ignored-identity",
+                   "3ad75f27293d65a135214b8c82b296080f911dc107e52f1e7ec871a2eda46e69");
+    assert_version(npm_gzip, NULL,
+                   "9e0ba804245d8292e3d31c4651caa1d2c2e10e81739c3a6224daf431cd079309");
+    assert_version(two, NULL, "18705739bd55bf92089cab50a54b337a20e2dd8e5da5c02d0dac7c4c90b8fa05");
     /* no paths: the identity stands in for them; ~/.npm gives the spec's vector */
-    cfg = config(k_runner_v2, NULL);
-    assert_int_equal(github_parse_config(&cfg, &c), BK_OK);
-    v = github_version(&c, "~/.npm");
-    assert_string_equal(v, "c242501c19ada3dcced7a83b074ccb8e79f816602d4125493924624b38591de2");
-    free(v);
-    github_config_release(&c);
-
-    bk_strvec_clear(&attrs);
-    bk_strvec_push(&attrs, "version=ABCDEF01");
-    cfg = config(k_runner_v2, &attrs);
-    assert_int_equal(github_parse_config(&cfg, &c), BK_OK);
-    v = github_version(&c, "x");
-    assert_string_equal(v, "ABCDEF01");
-    free(v);
-    github_config_release(&c);
-    bk_strvec_clear(&attrs);
+    assert_version(none, "~/.npm",
+                   "c242501c19ada3dcced7a83b074ccb8e79f816602d4125493924624b38591de2");
+    assert_version(fixed, "x", "ABCDEF01");
 }
 
 static void test_key_rules(void **state)
