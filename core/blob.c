@@ -32,9 +32,9 @@
 
 struct part {
     uint64_t index, start, len;
-    uint64_t done;        /* bytes known good (download: written; upload: len once stored) */
-    int tries;            /* attempts made */
-    int64_t not_before;   /* ms on the monotonic clock */
+    uint64_t done;      /* bytes known good (download: written; upload: len once stored) */
+    int tries;          /* attempts made */
+    int64_t not_before; /* ms on the monotonic clock */
     int active, finished;
     struct bk_blob_part spec;
     struct bk_http_request req;
@@ -52,7 +52,7 @@ struct runner {
     uint64_t bytes_done;
     int64_t started, last_progress;
     int failed;
-    char *error;          /* message of the failure that stopped the run */
+    char *error; /* message of the failure that stopped the run */
 };
 
 static int64_t now_ms(void)
@@ -141,12 +141,13 @@ static int part_launch(struct runner *r, struct part *p)
 static int part_outcome(struct runner *r, struct part *p, int rc)
 {
     long s = p->resp.status;
-    int good = r->job->upload ? (s >= 200 && s < 300) : (s == 206 || (s == 200 && p->start + p->done == 0));
+    int good = r->job->upload ? (s >= 200 && s < 300)
+                              : (s == 206 || (s == 200 && p->start + p->done == 0));
     char what[96];
 
     snprintf(what, sizeof(what), "%s part %" PRIu64, r->o.label, p->index);
     if (!r->job->upload && good)
-        p->done += p->resp.bytes_written;  /* keep what arrived, even if cut off */
+        p->done += p->resp.bytes_written; /* keep what arrived, even if cut off */
     if (rc)
         return bk_error_wrap(rc, "%s", what);
     if (!good && s >= 200 && s < 300)
@@ -159,8 +160,9 @@ static int part_outcome(struct runner *r, struct part *p, int rc)
         return BK_OK;
     }
     if (p->done < p->len)
-        return bk_error_set(BK_ETRANSIENT, "%s: response ended after %" PRIu64 " of %" PRIu64
-                            " bytes", what, p->done, p->len);
+        return bk_error_set(BK_ETRANSIENT,
+                            "%s: response ended after %" PRIu64 " of %" PRIu64 " bytes", what,
+                            p->done, p->len);
     return BK_OK;
 }
 
@@ -413,9 +415,9 @@ static void random_prefix(char out[37])
     if (RAND_bytes(b, sizeof(b)) != 1)
         for (size_t i = 0; i < sizeof(b); i++)
             b[i] = (unsigned char)(rand() & 0xff);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-             b[13], b[14], b[15]);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
 }
 
 static int put_block_list(struct upload_ctx *u, const struct bk_blob_opts *o, uint64_t nblocks)
@@ -453,9 +455,14 @@ int bk_blob_upload(const struct bk_blob_target *t, int fd, uint64_t size,
                    const struct bk_blob_opts *opts)
 {
     struct bk_blob_opts o;
-    struct upload_ctx u = { .t = t };
-    struct bk_blob_parts job = { .upload = 1, .fd = fd, .size = size, .prepare = prepare_put,
-                                 .payload = &u, .sign = t->sign, .sign_payload = t->sign_payload };
+    struct upload_ctx u = {.t = t};
+    struct bk_blob_parts job = {.upload = 1,
+                                .fd = fd,
+                                .size = size,
+                                .prepare = prepare_put,
+                                .payload = &u,
+                                .sign = t->sign,
+                                .sign_payload = t->sign_payload};
 
     fill_defaults(opts, &o);
     u.single = size <= o.single_put_max;
@@ -520,7 +527,7 @@ int bk_blob_download(const struct bk_blob_target *t, int fd, const struct bk_blo
                      uint64_t *size_out)
 {
     struct bk_blob_opts o;
-    struct download_ctx d = { .t = t };
+    struct download_ctx d = {.t = t};
     uint64_t size = 0;
     int rc;
 
@@ -529,10 +536,14 @@ int bk_blob_download(const struct bk_blob_target *t, int fd, const struct bk_blo
     if (rc)
         return rc;
     if (size > 0) {
-        struct bk_blob_parts job = { .upload = 0, .fd = fd, .size = size,
-                                     .part_size = d.ranged ? o.range_size : size,
-                                     .prepare = prepare_get, .payload = &d, .sign = t->sign,
-                                     .sign_payload = t->sign_payload };
+        struct bk_blob_parts job = {.upload = 0,
+                                    .fd = fd,
+                                    .size = size,
+                                    .part_size = d.ranged ? o.range_size : size,
+                                    .prepare = prepare_get,
+                                    .payload = &d,
+                                    .sign = t->sign,
+                                    .sign_payload = t->sign_payload};
         if (d.ranged && size <= o.range_size)
             d.ranged = 0; /* one part: a plain GET, resumed with a Range if cut */
         rc = run_parts(&job, &o);

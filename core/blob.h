@@ -43,22 +43,22 @@ typedef int (*bk_blob_sign_fn)(void *payload, const char *method, const char *ur
                                uint64_t content_length, struct bk_strvec *headers);
 
 struct bk_blob_target {
-    const char *url;          /* the blob's URL, signed or not */
-    bk_blob_sign_fn sign;     /* NULL for a signed URL */
+    const char *url;      /* the blob's URL, signed or not */
+    bk_blob_sign_fn sign; /* NULL for a signed URL */
     void *sign_payload;
-    const char *api_version;  /* x-ms-version; NULL: BK_BLOB_API_VERSION */
+    const char *api_version; /* x-ms-version; NULL: BK_BLOB_API_VERSION */
 };
 
 #define BK_BLOB_API_VERSION "2024-11-04"
 
 struct bk_blob_opts {
-    uint64_t block_size;      /* bytes per uploaded block; 0: 32 MiB */
-    uint64_t range_size;      /* bytes per ranged GET; 0: 8 MiB */
-    uint64_t single_put_max;  /* largest upload sent as one Put Blob; 0: 128 MiB */
-    int parallel;             /* requests in flight; 0: 8 */
-    int retries;              /* extra tries per block; 0: 4; -1: none */
-    int progress_secs;        /* 0: 5 */
-    const char *label;        /* progress and error prefix; NULL: "blob" */
+    uint64_t block_size;     /* bytes per uploaded block; 0: 32 MiB */
+    uint64_t range_size;     /* bytes per ranged GET; 0: 8 MiB */
+    uint64_t single_put_max; /* largest upload sent as one Put Blob; 0: 128 MiB */
+    int parallel;            /* requests in flight; 0: 8 */
+    int retries;             /* extra tries per block; 0: 4; -1: none */
+    int progress_secs;       /* 0: 5 */
+    const char *label;       /* progress and error prefix; NULL: "blob" */
 };
 
 /* Store `size` bytes of `fd` (read with pread from offset 0) as the blob. */
@@ -90,13 +90,13 @@ typedef int (*bk_blob_prepare_fn)(void *payload, uint64_t index, uint64_t offset
                                   struct bk_blob_part *part);
 
 struct bk_blob_parts {
-    int upload;               /* 1: body from fd; 0: response into fd */
+    int upload; /* 1: body from fd; 0: response into fd */
     int fd;
-    uint64_t size;            /* total bytes */
+    uint64_t size; /* total bytes */
     uint64_t part_size;
     bk_blob_prepare_fn prepare;
     void *payload;
-    bk_blob_sign_fn sign;     /* optional, called after prepare() */
+    bk_blob_sign_fn sign; /* optional, called after prepare() */
     void *sign_payload;
 };
 

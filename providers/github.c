@@ -84,7 +84,7 @@ static int github_lookup(struct bk_provider *p, const struct bk_lookup *q,
 static int github_download(struct bk_provider *p, const struct bk_provider_entry *e, int fd)
 {
     struct github *g = (struct github *)p;
-    struct bk_blob_target t = { .url = e->handle };
+    struct bk_blob_target t = {.url = e->handle};
     int rc;
 
     if (!e->handle)

@@ -19,19 +19,19 @@
 #include "core/strvec.h"
 #include "providers/provider.h"
 
-#define GITHUB_KEY_MAX 512       /* UTF-16 code units, as the official client counts */
-#define GITHUB_MAX_KEYS 10       /* primary key plus restore keys */
+#define GITHUB_KEY_MAX 512 /* UTF-16 code units, as the official client counts */
+#define GITHUB_MAX_KEYS 10 /* primary key plus restore keys */
 #define GITHUB_VERSION_SALT "1.0"
 
 struct github_config {
-    int v2;                  /* 1: Twirp service v2; 0: legacy REST service v1 */
-    char *url;               /* v2: origin "http://h:p/"; v1: base ending in "/" */
-    char *token;             /* the runtime token (a secret; registered with the log) */
-    const char *token_env;   /* the variable it came from, for messages */
-    struct bk_strvec paths;  /* `path=` attributes: the version's path list */
-    char *compression;       /* "zstd-without-long" (default), "zstd" or "gzip" */
-    char *version;           /* `version=`: a fixed version string, or NULL */
-    struct bk_blob_opts blob;/* block-size, range-size, parallel */
+    int v2;                   /* 1: Twirp service v2; 0: legacy REST service v1 */
+    char *url;                /* v2: origin "http://h:p/"; v1: base ending in "/" */
+    char *token;              /* the runtime token (a secret; registered with the log) */
+    const char *token_env;    /* the variable it came from, for messages */
+    struct bk_strvec paths;   /* `path=` attributes: the version's path list */
+    char *compression;        /* "zstd-without-long" (default), "zstd" or "gzip" */
+    char *version;            /* `version=`: a fixed version string, or NULL */
+    struct bk_blob_opts blob; /* block-size, range-size, parallel */
 };
 
 /*

@@ -85,8 +85,10 @@ static int parse_attrs(const struct bk_provider_config *cfg, struct github_confi
     v = bk_provider_attr(cfg, "compression");
     if (v && strcmp(v, "zstd-without-long") != 0 && strcmp(v, "zstd") != 0 &&
         strcmp(v, "gzip") != 0)
-        return bk_error_set(BK_EINVAL, "github: store-opt compression=%s: expected "
-                            "zstd-without-long, zstd or gzip", v);
+        return bk_error_set(BK_EINVAL,
+                            "github: store-opt compression=%s: expected "
+                            "zstd-without-long, zstd or gzip",
+                            v);
     c->compression = bk_xstrdup(v ? v : "zstd-without-long");
     v = bk_provider_attr(cfg, "version");
     if (v) {
@@ -150,7 +152,8 @@ int github_parse_config(const struct bk_provider_config *cfg, struct github_conf
             url = bk_provider_env(cfg, "ACTIONS_RESULTS_URL");
     }
     if (!url) {
-        rc = bk_error_set(BK_EINVAL, "github: %s is not set: only JavaScript actions receive it "
+        rc = bk_error_set(BK_EINVAL,
+                          "github: %s is not set: only JavaScript actions receive it "
                           "(use the bkcache actions, or pass --store-opt url=URL)",
                           c->v2 ? "ACTIONS_RESULTS_URL" : "ACTIONS_CACHE_URL");
         goto fail;
@@ -166,8 +169,10 @@ int github_parse_config(const struct bk_provider_config *cfg, struct github_conf
         c->token_env = "ACTIONS_RUNTIME_TOKEN";
     v = bk_provider_env(cfg, c->token_env);
     if (!v) {
-        rc = bk_error_set(BK_EINVAL, "github: %s is not set: only JavaScript actions receive the "
-                          "runtime token (use the bkcache actions)", c->token_env);
+        rc = bk_error_set(BK_EINVAL,
+                          "github: %s is not set: only JavaScript actions receive the "
+                          "runtime token (use the bkcache actions)",
+                          c->token_env);
         goto fail;
     }
     c->token = bk_xstrdup(v);
@@ -242,8 +247,10 @@ int github_check_keys(const char *key, const char *const *restore_keys, size_t n
     if (rc)
         return rc;
     if (1 + nrestore > GITHUB_MAX_KEYS)
-        return bk_error_set(BK_EINVAL, "github: key '%s' has %zu restore keys: at most %d keys "
-                            "in all", key, nrestore, GITHUB_MAX_KEYS);
+        return bk_error_set(BK_EINVAL,
+                            "github: key '%s' has %zu restore keys: at most %d keys "
+                            "in all",
+                            key, nrestore, GITHUB_MAX_KEYS);
     for (size_t i = 0; i < nrestore; i++)
         if ((rc = check_key(restore_keys[i])))
             return rc;

@@ -31,8 +31,8 @@ static void v1_headers(const struct github *g, struct bk_strvec *h, int json_bod
 }
 
 /* One control-plane request; the reply (any status) in resp. */
-static int v1_request(struct github *g, const char *method, const char *resource,
-                      const char *json, struct bk_http_response *resp)
+static int v1_request(struct github *g, const char *method, const char *resource, const char *json,
+                      struct bk_http_response *resp)
 {
     struct bk_strvec headers = BK_STRVEC_INIT;
     struct bk_http_request req;
@@ -97,8 +97,10 @@ int github_v1_lookup(struct github *g, const struct bk_lookup *q, const char *ve
         const cJSON *key = j ? cJSON_GetObjectItemCaseSensitive(j, "cacheKey") : NULL;
         const cJSON *scope = j ? cJSON_GetObjectItemCaseSensitive(j, "scope") : NULL;
         if (!cJSON_IsString(loc) || !*loc->valuestring) {
-            rc = bk_error_set(BK_ENOTFOUND, "github: lookup of '%s': reply has no "
-                              "archiveLocation", q->key);
+            rc = bk_error_set(BK_ENOTFOUND,
+                              "github: lookup of '%s': reply has no "
+                              "archiveLocation",
+                              q->key);
         } else {
             github_hide_signature(loc->valuestring);
             memset(out, 0, sizeof(*out));
@@ -131,15 +133,19 @@ static int reserve(struct github *g, const struct bk_upload *u, const char *vers
     if (!rc)
         rc = v1_check(&resp, "github: reserve");
     if (rc == BK_EEXISTS)
-        rc = bk_error_set(BK_EEXISTS, "github: key '%s' already exists in this branch's scope "
-                          "(another job saved it first)", u->key);
+        rc = bk_error_set(BK_EEXISTS,
+                          "github: key '%s' already exists in this branch's scope "
+                          "(another job saved it first)",
+                          u->key);
     if (!rc) {
         cJSON *j = cJSON_ParseWithLength(resp.body.buf, resp.body.len);
         const cJSON *v = j ? cJSON_GetObjectItemCaseSensitive(j, "cacheId") : NULL;
         *id = cJSON_IsNumber(v) ? (long)v->valuedouble : 0;
         if (*id <= 0)
-            rc = bk_error_set(BK_ESKIPPED, "github: cannot reserve key '%s' (another job may be "
-                              "creating it)", u->key);
+            rc = bk_error_set(BK_ESKIPPED,
+                              "github: cannot reserve key '%s' (another job may be "
+                              "creating it)",
+                              u->key);
         cJSON_Delete(j);
     }
     bk_http_response_release(&resp);
@@ -170,14 +176,17 @@ static int prepare_patch(void *payload, uint64_t index, uint64_t offset, uint64_
 int github_v1_upload(struct github *g, const struct bk_upload *u, const char *version, int fd)
 {
     struct bk_http_response resp = BK_HTTP_RESPONSE_INIT;
-    struct patch_ctx pc = { g, 0 };
+    struct patch_ctx pc = {g, 0};
     char resource[64], body[48];
     int rc = reserve(g, u, version, &pc.id);
 
     if (!rc && u->size > 0) {
-        struct bk_blob_parts job = { .upload = 1, .fd = fd, .size = u->size,
-                                     .part_size = V1_CHUNK, .prepare = prepare_patch,
-                                     .payload = &pc };
+        struct bk_blob_parts job = {.upload = 1,
+                                    .fd = fd,
+                                    .size = u->size,
+                                    .part_size = V1_CHUNK,
+                                    .prepare = prepare_patch,
+                                    .payload = &pc};
         rc = bk_blob_run_parts(&job, &g->cfg.blob);
         if (rc)
             bk_error_wrap(rc, "github: upload of '%s'", u->key);

@@ -58,8 +58,10 @@ static int twirp_error(const struct bk_http_response *resp, const char *method)
     if (code && strcmp(code, "already_exists") == 0)
         rc = BK_EEXISTS;
     else if (code && strcmp(code, "bad_route") == 0)
-        rc = bk_error_set(BK_ERR, "%s: the service has no such method (is this a v2 cache "
-                          "service? try --store-opt service=v1)", what);
+        rc = bk_error_set(BK_ERR,
+                          "%s: the service has no such method (is this a v2 cache "
+                          "service? try --store-opt service=v1)",
+                          what);
     cJSON_Delete(err);
     return rc;
 }
@@ -115,8 +117,8 @@ int github_v2_lookup(struct github *g, const struct bk_lookup *q, const char *ve
         const char *url = field_str(resp, "signed_download_url", "signedDownloadUrl");
         const char *matched = field_str(resp, "matched_key", "matchedKey");
         if (!cJSON_IsTrue(field(resp, "ok", "ok")) || !url || !*url)
-            rc = bk_error_set(BK_ENOTFOUND, "github: no entry for key '%s' (version %.12s)",
-                              q->key, version);
+            rc = bk_error_set(BK_ENOTFOUND, "github: no entry for key '%s' (version %.12s)", q->key,
+                              version);
         else {
             github_hide_signature(url);
             memset(out, 0, sizeof(*out));
@@ -139,8 +141,10 @@ static int create_entry(struct github *g, const struct bk_upload *u, const char 
     cJSON_AddStringToObject(req, "version", version);
     rc = twirp_call(g, "CreateCacheEntry", req, &resp);
     if (rc == BK_EEXISTS)
-        rc = bk_error_set(BK_EEXISTS, "github: key '%s' already exists in this branch's scope "
-                          "(another job saved it first)", u->key);
+        rc = bk_error_set(BK_EEXISTS,
+                          "github: key '%s' already exists in this branch's scope "
+                          "(another job saved it first)",
+                          u->key);
     if (!rc) {
         const char *url = field_str(resp, "signed_upload_url", "signedUploadUrl");
         const char *msg = field_str(resp, "message", "message");
@@ -150,8 +154,10 @@ static int create_entry(struct github *g, const struct bk_upload *u, const char 
         } else if (msg && strncmp(msg, "cache write denied:", 19) == 0) {
             rc = bk_error_set(BK_EDENIED, "github: save of '%s' refused: %s", u->key, msg);
         } else {
-            rc = bk_error_set(BK_ESKIPPED, "github: cannot reserve key '%s'%s%s (another job may "
-                              "be creating it)", u->key, msg ? ": " : "", msg ? msg : "");
+            rc = bk_error_set(BK_ESKIPPED,
+                              "github: cannot reserve key '%s'%s%s (another job may "
+                              "be creating it)",
+                              u->key, msg ? ": " : "", msg ? msg : "");
         }
     }
     cJSON_Delete(req);
@@ -189,7 +195,7 @@ int github_v2_upload(struct github *g, const struct bk_upload *u, const char *ve
     int rc = create_entry(g, u, version, &url);
 
     if (!rc) {
-        struct bk_blob_target t = { .url = url };
+        struct bk_blob_target t = {.url = url};
         rc = bk_blob_upload(&t, fd, u->size, &g->cfg.blob);
         if (rc)
             bk_error_wrap(rc, "github: upload of '%s'", u->key);

@@ -29,7 +29,8 @@ static int exit_code(int rc)
     switch (rc) {
     case BK_OK: return 0;
     case BK_EEXISTS: return 3;
-    case BK_ETRANSIENT: case BK_ETIMEOUT: return 4;
+    case BK_ETRANSIENT:
+    case BK_ETIMEOUT: return 4;
     case BK_EDENIED: return 5;
     case BK_ENOTFOUND: return 6;
     case BK_ESKIPPED: return 7;
@@ -41,8 +42,8 @@ static int exit_code(int rc)
 static int report(int rc, const char *key)
 {
     long ra = rc ? bk_error_retry_after_ms() : -1;
-    printf("status=%s key=%s retry_after=%ld\n", rc ? bk_status_name(rc) : "ok",
-           key ? key : "-", ra);
+    printf("status=%s key=%s retry_after=%ld\n", rc ? bk_status_name(rc) : "ok", key ? key : "-",
+           ra);
     if (rc)
         fprintf(stderr, "gh_client: %s\n", bk_error_msg());
     return exit_code(rc);
@@ -70,7 +71,7 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *cmd = argv[i++];
-    struct bk_provider_config cfg = { .store = NULL, .attrs = &attrs, .getenv = NULL };
+    struct bk_provider_config cfg = {.store = NULL, .attrs = &attrs, .getenv = NULL};
 
     if (strcmp(cmd, "version") == 0) {
         struct github_config c;
@@ -93,7 +94,7 @@ int main(int argc, char **argv)
             perror(argv[i + 1]);
             return 1;
         }
-        struct bk_upload u = { .key = argv[i], .identity = identity, .size = (uint64_t)st.st_size };
+        struct bk_upload u = {.key = argv[i], .identity = identity, .size = (uint64_t)st.st_size};
         rc = ops->upload(p, &u, fd);
         close(fd);
         rc = report(rc, argv[i]);
@@ -101,9 +102,11 @@ int main(int argc, char **argv)
                (strcmp(cmd, "restore") == 0 && argc - i >= 2)) {
         int restore = strcmp(cmd, "restore") == 0;
         const char *out = restore ? argv[i++] : NULL;
-        struct bk_lookup q = { .key = argv[i], .restore_keys = (const char *const *)argv + i + 1,
-                               .nrestore = (size_t)(argc - i - 1), .identity = identity };
-        struct bk_provider_entry e = { 0 };
+        struct bk_lookup q = {.key = argv[i],
+                              .restore_keys = (const char *const *)argv + i + 1,
+                              .nrestore = (size_t)(argc - i - 1),
+                              .identity = identity};
+        struct bk_provider_entry e = {0};
         rc = ops->lookup(p, &q, &e);
         if (!rc && restore) {
             int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);

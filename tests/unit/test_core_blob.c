@@ -63,8 +63,10 @@ static void xwrite(int fd, const void *p, size_t n)
 static void reply(int fd, int status, const char *extra, const char *body, size_t len)
 {
     char head[512];
-    int n = snprintf(head, sizeof(head), "HTTP/1.1 %d X\r\nConnection: close\r\n"
-                     "Content-Length: %zu\r\n%s\r\n", status, len, extra ? extra : "");
+    int n = snprintf(head, sizeof(head),
+                     "HTTP/1.1 %d X\r\nConnection: close\r\n"
+                     "Content-Length: %zu\r\n%s\r\n",
+                     status, len, extra ? extra : "");
     xwrite(fd, head, (size_t)n);
     if (body && len)
         xwrite(fd, body, len);
@@ -134,7 +136,7 @@ static void handle(struct server *s, int fd)
         struct bk_strbuf dec = BK_STRBUF_INIT;
         for (const char *p = id; *p && *p != '&'; p++) {
             if (*p == '%') {
-                char hex[3] = { p[1], p[2], 0 };
+                char hex[3] = {p[1], p[2], 0};
                 bk_strbuf_addch(&dec, (char)strtol(hex, NULL, 16));
                 p += 2;
             } else {
@@ -156,8 +158,10 @@ static void handle(struct server *s, int fd)
         char extra[128];
         snprintf(extra, sizeof(extra), "Accept-Ranges: bytes\r\n");
         char h[256];
-        int k = snprintf(h, sizeof(h), "HTTP/1.1 200 OK\r\nConnection: close\r\n"
-                         "Content-Length: %zu\r\n%s\r\n", s->blob.len, extra);
+        int k = snprintf(h, sizeof(h),
+                         "HTTP/1.1 200 OK\r\nConnection: close\r\n"
+                         "Content-Length: %zu\r\n%s\r\n",
+                         s->blob.len, extra);
         xwrite(fd, h, (size_t)k);
     } else if (strcmp(method, "GET") == 0) {
         const char *range = header(head, "\r\nRange:");
@@ -175,8 +179,10 @@ static void handle(struct server *s, int fd)
         if (s->cut_get) {
             s->cut_get--;
             char h[256];
-            int k = snprintf(h, sizeof(h), "HTTP/1.1 %d X\r\nConnection: close\r\n"
-                             "Content-Length: %zu\r\n%s\r\n", range ? 206 : 200, len, extra);
+            int k = snprintf(h, sizeof(h),
+                             "HTTP/1.1 %d X\r\nConnection: close\r\n"
+                             "Content-Length: %zu\r\n%s\r\n",
+                             range ? 206 : 200, len, extra);
             xwrite(fd, h, (size_t)k);
             xwrite(fd, s->blob.buf + a, len / 2); /* then hang up */
         } else {
@@ -205,7 +211,7 @@ static void *serve(void *arg)
 
 static int setup(void **state)
 {
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof(a);
     memset(&g_srv, 0, sizeof(g_srv));
     bk_strbuf_init(&g_srv.blob);
@@ -267,7 +273,7 @@ static void assert_file_equals_blob(int fd)
 static struct bk_blob_target target(char *url, size_t n)
 {
     snprintf(url, n, "http://127.0.0.1:%d/acct/c/blob?sv=x&sig=secret", g_srv.port);
-    struct bk_blob_target t = { .url = url };
+    struct bk_blob_target t = {.url = url};
     return t;
 }
 
@@ -292,7 +298,7 @@ static void test_large_upload_is_blocks_and_list(void **state)
 {
     char url[128];
     struct bk_blob_target t = target(url, sizeof(url));
-    struct bk_blob_opts o = { .block_size = MiB, .single_put_max = MiB, .parallel = 3 };
+    struct bk_blob_opts o = {.block_size = MiB, .single_put_max = MiB, .parallel = 3};
     size_t size = 5 * MiB + 12345;
     int fd = temp_file(size, 2);
 
@@ -309,7 +315,7 @@ static void test_ranged_download_and_resume(void **state)
 {
     char url[128];
     struct bk_blob_target t = target(url, sizeof(url));
-    struct bk_blob_opts o = { .range_size = MiB, .parallel = 4 };
+    struct bk_blob_opts o = {.range_size = MiB, .parallel = 4};
     int src = temp_file(3 * MiB + 7, 3), out = temp_file(10, 0);
     uint64_t got = 0;
 
@@ -353,7 +359,7 @@ static void test_block_retried_after_503_and_429(void **state)
 {
     char url[128];
     struct bk_blob_target t = target(url, sizeof(url));
-    struct bk_blob_opts o = { .block_size = MiB, .single_put_max = MiB, .parallel = 2 };
+    struct bk_blob_opts o = {.block_size = MiB, .single_put_max = MiB, .parallel = 2};
     int fd = temp_file(2 * MiB + 1, 5);
 
     reset_counters();
@@ -369,7 +375,7 @@ static void test_failures_are_reported(void **state)
 {
     char url[128];
     struct bk_blob_target t = target(url, sizeof(url));
-    struct bk_blob_opts no_retry = { .retries = -1 };
+    struct bk_blob_opts no_retry = {.retries = -1};
     int fd = temp_file(1000, 6);
 
     g_srv.fail_503 = 1;
@@ -398,7 +404,7 @@ static void test_sign_callback_on_every_request(void **state)
 {
     char url[128];
     struct bk_blob_target t = target(url, sizeof(url));
-    struct bk_blob_opts o = { .block_size = MiB, .range_size = MiB, .single_put_max = MiB };
+    struct bk_blob_opts o = {.block_size = MiB, .range_size = MiB, .single_put_max = MiB};
     int calls = 0, fd = temp_file(2 * MiB, 7), out = temp_file(0, 0);
 
     t.sign = sign_cb;

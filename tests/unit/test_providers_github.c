@@ -30,17 +30,22 @@ static const char *fake_getenv(const char *name)
 
 static struct bk_provider_config config(const char *const *env, struct bk_strvec *attrs)
 {
-    struct bk_provider_config c = { .store = NULL, .attrs = attrs, .getenv = fake_getenv };
+    struct bk_provider_config c = {.store = NULL, .attrs = attrs, .getenv = fake_getenv};
     g_env = env;
     return c;
 }
 
 static const char *const k_runner_v2[] = {
-    "GITHUB_ACTIONS", "true",
-    "ACTIONS_RESULTS_URL", "https://results-receiver.actions.githubusercontent.com/some/path",
-    "ACTIONS_CACHE_URL", "https://artifactcache.actions.githubusercontent.com/abc",
-    "ACTIONS_RUNTIME_TOKEN", "tok-123456",
-    "ACTIONS_CACHE_SERVICE_V2", "True",
+    "GITHUB_ACTIONS",
+    "true",
+    "ACTIONS_RESULTS_URL",
+    "https://results-receiver.actions.githubusercontent.com/some/path",
+    "ACTIONS_CACHE_URL",
+    "https://artifactcache.actions.githubusercontent.com/abc",
+    "ACTIONS_RUNTIME_TOKEN",
+    "tok-123456",
+    "ACTIONS_CACHE_SERVICE_V2",
+    "True",
     NULL,
 };
 
@@ -62,13 +67,24 @@ static void test_config_v2_from_runner_env(void **state)
 static void test_config_v1_and_ghes(void **state)
 {
     static const char *const v1[] = {
-        "ACTIONS_CACHE_URL", "https://cache.example.test/tenant", "ACTIONS_RUNTIME_TOKEN", "t0ken",
+        "ACTIONS_CACHE_URL",
+        "https://cache.example.test/tenant",
+        "ACTIONS_RUNTIME_TOKEN",
+        "t0ken",
         NULL,
     };
     static const char *const ghes[] = {
-        "GITHUB_SERVER_URL", "https://ghe.corp.test", "ACTIONS_CACHE_SERVICE_V2", "true",
-        "ACTIONS_CACHE_URL", "https://cache.corp.test/", "ACTIONS_RESULTS_URL", "https://r.test/",
-        "ACTIONS_RUNTIME_TOKEN", "t0ken", NULL,
+        "GITHUB_SERVER_URL",
+        "https://ghe.corp.test",
+        "ACTIONS_CACHE_SERVICE_V2",
+        "true",
+        "ACTIONS_CACHE_URL",
+        "https://cache.corp.test/",
+        "ACTIONS_RESULTS_URL",
+        "https://r.test/",
+        "ACTIONS_RUNTIME_TOKEN",
+        "t0ken",
+        NULL,
     };
     struct bk_provider_config cfg = config(v1, NULL);
     struct github_config c;
@@ -89,8 +105,15 @@ static void test_config_attrs_override(void **state)
 {
     struct bk_strvec attrs = BK_STRVEC_INIT;
     static const char *const env[] = {
-        "ACTIONS_RESULTS_URL", "https://r.test/", "ACTIONS_CACHE_SERVICE_V2", "1",
-        "ACTIONS_RUNTIME_TOKEN", "runner-token", "MY_TOKEN", "other-token", NULL,
+        "ACTIONS_RESULTS_URL",
+        "https://r.test/",
+        "ACTIONS_CACHE_SERVICE_V2",
+        "1",
+        "ACTIONS_RUNTIME_TOKEN",
+        "runner-token",
+        "MY_TOKEN",
+        "other-token",
+        NULL,
     };
     bk_strvec_push(&attrs, "service=v1");
     bk_strvec_push(&attrs, "url=http://127.0.0.1:8080/base");
@@ -121,10 +144,10 @@ static void test_config_attrs_override(void **state)
 static void test_config_errors_name_the_culprit(void **state)
 {
     struct bk_strvec attrs = BK_STRVEC_INIT;
-    static const char *const no_token[] = { "ACTIONS_RESULTS_URL", "https://r.test/",
-                                            "ACTIONS_CACHE_SERVICE_V2", "1", NULL };
-    static const char *const no_url[] = { "ACTIONS_RUNTIME_TOKEN", "t0ken",
-                                          "ACTIONS_CACHE_SERVICE_V2", "1", NULL };
+    static const char *const no_token[] = {"ACTIONS_RESULTS_URL", "https://r.test/",
+                                           "ACTIONS_CACHE_SERVICE_V2", "1", NULL};
+    static const char *const no_url[] = {"ACTIONS_RUNTIME_TOKEN", "t0ken",
+                                         "ACTIONS_CACHE_SERVICE_V2", "1", NULL};
     struct bk_provider_config cfg = config(no_token, NULL);
     struct github_config c;
 
@@ -134,8 +157,8 @@ static void test_config_errors_name_the_culprit(void **state)
     assert_int_equal(github_parse_config(&cfg, &c), BK_EINVAL);
     assert_non_null(strstr(bk_error_msg(), "ACTIONS_RESULTS_URL"));
 
-    const char *bad[] = { "parallel=0", "block-size=1K", "range-size=9000M", "service=v3", "compression=lz4",
-                          "version=xyz", "url=ftp://x/" };
+    const char *bad[] = {"parallel=0",      "block-size=1K", "range-size=9000M", "service=v3",
+                         "compression=lz4", "version=xyz",   "url=ftp://x/"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         bk_strvec_clear(&attrs);
         bk_strvec_push(&attrs, bad[i]);
@@ -170,11 +193,11 @@ static void assert_version(const char *const *attrs, const char *identity, const
 
 static void test_version_vectors(void **state)
 {
-    static const char *const data[] = { "path=data", NULL };
-    static const char *const npm_gzip[] = { "path=~/.npm", "compression=gzip", NULL };
-    static const char *const two[] = { "path=path/a", "path=path/b", NULL };
-    static const char *const none[] = { NULL };
-    static const char *const fixed[] = { "version=ABCDEF01", NULL };
+    static const char *const data[] = {"path=data", NULL};
+    static const char *const npm_gzip[] = {"path=~/.npm", "compression=gzip", NULL};
+    static const char *const two[] = {"path=path/a", "path=path/b", NULL};
+    static const char *const none[] = {NULL};
+    static const char *const fixed[] = {"version=ABCDEF01", NULL};
 
     assert_version(data, "ignored-identity",
                    "3ad75f27293d65a135214b8c82b296080f911dc107e52f1e7ec871a2eda46e69");
@@ -190,7 +213,7 @@ static void test_version_vectors(void **state)
 static void test_key_rules(void **state)
 {
     char long_key[1200];
-    const char *restore[10] = { "a", "b", "c", "d", "e", "f", "g", "h", "i", "j" };
+    const char *restore[10] = {"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"};
 
     assert_int_equal(github_check_keys("npm-Linux-abc", restore, 9), BK_OK);
     assert_int_equal(github_check_keys("npm-Linux-abc", restore, 10), BK_EINVAL);
@@ -198,7 +221,7 @@ static void test_key_rules(void **state)
     assert_int_equal(github_check_keys("a,b", NULL, 0), BK_EINVAL);
     assert_non_null(strstr(bk_error_msg(), "comma"));
     assert_int_equal(github_check_keys("", NULL, 0), BK_EINVAL);
-    const char *bad_restore[] = { "ok", "x,y" };
+    const char *bad_restore[] = {"ok", "x,y"};
     assert_int_equal(github_check_keys("k", bad_restore, 2), BK_EINVAL);
     assert_non_null(strstr(bk_error_msg(), "x,y"));
 
@@ -230,8 +253,8 @@ static void test_is_ghes(void **state)
 
 static void test_detect_and_registry(void **state)
 {
-    static const char *const no_token[] = { "GITHUB_ACTIONS", "true", "ACTIONS_RESULTS_URL",
-                                            "https://r.test/", NULL };
+    static const char *const no_token[] = {"GITHUB_ACTIONS", "true", "ACTIONS_RESULTS_URL",
+                                           "https://r.test/", NULL};
     const struct bk_provider_ops *ops = bk_provider_find("github");
     struct bk_provider_config cfg;
 
@@ -259,8 +282,8 @@ static void test_create_registers_the_token(void **state)
     bk_log_redact("Bearer tok-123456", out, sizeof(out));
     assert_string_equal(out, "Bearer ***");
     /* key rules apply before any request: this must not touch the network */
-    struct bk_lookup q = { .key = "a,b" };
-    struct bk_provider_entry e = { 0 };
+    struct bk_lookup q = {.key = "a,b"};
+    struct bk_provider_entry e = {0};
     assert_int_equal(ops->lookup(p, &q, &e), BK_EINVAL);
     ops->destroy(p);
     bk_log_clear_secrets();
