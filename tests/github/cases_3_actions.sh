@@ -1,15 +1,9 @@
 # cases_3_actions.sh - the JavaScript actions run the way the runner runs them (runner-sim.js:
 # INPUT_* variables, GITHUB_OUTPUT / GITHUB_STATE / GITHUB_ENV / GITHUB_PATH /
 # GITHUB_STEP_SUMMARY files, the post step with its state). The wrapper mechanics are checked
-# with fake-bkcache.sh standing in for the binary; when `bkcache restore` is implemented the
-# actions also run end to end in directory mode against the emulator (sourced by run.sh).
+# with fake-bkcache.sh standing in for the binary; e2e_actions.sh (from cases_4_cli.sh) runs
+# them with the real binary against the emulator (sourced by run.sh).
 # shellcheck shell=bash
-
-A=$ROOT/actions
-SIM="node $HERE/runner-sim.js"
-export FAKE_LOG=$WORK/fake.log
-json_get() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{let v=JSON.parse(s);for(const k of process.argv[1].split("."))v=v[k];console.log(typeof v==="object"?JSON.stringify(v):v)})' "$1"; }
-fresh() { rm -rf "$WORK/step" && mkdir -p "$WORK/step" && : >"$FAKE_LOG"; }
 
 # restore: inputs become options, credentials reach the binary, outputs and summary
 fresh
@@ -88,10 +82,3 @@ fresh
 env -u BKCACHE_BIN PATH="/usr/bin:/bin" $SIM "$A/save" main "$WORK/step" >/dev/null 2>&1
 check "without one on PATH it uses the checkout's build and exports its directory" \
   grep -qx "$ROOT" "$WORK/step/path.txt"
-
-# end to end, directory mode, against the emulator (needs the save/restore commands)
-if "$BKCACHE" restore --help >/dev/null 2>&1 && ! "$BKCACHE" restore --dir /nonexistent -f /dev/null 2>&1 | grep -q "not implemented"; then
-  . "$HERE/e2e_actions.sh"
-else
-  echo "skip actions end to end: 'bkcache restore' is not implemented in this build"
-fi

@@ -62,6 +62,12 @@ expect_exit() {
   if [ "$got" = "$want" ]; then ok "$n"; else echo "     exit $got, wanted $want" >>"$WORK/out"; nok "$n"; fi
 }
 rand_file() { head -c "$2" /dev/urandom >"$1"; }
+# for the action cases: the actions, the runner simulator, a fresh step directory
+A=$ROOT/actions
+SIM="node $HERE/runner-sim.js"
+export FAKE_LOG=$WORK/fake.log
+json_get() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{let v=JSON.parse(s);for(const k of process.argv[1].split("."))v=v[k];console.log(typeof v==="object"?JSON.stringify(v):v)})' "$1"; }
+fresh() { rm -rf "$WORK/step" && mkdir -p "$WORK/step" && : >"$FAKE_LOG"; }
 
 # ---- suites ----
 for s in "$HERE"/cases_${GH_CASES:-}*.sh; do  # GH_CASES=3 runs cases_3_* only
