@@ -75,17 +75,22 @@ int main(int argc, char **argv)
 
     if (strcmp(cmd, "version") == 0) {
         struct github_config c;
-        if ((rc = github_parse_config(&cfg, &c)))
+        if ((rc = github_parse_config(&cfg, &c))) {
+            bk_strvec_clear(&attrs);
             return report(rc, NULL);
+        }
         char *v = github_version(&c, i < argc ? argv[i] : identity);
         printf("%s\n", v);
         free(v);
         github_config_release(&c);
+        bk_strvec_clear(&attrs);
         return 0;
     }
     const struct bk_provider_ops *ops = bk_provider_find("github");
-    if ((rc = ops->create(&cfg, &p)))
+    if ((rc = ops->create(&cfg, &p))) {
+        bk_strvec_clear(&attrs);
         return report(rc, NULL);
+    }
 
     if (strcmp(cmd, "save") == 0 && argc - i == 2) {
         int fd = open(argv[i + 1], O_RDONLY);
