@@ -217,6 +217,7 @@ function results(json) {
     hit: hitKind(e.hit_kind !== undefined ? e.hit_kind : e.hit !== undefined ? e.hit
       : e.kind !== undefined ? e.kind : e.result),
     action: e.action || e.outcome || e.status || e.result || '',
+    reason: e.reason || '',
     bytes: Number(e.bytes || e.archive_bytes || e.size || 0),
     seconds: Number(e.seconds !== undefined ? e.seconds : e.ms ? e.ms / 1000 : 0),
   }));
@@ -241,7 +242,7 @@ function summaryTable(title, rows, restore) {
   for (const r of rows) {
     const outcome = restore
       ? `${HIT_TEXT[r.hit] || r.hit}${r.hit === 'partial' && r.matched ? ` (\`${r.matched}\`)` : ''}`
-      : r.action || 'done';
+      : `${r.action || 'done'}${r.reason && r.action !== 'saved' ? `: ${r.reason}` : ''}`;
     md += `| ${r.name} | \`${r.key}\` | ${outcome} | ${r.bytes ? human(r.bytes) : '-'} | ` +
       `${r.seconds ? `${r.seconds.toFixed(1)} s` : '-'} |\n`;
   }

@@ -22,7 +22,7 @@ restore)
   printf '{"name":"apt","key":"bk-apt-3c4d","matched_key":"bk-apt-0000","hit":"%s","bytes":1048576,"files":40,"seconds":0.3}]}\n' "$second"
   ;;
 save)
-  printf '{"identities":[{"name":"go-build","key":"bk-go-build-1a2b","action":"skipped (unchanged)","bytes":52428800,"seconds":0.2},'
+  printf '{"identities":[{"name":"go-build","key":"bk-go-build-1a2b","action":"skipped","reason":"restored with the same digest, not uploaded again","bytes":52428800,"seconds":0.2},'
   printf '{"name":"apt","key":"bk-apt-3c4d","action":"saved","bytes":1048576,"seconds":0.9}]}\n'
   ;;
 esac
