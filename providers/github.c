@@ -34,6 +34,14 @@ void github_auth_header(const struct github *g, struct bk_strvec *headers)
     bk_strvec_pushf(headers, "Authorization: Bearer %s", g->cfg.token);
 }
 
+int github_exists(const char *key)
+{
+    return bk_error_set(BK_EEXISTS,
+                        "github: key '%s' already exists in this branch's scope (another job "
+                        "saved it first)",
+                        key);
+}
+
 void github_hide_signature(const char *url)
 {
     const char *q = strchr(url, '?');

@@ -74,6 +74,9 @@ int github_v1_upload(struct github *g, const struct bk_upload *u, const char *ve
 /* "Authorization: Bearer <token>" into headers. */
 void github_auth_header(const struct github *g, struct bk_strvec *headers);
 
+/* BK_EEXISTS with the note that another job saved `key` first (409 on reserve). */
+int github_exists(const char *key);
+
 /* Register the query string of a signed URL as a secret (it holds a signature). */
 void github_hide_signature(const char *url);
 

@@ -133,10 +133,7 @@ static int reserve(struct github *g, const struct bk_upload *u, const char *vers
     if (!rc)
         rc = v1_check(&resp, "github: reserve");
     if (rc == BK_EEXISTS)
-        rc = bk_error_set(BK_EEXISTS,
-                          "github: key '%s' already exists in this branch's scope "
-                          "(another job saved it first)",
-                          u->key);
+        rc = github_exists(u->key);
     if (!rc) {
         cJSON *j = cJSON_ParseWithLength(resp.body.buf, resp.body.len);
         const cJSON *v = j ? cJSON_GetObjectItemCaseSensitive(j, "cacheId") : NULL;

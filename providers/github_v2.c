@@ -141,10 +141,7 @@ static int create_entry(struct github *g, const struct bk_upload *u, const char 
     cJSON_AddStringToObject(req, "version", version);
     rc = twirp_call(g, "CreateCacheEntry", req, &resp);
     if (rc == BK_EEXISTS)
-        rc = bk_error_set(BK_EEXISTS,
-                          "github: key '%s' already exists in this branch's scope "
-                          "(another job saved it first)",
-                          u->key);
+        rc = github_exists(u->key);
     if (!rc) {
         const char *url = field_str(resp, "signed_upload_url", "signedUploadUrl");
         const char *msg = field_str(resp, "message", "message");
