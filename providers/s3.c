@@ -1,0 +1,416 @@
+/*
+ * s3.c - the S3-compatible object store (`--provider s3`, `--store
+ * s3://BUCKET/PREFIX`): AWS S3, MinIO, Ceph RGW, Cloudflare R2, GCS
+ * interoperability. Configuration: s3.h; signing: s3_sigv4.c.
+ *
+ * Layout: one object per entry, named PREFIX + KEY + ".tar.zst", so a
+ * restore key is an object-name prefix and ListObjectsV2 answers restore
+ * lookups directly. The object's LastModified is the entry's creation time
+ * (S3 keeps no access time, so last_used stays 0 and prune ranks entries by
+ * age). The identity descriptor travels as x-amz-meta-bkcache-identity
+ * (percent-encoded). list() and prune see only objects under PREFIX whose
+ * names end in ".tar.zst", so a shared bucket's other objects are safe.
+ *
+ * Transfers: an archive up to part_size bytes is one PUT; a larger one is a
+ * multipart upload (CreateMultipartUpload, UploadPart, CompleteMultipart-
+ * Upload), aborted on failure so no orphaned parts stay billed. Downloads
+ * are ranged GETs that resume where a cut-off response stopped.
+ *
+ * Concurrency: two runners saving one key both succeed and the last
+ * complete write wins (S3 objects are replaced atomically), so a reader
+ * sees one whole archive or the other. Caps: list and delete; keys are not
+ * immutable.
+ *
+ * Errors: S3's XML error Code and Message are put into the message; 503
+ * SlowDown and 5xx are BK_ETRANSIENT (core retries); 403 is BK_EDENIED.
+ */
+#include "providers/s3.h"
+
+#include "core/error.h"
+#include "core/http.h"
+#include "core/log.h"
+#include "core/strbuf.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SUFFIX ".tar.zst"
+#define SUFFIX_LEN (sizeof(SUFFIX) - 1)
+#define MAX_PARTS 10000
+
+extern const struct bk_provider_ops bk_provider_s3;
+
+struct s3_store {
+    struct bk_provider base;
+    struct s3_config c;
+    struct s3_sigv4 k;
+};
+
+/* ---- requests ---- */
+
+/* bk_http_check() plus S3's own <Code> and <Message>, keeping Retry-After. */
+static int s3_check(const struct bk_http_response *resp, const char *what)
+{
+    int rc = bk_http_check(resp, what);
+    if (rc == BK_OK)
+        return BK_OK;
+    struct s3_xml_span body = { resp->body.buf, resp->body.len };
+    char *code = s3_xml_text(&body, "Code");
+    char *msg = s3_xml_text(&body, "Message");
+    if (code) {
+        long ra = bk_error_retry_after_ms();
+        if (resp->status == 404 && strcmp(code, "NoSuchBucket") == 0)
+            rc = BK_ERR;
+        if (strcmp(code, "SlowDown") == 0)
+            rc = BK_ETRANSIENT;
+        bk_error_set(rc, "%s: HTTP %ld %s%s%s", what, resp->status, code, msg ? ": " : "",
+                     msg ? msg : "");
+        bk_error_set_retry_after(ra);
+    }
+    free(code);
+    free(msg);
+    return rc;
+}
+
+static int s3_sign(void *payload, const char *method, const char *url, uint64_t content_length,
+                   struct bk_strvec *headers)
+{
+    struct s3_store *s = payload;
+    return s3_sigv4_sign(&s->k, method, url, content_length, headers, NULL);
+}
+
+/* One signed request with an in-memory body (or none); the response in resp. */
+static int s3_request(struct s3_store *s, const char *method, const char *url,
+                      const struct bk_strvec *extra, const char *body, size_t body_len,
+                      struct bk_http_response *resp, const char *what)
+{
+    struct bk_strvec h = BK_STRVEC_INIT;
+    struct bk_http_request req;
+    int rc;
+
+    for (size_t i = 0; extra && i < extra->n; i++)
+        bk_strvec_push(&h, extra->v[i]);
+    bk_http_request_init(&req, method, url);
+    req.body = body;
+    req.body_len = body_len;
+    req.headers = &h;
+    rc = s3_sign(s, method, url, body_len, &h);
+    if (!rc)
+        rc = bk_http_do(&req, resp);
+    if (!rc)
+        rc = s3_check(resp, what);
+    else
+        bk_error_wrap(rc, "%s", what);
+    bk_strvec_clear(&h);
+    return rc;
+}
+
+static char *object_name(const struct s3_store *s, const char *key)
+{
+    return bk_xasprintf("%s%s%s", s->c.prefix, key, SUFFIX);
+}
+
+/* The key of an object name, or NULL when it is not one of ours. */
+static char *key_of(const struct s3_store *s, const char *name)
+{
+    size_t pl = strlen(s->c.prefix), n = strlen(name);
+    if (n <= pl + SUFFIX_LEN || strncmp(name, s->c.prefix, pl) != 0 ||
+        strcmp(name + n - SUFFIX_LEN, SUFFIX) != 0)
+        return NULL;
+    return bk_xstrndup(name + pl, n - pl - SUFFIX_LEN);
+}
+
+static int check_key(const struct s3_store *s, const char *key)
+{
+    if (!*key || strlen(s->c.prefix) + strlen(key) + SUFFIX_LEN > S3_MAX_KEY)
+        return bk_error_set(BK_EINVAL, "s3: key '%.60s...' is empty or too long for an object name",
+                            key);
+    return BK_OK;
+}
+
+/* ---- listing ---- */
+
+struct s3_entries {
+    struct bk_provider_entry *v;
+    size_t n, alloc;
+};
+
+static void entries_free(struct s3_entries *es)
+{
+    for (size_t i = 0; i < es->n; i++)
+        bk_provider_entry_release(&es->v[i]);
+    free(es->v);
+    memset(es, 0, sizeof(*es));
+}
+
+/* Append every object of one ListObjectsV2 page; *next gets the
+ * continuation token, or NULL on the last page. */
+static void parse_page(struct s3_store *s, const struct bk_strbuf *body, struct s3_entries *es,
+                       char **next)
+{
+    struct s3_xml_span doc = { body->buf, body->len }, item;
+    size_t pos = 0;
+    char *trunc = s3_xml_text(&doc, "IsTruncated");
+
+    *next = trunc && strcmp(trunc, "true") == 0 ? s3_xml_text(&doc, "NextContinuationToken") : NULL;
+    free(trunc);
+    while (s3_xml_next(body->buf, body->len, &pos, "Contents", &item)) {
+        char *name = s3_xml_text(&item, "Key");
+        char *key = name ? key_of(s, name) : NULL;
+        if (key) {
+            char *size = s3_xml_text(&item, "Size");
+            char *mod = s3_xml_text(&item, "LastModified");
+            if (es->n == es->alloc) {
+                es->alloc = es->alloc ? 2 * es->alloc : 16;
+                es->v = bk_xrealloc(es->v, es->alloc * sizeof(*es->v));
+            }
+            struct bk_provider_entry *e = &es->v[es->n++];
+            memset(e, 0, sizeof(*e));
+            e->key = key;
+            e->size = size ? strtoull(size, NULL, 10) : 0;
+            e->created = s3_parse_time(mod);
+            e->handle = bk_xstrdup(name);
+            free(size);
+            free(mod);
+        }
+        free(name);
+    }
+}
+
+/* Every entry whose key starts with `key_prefix` ("" for all). */
+static int list_prefix(struct s3_store *s, const char *key_prefix, struct s3_entries *es)
+{
+    char *token = NULL;
+    char *bucket = s3_object_url(&s->c, NULL);
+    int rc = BK_OK;
+
+    do {
+        struct bk_http_response resp = BK_HTTP_RESPONSE_INIT;
+        char *full = bk_xasprintf("%s%s", s->c.prefix, key_prefix);
+        char *p = s3_uri_encode(full, strlen(full), 0);
+        char *t = token ? s3_uri_encode(token, strlen(token), 0) : NULL;
+        char *url = bk_xasprintf("%s?list-type=2&prefix=%s%s%s", bucket, p,
+                                 t ? "&continuation-token=" : "", t ? t : "");
+        free(full);
+        free(p);
+        free(t);
+        free(token);
+        token = NULL;
+        rc = s3_request(s, "GET", url, NULL, NULL, 0, &resp, "s3: list objects");
+        if (!rc)
+            parse_page(s, &resp.body, es, &token);
+        bk_http_response_release(&resp);
+        free(url);
+    } while (!rc && token);
+    free(token);
+    free(bucket);
+    return rc;
+}
+
+/* ---- provider slots ---- */
+
+static int s3_create(const struct bk_provider_config *cfg, struct bk_provider **out)
+{
+    struct s3_store *s = bk_xcalloc(1, sizeof(*s));
+    int rc = s3_parse_config(cfg, &s->c);
+    if (rc) {
+        free(s);
+        return rc;
+    }
+    bk_log_add_secret(s->c.secret_key);
+    if (s->c.session_token)
+        bk_log_add_secret(s->c.session_token);
+    s->base.ops = &bk_provider_s3;
+    s->k.access_key = s->c.access_key;
+    s->k.secret_key = s->c.secret_key;
+    s->k.session_token = s->c.session_token;
+    s->k.region = s->c.region;
+    s->k.service = "s3";
+    *out = &s->base;
+    return BK_OK;
+}
+
+static int head_entry(struct s3_store *s, const char *key, struct bk_provider_entry *out)
+{
+    struct bk_http_response resp = BK_HTTP_RESPONSE_INIT;
+    char *name = object_name(s, key);
+    char *url = s3_object_url(&s->c, name);
+    char *what = bk_xasprintf("s3: head %s", key);
+    int rc = s3_request(s, "HEAD", url, NULL, NULL, 0, &resp, what);
+
+    if (!rc) {
+        const char *len = bk_http_header(&resp, "content-length");
+        memset(out, 0, sizeof(*out));
+        out->key = bk_xstrdup(key);
+        out->size = len ? strtoull(len, NULL, 10) : 0;
+        out->created = s3_parse_time(bk_http_header(&resp, "last-modified"));
+        out->handle = name;
+        name = NULL;
+    }
+    bk_http_response_release(&resp);
+    free(what);
+    free(url);
+    free(name);
+    return rc;
+}
+
+static int s3_lookup(struct bk_provider *p, const struct bk_lookup *q,
+                     struct bk_provider_entry *out)
+{
+    struct s3_store *s = (struct s3_store *)p;
+    int rc = check_key(s, q->key);
+    if (rc)
+        return rc;
+    rc = head_entry(s, q->key, out);
+    if (rc != BK_ENOTFOUND)
+        return rc;
+    for (size_t r = 0; r < q->nrestore; r++) {
+        struct s3_entries es = { 0 };
+        struct bk_lookup one = { q->key, &q->restore_keys[r], 1, q->identity };
+        rc = list_prefix(s, q->restore_keys[r], &es);
+        long best = rc ? -1 : bk_provider_pick(es.v, es.n, &one);
+        if (best >= 0)
+            bk_provider_entry_copy(out, &es.v[best]);
+        entries_free(&es);
+        if (rc)
+            return rc;
+        if (best >= 0)
+            return BK_OK;
+    }
+    return bk_error_set(BK_ENOTFOUND, "s3: no entry for %s", q->key);
+}
+
+static int s3_download(struct bk_provider *p, const struct bk_provider_entry *e, int fd)
+{
+    struct s3_store *s = (struct s3_store *)p;
+    char *url = s3_object_url(&s->c, e->handle);
+    struct bk_http_response resp = BK_HTTP_RESPONSE_INIT;
+    struct bk_strvec h = BK_STRVEC_INIT;
+    struct bk_http_request req;
+    char *what = bk_xasprintf("s3: get %s", e->key);
+    int rc;
+
+    bk_http_request_init(&req, "GET", url);
+    req.out_fd = fd;
+    req.headers = &h;
+    rc = s3_sign(s, "GET", url, 0, &h);
+    if (!rc)
+        rc = bk_http_do(&req, &resp);
+    if (!rc)
+        rc = s3_check(&resp, what);
+    else
+        bk_error_wrap(rc, "%s", what);
+    if (!rc && ftruncate(fd, (off_t)resp.bytes_written) != 0)
+        rc = bk_error_set(BK_ERR, "%s: cannot truncate the output: %s", what, strerror(errno));
+    bk_http_response_release(&resp);
+    bk_strvec_clear(&h);
+    free(what);
+    free(url);
+    return rc;
+}
+
+static void meta_headers(const struct bk_upload *u, struct bk_strvec *h)
+{
+    bk_strvec_push(h, "Content-Type: application/zstd");
+    if (u->identity) {
+        char *enc = bk_http_urlencode(u->identity);
+        if (strlen(enc) <= 1024)
+            bk_strvec_pushf(h, "x-amz-meta-bkcache-identity: %s", enc);
+        free(enc);
+    }
+}
+
+static int put_single(struct s3_store *s, const struct bk_upload *u, const char *url, int fd)
+{
+    struct bk_http_response resp = BK_HTTP_RESPONSE_INIT;
+    struct bk_strvec h = BK_STRVEC_INIT;
+    struct bk_http_request req;
+    char *what = bk_xasprintf("s3: put %s", u->key);
+    int rc;
+
+    meta_headers(u, &h);
+    bk_http_request_init(&req, "PUT", url);
+    req.body_fd = fd;
+    req.body_offset = 0;
+    req.body_size = u->size;
+    req.headers = &h;
+    rc = s3_sign(s, "PUT", url, u->size ? u->size : 0, &h);
+    if (!rc)
+        rc = bk_http_do(&req, &resp);
+    if (!rc)
+        rc = s3_check(&resp, what);
+    else
+        bk_error_wrap(rc, "%s", what);
+    bk_http_response_release(&resp);
+    bk_strvec_clear(&h);
+    free(what);
+    return rc;
+}
+
+static int s3_upload(struct bk_provider *p, const struct bk_upload *u, int fd)
+{
+    struct s3_store *s = (struct s3_store *)p;
+    int rc = check_key(s, u->key);
+    if (rc)
+        return rc;
+    char *name = object_name(s, u->key);
+    char *url = s3_object_url(&s->c, name);
+    rc = put_single(s, u, url, fd);
+    free(url);
+    free(name);
+    return rc;
+}
+
+static int s3_list(struct bk_provider *p, bk_entry_cb cb, void *payload)
+{
+    struct s3_store *s = (struct s3_store *)p;
+    struct s3_entries es = { 0 };
+    int rc = list_prefix(s, "", &es);
+    for (size_t i = 0; !rc && i < es.n; i++)
+        if (cb(&es.v[i], payload))
+            break;
+    entries_free(&es);
+    return rc;
+}
+
+static int s3_remove(struct bk_provider *p, const struct bk_provider_entry *e)
+{
+    struct s3_store *s = (struct s3_store *)p;
+    struct bk_http_response resp = BK_HTTP_RESPONSE_INIT;
+    char *name = e->handle ? bk_xstrdup(e->handle) : object_name(s, e->key);
+    char *url = s3_object_url(&s->c, name);
+    char *what = bk_xasprintf("s3: delete %s", e->key);
+    int rc = s3_request(s, "DELETE", url, NULL, NULL, 0, &resp, what);
+    bk_http_response_release(&resp);
+    free(what);
+    free(url);
+    free(name);
+    return rc;
+}
+
+static void s3_destroy(struct bk_provider *p)
+{
+    struct s3_store *s = (struct s3_store *)p;
+    if (!s)
+        return;
+    s3_config_release(&s->c);
+    free(s);
+}
+
+const struct bk_provider_ops bk_provider_s3 = {
+    .name = "s3",                        /* name */
+    .scheme = "s3",                      /* scheme */
+    .caps = BK_CAP_DELETE | BK_CAP_LIST, /* caps */
+    .detect = NULL,                      /* detect: only when asked for */
+    .create = s3_create,                 /* create */
+    .lookup = s3_lookup,                 /* lookup */
+    .download = s3_download,             /* download */
+    .upload = s3_upload,                 /* upload */
+    .list = s3_list,                     /* list */
+    .remove = s3_remove,                 /* remove */
+    .destroy = s3_destroy,               /* destroy */
+};
