@@ -58,7 +58,7 @@ static int s3_check(const struct bk_http_response *resp, const char *what)
     int rc = bk_http_check(resp, what);
     if (rc == BK_OK)
         return BK_OK;
-    struct s3_xml_span body = { resp->body.buf, resp->body.len };
+    struct s3_xml_span body = {resp->body.buf, resp->body.len};
     char *code = s3_xml_text(&body, "Code");
     char *msg = s3_xml_text(&body, "Message");
     if (code) {
@@ -152,7 +152,7 @@ static void entries_free(struct s3_entries *es)
 static void parse_page(struct s3_store *s, const struct bk_strbuf *body, struct s3_entries *es,
                        char **next)
 {
-    struct s3_xml_span doc = { body->buf, body->len }, item;
+    struct s3_xml_span doc = {body->buf, body->len}, item;
     size_t pos = 0;
     char *trunc = s3_xml_text(&doc, "IsTruncated");
 
@@ -269,8 +269,8 @@ static int s3_lookup(struct bk_provider *p, const struct bk_lookup *q,
     if (rc != BK_ENOTFOUND)
         return rc;
     for (size_t r = 0; r < q->nrestore; r++) {
-        struct s3_entries es = { 0 };
-        struct bk_lookup one = { q->key, &q->restore_keys[r], 1, q->identity };
+        struct s3_entries es = {0};
+        struct bk_lookup one = {q->key, &q->restore_keys[r], 1, q->identity};
         rc = list_prefix(s, q->restore_keys[r], &es);
         long best = rc ? -1 : bk_provider_pick(es.v, es.n, &one);
         if (best >= 0)
@@ -368,7 +368,7 @@ static int s3_upload(struct bk_provider *p, const struct bk_upload *u, int fd)
 static int s3_list(struct bk_provider *p, bk_entry_cb cb, void *payload)
 {
     struct s3_store *s = (struct s3_store *)p;
-    struct s3_entries es = { 0 };
+    struct s3_entries es = {0};
     int rc = list_prefix(s, "", &es);
     for (size_t i = 0; !rc && i < es.n; i++)
         if (cb(&es.v[i], payload))

@@ -41,8 +41,9 @@ static int parse_num(const char *name, const char *v, uint64_t lo, uint64_t hi, 
     if (mul > 1)
         end++;
     if (errno || end == v || *end || *v == '-' || n * mul < lo || n * mul > hi)
-        return bk_error_set(BK_EINVAL, "--store-opt %s: expected a number from %llu to %llu, got '%s'",
-                            name, (unsigned long long)lo, (unsigned long long)hi, v);
+        return bk_error_set(BK_EINVAL,
+                            "--store-opt %s: expected a number from %llu to %llu, got '%s'", name,
+                            (unsigned long long)lo, (unsigned long long)hi, v);
     *out = (uint64_t)n * mul;
     return BK_OK;
 }

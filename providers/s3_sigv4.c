@@ -194,8 +194,7 @@ int s3_sigv4_sign(const struct s3_sigv4 *k, const char *method, const char *url,
 
     struct bk_strbuf names = BK_STRBUF_INIT, creq = BK_STRBUF_INIT;
     for (size_t i = 0; i < canon.n; i++)
-        bk_strbuf_addf(&names, "%s%.*s", i ? ";" : "", (int)strcspn(canon.v[i], ":"),
-                       canon.v[i]);
+        bk_strbuf_addf(&names, "%s%.*s", i ? ";" : "", (int)strcspn(canon.v[i], ":"), canon.v[i]);
     char *cq = canonical_query(query ? query + 1 : NULL);
     bk_strbuf_addf(&creq, "%s\n%.*s\n%s\n", method, (int)(pathlen ? pathlen : 1),
                    pathlen ? path : "/", cq);

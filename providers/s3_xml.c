@@ -88,7 +88,7 @@ static void add_utf8(struct bk_strbuf *sb, unsigned long cp)
 static const struct {
     const char *name;
     char ch;
-} k_entities[] = { { "amp;", '&' }, { "lt;", '<' }, { "gt;", '>' }, { "quot;", '"' }, { "apos;", '\'' } };
+} k_entities[] = {{"amp;", '&'}, {"lt;", '<'}, {"gt;", '>'}, {"quot;", '"'}, {"apos;", '\''}};
 
 char *s3_xml_text(const struct s3_xml_span *within, const char *name)
 {
