@@ -127,20 +127,29 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata)
     return n;
 }
 
-int bk_http_do(const struct bk_http_request *req, struct bk_http_response *resp)
+struct bk_http_xfer {
+    struct xfer x;
+    struct curl_slist *hdrs;
+    char errbuf[CURL_ERROR_SIZE];
+    CURL *curl;
+};
+
+int bk_http_start(const struct bk_http_request *req, struct bk_http_response *resp,
+                  struct bk_http_xfer **out)
 {
-    struct xfer x = { req, resp, 0, 0 };
-    struct curl_slist *hdrs = NULL;
-    char errbuf[CURL_ERROR_SIZE] = "";
-    CURLcode rc;
+    struct bk_http_xfer *t;
     CURL *c;
-    int ret = BK_OK;
     int has_body = req->body_fd >= 0 || req->body_len > 0;
 
+    *out = NULL;
     pthread_once(&g_curl_once, curl_init_once);
     c = curl_easy_init();
     if (!c)
         return bk_error_set(BK_ERR, "cannot initialise libcurl");
+    t = bk_xcalloc(1, sizeof(*t));
+    t->x.req = req;
+    t->x.resp = resp;
+    t->curl = c;
     resp->status = 0;
     resp->bytes_written = 0;
     bk_strbuf_reset(&resp->body);
@@ -148,7 +157,8 @@ int bk_http_do(const struct bk_http_request *req, struct bk_http_response *resp)
 
     curl_easy_setopt(c, CURLOPT_URL, req->url);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, t->errbuf);
+    curl_easy_setopt(c, CURLOPT_PRIVATE, t);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, req->timeout_ms ? req->timeout_ms : 600000L);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
                      req->connect_timeout_ms ? req->connect_timeout_ms : 30000L);
@@ -156,9 +166,9 @@ int bk_http_do(const struct bk_http_request *req, struct bk_http_response *resp)
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, req->low_speed_secs ? req->low_speed_secs : 60L);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "bkcache/" BK_VERSION);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &t->x);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &x);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &t->x);
     curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
 
     if (strcmp(req->method, "HEAD") == 0) {
@@ -167,36 +177,60 @@ int bk_http_do(const struct bk_http_request *req, struct bk_http_response *resp)
         uint64_t size = req->body_fd >= 0 ? req->body_size : req->body_len;
         curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
         curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
-        curl_easy_setopt(c, CURLOPT_READDATA, &x);
+        curl_easy_setopt(c, CURLOPT_READDATA, &t->x);
         curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, on_seek);
-        curl_easy_setopt(c, CURLOPT_SEEKDATA, &x);
+        curl_easy_setopt(c, CURLOPT_SEEKDATA, &t->x);
         curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)size);
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
         /* no "Expect: 100-continue" round trip */
-        hdrs = curl_slist_append(hdrs, "Expect:");
+        t->hdrs = curl_slist_append(t->hdrs, "Expect:");
     }
     if (req->headers)
         for (size_t i = 0; i < req->headers->n; i++)
-            hdrs = curl_slist_append(hdrs, req->headers->v[i]);
-    if (hdrs)
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+            t->hdrs = curl_slist_append(t->hdrs, req->headers->v[i]);
+    if (t->hdrs)
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, t->hdrs);
+    *out = t;
+    return BK_OK;
+}
 
-    rc = curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
+void *bk_http_xfer_handle(struct bk_http_xfer *t)
+{
+    return t->curl;
+}
+
+int bk_http_finish(struct bk_http_xfer *t, int result)
+{
+    const struct bk_http_request *req = t->x.req;
+    CURLcode rc = (CURLcode)result;
+    int ret = BK_OK;
+
+    curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &t->x.resp->status);
     if (rc != CURLE_OK) {
         char *where = bk_http_url_for_log(req->url);
-        if (x.write_errno)
+        if (t->x.write_errno)
             ret = bk_error_set(BK_ERR, "%s %s: cannot write the response: %s", req->method, where,
-                               strerror(x.write_errno));
+                               strerror(t->x.write_errno));
         else
             ret = bk_error_set(rc == CURLE_OPERATION_TIMEDOUT ? BK_ETIMEOUT : BK_ETRANSIENT,
                                "%s %s: %s", req->method, where,
-                               errbuf[0] ? errbuf : curl_easy_strerror(rc));
+                               t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc));
         free(where);
     }
-    curl_slist_free_all(hdrs);
-    curl_easy_cleanup(c);
+    curl_slist_free_all(t->hdrs);
+    curl_easy_cleanup(t->curl);
+    free(t);
     return ret;
+}
+
+int bk_http_do(const struct bk_http_request *req, struct bk_http_response *resp)
+{
+    struct bk_http_xfer *t;
+    int ret = bk_http_start(req, resp, &t);
+
+    if (ret)
+        return ret;
+    return bk_http_finish(t, (int)curl_easy_perform(t->curl));
 }
 
 void bk_http_response_release(struct bk_http_response *resp)

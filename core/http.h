@@ -55,6 +55,22 @@ struct bk_http_response {
 int bk_http_do(const struct bk_http_request *req, struct bk_http_response *resp);
 void bk_http_response_release(struct bk_http_response *resp);
 
+/*
+ * The same request, driven by the caller: for many transfers at once with
+ * libcurl's multi interface (core/blob.c). bk_http_start() prepares a curl
+ * easy handle for `req` and `resp` (both must outlive the transfer);
+ * bk_http_xfer_handle() returns it (a CURL *) to add to a CURLM. When the
+ * multi handle reports it done, remove it from the CURLM and call
+ * bk_http_finish() with its CURLcode: it returns what bk_http_do() would
+ * have returned and frees the transfer. bk_http_do() is start + perform +
+ * finish.
+ */
+struct bk_http_xfer;
+int bk_http_start(const struct bk_http_request *req, struct bk_http_response *resp,
+                  struct bk_http_xfer **out);
+void *bk_http_xfer_handle(struct bk_http_xfer *x);
+int bk_http_finish(struct bk_http_xfer *x, int curl_result);
+
 /* Value of a response header (case-insensitive name), or NULL. Borrowed. */
 const char *bk_http_header(const struct bk_http_response *resp, const char *name);
 
