@@ -26,6 +26,7 @@
  */
 #include "providers/s3.h"
 
+#include "core/blob.h"
 #include "core/error.h"
 #include "core/http.h"
 #include "core/log.h"
@@ -284,31 +285,73 @@ static int s3_lookup(struct bk_provider *p, const struct bk_lookup *q,
     return bk_error_set(BK_ENOTFOUND, "s3: no entry for %s", q->key);
 }
 
+/* ---- transfers: parts through core/blob.c's runner ---- */
+
+struct s3_xfer {
+    struct s3_store *s;
+    const char *url;           /* the object */
+    const struct bk_upload *u; /* uploads */
+    char *upload_id;           /* multipart uploads */
+    char **etags;              /* one per part */
+    uint64_t nparts;
+};
+
+static void blob_opts(const struct s3_store *s, struct bk_blob_opts *o, const char *label,
+                      int retries)
+{
+    memset(o, 0, sizeof(*o));
+    o->block_size = s->c.part_size;
+    o->parallel = s->c.parallel;
+    o->retries = retries;
+    o->label = label;
+}
+
+static int prepare_get(void *payload, uint64_t index, uint64_t offset, uint64_t len,
+                       struct bk_blob_part *part)
+{
+    struct s3_xfer *x = payload;
+    (void)index;
+    part->method = "GET";
+    part->url = bk_xstrdup(x->url);
+    bk_strvec_pushf(&part->headers, "Range: bytes=%" PRIu64 "-%" PRIu64, offset, offset + len - 1);
+    return BK_OK;
+}
+
+/*
+ * Ranged GETs of part_size bytes, `parallel` at a time, written in place; a
+ * response cut off midway is asked for again from the last byte received
+ * (core/blob.c retries each part up to 4 more times on its own).
+ */
 static int s3_download(struct bk_provider *p, const struct bk_provider_entry *e, int fd)
 {
     struct s3_store *s = (struct s3_store *)p;
-    char *url = s3_object_url(&s->c, e->handle);
-    struct bk_http_response resp = BK_HTTP_RESPONSE_INIT;
-    struct bk_strvec h = BK_STRVEC_INIT;
-    struct bk_http_request req;
-    char *what = bk_xasprintf("s3: get %s", e->key);
-    int rc;
+    struct bk_provider_entry head = {0};
+    uint64_t size = e->size;
+    int rc = BK_OK;
 
-    bk_http_request_init(&req, "GET", url);
-    req.out_fd = fd;
-    req.headers = &h;
-    rc = s3_sign(s, "GET", url, 0, &h);
-    if (!rc)
-        rc = bk_http_do(&req, &resp);
-    if (!rc)
-        rc = s3_check(&resp, what);
-    else
-        bk_error_wrap(rc, "%s", what);
-    if (!rc && ftruncate(fd, (off_t)resp.bytes_written) != 0)
-        rc = bk_error_set(BK_ERR, "%s: cannot truncate the output: %s", what, strerror(errno));
-    bk_http_response_release(&resp);
-    bk_strvec_clear(&h);
-    free(what);
+    if (!size) {
+        rc = head_entry(s, e->key, &head);
+        size = head.size;
+        bk_provider_entry_release(&head);
+    }
+    char *url = s3_object_url(&s->c, e->handle ? e->handle : "");
+    char *label = bk_xasprintf("s3: get %s", e->key);
+    struct s3_xfer x = {.s = s, .url = url};
+    struct bk_blob_parts job = {.upload = 0,
+                                .fd = fd,
+                                .size = size,
+                                .part_size = s->c.part_size,
+                                .prepare = prepare_get,
+                                .payload = &x,
+                                .sign = s3_sign,
+                                .sign_payload = s};
+    struct bk_blob_opts o;
+    blob_opts(s, &o, label, 0);
+    if (!rc && size > 0)
+        rc = bk_blob_run_parts(&job, &o);
+    if (!rc && ftruncate(fd, (off_t)size) != 0)
+        rc = bk_error_set(BK_ERR, "%s: cannot truncate the output: %s", label, strerror(errno));
+    free(label);
     free(url);
     return rc;
 }
@@ -324,33 +367,115 @@ static void meta_headers(const struct bk_upload *u, struct bk_strvec *h)
     }
 }
 
-static int put_single(struct s3_store *s, const struct bk_upload *u, const char *url, int fd)
+static int prepare_put(void *payload, uint64_t index, uint64_t offset, uint64_t len,
+                       struct bk_blob_part *part)
+{
+    struct s3_xfer *x = payload;
+    (void)offset;
+    (void)len;
+    part->method = "PUT";
+    if (!x->upload_id) {
+        part->url = bk_xstrdup(x->url);
+        meta_headers(x->u, &part->headers);
+        return BK_OK;
+    }
+    char *id = s3_uri_encode(x->upload_id, strlen(x->upload_id), 0);
+    part->url = bk_xasprintf("%s?partNumber=%" PRIu64 "&uploadId=%s", x->url, index + 1, id);
+    free(id);
+    return BK_OK;
+}
+
+static int part_done(void *payload, uint64_t index, const struct bk_http_response *resp)
+{
+    struct s3_xfer *x = payload;
+    const char *etag = bk_http_header(resp, "etag");
+    if (!x->upload_id)
+        return BK_OK;
+    if (!etag)
+        return bk_error_set(BK_ERR, "s3: put %s: part %" PRIu64 " came back without an ETag",
+                            x->u->key, index + 1);
+    free(x->etags[index]);
+    x->etags[index] = bk_xstrdup(etag);
+    return BK_OK;
+}
+
+static int mpu_create(struct s3_xfer *x)
 {
     struct bk_http_response resp = BK_HTTP_RESPONSE_INIT;
     struct bk_strvec h = BK_STRVEC_INIT;
-    struct bk_http_request req;
-    char *what = bk_xasprintf("s3: put %s", u->key);
-    int rc;
-
-    meta_headers(u, &h);
-    bk_http_request_init(&req, "PUT", url);
-    req.body_fd = fd;
-    req.body_offset = 0;
-    req.body_size = u->size;
-    req.headers = &h;
-    rc = s3_sign(s, "PUT", url, u->size ? u->size : 0, &h);
-    if (!rc)
-        rc = bk_http_do(&req, &resp);
-    if (!rc)
-        rc = s3_check(&resp, what);
-    else
-        bk_error_wrap(rc, "%s", what);
+    char *url = bk_xasprintf("%s?uploads", x->url);
+    char *what = bk_xasprintf("s3: create multipart upload %s", x->u->key);
+    meta_headers(x->u, &h);
+    int rc = s3_request(x->s, "POST", url, &h, NULL, 0, &resp, what);
+    if (!rc) {
+        struct s3_xml_span doc = {resp.body.buf, resp.body.len};
+        x->upload_id = s3_xml_text(&doc, "UploadId");
+        if (!x->upload_id || !*x->upload_id)
+            rc = bk_error_set(BK_ERR, "%s: no UploadId in the answer", what);
+    }
     bk_http_response_release(&resp);
     bk_strvec_clear(&h);
     free(what);
+    free(url);
     return rc;
 }
 
+static int mpu_complete(struct s3_xfer *x)
+{
+    struct bk_http_response resp = BK_HTTP_RESPONSE_INIT;
+    struct bk_strbuf xml = BK_STRBUF_INIT;
+    char *id = s3_uri_encode(x->upload_id, strlen(x->upload_id), 0);
+    char *url = bk_xasprintf("%s?uploadId=%s", x->url, id);
+    char *what = bk_xasprintf("s3: complete multipart upload %s", x->u->key);
+    struct bk_strvec h = BK_STRVEC_INIT;
+
+    bk_strbuf_adds(&xml, "<CompleteMultipartUpload>");
+    for (uint64_t i = 0; i < x->nparts; i++)
+        bk_strbuf_addf(&xml, "<Part><PartNumber>%" PRIu64 "</PartNumber><ETag>%s</ETag></Part>",
+                       i + 1, x->etags[i]);
+    bk_strbuf_adds(&xml, "</CompleteMultipartUpload>");
+    bk_strvec_push(&h, "Content-Type: application/xml");
+    int rc = s3_request(x->s, "POST", url, &h, xml.buf, xml.len, &resp, what);
+    /* S3 may answer 200 and report a failure in the body */
+    if (!rc && strstr(resp.body.buf, "<Error>")) {
+        resp.status = 500;
+        rc = s3_check(&resp, what);
+    }
+    bk_http_response_release(&resp);
+    bk_strbuf_release(&xml);
+    bk_strvec_clear(&h);
+    free(what);
+    free(url);
+    free(id);
+    return rc;
+}
+
+/* Best effort: parts of a failed upload would otherwise stay (and be billed).
+ * Returns `code`, the failure being reported, with its message kept. */
+static int mpu_abort(struct s3_xfer *x, int code)
+{
+    struct bk_http_response resp = BK_HTTP_RESPONSE_INIT;
+    char *id = s3_uri_encode(x->upload_id, strlen(x->upload_id), 0);
+    char *url = bk_xasprintf("%s?uploadId=%s", x->url, id);
+    char *msg = bk_xstrdup(bk_error_msg());
+    long ra = bk_error_retry_after_ms();
+
+    if (s3_request(x->s, "DELETE", url, NULL, NULL, 0, &resp, "s3: abort multipart upload"))
+        bk_warn("%s", bk_error_msg());
+    bk_error_set(code, "%s", msg);
+    bk_error_set_retry_after(ra);
+    bk_http_response_release(&resp);
+    free(msg);
+    free(url);
+    free(id);
+    return code;
+}
+
+/*
+ * Up to part_size bytes: one PUT (core retries it as a whole). Larger: a
+ * multipart upload of part_size parts (more when 10000 would not do),
+ * `parallel` at a time, each part retried on its own; aborted on failure.
+ */
 static int s3_upload(struct bk_provider *p, const struct bk_upload *u, int fd)
 {
     struct s3_store *s = (struct s3_store *)p;
@@ -359,7 +484,44 @@ static int s3_upload(struct bk_provider *p, const struct bk_upload *u, int fd)
         return rc;
     char *name = object_name(s, u->key);
     char *url = s3_object_url(&s->c, name);
-    rc = put_single(s, u, url, fd);
+    char *label = bk_xasprintf("s3: put %s", u->key);
+    struct s3_xfer x = {.s = s, .url = url, .u = u};
+    uint64_t part = s->c.part_size;
+    struct bk_blob_parts job = {.upload = 1,
+                                .fd = fd,
+                                .size = u->size,
+                                .prepare = prepare_put,
+                                .payload = &x,
+                                .sign = s3_sign,
+                                .sign_payload = s,
+                                .done = part_done};
+    struct bk_blob_opts o;
+
+    if (u->size <= part) {
+        job.part_size = u->size ? u->size : 1;
+        blob_opts(s, &o, label, -1);
+        rc = bk_blob_run_parts(&job, &o);
+    } else {
+        if ((u->size + part - 1) / part > MAX_PARTS)
+            part = (u->size + MAX_PARTS - 1) / MAX_PARTS;
+        job.part_size = part;
+        x.nparts = (u->size + part - 1) / part;
+        x.etags = bk_xcalloc(x.nparts, sizeof(char *));
+        blob_opts(s, &o, label, 0);
+        rc = mpu_create(&x);
+        if (!rc) {
+            rc = bk_blob_run_parts(&job, &o);
+            if (!rc)
+                rc = mpu_complete(&x);
+            if (rc)
+                rc = mpu_abort(&x, rc);
+        }
+        for (uint64_t i = 0; i < x.nparts; i++)
+            free(x.etags[i]);
+        free(x.etags);
+        free(x.upload_id);
+    }
+    free(label);
     free(url);
     free(name);
     return rc;
