@@ -22,7 +22,9 @@
  * immutable.
  *
  * Errors: S3's XML error Code and Message are put into the message; 503
- * SlowDown and 5xx are BK_ETRANSIENT (core retries); 403 is BK_EDENIED.
+ * SlowDown and 5xx are BK_ETRANSIENT (core retries); 403 and the 400s of
+ * an expired or unknown credential (ExpiredToken, InvalidToken,
+ * InvalidAccessKeyId) are BK_EDENIED; NoSuchBucket is BK_ERR, not a miss.
  */
 #include "providers/s3.h"
 
@@ -68,6 +70,9 @@ static int s3_check(const struct bk_http_response *resp, const char *what)
             rc = BK_ERR;
         if (strcmp(code, "SlowDown") == 0)
             rc = BK_ETRANSIENT;
+        if (strcmp(code, "ExpiredToken") == 0 || strcmp(code, "InvalidToken") == 0 ||
+            strcmp(code, "InvalidAccessKeyId") == 0)
+            rc = BK_EDENIED;
         bk_error_set(rc, "%s: HTTP %ld %s%s%s", what, resp->status, code, msg ? ": " : "",
                      msg ? msg : "");
         bk_error_set_retry_after(ra);
