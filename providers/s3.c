@@ -199,8 +199,8 @@ static int list_prefix(struct s3_store *s, const char *key_prefix, struct s3_ent
         char *full = bk_xasprintf("%s%s", s->c.prefix, key_prefix);
         char *p = s3_uri_encode(full, strlen(full), 0);
         char *t = token ? s3_uri_encode(token, strlen(token), 0) : NULL;
-        char *url = bk_xasprintf("%s?list-type=2&prefix=%s%s%s", bucket, p,
-                                 t ? "&continuation-token=" : "", t ? t : "");
+        char *url = bk_xasprintf("%s?list-type=2&max-keys=%d&prefix=%s%s%s", bucket, s->c.list_page,
+                                 p, t ? "&continuation-token=" : "", t ? t : "");
         free(full);
         free(p);
         free(t);

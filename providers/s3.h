@@ -35,6 +35,8 @@
  *   part_size        part-size= (multipart uploads and ranged downloads;
  *                    at least 5 MiB), default 64 MiB
  *   parallel         parallel= (requests in flight, 1..64), default 8
+ *   list_page        list-page= (keys per ListObjectsV2 page, 1..1000),
+ *                    default 1000; smaller only to exercise paging
  */
 struct s3_config {
     char *bucket;
@@ -47,6 +49,7 @@ struct s3_config {
     char *session_token; /* NULL when unset */
     uint64_t part_size;
     int parallel;
+    int list_page;
 };
 
 /* Fill `out` from cfg; BK_EINVAL with a message naming the option or

@@ -149,6 +149,13 @@ int s3_parse_config(const struct bk_provider_config *cfg, struct s3_config *out)
             goto fail;
         c.parallel = (int)n;
     }
+    c.list_page = 1000;
+    v = bk_provider_attr(cfg, "list-page");
+    if (v) {
+        if (parse_num("list-page", v, 1, 1000, &n))
+            goto fail;
+        c.list_page = (int)n;
+    }
     *out = c;
     return BK_OK;
 fail:

@@ -58,6 +58,7 @@ static void test_config_defaults_to_aws(void **state)
     assert_null(c.session_token);
     assert_true(c.part_size == S3_DEFAULT_PART_SIZE);
     assert_int_equal(c.parallel, S3_DEFAULT_PARALLEL);
+    assert_int_equal(c.list_page, 1000);
     char *u = s3_object_url(&c, "ci/cache/a b+c.tar.zst");
     assert_string_equal(u,
                         "https://my-bucket.s3.us-east-1.amazonaws.com/ci/cache/a%20b%2Bc.tar.zst");
