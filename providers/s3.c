@@ -55,33 +55,6 @@ struct s3_store {
 
 /* ---- requests ---- */
 
-/* bk_http_check() plus S3's own <Code> and <Message>, keeping Retry-After. */
-static int s3_check(const struct bk_http_response *resp, const char *what)
-{
-    int rc = bk_http_check(resp, what);
-    if (rc == BK_OK)
-        return BK_OK;
-    struct s3_xml_span body = {resp->body.buf, resp->body.len};
-    char *code = s3_xml_text(&body, "Code");
-    char *msg = s3_xml_text(&body, "Message");
-    if (code) {
-        long ra = bk_error_retry_after_ms();
-        if (resp->status == 404 && strcmp(code, "NoSuchBucket") == 0)
-            rc = BK_ERR;
-        if (strcmp(code, "SlowDown") == 0)
-            rc = BK_ETRANSIENT;
-        if (strcmp(code, "ExpiredToken") == 0 || strcmp(code, "InvalidToken") == 0 ||
-            strcmp(code, "InvalidAccessKeyId") == 0)
-            rc = BK_EDENIED;
-        bk_error_set(rc, "%s: HTTP %ld %s%s%s", what, resp->status, code, msg ? ": " : "",
-                     msg ? msg : "");
-        bk_error_set_retry_after(ra);
-    }
-    free(code);
-    free(msg);
-    return rc;
-}
-
 static int s3_sign(void *payload, const char *method, const char *url, uint64_t content_length,
                    struct bk_strvec *headers)
 {
@@ -108,7 +81,7 @@ static int s3_request(struct s3_store *s, const char *method, const char *url,
     if (!rc)
         rc = bk_http_do(&req, resp);
     if (!rc)
-        rc = s3_check(resp, what);
+        rc = s3_xml_check(resp, what);
     else
         bk_error_wrap(rc, "%s", what);
     bk_strvec_clear(&h);
@@ -444,7 +417,7 @@ static int mpu_complete(struct s3_xfer *x)
     /* S3 may answer 200 and report a failure in the body */
     if (!rc && strstr(resp.body.buf, "<Error>")) {
         resp.status = 500;
-        rc = s3_check(&resp, what);
+        rc = s3_xml_check(&resp, what);
     }
     bk_http_response_release(&resp);
     bk_strbuf_release(&xml);

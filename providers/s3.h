@@ -101,6 +101,16 @@ int s3_xml_next(const char *doc, size_t doclen, size_t *pos, const char *name,
  * Caller frees. */
 char *s3_xml_text(const struct s3_xml_span *within, const char *name);
 
+/*
+ * bk_http_check() for S3 and Azure Blob answers: the XML error's Code and
+ * Message go into the message, and codes that mean something else than
+ * their status are mapped (NoSuchBucket and ContainerNotFound: BK_ERR, not
+ * a miss; SlowDown, ServerBusy: BK_ETRANSIENT; ExpiredToken, InvalidToken,
+ * InvalidAccessKeyId: BK_EDENIED). Retry-After is kept.
+ */
+struct bk_http_response;
+int s3_xml_check(const struct bk_http_response *resp, const char *what);
+
 /* "2009-10-12T17:50:30.000Z" (ISO 8601 UTC) or an RFC 1123 HTTP date as
  * Unix seconds; 0 when unparseable. */
 int64_t s3_parse_time(const char *s);

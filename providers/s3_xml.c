@@ -11,6 +11,8 @@
  */
 #include "providers/s3.h"
 
+#include "core/error.h"
+#include "core/http.h"
 #include "core/strbuf.h"
 
 #include <stdio.h>
@@ -141,4 +143,41 @@ int64_t s3_parse_time(const char *s)
     if (strptime(s, "%a, %d %b %Y %H:%M:%S", &tm))
         return (int64_t)timegm(&tm);
     return 0;
+}
+
+/* Error codes whose meaning differs from their HTTP status. */
+static const struct {
+    const char *code;
+    int status;
+} k_codes[] = {
+    {"NoSuchBucket", BK_ERR},      /* S3 404: a setup error, not a miss */
+    {"ContainerNotFound", BK_ERR}, /* Azure 404 */
+    {"SlowDown", BK_ETRANSIENT},   /* S3 503 */
+    {"ServerBusy", BK_ETRANSIENT}, /* Azure 503 */
+    {"ExpiredToken", BK_EDENIED},  /* S3 400: stale session credentials */
+    {"InvalidToken", BK_EDENIED},  {"InvalidAccessKeyId", BK_EDENIED},
+};
+
+int s3_xml_check(const struct bk_http_response *resp, const char *what)
+{
+    int rc = bk_http_check(resp, what);
+    if (rc == BK_OK)
+        return BK_OK;
+    struct s3_xml_span body = {resp->body.buf, resp->body.len};
+    char *code = s3_xml_text(&body, "Code");
+    char *msg = s3_xml_text(&body, "Message");
+    if (code) {
+        long ra = bk_error_retry_after_ms();
+        for (size_t i = 0; i < sizeof(k_codes) / sizeof(k_codes[0]); i++)
+            if (strcmp(code, k_codes[i].code) == 0)
+                rc = k_codes[i].status;
+        if (msg) /* Azure adds request id and time on further lines */
+            msg[strcspn(msg, "\r\n")] = '\0';
+        bk_error_set(rc, "%s: HTTP %ld %s%s%s", what, resp->status, code, msg ? ": " : "",
+                     msg ? msg : "");
+        bk_error_set_retry_after(ra);
+    }
+    free(code);
+    free(msg);
+    return rc;
 }
