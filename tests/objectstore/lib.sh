@@ -29,6 +29,7 @@ t() {
 start_server() {
     slog=$1
     shift
+    : >"$slog"
     "$@" >"$slog" 2>&1 &
     pids="$pids $!"
 }
