@@ -30,9 +30,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SUFFIX ".tar.zst"
-#define SUFFIX_LEN (sizeof(SUFFIX) - 1)
-
 extern const struct bk_provider_ops bk_provider_azblob;
 
 struct az_store {
@@ -92,16 +89,7 @@ static int az_request(struct az_store *s, const char *method, const char *url, c
 
 static char *blob_name(const struct az_store *s, const char *key)
 {
-    return bk_xasprintf("%s%s%s", s->c.prefix, key, SUFFIX);
-}
-
-static char *key_of(const struct az_store *s, const char *name)
-{
-    size_t pl = strlen(s->c.prefix), n = strlen(name);
-    if (n <= pl + SUFFIX_LEN || strncmp(name, s->c.prefix, pl) != 0 ||
-        strcmp(name + n - SUFFIX_LEN, SUFFIX) != 0)
-        return NULL;
-    return bk_xstrndup(name + pl, n - pl - SUFFIX_LEN);
+    return s3_layout_name(s->c.prefix, key);
 }
 
 /* "container?restype=container&comp=list..." with the SAS kept. */
@@ -115,55 +103,14 @@ static char *container_url(const struct az_store *s, const char *query)
 
 /* ---- listing ---- */
 
-struct az_entries {
-    struct bk_provider_entry *v;
-    size_t n, alloc;
-};
+static const struct s3_list_format k_list_format = {"Blob", "Name", "Content-Length",
+                                                    "Last-Modified"};
 
-static void entries_free(struct az_entries *es)
+/* Every entry whose key starts with `key_prefix` ("" for all), following
+ * markers. */
+static int list_prefix(struct bk_provider *pr, const char *key_prefix, struct s3_entries *es)
 {
-    for (size_t i = 0; i < es->n; i++)
-        bk_provider_entry_release(&es->v[i]);
-    free(es->v);
-    memset(es, 0, sizeof(*es));
-}
-
-static void parse_page(struct az_store *s, const struct bk_strbuf *body, struct az_entries *es,
-                       char **next)
-{
-    struct s3_xml_span doc = {body->buf, body->len}, item;
-    size_t pos = 0;
-
-    *next = s3_xml_text(&doc, "NextMarker");
-    if (*next && !**next) {
-        free(*next);
-        *next = NULL;
-    }
-    while (s3_xml_next(body->buf, body->len, &pos, "Blob", &item)) {
-        char *name = s3_xml_text(&item, "Name");
-        char *key = name ? key_of(s, name) : NULL;
-        if (key) {
-            char *len = s3_xml_text(&item, "Content-Length");
-            char *mod = s3_xml_text(&item, "Last-Modified");
-            if (es->n == es->alloc) {
-                es->alloc = es->alloc ? 2 * es->alloc : 16;
-                es->v = bk_xrealloc(es->v, es->alloc * sizeof(*es->v));
-            }
-            struct bk_provider_entry *e = &es->v[es->n++];
-            memset(e, 0, sizeof(*e));
-            e->key = key;
-            e->size = len ? strtoull(len, NULL, 10) : 0;
-            e->created = s3_parse_time(mod);
-            e->handle = bk_xstrdup(name);
-            free(len);
-            free(mod);
-        }
-        free(name);
-    }
-}
-
-static int list_prefix(struct az_store *s, const char *key_prefix, struct az_entries *es)
-{
+    struct az_store *s = (struct az_store *)pr;
     char *marker = NULL;
     int rc;
 
@@ -182,8 +129,15 @@ static int list_prefix(struct az_store *s, const char *key_prefix, struct az_ent
         free(marker);
         marker = NULL;
         rc = az_request(s, "GET", url, NULL, &resp, "azblob: list blobs");
-        if (!rc)
-            parse_page(s, &resp.body, es, &marker);
+        if (!rc) {
+            struct s3_xml_span doc = {resp.body.buf, resp.body.len};
+            marker = s3_xml_text(&doc, "NextMarker");
+            if (marker && !*marker) {
+                free(marker);
+                marker = NULL;
+            }
+            s3_entries_parse(es, s->c.prefix, &k_list_format, &resp.body);
+        }
         bk_http_response_release(&resp);
         free(url);
     } while (!rc && marker);
@@ -218,51 +172,22 @@ static int az_create(const struct bk_provider_config *cfg, struct bk_provider **
     return BK_OK;
 }
 
-static int head_entry(struct az_store *s, const char *key, struct bk_provider_entry *out)
+static int blob_request(struct bk_provider *p, const char *method, const char *name,
+                        struct bk_http_response *resp, const char *what)
 {
-    struct bk_http_response resp = BK_HTTP_RESPONSE_INIT;
-    char *name = blob_name(s, key);
+    struct az_store *s = (struct az_store *)p;
     char *url = azblob_url(&s->c, name);
-    char *what = bk_xasprintf("azblob: get properties of %s", key);
-    int rc = az_request(s, "HEAD", url, NULL, &resp, what);
-
-    if (!rc) {
-        const char *len = bk_http_header(&resp, "content-length");
-        memset(out, 0, sizeof(*out));
-        out->key = bk_xstrdup(key);
-        out->size = len ? strtoull(len, NULL, 10) : 0;
-        out->created = s3_parse_time(bk_http_header(&resp, "last-modified"));
-        out->handle = name;
-        name = NULL;
-    }
-    bk_http_response_release(&resp);
-    free(what);
+    int rc = az_request(s, method, url, NULL, resp, what);
     free(url);
-    free(name);
     return rc;
 }
+
+static const struct s3_queries k_queries = {"azblob", blob_request, list_prefix};
 
 static int az_lookup(struct bk_provider *p, const struct bk_lookup *q,
                      struct bk_provider_entry *out)
 {
-    struct az_store *s = (struct az_store *)p;
-    int rc = head_entry(s, q->key, out);
-    if (rc != BK_ENOTFOUND)
-        return rc;
-    for (size_t r = 0; r < q->nrestore; r++) {
-        struct az_entries es = {0};
-        struct bk_lookup one = {q->key, &q->restore_keys[r], 1, q->identity};
-        rc = list_prefix(s, q->restore_keys[r], &es);
-        long best = rc ? -1 : bk_provider_pick(es.v, es.n, &one);
-        if (best >= 0)
-            bk_provider_entry_copy(out, &es.v[best]);
-        entries_free(&es);
-        if (rc)
-            return rc;
-        if (best >= 0)
-            return BK_OK;
-    }
-    return bk_error_set(BK_ENOTFOUND, "azblob: no entry for %s", q->key);
+    return s3_layout_lookup(&k_queries, p, ((struct az_store *)p)->c.prefix, q, out);
 }
 
 static int az_download(struct bk_provider *p, const struct bk_provider_entry *e, int fd)
@@ -321,29 +246,12 @@ static int az_upload(struct bk_provider *p, const struct bk_upload *u, int fd)
 
 static int az_list(struct bk_provider *p, bk_entry_cb cb, void *payload)
 {
-    struct az_store *s = (struct az_store *)p;
-    struct az_entries es = {0};
-    int rc = list_prefix(s, "", &es);
-    for (size_t i = 0; !rc && i < es.n; i++)
-        if (cb(&es.v[i], payload))
-            break;
-    entries_free(&es);
-    return rc;
+    return s3_layout_list(&k_queries, p, cb, payload);
 }
 
 static int az_remove(struct bk_provider *p, const struct bk_provider_entry *e)
 {
-    struct az_store *s = (struct az_store *)p;
-    struct bk_http_response resp = BK_HTTP_RESPONSE_INIT;
-    char *name = e->handle ? bk_xstrdup(e->handle) : blob_name(s, e->key);
-    char *url = azblob_url(&s->c, name);
-    char *what = bk_xasprintf("azblob: delete %s", e->key);
-    int rc = az_request(s, "DELETE", url, NULL, &resp, what);
-    bk_http_response_release(&resp);
-    free(what);
-    free(url);
-    free(name);
-    return rc;
+    return s3_layout_remove(&k_queries, p, ((struct az_store *)p)->c.prefix, e);
 }
 
 static void az_destroy(struct bk_provider *p)

@@ -13,9 +13,9 @@
 
 #include "core/error.h"
 #include "core/strbuf.h"
+#include "providers/s3.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <stdio.h>
@@ -24,22 +24,6 @@
 #include <time.h>
 
 /* ---- configuration ---- */
-
-static int parse_num(const char *name, const char *v, uint64_t lo, uint64_t hi, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long n = strtoull(v, &end, 10);
-    uint64_t mul = *end == 'M' ? 1ull << 20 : *end == 'K' ? 1ull << 10 : 1;
-    if (mul > 1)
-        end++;
-    if (errno || end == v || *end || *v == '-' || n * mul < lo || n * mul > hi)
-        return bk_error_set(BK_EINVAL,
-                            "--store-opt %s: expected a number from %llu to %llu, got '%s'", name,
-                            (unsigned long long)lo, (unsigned long long)hi, v);
-    *out = (uint64_t)n * mul;
-    return BK_OK;
-}
 
 /* Value of `name` in a "k=v;k=v" connection string, or NULL. Caller frees. */
 static char *conn_get(const char *conn, const char *name)
@@ -172,19 +156,19 @@ int azblob_parse_config(const struct bk_provider_config *cfg, struct azblob_conf
 
     c.block_size = AZBLOB_DEFAULT_BLOCK;
     v = bk_provider_attr(cfg, "block-size");
-    if (v && parse_num("block-size", v, 1ull << 20, 4000ull << 20, &c.block_size))
+    if (v && s3_parse_number("block-size", v, 1ull << 20, 4000ull << 20, &c.block_size))
         goto fail;
     c.parallel = AZBLOB_DEFAULT_PARALLEL;
     v = bk_provider_attr(cfg, "parallel");
     if (v) {
-        if (parse_num("parallel", v, 1, 64, &n))
+        if (s3_parse_number("parallel", v, 1, 64, &n))
             goto fail;
         c.parallel = (int)n;
     }
     c.list_page = 5000;
     v = bk_provider_attr(cfg, "list-page");
     if (v) {
-        if (parse_num("list-page", v, 1, 5000, &n))
+        if (s3_parse_number("list-page", v, 1, 5000, &n))
             goto fail;
         c.list_page = (int)n;
     }
@@ -232,69 +216,22 @@ char *azblob_url(const struct azblob_config *c, const char *name)
 
 /* ---- Shared Key ---- */
 
-static int hexval(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    ch = (char)tolower((unsigned char)ch);
-    return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
-}
-
-static char *decode(const char *s, size_t len)
-{
-    struct bk_strbuf sb = BK_STRBUF_INIT;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] == '%' && i + 2 < len && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            bk_strbuf_addch(&sb, (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2])));
-            i += 2;
-        } else {
-            bk_strbuf_addch(&sb, s[i]);
-        }
-    }
-    return bk_strbuf_detach(&sb);
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static const char *header_value(const struct bk_strvec *h, const char *name)
-{
-    size_t n = strlen(name);
-    for (size_t i = 0; i < h->n; i++)
-        if (strncasecmp(h->v[i], name, n) == 0 && h->v[i][n] == ':') {
-            const char *v = h->v[i] + n + 1;
-            while (*v == ' ')
-                v++;
-            return v;
-        }
-    return "";
-}
-
 /* "\nname:value" per query parameter, sorted by lowercased name. */
 static void add_query(struct bk_strbuf *sb, const char *q)
 {
-    struct bk_strvec parts = BK_STRVEC_INIT;
-    while (q && *q) {
-        const char *end = strchr(q, '&');
-        size_t n = end ? (size_t)(end - q) : strlen(q);
-        const char *eq = memchr(q, '=', n);
-        size_t kn = eq ? (size_t)(eq - q) : n;
-        if (n) {
-            char *k = decode(q, kn), *v = eq ? decode(eq + 1, n - kn - 1) : bk_xstrdup("");
-            for (char *p = k; *p; p++)
-                *p = (char)tolower((unsigned char)*p);
-            bk_strvec_pushf(&parts, "%s:%s", k, v);
-            free(k);
-            free(v);
-        }
-        q = end ? end + 1 : NULL;
+    struct bk_strvec keys = BK_STRVEC_INIT, values = BK_STRVEC_INIT, parts = BK_STRVEC_INIT;
+    s3_query_split(q, 0, &keys, &values);
+    for (size_t i = 0; i < keys.n; i++) {
+        for (char *p = keys.v[i]; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+        bk_strvec_pushf(&parts, "%s:%s", keys.v[i], values.v[i]);
     }
-    qsort(parts.v, parts.n, sizeof(char *), cmp_str);
+    s3_sort_strings(&parts);
     for (size_t i = 0; i < parts.n; i++)
         bk_strbuf_addf(sb, "\n%s", parts.v[i]);
     bk_strvec_clear(&parts);
+    bk_strvec_clear(&keys);
+    bk_strvec_clear(&values);
 }
 
 int azblob_sign_shared_key(const char *account, const char *key_b64, const char *method,
@@ -350,7 +287,8 @@ int azblob_sign_shared_key(const char *account, const char *key_b64, const char 
             bk_strbuf_addch(&sts, '\n');
             continue;
         }
-        bk_strbuf_addf(&sts, "%s\n", header_value(headers, k_std[i]));
+        const char *v = s3_header_value(headers, k_std[i]);
+        bk_strbuf_addf(&sts, "%s\n", v ? v : "");
     }
     for (size_t i = 0; i < headers->n; i++) {
         const char *h = headers->v[i], *colon = strchr(h, ':');
@@ -365,7 +303,7 @@ int azblob_sign_shared_key(const char *account, const char *key_b64, const char 
         bk_strbuf_addf(&line, ":%s", v);
         bk_strvec_push_nodup(&ms, bk_strbuf_detach(&line));
     }
-    qsort(ms.v, ms.n, sizeof(char *), cmp_str);
+    s3_sort_strings(&ms);
     for (size_t i = 0; i < ms.n; i++)
         bk_strbuf_addf(&sts, "%s\n", ms.v[i]);
     const char *q = strchr(path, '?');

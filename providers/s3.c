@@ -41,8 +41,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define SUFFIX ".tar.zst"
-#define SUFFIX_LEN (sizeof(SUFFIX) - 1)
 #define MAX_PARTS 10000
 
 extern const struct bk_provider_ops bk_provider_s3;
@@ -90,22 +88,12 @@ static int s3_request(struct s3_store *s, const char *method, const char *url,
 
 static char *object_name(const struct s3_store *s, const char *key)
 {
-    return bk_xasprintf("%s%s%s", s->c.prefix, key, SUFFIX);
-}
-
-/* The key of an object name, or NULL when it is not one of ours. */
-static char *key_of(const struct s3_store *s, const char *name)
-{
-    size_t pl = strlen(s->c.prefix), n = strlen(name);
-    if (n <= pl + SUFFIX_LEN || strncmp(name, s->c.prefix, pl) != 0 ||
-        strcmp(name + n - SUFFIX_LEN, SUFFIX) != 0)
-        return NULL;
-    return bk_xstrndup(name + pl, n - pl - SUFFIX_LEN);
+    return s3_layout_name(s->c.prefix, key);
 }
 
 static int check_key(const struct s3_store *s, const char *key)
 {
-    if (!*key || strlen(s->c.prefix) + strlen(key) + SUFFIX_LEN > S3_MAX_KEY)
+    if (!*key || strlen(s->c.prefix) + strlen(key) + strlen(S3_SUFFIX) > S3_MAX_KEY)
         return bk_error_set(BK_EINVAL, "s3: key '%.60s...' is empty or too long for an object name",
                             key);
     return BK_OK;
@@ -113,56 +101,13 @@ static int check_key(const struct s3_store *s, const char *key)
 
 /* ---- listing ---- */
 
-struct s3_entries {
-    struct bk_provider_entry *v;
-    size_t n, alloc;
-};
+static const struct s3_list_format k_list_format = {"Contents", "Key", "Size", "LastModified"};
 
-static void entries_free(struct s3_entries *es)
+/* Every entry whose key starts with `key_prefix` ("" for all), following
+ * continuation tokens. */
+static int list_prefix(struct bk_provider *p, const char *key_prefix, struct s3_entries *es)
 {
-    for (size_t i = 0; i < es->n; i++)
-        bk_provider_entry_release(&es->v[i]);
-    free(es->v);
-    memset(es, 0, sizeof(*es));
-}
-
-/* Append every object of one ListObjectsV2 page; *next gets the
- * continuation token, or NULL on the last page. */
-static void parse_page(struct s3_store *s, const struct bk_strbuf *body, struct s3_entries *es,
-                       char **next)
-{
-    struct s3_xml_span doc = {body->buf, body->len}, item;
-    size_t pos = 0;
-    char *trunc = s3_xml_text(&doc, "IsTruncated");
-
-    *next = trunc && strcmp(trunc, "true") == 0 ? s3_xml_text(&doc, "NextContinuationToken") : NULL;
-    free(trunc);
-    while (s3_xml_next(body->buf, body->len, &pos, "Contents", &item)) {
-        char *name = s3_xml_text(&item, "Key");
-        char *key = name ? key_of(s, name) : NULL;
-        if (key) {
-            char *size = s3_xml_text(&item, "Size");
-            char *mod = s3_xml_text(&item, "LastModified");
-            if (es->n == es->alloc) {
-                es->alloc = es->alloc ? 2 * es->alloc : 16;
-                es->v = bk_xrealloc(es->v, es->alloc * sizeof(*es->v));
-            }
-            struct bk_provider_entry *e = &es->v[es->n++];
-            memset(e, 0, sizeof(*e));
-            e->key = key;
-            e->size = size ? strtoull(size, NULL, 10) : 0;
-            e->created = s3_parse_time(mod);
-            e->handle = bk_xstrdup(name);
-            free(size);
-            free(mod);
-        }
-        free(name);
-    }
-}
-
-/* Every entry whose key starts with `key_prefix` ("" for all). */
-static int list_prefix(struct s3_store *s, const char *key_prefix, struct s3_entries *es)
-{
+    struct s3_store *s = (struct s3_store *)p;
     char *token = NULL;
     char *bucket = s3_object_url(&s->c, NULL);
     int rc = BK_OK;
@@ -170,18 +115,24 @@ static int list_prefix(struct s3_store *s, const char *key_prefix, struct s3_ent
     do {
         struct bk_http_response resp = BK_HTTP_RESPONSE_INIT;
         char *full = bk_xasprintf("%s%s", s->c.prefix, key_prefix);
-        char *p = s3_uri_encode(full, strlen(full), 0);
+        char *pre = s3_uri_encode(full, strlen(full), 0);
         char *t = token ? s3_uri_encode(token, strlen(token), 0) : NULL;
         char *url = bk_xasprintf("%s?list-type=2&max-keys=%d&prefix=%s%s%s", bucket, s->c.list_page,
-                                 p, t ? "&continuation-token=" : "", t ? t : "");
+                                 pre, t ? "&continuation-token=" : "", t ? t : "");
         free(full);
-        free(p);
+        free(pre);
         free(t);
         free(token);
         token = NULL;
         rc = s3_request(s, "GET", url, NULL, NULL, 0, &resp, "s3: list objects");
-        if (!rc)
-            parse_page(s, &resp.body, es, &token);
+        if (!rc) {
+            struct s3_xml_span doc = {resp.body.buf, resp.body.len};
+            char *trunc = s3_xml_text(&doc, "IsTruncated");
+            if (trunc && strcmp(trunc, "true") == 0)
+                token = s3_xml_text(&doc, "NextContinuationToken");
+            free(trunc);
+            s3_entries_parse(es, s->c.prefix, &k_list_format, &resp.body);
+        }
         bk_http_response_release(&resp);
         free(url);
     } while (!rc && token);
@@ -213,54 +164,24 @@ static int s3_create(const struct bk_provider_config *cfg, struct bk_provider **
     return BK_OK;
 }
 
-static int head_entry(struct s3_store *s, const char *key, struct bk_provider_entry *out)
+static int object_request(struct bk_provider *p, const char *method, const char *name,
+                          struct bk_http_response *resp, const char *what)
 {
-    struct bk_http_response resp = BK_HTTP_RESPONSE_INIT;
-    char *name = object_name(s, key);
+    struct s3_store *s = (struct s3_store *)p;
     char *url = s3_object_url(&s->c, name);
-    char *what = bk_xasprintf("s3: head %s", key);
-    int rc = s3_request(s, "HEAD", url, NULL, NULL, 0, &resp, what);
-
-    if (!rc) {
-        const char *len = bk_http_header(&resp, "content-length");
-        memset(out, 0, sizeof(*out));
-        out->key = bk_xstrdup(key);
-        out->size = len ? strtoull(len, NULL, 10) : 0;
-        out->created = s3_parse_time(bk_http_header(&resp, "last-modified"));
-        out->handle = name;
-        name = NULL;
-    }
-    bk_http_response_release(&resp);
-    free(what);
+    int rc = s3_request(s, method, url, NULL, NULL, 0, resp, what);
     free(url);
-    free(name);
     return rc;
 }
+
+static const struct s3_queries k_queries = {"s3", object_request, list_prefix};
 
 static int s3_lookup(struct bk_provider *p, const struct bk_lookup *q,
                      struct bk_provider_entry *out)
 {
     struct s3_store *s = (struct s3_store *)p;
     int rc = check_key(s, q->key);
-    if (rc)
-        return rc;
-    rc = head_entry(s, q->key, out);
-    if (rc != BK_ENOTFOUND)
-        return rc;
-    for (size_t r = 0; r < q->nrestore; r++) {
-        struct s3_entries es = {0};
-        struct bk_lookup one = {q->key, &q->restore_keys[r], 1, q->identity};
-        rc = list_prefix(s, q->restore_keys[r], &es);
-        long best = rc ? -1 : bk_provider_pick(es.v, es.n, &one);
-        if (best >= 0)
-            bk_provider_entry_copy(out, &es.v[best]);
-        entries_free(&es);
-        if (rc)
-            return rc;
-        if (best >= 0)
-            return BK_OK;
-    }
-    return bk_error_set(BK_ENOTFOUND, "s3: no entry for %s", q->key);
+    return rc ? rc : s3_layout_lookup(&k_queries, p, s->c.prefix, q, out);
 }
 
 /* ---- transfers: parts through core/blob.c's runner ---- */
@@ -308,7 +229,7 @@ static int s3_download(struct bk_provider *p, const struct bk_provider_entry *e,
     int rc = BK_OK;
 
     if (!size) {
-        rc = head_entry(s, e->key, &head);
+        rc = s3_layout_head(&k_queries, p, s->c.prefix, e->key, &head);
         size = head.size;
         bk_provider_entry_release(&head);
     }
@@ -507,29 +428,12 @@ static int s3_upload(struct bk_provider *p, const struct bk_upload *u, int fd)
 
 static int s3_list(struct bk_provider *p, bk_entry_cb cb, void *payload)
 {
-    struct s3_store *s = (struct s3_store *)p;
-    struct s3_entries es = {0};
-    int rc = list_prefix(s, "", &es);
-    for (size_t i = 0; !rc && i < es.n; i++)
-        if (cb(&es.v[i], payload))
-            break;
-    entries_free(&es);
-    return rc;
+    return s3_layout_list(&k_queries, p, cb, payload);
 }
 
 static int s3_remove(struct bk_provider *p, const struct bk_provider_entry *e)
 {
-    struct s3_store *s = (struct s3_store *)p;
-    struct bk_http_response resp = BK_HTTP_RESPONSE_INIT;
-    char *name = e->handle ? bk_xstrdup(e->handle) : object_name(s, e->key);
-    char *url = s3_object_url(&s->c, name);
-    char *what = bk_xasprintf("s3: delete %s", e->key);
-    int rc = s3_request(s, "DELETE", url, NULL, NULL, 0, &resp, what);
-    bk_http_response_release(&resp);
-    free(what);
-    free(url);
-    free(name);
-    return rc;
+    return s3_layout_remove(&k_queries, p, ((struct s3_store *)p)->c.prefix, e);
 }
 
 static void s3_destroy(struct bk_provider *p)

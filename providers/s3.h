@@ -9,11 +9,14 @@
 #ifndef BK_PROVIDERS_S3_H
 #define BK_PROVIDERS_S3_H
 
+#include "core/strbuf.h"
 #include "core/strvec.h"
 #include "providers/provider.h"
 
 #include <stddef.h>
 #include <stdint.h>
+
+struct bk_http_response;
 
 #define S3_DEFAULT_REGION "us-east-1"
 #define S3_DEFAULT_PART_SIZE (64ull << 20)
@@ -83,6 +86,20 @@ int s3_sigv4_sign(const struct s3_sigv4 *k, const char *method, const char *url,
 /* Percent-encode for SigV4: unreserved characters stay, and '/' too when
  * keep_slash. Caller frees. */
 char *s3_uri_encode(const char *s, size_t len, int keep_slash);
+/* Decode %XX escapes (and '+' as a space when plus_space). Caller frees. */
+char *s3_uri_decode(const char *s, size_t len, int plus_space);
+/* Split a query string "k=v&k2" into decoded keys and values ("" when
+ * there is no '='), in order. */
+void s3_query_split(const char *q, int plus_space, struct bk_strvec *keys,
+                    struct bk_strvec *values);
+/* Value of header `name` (case-insensitive) among "Name: value" lines, or
+ * NULL. Borrowed. */
+const char *s3_header_value(const struct bk_strvec *h, const char *name);
+/* Sort a vector of strings bytewise (canonical header and query lists). */
+void s3_sort_strings(struct bk_strvec *sv);
+/* A --store-opt number from lo to hi; a K, M or G suffix multiplies by
+ * 1024^n. BK_EINVAL with a message naming the option otherwise. */
+int s3_parse_number(const char *name, const char *v, uint64_t lo, uint64_t hi, uint64_t *out);
 
 /* ---- a minimal XML reader for list responses (s3_xml.c) ----
  *
@@ -108,11 +125,60 @@ char *s3_xml_text(const struct s3_xml_span *within, const char *name);
  * a miss; SlowDown, ServerBusy: BK_ETRANSIENT; ExpiredToken, InvalidToken,
  * InvalidAccessKeyId: BK_EDENIED). Retry-After is kept.
  */
-struct bk_http_response;
 int s3_xml_check(const struct bk_http_response *resp, const char *what);
 
 /* "2009-10-12T17:50:30.000Z" (ISO 8601 UTC) or an RFC 1123 HTTP date as
  * Unix seconds; 0 when unparseable. */
 int64_t s3_parse_time(const char *s);
+
+/* ---- the entry layout the s3 and azblob stores share (s3_layout.c) ----
+ *
+ * One object per entry, named PREFIX + KEY + S3_SUFFIX; list pages are
+ * filtered to those names, so other objects under the prefix are ignored. */
+#define S3_SUFFIX ".tar.zst"
+
+struct s3_entries {
+    struct bk_provider_entry *v;
+    size_t n, alloc;
+};
+void s3_entries_free(struct s3_entries *es);
+
+/* The object name of `key`. Caller frees. */
+char *s3_layout_name(const char *prefix, const char *key);
+
+/* Element names of one list response format. */
+struct s3_list_format {
+    const char *item;     /* "Contents" (S3), "Blob" (Azure) */
+    const char *name;     /* "Key", "Name" */
+    const char *size;     /* "Size", "Content-Length" */
+    const char *modified; /* "LastModified", "Last-Modified" */
+};
+
+/* Append the entries of one list page: key, size, created (the
+ * modification time) and handle (the object name). */
+void s3_entries_parse(struct s3_entries *es, const char *prefix, const struct s3_list_format *f,
+                      const struct bk_strbuf *body);
+
+/* A store's two requests: one for object `name` (signed, with the
+ * service's version headers; the body of the answer in resp, mapped by
+ * s3_xml_check()), and the entries whose key starts with key_prefix. */
+struct s3_queries {
+    const char *label; /* message prefix: "s3", "azblob" */
+    int (*request)(struct bk_provider *p, const char *method, const char *name,
+                   struct bk_http_response *resp, const char *what);
+    int (*list)(struct bk_provider *p, const char *key_prefix, struct s3_entries *es);
+};
+
+/* The entry of exactly `key` (HEAD); BK_ENOTFOUND when absent. */
+int s3_layout_head(const struct s3_queries *qs, struct bk_provider *p, const char *prefix,
+                   const char *key, struct bk_provider_entry *out);
+
+/* The lookup(), list() and remove() slots, on top of those requests. */
+int s3_layout_lookup(const struct s3_queries *qs, struct bk_provider *p, const char *prefix,
+                     const struct bk_lookup *q, struct bk_provider_entry *out);
+int s3_layout_list(const struct s3_queries *qs, struct bk_provider *p, bk_entry_cb cb,
+                   void *payload);
+int s3_layout_remove(const struct s3_queries *qs, struct bk_provider *p, const char *prefix,
+                     const struct bk_provider_entry *e);
 
 #endif

@@ -26,7 +26,7 @@ static int parse_bool(const char *name, const char *v, int *out)
     return BK_OK;
 }
 
-static int parse_num(const char *name, const char *v, uint64_t lo, uint64_t hi, uint64_t *out)
+int s3_parse_number(const char *name, const char *v, uint64_t lo, uint64_t hi, uint64_t *out)
 {
     char *end;
     errno = 0;
@@ -140,19 +140,19 @@ int s3_parse_config(const struct bk_provider_config *cfg, struct s3_config *out)
 
     c.part_size = S3_DEFAULT_PART_SIZE;
     v = bk_provider_attr(cfg, "part-size");
-    if (v && parse_num("part-size", v, S3_MIN_PART_SIZE, 5ull << 30, &c.part_size))
+    if (v && s3_parse_number("part-size", v, S3_MIN_PART_SIZE, 5ull << 30, &c.part_size))
         goto fail;
     c.parallel = S3_DEFAULT_PARALLEL;
     v = bk_provider_attr(cfg, "parallel");
     if (v) {
-        if (parse_num("parallel", v, 1, 64, &n))
+        if (s3_parse_number("parallel", v, 1, 64, &n))
             goto fail;
         c.parallel = (int)n;
     }
     c.list_page = 1000;
     v = bk_provider_attr(cfg, "list-page");
     if (v) {
-        if (parse_num("list-page", v, 1, 1000, &n))
+        if (s3_parse_number("list-page", v, 1, 1000, &n))
             goto fail;
         c.list_page = (int)n;
     }

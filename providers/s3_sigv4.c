@@ -44,7 +44,7 @@ static int hexval(char c)
     return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-static char *uri_decode(const char *s, size_t len)
+char *s3_uri_decode(const char *s, size_t len, int plus_space)
 {
     struct bk_strbuf sb = BK_STRBUF_INIT;
     for (size_t i = 0; i < len; i++) {
@@ -52,7 +52,7 @@ static char *uri_decode(const char *s, size_t len)
             bk_strbuf_addch(&sb, (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2])));
             i += 2;
         } else {
-            bk_strbuf_addch(&sb, s[i] == '+' ? ' ' : s[i]);
+            bk_strbuf_addch(&sb, plus_space && s[i] == '+' ? ' ' : s[i]);
         }
     }
     return bk_strbuf_detach(&sb);
@@ -83,31 +83,44 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* "k=v&k2=v2" -> sorted, each part encoded as SigV4 wants. */
-static char *canonical_query(const char *q)
+void s3_sort_strings(struct bk_strvec *sv)
 {
-    struct bk_strvec parts = BK_STRVEC_INIT;
+    qsort(sv->v, sv->n, sizeof(char *), cmp_str);
+}
+
+void s3_query_split(const char *q, int plus_space, struct bk_strvec *keys, struct bk_strvec *values)
+{
     while (q && *q) {
         const char *end = strchr(q, '&');
         size_t n = end ? (size_t)(end - q) : strlen(q);
         const char *eq = memchr(q, '=', n);
         size_t kn = eq ? (size_t)(eq - q) : n;
         if (n > 0) {
-            char *k = uri_decode(q, kn);
-            char *v = eq ? uri_decode(eq + 1, n - kn - 1) : bk_xstrdup("");
-            char *ke = s3_uri_encode(k, strlen(k), 0);
-            char *ve = s3_uri_encode(v, strlen(v), 0);
-            bk_strvec_pushf(&parts, "%s=%s", ke, ve);
-            free(k);
-            free(v);
-            free(ke);
-            free(ve);
+            bk_strvec_push_nodup(keys, s3_uri_decode(q, kn, plus_space));
+            bk_strvec_push_nodup(values, eq ? s3_uri_decode(eq + 1, n - kn - 1, plus_space)
+                                            : bk_xstrdup(""));
         }
         q = end ? end + 1 : NULL;
     }
-    qsort(parts.v, parts.n, sizeof(char *), cmp_str);
+}
+
+/* "k=v&k2=v2" -> sorted, each part encoded as SigV4 wants. */
+static char *canonical_query(const char *q)
+{
+    struct bk_strvec keys = BK_STRVEC_INIT, values = BK_STRVEC_INIT, parts = BK_STRVEC_INIT;
+    s3_query_split(q, 1, &keys, &values);
+    for (size_t i = 0; i < keys.n; i++) {
+        char *ke = s3_uri_encode(keys.v[i], strlen(keys.v[i]), 0);
+        char *ve = s3_uri_encode(values.v[i], strlen(values.v[i]), 0);
+        bk_strvec_pushf(&parts, "%s=%s", ke, ve);
+        free(ke);
+        free(ve);
+    }
+    s3_sort_strings(&parts);
     char *out = bk_strvec_join(&parts, "&");
     bk_strvec_clear(&parts);
+    bk_strvec_clear(&keys);
+    bk_strvec_clear(&values);
     return out;
 }
 
@@ -141,7 +154,7 @@ static char *canonical_header(const char *line)
     return bk_strbuf_detach(&sb);
 }
 
-static const char *find_header(const struct bk_strvec *h, const char *name)
+const char *s3_header_value(const struct bk_strvec *h, const char *name)
 {
     size_t n = strlen(name);
     for (size_t i = 0; i < h->n; i++)
@@ -177,7 +190,7 @@ int s3_sigv4_sign(const struct s3_sigv4 *k, const char *method, const char *url,
     date[8] = '\0';
 
     bk_strvec_pushf(headers, "x-amz-date: %s", amz_date);
-    if (!find_header(headers, "x-amz-content-sha256"))
+    if (!s3_header_value(headers, "x-amz-content-sha256"))
         bk_strvec_pushf(headers, "x-amz-content-sha256: %s",
                         content_length == 0 ? EMPTY_SHA256 : "UNSIGNED-PAYLOAD");
     if (k->session_token)
@@ -190,7 +203,7 @@ int s3_sigv4_sign(const struct s3_sigv4 *k, const char *method, const char *url,
         if (c)
             bk_strvec_push_nodup(&canon, c);
     }
-    qsort(canon.v, canon.n, sizeof(char *), cmp_str);
+    s3_sort_strings(&canon);
 
     struct bk_strbuf names = BK_STRBUF_INIT, creq = BK_STRBUF_INIT;
     for (size_t i = 0; i < canon.n; i++)
@@ -200,7 +213,7 @@ int s3_sigv4_sign(const struct s3_sigv4 *k, const char *method, const char *url,
                    pathlen ? path : "/", cq);
     for (size_t i = 0; i < canon.n; i++)
         bk_strbuf_addf(&creq, "%s\n", canon.v[i]);
-    bk_strbuf_addf(&creq, "\n%s\n%s", names.buf, find_header(headers, "x-amz-content-sha256"));
+    bk_strbuf_addf(&creq, "\n%s\n%s", names.buf, s3_header_value(headers, "x-amz-content-sha256"));
     sha256_hex(creq.buf, creq.len, hash);
 
     char *scope = bk_xasprintf("%s/%s/%s/aws4_request", date, k->region, k->service);

@@ -15,6 +15,7 @@
 #include "core/strvec.h"
 #include "providers/azblob.h"
 #include "providers/provider.h"
+#include "tests/unit/support/provider_config.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -22,27 +23,13 @@
 #define DEV_KEY                                                                                    \
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 
-static const char *const *g_env;
-
-static const char *fake_getenv(const char *name)
-{
-    size_t n = strlen(name);
-    for (size_t i = 0; g_env && g_env[i]; i++)
-        if (strncmp(g_env[i], name, n) == 0 && g_env[i][n] == '=')
-            return g_env[i] + n + 1;
-    return NULL;
-}
-
 static int parse(const char *store, const char *const *env, const char *const *attrs,
                  struct azblob_config *c)
 {
-    struct bk_strvec av = BK_STRVEC_INIT;
-    for (size_t i = 0; attrs && attrs[i]; i++)
-        bk_strvec_push(&av, attrs[i]);
-    g_env = env;
-    struct bk_provider_config cfg = {store, &av, fake_getenv, 0};
-    int rc = azblob_parse_config(&cfg, c);
-    bk_strvec_clear(&av);
+    struct bk_test_config t;
+    bk_test_config_init(&t, store, env, attrs);
+    int rc = azblob_parse_config(&t.cfg, c);
+    bk_test_config_release(&t);
     return rc;
 }
 

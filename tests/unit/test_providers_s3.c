@@ -12,23 +12,11 @@
 #include "core/error.h"
 #include "core/strvec.h"
 #include "providers/provider.h"
+#include "tests/unit/support/provider_config.h"
 #include "providers/s3.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-/* ---- a fake environment ---- */
-
-static const char *const *g_env;
-
-static const char *fake_getenv(const char *name)
-{
-    size_t n = strlen(name);
-    for (size_t i = 0; g_env && g_env[i]; i++)
-        if (strncmp(g_env[i], name, n) == 0 && g_env[i][n] == '=')
-            return g_env[i] + n + 1;
-    return NULL;
-}
 
 static const char *const k_creds[] = {"AWS_ACCESS_KEY_ID=AKID", "AWS_SECRET_ACCESS_KEY=SECRET",
                                       NULL};
@@ -36,13 +24,10 @@ static const char *const k_creds[] = {"AWS_ACCESS_KEY_ID=AKID", "AWS_SECRET_ACCE
 static int parse(const char *store, const char *const *env, const char *const *attrs,
                  struct s3_config *c)
 {
-    struct bk_strvec av = BK_STRVEC_INIT;
-    for (size_t i = 0; attrs && attrs[i]; i++)
-        bk_strvec_push(&av, attrs[i]);
-    g_env = env;
-    struct bk_provider_config cfg = {store, &av, fake_getenv, 0};
-    int rc = s3_parse_config(&cfg, c);
-    bk_strvec_clear(&av);
+    struct bk_test_config t;
+    bk_test_config_init(&t, store, env, attrs);
+    int rc = s3_parse_config(&t.cfg, c);
+    bk_test_config_release(&t);
     return rc;
 }
 
