@@ -190,6 +190,7 @@ struct s3_xfer {
     struct s3_store *s;
     const char *url;           /* the object */
     const struct bk_upload *u; /* uploads */
+    char *etag;                /* downloads: the version every range must come from */
     char *upload_id;           /* multipart uploads */
     char **etags;              /* one per part */
     uint64_t nparts;
@@ -213,29 +214,49 @@ static int prepare_get(void *payload, uint64_t index, uint64_t offset, uint64_t 
     part->method = "GET";
     part->url = bk_xstrdup(x->url);
     bk_strvec_pushf(&part->headers, "Range: bytes=%" PRIu64 "-%" PRIu64, offset, offset + len - 1);
+    if (x->etag)
+        bk_strvec_pushf(&part->headers, "If-Match: %s", x->etag);
     return BK_OK;
+}
+
+/* Size and ETag of object `name` (HEAD). */
+static int head_version(struct bk_provider *p, const char *name, const char *key, uint64_t *size,
+                        char **etag)
+{
+    struct bk_http_response resp = BK_HTTP_RESPONSE_INIT;
+    char *what = bk_xasprintf("s3: head %s", key);
+    int rc = object_request(p, "HEAD", name, &resp, what);
+    if (!rc) {
+        const char *len = bk_http_header(&resp, "content-length");
+        const char *tag = bk_http_header(&resp, "etag");
+        *size = len ? strtoull(len, NULL, 10) : 0;
+        *etag = tag ? bk_xstrdup(tag) : NULL;
+    }
+    bk_http_response_release(&resp);
+    free(what);
+    return rc;
 }
 
 /*
  * Ranged GETs of part_size bytes, `parallel` at a time, written in place; a
  * response cut off midway is asked for again from the last byte received
- * (core/blob.c retries each part up to 4 more times on its own).
+ * (core/blob.c retries each part up to 4 more times on its own). An archive
+ * of more than one part is pinned to the version a HEAD saw (If-Match), so
+ * a concurrent save cannot splice two archives together: the download then
+ * fails with 412 instead.
  */
 static int s3_download(struct bk_provider *p, const struct bk_provider_entry *e, int fd)
 {
     struct s3_store *s = (struct s3_store *)p;
-    struct bk_provider_entry head = {0};
+    char *name = e->handle ? bk_xstrdup(e->handle) : object_name(s, e->key);
+    char *url = s3_object_url(&s->c, name);
+    char *label = bk_xasprintf("s3: get %s", e->key);
+    struct s3_xfer x = {.s = s, .url = url};
     uint64_t size = e->size;
     int rc = BK_OK;
 
-    if (!size) {
-        rc = s3_layout_head(&k_queries, p, s->c.prefix, e->key, &head);
-        size = head.size;
-        bk_provider_entry_release(&head);
-    }
-    char *url = s3_object_url(&s->c, e->handle ? e->handle : "");
-    char *label = bk_xasprintf("s3: get %s", e->key);
-    struct s3_xfer x = {.s = s, .url = url};
+    if (!size || size > s->c.part_size)
+        rc = head_version(p, name, e->key, &size, &x.etag);
     struct bk_blob_parts job = {.upload = 0,
                                 .fd = fd,
                                 .size = size,
@@ -250,8 +271,10 @@ static int s3_download(struct bk_provider *p, const struct bk_provider_entry *e,
         rc = bk_blob_run_parts(&job, &o);
     if (!rc && ftruncate(fd, (off_t)size) != 0)
         rc = bk_error_set(BK_ERR, "%s: cannot truncate the output: %s", label, strerror(errno));
+    free(x.etag);
     free(label);
     free(url);
+    free(name);
     return rc;
 }
 

@@ -86,6 +86,11 @@ s3_multipart_parallel_and_ranged() {
     s3d mp download big "$TMP/out" | grep -q '^big 13000000 '
     cmp "$TMP/big" "$TMP/out"
     [ "$(proxy_log "$S3P" | grep -o '"range":"bytes=[0-9]*-[0-9]*"' | wc -l)" -eq 3 ]
+    # every range is pinned to the version the HEAD saw
+    [ "$(proxy_log "$S3P" | grep -o '"ifMatch":"\\"[0-9a-f-]*\\""' | wc -l)" -eq 3 ]
+    # a version that changed under a download fails it (never splices two)
+    fault "$S3P" '{"method":"GET","match":"mp/big","status":412,"code":"PreconditionFailed","times":1}'
+    expect_rc 1 s3d mp download big "$TMP/out"
 }
 
 s3_part_retried_after_slowdown() {

@@ -26,7 +26,7 @@
 //       bytes (download) or after N request body bytes (upload);
 //       {"delayMs":N} hold the request N ms before forwarding.
 //   POST /__reset  drop all rules and the log
-//   GET  /__log    JSON array of {method, url, range, status, fault}
+//   GET  /__log    JSON array of {method, url, range, ifMatch, status, fault}
 'use strict';
 
 const http = require('node:http');
@@ -200,7 +200,14 @@ function forward(req, res, rule, entry) {
 
 const server = http.createServer(async (req, res) => {
   if (req.url.startsWith('/__')) return control(req, res);
-  const entry = { method: req.method, url: req.url, range: req.headers.range || null, status: 0, fault: null };
+  const entry = {
+    method: req.method,
+    url: req.url,
+    range: req.headers.range || null,
+    ifMatch: req.headers['if-match'] || null,
+    status: 0,
+    fault: null,
+  };
   log.push(entry);
   if (signer) {
     const bad = await checkSigV4(req).catch((e) => ({ code: 'AccessDenied', msg: String(e) }));
