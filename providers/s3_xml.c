@@ -5,7 +5,8 @@
  * S3's ListObjectsV2 and Azure's List Blobs answer with flat documents of
  * repeated elements (<Contents><Key>..</Key><Size>..</Size></Contents>).
  * Scanning for an element by name and decoding the five predefined
- * entities and numeric references is all they need; the documents come
+ * entities and ASCII numeric references (servers use them for control
+ * characters; other characters arrive as UTF-8) is all they need; the documents come
  * from the store the user configured, and a malformed one only yields
  * fewer entries.
  */
@@ -68,25 +69,6 @@ int s3_xml_next(const char *doc, size_t doclen, size_t *pos, const char *name,
     return 0;
 }
 
-static void add_utf8(struct bk_strbuf *sb, unsigned long cp)
-{
-    if (cp < 0x80) {
-        bk_strbuf_addch(sb, (char)cp);
-    } else if (cp < 0x800) {
-        bk_strbuf_addch(sb, (char)(0xc0 | (cp >> 6)));
-        bk_strbuf_addch(sb, (char)(0x80 | (cp & 0x3f)));
-    } else if (cp < 0x10000) {
-        bk_strbuf_addch(sb, (char)(0xe0 | (cp >> 12)));
-        bk_strbuf_addch(sb, (char)(0x80 | ((cp >> 6) & 0x3f)));
-        bk_strbuf_addch(sb, (char)(0x80 | (cp & 0x3f)));
-    } else if (cp < 0x110000) {
-        bk_strbuf_addch(sb, (char)(0xf0 | (cp >> 18)));
-        bk_strbuf_addch(sb, (char)(0x80 | ((cp >> 12) & 0x3f)));
-        bk_strbuf_addch(sb, (char)(0x80 | ((cp >> 6) & 0x3f)));
-        bk_strbuf_addch(sb, (char)(0x80 | (cp & 0x3f)));
-    }
-}
-
 static const struct {
     const char *name;
     char ch;
@@ -119,8 +101,8 @@ char *s3_xml_text(const struct s3_xml_span *within, const char *name)
             char *end;
             int hex = p[2] == 'x' || p[2] == 'X';
             unsigned long cp = strtoul(p + 2 + hex, &end, hex ? 16 : 10);
-            if (end < s.p + s.len && *end == ';' && end > p + 2 + hex) {
-                add_utf8(&sb, cp);
+            if (end < s.p + s.len && *end == ';' && end > p + 2 + hex && cp > 0 && cp < 0x80) {
+                bk_strbuf_addch(&sb, (char)cp);
                 i = (size_t)(end - s.p);
                 done = 1;
             }

@@ -16,6 +16,14 @@ fill() {
     head -c 700000 /dev/urandom >"$1/blob.bin"
 }
 
+# fill_caches DIR SEED: DIR/<name> for every cache of examples/Dockerfile
+fill_caches() {
+    rm -rf "$1"
+    for n in $(cli_names); do
+        fill "$1/$n" "$2"
+    done
+}
+
 # the cache names of examples/Dockerfile, one a line
 cli_names() {
     "$BKCACHE" plan -f "$ROOT/examples/Dockerfile" --provider local --store "$TMP/probe-store" \
@@ -57,10 +65,7 @@ cli_azblob() {
 # core retries what the provider reports as transient, honouring Retry-After
 cli_s3_retried_by_core() {
     src=$TMP/cli-retry
-    rm -rf "$src"
-    for n in $(cli_names); do
-        fill "$src/$n" 9
-    done
+    fill_caches "$src" 9
     proxy_reset "$S3P"
     fault "$S3P" '{"method":"PUT","match":"/bk/retry/","status":503,"code":"SlowDown","retryAfter":"1","times":2}'
     BKCACHE_RETRIES=3 "$BKCACHE" save -f "$ROOT/examples/Dockerfile" --store s3://bk/retry \
@@ -73,10 +78,7 @@ cli_s3_retried_by_core() {
 # two runners saving the same caches at once both succeed
 cli_s3_concurrent_saves() {
     src=$TMP/cli-conc
-    rm -rf "$src"
-    for n in $(cli_names); do
-        fill "$src/$n" 5
-    done
+    fill_caches "$src" 5
     set -- -f "$ROOT/examples/Dockerfile" --store s3://bk/conc-cli \
         --store-opt "endpoint=http://127.0.0.1:$S3P" --dir "$src" --fail-on-error
     "$BKCACHE" save "$@" --state "$TMP/c1.json" &
