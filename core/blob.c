@@ -174,6 +174,8 @@ static void part_complete(struct runner *r, struct part *p, int curl_result)
     p->active = 0;
     r->active--;
     rc = part_outcome(r, p, rc);
+    if (rc == BK_OK && r->job->done)
+        rc = r->job->done(r->job->payload, p->index, &p->resp);
     bk_http_response_release(&p->resp);
     if (rc == BK_OK) {
         p->finished = 1;

@@ -86,6 +86,14 @@ struct bk_blob_part {
     struct bk_strvec headers; /* owned; cleared by the runner */
 };
 
+/* A part's request succeeded: read what the protocol needs from the response
+ * (an upload part's ETag, say) before it is released. Uses `payload` of the
+ * job. A non-zero return fails the part like an HTTP error would (retried
+ * when retryable). */
+struct bk_http_response;
+typedef int (*bk_blob_done_fn)(void *payload, uint64_t index,
+                               const struct bk_http_response *resp);
+
 typedef int (*bk_blob_prepare_fn)(void *payload, uint64_t index, uint64_t offset, uint64_t len,
                                   struct bk_blob_part *part);
 
@@ -98,6 +106,7 @@ struct bk_blob_parts {
     void *payload;
     bk_blob_sign_fn sign; /* optional, called after prepare() */
     void *sign_payload;
+    bk_blob_done_fn done; /* optional, called with each part's final 2xx response */
 };
 
 int bk_blob_run_parts(const struct bk_blob_parts *job, const struct bk_blob_opts *opts);

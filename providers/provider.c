@@ -11,6 +11,8 @@
 extern const struct bk_provider_ops bk_provider_azure;
 extern const struct bk_provider_ops bk_provider_github;
 extern const struct bk_provider_ops bk_provider_gitlab;
+extern const struct bk_provider_ops bk_provider_s3;
+extern const struct bk_provider_ops bk_provider_azblob;
 extern const struct bk_provider_ops bk_provider_local;
 
 /* Auto-detection order: CI providers first, the local store last. */
@@ -18,6 +20,8 @@ const struct bk_provider_ops *const bk_providers[] = {
     &bk_provider_azure,
     &bk_provider_github,
     &bk_provider_gitlab,
+    &bk_provider_s3,
+    &bk_provider_azblob,
     &bk_provider_local,
     NULL,
 };

@@ -1,0 +1,103 @@
+# cli.sh - save, restore, ls and prune through the real CLI on the object
+# stores (examples/Dockerfile's cache mounts, --dir mode). Sourced by
+# run.sh.
+
+cli_probe() {
+    mkdir -p "$TMP/probe" && echo x >"$TMP/probe/f"
+    "$BKCACHE" pack "$TMP/probe" "$TMP/probe.tar.zst" >/dev/null 2>&1 &&
+        "$BKCACHE" plan -f "$ROOT/examples/Dockerfile" --provider local --store "$TMP/probe-store" \
+            --dir "$TMP/probe" >"$TMP/probe.out" 2>&1
+}
+
+# fill DIR SEED: a small tree with some incompressible data
+fill() {
+    mkdir -p "$1/sub"
+    echo "seed $2" >"$1/sub/a.txt"
+    head -c 700000 /dev/urandom >"$1/blob.bin"
+}
+
+# fill_caches DIR SEED: DIR/<name> for every cache of examples/Dockerfile
+fill_caches() {
+    rm -rf "$1"
+    for n in $(cli_names); do
+        fill "$1/$n" "$2"
+    done
+}
+
+# the cache names of examples/Dockerfile, one a line
+cli_names() {
+    "$BKCACHE" plan -f "$ROOT/examples/Dockerfile" --provider local --store "$TMP/probe-store" \
+        --dir "$TMP/probe" | grep -E '^[A-Za-z0-9._-]+$'
+}
+
+# cli STORE-ARGS... : bkcache with the Dockerfile
+cli_round_trip() {
+    store=$1
+    shift
+    src=$TMP/cli-src-$$
+    dst=$TMP/cli-dst-$$
+    rm -rf "$src" "$dst"
+    seed=1
+    for n in $(cli_names); do
+        fill "$src/$n" $seed
+        seed=$((seed + 1))
+    done
+    df="-f $ROOT/examples/Dockerfile"
+    "$BKCACHE" save $df --store "$store" "$@" --dir "$src" --state "$TMP/s1.json" --fail-on-error
+    [ "$("$BKCACHE" ls --store "$store" "$@" | grep -c '^bkcache')" -ge 2 ]
+    "$BKCACHE" restore $df --store "$store" "$@" --dir "$dst" --state "$TMP/s2.json" \
+        --fail-on-cache-miss --fail-on-error
+    diff -r "$src" "$dst"
+    "$BKCACHE" prune --store "$store" "$@" --keep 0
+    [ "$("$BKCACHE" ls --store "$store" "$@" | grep -c '^bkcache')" -eq 0 ]
+}
+
+cli_s3() {
+    cli_round_trip "s3://bk/cli" --store-opt "endpoint=http://127.0.0.1:$S3P" \
+        --store-opt part-size=5M
+}
+
+cli_azblob() {
+    AZURE_STORAGE_KEY=$AZ_KEY cli_round_trip "azblob://$AZ_ACCOUNT/bkc/cli" \
+        --store-opt "endpoint=http://127.0.0.1:$AZP/$AZ_ACCOUNT" --store-opt block-size=1M
+}
+
+# core retries what the provider reports as transient, honouring Retry-After
+cli_s3_retried_by_core() {
+    src=$TMP/cli-retry
+    fill_caches "$src" 9
+    proxy_reset "$S3P"
+    fault "$S3P" '{"method":"PUT","match":"/bk/retry/","status":503,"code":"SlowDown","retryAfter":"1","times":2}'
+    BKCACHE_RETRIES=3 "$BKCACHE" save -f "$ROOT/examples/Dockerfile" --store s3://bk/retry \
+        --store-opt "endpoint=http://127.0.0.1:$S3P" --dir "$src" --fail-on-error
+    [ "$(count_log "$S3P" PUT '/bk/retry/')" -ge 3 ]
+    [ "$("$BKCACHE" ls --store s3://bk/retry --store-opt "endpoint=http://127.0.0.1:$S3P" |
+        grep -c '^bkcache')" -ge 2 ]
+}
+
+# two runners saving the same caches at once both succeed
+cli_s3_concurrent_saves() {
+    src=$TMP/cli-conc
+    fill_caches "$src" 5
+    set -- -f "$ROOT/examples/Dockerfile" --store s3://bk/conc-cli \
+        --store-opt "endpoint=http://127.0.0.1:$S3P" --dir "$src" --fail-on-error
+    "$BKCACHE" save "$@" --state "$TMP/c1.json" &
+    p1=$!
+    "$BKCACHE" save "$@" --state "$TMP/c2.json" &
+    p2=$!
+    wait $p1
+    wait $p2
+    rm -rf "$TMP/cli-conc-dst"
+    "$BKCACHE" restore -f "$ROOT/examples/Dockerfile" --store s3://bk/conc-cli \
+        --store-opt "endpoint=http://127.0.0.1:$S3P" --dir "$TMP/cli-conc-dst" \
+        --fail-on-cache-miss --fail-on-error
+    diff -r "$src" "$TMP/cli-conc-dst"
+}
+
+run_cli_suite() {
+    t "cli: pack and plan work in this build" cli_probe
+    t "cli: save, ls, restore, prune on s3" cli_s3
+    t "cli: save, ls, restore, prune on azblob" cli_azblob
+    t "cli: SlowDown on upload retried by core" cli_s3_retried_by_core
+    t "cli: two saves of the same caches at once" cli_s3_concurrent_saves
+}
