@@ -38,7 +38,7 @@ UNIT_BIN = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 TEST_SUPPORT = $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/unit/support/*.c))
 
 .SECONDARY: $(TEST_SUPPORT)
-.PHONY: all deps demo test test-unit check-asan fuzz bench format format-check clean \
+.PHONY: FORCE all deps demo test test-unit check-asan fuzz bench format format-check clean \
         test-e2e test-github test-azure test-gitlab test-objectstore
 
 all: bkcache
@@ -54,9 +54,14 @@ $(BUILD)/%.o: %.c | $(BUILD)/.deps
 	@echo "  CC      $<"
 	@$(CC) $(BK_CFLAGS) -MMD -MP -c $< -o $@
 
-$(LIB): $(LIB_OBJ)
+# The archive is rebuilt when the list of objects changes too, so a deleted
+# source file cannot leave a stale object (and its symbols) behind.
+$(BUILD)/.libobjs: FORCE | $(BUILD)/.deps
+	@echo '$(LIB_OBJ)' | cmp -s - $@ || echo '$(LIB_OBJ)' > $@
+
+$(LIB): $(LIB_OBJ) $(BUILD)/.libobjs
 	@rm -f $@
-	@ar rcs $@ $^
+	@ar rcs $@ $(LIB_OBJ)
 
 $(BUILD)/bkcache: $(BUILD)/core/main.o $(LIB)
 	@echo "  LINK    $@"
