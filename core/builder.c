@@ -58,10 +58,10 @@ int bk_builder_select(const char *name, const struct bk_builder_config *cfg,
             return BK_OK;
         }
         bk_debug("builder: %s: %s", (*b)->name, bk_error_msg());
-        /* buildx missing is expected when plain docker works; remember the
-         * first real explanation, else the first "not found". */
-        if (!first_code || (first_code == BK_ENOTFOUND && rc != BK_ENOTFOUND &&
-                            strcmp((*b)->name, "buildx") != 0)) {
+        /* A missing client is expected (buildx absent where plain docker
+         * works); remember the first real explanation, else the first
+         * "not found". */
+        if (!first_code || (first_code == BK_ENOTFOUND && rc != BK_ENOTFOUND)) {
             first_code = rc;
             snprintf(first_err, sizeof(first_err), "%s", bk_error_msg());
         }

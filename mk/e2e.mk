@@ -1,4 +1,4 @@
 # mk/e2e.mk - `make test-e2e`: save and restore through a real BuildKit
-# (tests/e2e/run.sh starts a dockerd when none runs and stops it after).
+# (scripts/with-dockerd.sh starts a dockerd when none runs and stops it after).
 test-e2e: all
-	@BKCACHE=$(CURDIR)/bkcache sh tests/e2e/run.sh
+	@BKCACHE=$(CURDIR)/bkcache sh scripts/with-dockerd.sh sh tests/e2e/run.sh
