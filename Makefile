@@ -102,4 +102,4 @@ clean:
 # ---- benchmarks: each tests/bench/bench_<area>.sh prints its own table ----
 bench: all
 	@for b in tests/bench/bench_*.sh; do [ -f "$$b" ] || continue; \
-	  echo "== $$b"; BKCACHE=$(CURDIR)/bkcache sh "$$b" || exit 1; done
+	  echo "== $$b"; BKCACHE=$(CURDIR)/bkcache bash "$$b" || exit 1; done
