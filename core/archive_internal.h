@@ -136,6 +136,10 @@ const char *bk_archive__zstd_writer_error(struct bk_zstd_writer *w);
 uint64_t bk_archive__zstd_writer_bytes(const struct bk_zstd_writer *w);
 void bk_archive__zstd_writer_free(struct bk_zstd_writer *w);
 int bk_archive__zstd_reader_open(struct archive *a, int fd, struct bk_zstd_reader **out);
+/* Move decompression to its own thread (a bounded ring of buffers), reading
+ * ahead of the caller; before this the reader reads only as needed. Errors
+ * keep their messages. reader_free stops and joins the thread. */
+int bk_archive__zstd_reader_start(struct bk_zstd_reader *r);
 /* Read and check the rest of the stream after the tar's end: every frame must
  * be complete with a valid checksum. Trailing bytes are decompressed and must
  * be zero (tar padding). */

@@ -407,6 +407,8 @@ int bk_archive_unpack(int in_fd, const char *dir, const struct bk_unpack_opts *o
         rc = check_expected(c.opts, &m);
     if (rc == BK_OK)
         rc = bk_archive__mktemp_for(dir, c.opts->replace_contents, &c.tmp);
+    if (rc == BK_OK)
+        rc = bk_archive__zstd_reader_start(c.zr);
     if (rc)
         goto done;
 

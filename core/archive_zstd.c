@@ -6,7 +6,9 @@
  * frame checksum on, no long mode, so the output is a plain zstd stream that
  * `zstd -d` reads). Memory is a few fixed buffers plus zstd's window and
  * job buffers. Compression runs on its own thread (see struct
- * bk_zstd_writer); decompression runs on the caller's thread.
+ * bk_zstd_writer). Decompression starts on the caller's thread (reading
+ * only the manifest must not read ahead much) and moves to its own thread
+ * when bk_archive__zstd_reader_start() is called (see struct bk_zstd_reader).
  *
  * Reading is strict: a stream that ends mid-frame is "truncated", a checksum
  * mismatch or any other zstd error is "corrupt", and the reader keeps the
@@ -19,6 +21,8 @@
 
 #include <archive.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +54,13 @@ struct bk_zstd_writer {
     char err[256];
 };
 
+/* The reader, once started, decompresses on its own thread into a ring of
+ * SLOTS buffers that the libarchive read callback hands out one at a time,
+ * so decompression overlaps with tar parsing, hashing and writing, as
+ * `zstd -d | tar -x` overlaps two processes. The slot handed out last stays
+ * queued (libarchive reads it until its next callback) and is released on
+ * the next call. The thread's error, if any, is reported after the data
+ * decompressed before it, with the same message as without the thread. */
 struct bk_zstd_reader {
     struct archive *a;
     ZSTD_DCtx *dctx;
@@ -61,6 +72,16 @@ struct bk_zstd_reader {
     int eof, seen_input;
     uint64_t bytes_in;
     char err[256];
+    /* threaded mode */
+    pthread_t thread;
+    int started, joined, wake[2];
+    pthread_mutex_t mu;
+    pthread_cond_t changed;
+    unsigned char *slot[SLOTS];
+    size_t len[SLOTS];
+    unsigned head, count; /* slots [head, head + count) are filled */
+    int held;             /* the consumer holds slot `head` */
+    int done, abort;      /* done: the thread stopped (end or r->err) */
 };
 
 /* ------------------------------------------------------------------ write */
@@ -252,17 +273,33 @@ void bk_archive__zstd_writer_free(struct bk_zstd_writer *w)
 static la_ssize_t reader_fail(struct bk_zstd_reader *r, const char *msg)
 {
     snprintf(r->err, sizeof(r->err), "%s", msg);
-    archive_set_error(r->a, EIO, "%s", msg);
+    if (!r->started)
+        archive_set_error(r->a, EIO, "%s", msg);
     return -1;
 }
 
-/* Next chunk of decompressed bytes; 0 at a clean end of stream. */
-static la_ssize_t reader_next(struct bk_zstd_reader *r, const void **buf)
+/* Wait until fd is readable or the reader is aborted; 0 to go on. */
+static int wait_readable(struct bk_zstd_reader *r)
+{
+    if (!r->started)
+        return 0;
+    struct pollfd p[2] = {{r->fd, POLLIN, 0}, {r->wake[0], POLLIN, 0}};
+    while (poll(p, 2, -1) < 0)
+        if (errno != EINTR)
+            return 0; /* let read() report it */
+    return p[1].revents ? -1 : 0;
+}
+
+/* Decompress into out[0, cap): the number of bytes (> 0), 0 at a clean end
+ * of stream, -1 with r->err set, -2 when aborted. */
+static la_ssize_t decompress_some(struct bk_zstd_reader *r, unsigned char *out, size_t cap)
 {
     if (r->err[0])
         return -1;
     for (;;) {
         if (r->ib.pos == r->ib.size && !r->eof) {
+            if (wait_readable(r))
+                return -2;
             ssize_t n = read(r->fd, r->in, r->in_cap);
             if (n < 0 && errno == EINTR)
                 continue;
@@ -278,7 +315,7 @@ static la_ssize_t reader_next(struct bk_zstd_reader *r, const void **buf)
             r->bytes_in += (uint64_t)n;
             r->ib = (ZSTD_inBuffer){r->in, (size_t)n, 0};
         }
-        ZSTD_outBuffer ob = {r->out, OUT_CAP, 0};
+        ZSTD_outBuffer ob = {out, cap, 0};
         size_t in_before = r->ib.pos;
         size_t ret = ZSTD_decompressStream(r->dctx, &ob, &r->ib);
         if (ZSTD_isError(ret)) {
@@ -290,10 +327,8 @@ static la_ssize_t reader_next(struct bk_zstd_reader *r, const void **buf)
          * calls that made progress tell whether a frame is complete (0). */
         if (ob.pos || r->ib.pos != in_before)
             r->last_ret = ret;
-        if (ob.pos) {
-            *buf = r->out;
+        if (ob.pos)
             return (la_ssize_t)ob.pos;
-        }
         if (r->ib.pos == r->ib.size && r->eof) {
             if (!r->seen_input)
                 return reader_fail(r, "empty stream");
@@ -302,6 +337,97 @@ static la_ssize_t reader_next(struct bk_zstd_reader *r, const void **buf)
             return 0;
         }
     }
+}
+
+/* Fill slots until the end of the stream, an error or an abort. A slot is
+ * published when full, or partly filled before the end or an error. */
+static void *decompress_thread(void *arg)
+{
+    struct bk_zstd_reader *r = arg;
+    for (;;) {
+        pthread_mutex_lock(&r->mu);
+        while (r->count == SLOTS && !r->abort)
+            pthread_cond_wait(&r->changed, &r->mu);
+        int stop = r->abort;
+        unsigned fill = (r->head + r->count) % SLOTS;
+        pthread_mutex_unlock(&r->mu);
+        if (stop)
+            break;
+        size_t len = 0;
+        la_ssize_t n = 1;
+        while (len < SLOT_CAP && (n = decompress_some(r, r->slot[fill] + len, SLOT_CAP - len)) > 0)
+            len += (size_t)n;
+        pthread_mutex_lock(&r->mu);
+        if (len > 0) {
+            r->len[fill] = len;
+            r->count++;
+        }
+        if (n <= 0)
+            r->done = 1;
+        pthread_cond_broadcast(&r->changed);
+        pthread_mutex_unlock(&r->mu);
+        if (n <= 0)
+            return NULL;
+    }
+    pthread_mutex_lock(&r->mu);
+    r->done = 1;
+    pthread_mutex_unlock(&r->mu);
+    return NULL;
+}
+
+static void reader_join(struct bk_zstd_reader *r)
+{
+    if (!r->started || r->joined)
+        return;
+    pthread_mutex_lock(&r->mu);
+    r->abort = 1;
+    pthread_cond_broadcast(&r->changed);
+    pthread_mutex_unlock(&r->mu);
+    if (write(r->wake[1], "", 1) < 0) {
+        /* the pipe is new and empty: cannot fail */
+    }
+    pthread_join(r->thread, NULL);
+    r->joined = 1;
+}
+
+/* Next chunk from the ring: release the slot handed out last, wait for the
+ * next one; at the end, join the thread and report its result. */
+static la_ssize_t reader_next_threaded(struct bk_zstd_reader *r, const void **buf)
+{
+    pthread_mutex_lock(&r->mu);
+    if (r->held) {
+        r->head = (r->head + 1) % SLOTS;
+        r->count--;
+        r->held = 0;
+        pthread_cond_broadcast(&r->changed);
+    }
+    while (r->count == 0 && !r->done)
+        pthread_cond_wait(&r->changed, &r->mu);
+    if (r->count > 0) {
+        r->held = 1;
+        *buf = r->slot[r->head];
+        la_ssize_t n = (la_ssize_t)r->len[r->head];
+        pthread_mutex_unlock(&r->mu);
+        return n;
+    }
+    pthread_mutex_unlock(&r->mu);
+    reader_join(r);
+    if (r->err[0]) {
+        archive_set_error(r->a, EIO, "%s", r->err);
+        return -1;
+    }
+    return 0;
+}
+
+/* Next chunk of decompressed bytes; 0 at a clean end of stream. */
+static la_ssize_t reader_next(struct bk_zstd_reader *r, const void **buf)
+{
+    if (r->started)
+        return reader_next_threaded(r, buf);
+    la_ssize_t n = decompress_some(r, r->out, OUT_CAP);
+    if (n > 0)
+        *buf = r->out;
+    return n;
 }
 
 static la_ssize_t reader_read(struct archive *a, void *cd, const void **buf)
@@ -327,6 +453,25 @@ int bk_archive__zstd_reader_open(struct archive *a, int fd, struct bk_zstd_reade
     return BK_OK;
 }
 
+int bk_archive__zstd_reader_start(struct bk_zstd_reader *r)
+{
+    if (r->started)
+        return BK_OK;
+    for (int i = 0; i < SLOTS; i++)
+        r->slot[i] = bk_xmalloc(SLOT_CAP);
+    if (pipe2(r->wake, O_CLOEXEC) != 0)
+        return bk_error_set(BK_ERR, "cannot start the decompression thread: %s",
+                            strerror(errno));
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->changed, NULL);
+    r->started = 1;
+    if (pthread_create(&r->thread, NULL, decompress_thread, r) != 0) {
+        r->joined = 1;
+        return bk_error_set(BK_ERR, "cannot start the decompression thread");
+    }
+    return BK_OK;
+}
+
 int bk_archive__zstd_reader_drain(struct bk_zstd_reader *r)
 {
     for (;;) {
@@ -349,13 +494,25 @@ uint64_t bk_archive__zstd_reader_bytes(const struct bk_zstd_reader *r)
 
 const char *bk_archive__zstd_reader_error(const struct bk_zstd_reader *r)
 {
-    return r && r->err[0] ? r->err : NULL;
+    /* While the thread runs, r->err is its own; it is read after the join. */
+    if (!r || (r->started && !r->joined))
+        return NULL;
+    return r->err[0] ? r->err : NULL;
 }
 
 void bk_archive__zstd_reader_free(struct bk_zstd_reader *r)
 {
     if (!r)
         return;
+    if (r->started) {
+        reader_join(r);
+        pthread_mutex_destroy(&r->mu);
+        pthread_cond_destroy(&r->changed);
+        close(r->wake[0]);
+        close(r->wake[1]);
+    }
+    for (int i = 0; i < SLOTS; i++)
+        free(r->slot[i]);
     ZSTD_freeDCtx(r->dctx);
     free(r->in);
     free(r->out);
