@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/numparse.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -121,18 +122,6 @@ int bk_parse_duration(const char *s, int64_t *out)
     return BK_OK;
 }
 
-static int parse_int(const char *name, const char *v, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long n = strtol(v, &end, 10);
-    if (errno || end == v || *end || n < lo || n > hi)
-        return bk_error_set(BK_EINVAL, "--%s: expected a number from %ld to %ld, got '%s'", name,
-                            lo, hi, v);
-    *out = n;
-    return BK_OK;
-}
-
 static void print_help(const struct bk_command *cmd)
 {
     printf("usage: %s\n\n%s\n", cmd->usage, cmd->summary);
@@ -229,7 +218,7 @@ static int apply(const struct opt_spec *o, const char *v, struct bk_options *opt
     case O_MOUNT: bk_strvec_push(&opts->mounts, v); break;
     case O_STATE: opts->state = v; break;
     case O_LEVEL:
-        if (parse_int(o->name, v, 1, 19, &n))
+        if (bk_parse_long("--compression-level", v, 1, 19, &n))
             return BK_EINVAL;
         opts->compression_level = (int)n;
         break;
@@ -251,7 +240,7 @@ static int apply(const struct opt_spec *o, const char *v, struct bk_options *opt
             return bk_error_wrap(BK_EINVAL, "--max-age");
         break;
     case O_KEEP:
-        if (parse_int(o->name, v, 0, 1000000000L, &n))
+        if (bk_parse_long("--keep", v, 0, 1000000000L, &n))
             return BK_EINVAL;
         opts->keep = n;
         break;

@@ -30,6 +30,7 @@
 #include "providers/azure.h"
 
 #include "core/cli.h"
+#include "core/numparse.h"
 #include "core/strbuf.h"
 
 #include <cjson/cJSON.h>
@@ -63,24 +64,12 @@ char *azure_normalize_branch(const char *branch)
     return bk_xasprintf("refs/heads/%s", branch);
 }
 
-static int parse_long_value(const char *what, const char *v, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long n = strtol(v, &end, 10);
-    if (errno || end == v || *end || n < lo || n > hi)
-        return bk_error_set(BK_EINVAL, "%s: expected a number from %ld to %ld, got '%s'", what, lo,
-                            hi, v);
-    *out = n;
-    return BK_OK;
-}
-
 /* An optional numeric variable: 0 when unset. */
 static int env_long(const struct bk_provider_config *cfg, const char *name, long *out)
 {
     const char *v = bk_provider_env(cfg, name);
     *out = 0;
-    return v ? parse_long_value(name, v, 1, 0x7fffffffL, out) : BK_OK;
+    return v ? bk_parse_long(name, v, 1, 0x7fffffffL, out) : BK_OK;
 }
 
 static char *base64(const char *s)
@@ -164,13 +153,13 @@ static int parse_tuning(const struct bk_provider_config *cfg, struct azure_confi
     c->max_builds = 50;
     c->retry_ms = 1000;
     if ((v = bk_provider_attr(cfg, "page-size")) &&
-        parse_long_value("--store-opt page-size", v, 1, 1000, &c->page_size))
+        bk_parse_long("--store-opt page-size", v, 1, 1000, &c->page_size))
         return BK_EINVAL;
     if ((v = bk_provider_attr(cfg, "max-builds")) &&
-        parse_long_value("--store-opt max-builds", v, 1, 100000, &c->max_builds))
+        bk_parse_long("--store-opt max-builds", v, 1, 100000, &c->max_builds))
         return BK_EINVAL;
     if ((v = bk_provider_attr(cfg, "retry-ms")) &&
-        parse_long_value("--store-opt retry-ms", v, 0, 60000, &c->retry_ms))
+        bk_parse_long("--store-opt retry-ms", v, 0, 60000, &c->retry_ms))
         return BK_EINVAL;
     return BK_OK;
 }
@@ -203,7 +192,7 @@ static int parse_location(const struct bk_provider_config *cfg, struct azure_con
     c->project = bk_http_urlencode(proj);
 
     if ((v = bk_provider_attr(cfg, "definition"))) {
-        if (parse_long_value("--store-opt definition", v, 1, 0x7fffffffL, &c->definition_id))
+        if (bk_parse_long("--store-opt definition", v, 1, 0x7fffffffL, &c->definition_id))
             return BK_EINVAL;
     } else if (env_long(cfg, "SYSTEM_DEFINITIONID", &c->definition_id)) {
         return BK_EINVAL;

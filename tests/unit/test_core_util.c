@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/http.h"
 #include "core/log.h"
+#include "core/numparse.h"
 #include "core/strbuf.h"
 #include "providers/provider.h"
 
@@ -76,6 +77,19 @@ static void test_options_reject_foreign_and_missing_values(void **state)
     assert_int_equal(bk_options_parse(key, 2, badarg, &o), BK_EINVAL);
     assert_non_null(strstr(bk_error_msg(), "NOVALUE"));
     bk_options_release(&o);
+}
+
+static void test_parse_long(void **state)
+{
+    long v = -1;
+    assert_int_equal(bk_parse_long("--keep", "12", 0, 100, &v), 0);
+    assert_int_equal(v, 12);
+    assert_int_equal(bk_parse_long("--keep", "101", 0, 100, &v), BK_EINVAL);
+    assert_string_equal(bk_error_msg(), "--keep: expected a number from 0 to 100, got '101'");
+    assert_int_equal(bk_parse_long("x", "12a", 0, 100, &v), BK_EINVAL);
+    assert_int_equal(bk_parse_long("x", "", 0, 100, &v), BK_EINVAL);
+    assert_int_equal(bk_parse_long("x", "99999999999999999999", 0, 100, &v), BK_EINVAL);
+    assert_int_equal(v, 12); /* untouched on failure */
 }
 
 static void test_strbuf(void **state)
@@ -176,6 +190,7 @@ int main(void)
         cmocka_unit_test(test_parse_size),
         cmocka_unit_test(test_parse_duration),
         cmocka_unit_test(test_options_reject_foreign_and_missing_values),
+        cmocka_unit_test(test_parse_long),
         cmocka_unit_test(test_strbuf),
         cmocka_unit_test(test_secret_redaction),
         cmocka_unit_test(test_http_check),
