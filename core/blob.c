@@ -8,6 +8,7 @@
  */
 #include "core/blob.h"
 
+#include "core/blob_md5.h"
 #include "core/error.h"
 #include "core/http.h"
 #include "core/log.h"
@@ -49,6 +50,7 @@ struct runner {
     uint64_t nparts;
     CURLM *multi;
     int active;
+    int waiting; /* some part was not ready to start on the last pass */
     uint64_t bytes_done;
     int64_t started, last_progress;
     int failed;
@@ -229,11 +231,18 @@ static void maybe_progress(struct runner *r)
 static void runner_launch_ready(struct runner *r)
 {
     int64_t now = now_ms();
+    r->waiting = 0;
     for (uint64_t i = 0; i < r->nparts && r->active < r->o.parallel && !r->failed; i++) {
         struct part *p = &r->parts[i];
         if (p->active || p->finished || p->not_before > now)
             continue;
-        int rc = part_launch(r, p);
+        int rc = r->job->ready ? r->job->ready(r->job->payload, p->index) : 1;
+        if (rc == 0) {
+            r->waiting = 1;
+            break; /* parts become ready in order */
+        }
+        if (rc > 0)
+            rc = part_launch(r, p);
         if (rc) {
             r->failed = rc;
             r->error = bk_xstrdup(bk_error_msg());
@@ -297,9 +306,9 @@ static int run_parts(const struct bk_blob_parts *job, const struct bk_blob_opts 
                 part_complete(&r, p, (int)msg->data.result);
         }
         if (!r.failed && r.active > 0)
-            curl_multi_poll(r.multi, NULL, 0, 200, NULL);
+            curl_multi_poll(r.multi, NULL, 0, r.waiting ? 5 : 200, NULL);
         else if (!r.failed && !runner_all_finished(&r))
-            usleep(50 * 1000); /* every pending part is waiting out a backoff */
+            usleep(r.waiting ? 2000 : 50 * 1000); /* a part waits: to be ready, or a backoff */
         maybe_progress(&r);
     }
 
@@ -376,7 +385,15 @@ struct upload_ctx {
     const struct bk_blob_target *t;
     char id_prefix[37];
     int single;
+    struct bk_blob_md5s *md5s; /* blocks only */
 };
+
+static int block_ready(void *payload, uint64_t index)
+{
+    struct upload_ctx *u = payload;
+    char b64[25];
+    return u->md5s ? bk_blob_md5s_get(u->md5s, index, b64) : 1;
+}
 
 static char *block_id(const struct upload_ctx *u, uint64_t index)
 {
@@ -401,6 +418,9 @@ static int prepare_put(void *payload, uint64_t index, uint64_t offset, uint64_t 
         bk_strvec_push(&part->headers, "x-ms-blob-type: BlockBlob");
         return BK_OK;
     }
+    char md5[25];
+    if (u->md5s && bk_blob_md5s_get(u->md5s, index, md5) == 1)
+        bk_strvec_pushf(&part->headers, "Content-MD5: %s", md5);
     char *id = block_id(u, index);
     char *enc = bk_http_urlencode(id);
     char *q = bk_xasprintf("comp=block&blockid=%s", enc);
@@ -470,7 +490,14 @@ int bk_blob_upload(const struct bk_blob_target *t, int fd, uint64_t size,
     u.single = size <= o.single_put_max;
     random_prefix(u.id_prefix);
     job.part_size = u.single ? (size ? size : 1) : o.block_size;
+    if (!u.single) {
+        u.md5s = bk_blob_md5s_start(fd, size, o.block_size);
+        if (!u.md5s)
+            return BK_ERR;
+        job.ready = block_ready;
+    }
     int rc = run_parts(&job, &o);
+    bk_blob_md5s_stop(u.md5s);
     if (rc || u.single)
         return rc;
     return put_block_list(&u, &o, (size + o.block_size - 1) / o.block_size);

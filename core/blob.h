@@ -9,7 +9,9 @@
  *
  * Upload: a file up to single_put_max bytes goes in one Put Blob; a larger
  * one in Put Block requests of block_size bytes, `parallel` at a time, then
- * one Put Block List naming them in order. Download: HEAD (Get Blob
+ * one Put Block List naming them in order. Each Put Block carries the
+ * block's Content-MD5, computed just ahead of the transfer on a thread
+ * (blob_md5.h), so the store refuses a block damaged on the way. Download: HEAD (Get Blob
  * Properties) gives the size, then ranged GETs of range_size bytes,
  * `parallel` at a time, each written straight into the output file with
  * pwrite(); a server that does not advertise byte ranges gets one plain GET.
@@ -97,6 +99,11 @@ typedef int (*bk_blob_done_fn)(void *payload, uint64_t index,
 typedef int (*bk_blob_prepare_fn)(void *payload, uint64_t index, uint64_t offset, uint64_t len,
                                   struct bk_blob_part *part);
 
+/* May part `index` start now? Parts become ready in index order. 1: yes; 0: not yet (asked again a few
+ * milliseconds later, while the other parts go on); a negative bk_status
+ * fails the whole transfer. Must not block. */
+typedef int (*bk_blob_ready_fn)(void *payload, uint64_t index);
+
 struct bk_blob_parts {
     int upload; /* 1: body from fd; 0: response into fd */
     int fd;
@@ -107,6 +114,7 @@ struct bk_blob_parts {
     bk_blob_sign_fn sign; /* optional, called after prepare() */
     void *sign_payload;
     bk_blob_done_fn done; /* optional, called with each part's final 2xx response */
+    bk_blob_ready_fn ready; /* optional: NULL means every part may start at once */
 };
 
 int bk_blob_run_parts(const struct bk_blob_parts *job, const struct bk_blob_opts *opts);

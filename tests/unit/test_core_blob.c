@@ -16,12 +16,14 @@
 #include <cmocka.h>
 
 #include "core/blob.h"
+#include "core/blob_md5.h"
 #include "core/error.h"
 #include "core/strbuf.h"
 
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <netinet/in.h>
+#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +44,7 @@ struct server {
     /* counters */
     int put_blob, put_block, block_list, heads, gets, ranged_gets, signed_requests;
     int saw_blob_type;
+    int md5_ok; /* Put Block requests whose Content-MD5 matched their body */
     /* faults for the next requests */
     int fail_503, fail_429, fail_403, cut_get;
 };
@@ -86,6 +89,27 @@ static const char *header(const char *head, const char *name)
     return val;
 }
 
+/* The base64 MD5 of body, as a Put Block's Content-MD5 carries it. */
+static void md5_b64(const void *body, size_t len, char out[25])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    EVP_Digest(body, len, md, &n, EVP_md5(), NULL);
+    EVP_EncodeBlock((unsigned char *)out, md, (int)n);
+}
+
+/* No header, or one that matches: the store's check on arrival. */
+static int md5_matches(const char *value, const char *body, size_t len)
+{
+    char want[25];
+    if (!value)
+        return 1;
+    while (*value == ' ')
+        value++;
+    md5_b64(body, len, want);
+    return strncmp(value, want, 24) == 0;
+}
+
 static void handle(struct server *s, int fd)
 {
     struct bk_strbuf req = BK_STRBUF_INIT;
@@ -128,8 +152,12 @@ static void handle(struct server *s, int fd)
                     bk_strbuf_add(&s->blob, s->blocks[i].buf, s->blocks[i].len);
         }
         reply(fd, 201, NULL, NULL, 0);
+    } else if (strcmp(method, "PUT") == 0 && strstr(target, "comp=block") &&
+               !md5_matches(header(head, "\r\nContent-MD5:"), body, want)) {
+        reply(fd, 400, "x-ms-error-code: Md5Mismatch\r\n", "md5", 3); /* as Azure does */
     } else if (strcmp(method, "PUT") == 0 && strstr(target, "comp=block")) {
         s->put_block++;
+        s->md5_ok += header(head, "\r\nContent-MD5:") != NULL;
         const char *id = strstr(target, "blockid=") + 8;
         int i = s->nblocks++;
         /* store the id url-decoded enough for base64 ('%3D' is '=', '%2B' '+', '%2F' '/') */
@@ -243,6 +271,7 @@ static void reset_counters(void)
     pthread_mutex_lock(&g_srv.lock);
     g_srv.put_blob = g_srv.put_block = g_srv.block_list = g_srv.heads = 0;
     g_srv.gets = g_srv.ranged_gets = g_srv.signed_requests = g_srv.saw_blob_type = 0;
+    g_srv.md5_ok = 0;
     pthread_mutex_unlock(&g_srv.lock);
 }
 
@@ -306,8 +335,59 @@ static void test_large_upload_is_blocks_and_list(void **state)
     assert_int_equal(bk_blob_upload(&t, fd, size, &o), BK_OK);
     assert_int_equal(g_srv.put_blob, 0);
     assert_int_equal(g_srv.put_block, 6);
+    assert_int_equal(g_srv.md5_ok, 6); /* every block carried its own, correct digest */
     assert_int_equal(g_srv.block_list, 1);
     assert_file_equals_blob(fd); /* blocks listed in file order */
+    close(fd);
+}
+
+/* The digests computed ahead are those of each block, the last one short. */
+static void test_block_md5s_match_each_block(void **state)
+{
+    size_t size = 3 * MiB + 777;
+    int fd = temp_file(size, 3);
+    char *buf = bk_xmalloc(size);
+    assert_int_equal(pread(fd, buf, size, 0), (ssize_t)size);
+    struct bk_blob_md5s *m = bk_blob_md5s_start(fd, size, MiB);
+    assert_non_null(m);
+    for (uint64_t i = 0; i < 4; i++) {
+        char got[25], want[25];
+        int rc;
+        while ((rc = bk_blob_md5s_get(m, i, got)) == 0)
+            usleep(1000);
+        assert_int_equal(rc, 1);
+        md5_b64(buf + i * MiB, i < 3 ? MiB : 777, want);
+        assert_string_equal(got, want);
+    }
+    bk_blob_md5s_stop(m);
+    free(buf);
+    close(fd);
+}
+
+/* A file shorter than announced: the missing block is an error, not a
+ * digest of whatever was there, and an upload of it fails. */
+static void test_block_md5s_short_file_is_an_error(void **state)
+{
+    int fd = temp_file(MiB + 10, 4);
+    struct bk_blob_md5s *m = bk_blob_md5s_start(fd, 2 * MiB + 10, MiB);
+    char got[25];
+    int rc;
+    while ((rc = bk_blob_md5s_get(m, 0, got)) == 0)
+        usleep(1000);
+    assert_int_equal(rc, 1);
+    while ((rc = bk_blob_md5s_get(m, 2, got)) == 0)
+        usleep(1000);
+    assert_true(rc < 0);
+    assert_non_null(strstr(bk_error_msg(), "block 1") ? strstr(bk_error_msg(), "block 1")
+                                                       : strstr(bk_error_msg(), "block 2"));
+    bk_blob_md5s_stop(m);
+
+    char url[128];
+    struct bk_blob_target t = target(url, sizeof(url));
+    struct bk_blob_opts o = {.block_size = MiB, .single_put_max = MiB, .parallel = 2};
+    reset_counters();
+    assert_true(bk_blob_upload(&t, fd, 3 * MiB, &o) < 0);
+    assert_int_equal(g_srv.block_list, 0); /* nothing committed */
     close(fd);
 }
 
@@ -424,6 +504,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_small_upload_is_one_put_blob),
         cmocka_unit_test(test_large_upload_is_blocks_and_list),
+        cmocka_unit_test(test_block_md5s_match_each_block),
+        cmocka_unit_test(test_block_md5s_short_file_is_an_error),
         cmocka_unit_test(test_ranged_download_and_resume),
         cmocka_unit_test(test_small_download_cut_resumes_with_range),
         cmocka_unit_test(test_block_retried_after_503_and_429),
