@@ -1,5 +1,5 @@
 /*
- * archive_digest.c - the canonical entry list, its SHA-256, and the tree walk.
+ * archive_digest.c - the canonical entry list, its SHA-256, and the tree scan.
  *
  * The content digest of a tree is SHA-256 over one line per entry, in
  * canonical order (see archive_internal.h), the root excluded:
@@ -19,7 +19,6 @@
 #include "core/error.h"
 #include "core/log.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -191,182 +190,6 @@ int bk_archive__hash_file(const char *path, uint64_t size, unsigned char out[32]
     return rc;
 }
 
-/* ------------------------------------------------------------------- walk */
-
-static int name_cmp(const struct dirent **a, const struct dirent **b)
-{
-    return strcmp((*a)->d_name, (*b)->d_name);
-}
-
-static struct bk_archive_node *tree_push(struct bk_archive_tree *t)
-{
-    if (t->n == t->alloc) {
-        t->alloc = t->alloc ? 2 * t->alloc : 256;
-        t->v = bk_xrealloc(t->v, t->alloc * sizeof(*t->v));
-    }
-    struct bk_archive_node *nd = &t->v[t->n++];
-    memset(nd, 0, sizeof(*nd));
-    return nd;
-}
-
-static int node_fill(struct bk_archive_node *nd, const char *full, const char *rel,
-                     const struct stat *st)
-{
-    nd->path = bk_xstrdup(rel);
-    nd->rec.path = nd->path;
-    nd->rec.mode = st->st_mode & 07777u;
-    nd->rec.uid = st->st_uid;
-    nd->rec.gid = st->st_gid;
-    nd->rec.mtime_sec = st->st_mtim.tv_sec;
-    nd->rec.mtime_nsec = st->st_mtim.tv_nsec;
-    nd->dev = st->st_dev;
-    nd->ino = st->st_ino;
-    nd->nlink = (unsigned long)st->st_nlink;
-    nd->ctime_sec = st->st_ctim.tv_sec;
-    nd->ctime_nsec = st->st_ctim.tv_nsec;
-    switch (st->st_mode & S_IFMT) {
-    case S_IFREG:
-        nd->rec.type = BK_AT_FILE;
-        nd->rec.size = (uint64_t)st->st_size;
-        break;
-    case S_IFDIR: nd->rec.type = BK_AT_DIR; break;
-    case S_IFCHR:
-        nd->rec.type = BK_AT_CHAR;
-        nd->rec.rdev = st->st_rdev;
-        break;
-    case S_IFBLK:
-        nd->rec.type = BK_AT_BLOCK;
-        nd->rec.rdev = st->st_rdev;
-        break;
-    case S_IFIFO: nd->rec.type = BK_AT_FIFO; break;
-    case S_IFLNK: {
-        struct bk_strbuf sb = BK_STRBUF_INIT;
-        size_t cap = st->st_size > 0 ? (size_t)st->st_size + 1 : 256;
-        for (;;) {
-            bk_strbuf_grow(&sb, cap);
-            ssize_t n = readlink(full, sb.buf, cap);
-            if (n < 0) {
-                bk_strbuf_release(&sb);
-                return bk_error_set(BK_ERR, "%s: readlink failed: %s", full, strerror(errno));
-            }
-            if ((size_t)n < cap) {
-                sb.len = (size_t)n;
-                sb.buf[n] = '\0';
-                break;
-            }
-            cap *= 2;
-        }
-        nd->rec.type = BK_AT_SYMLINK;
-        nd->target = bk_strbuf_detach(&sb);
-        nd->rec.target = nd->target;
-        break;
-    }
-    default: return 1; /* a socket: skipped */
-    }
-    return BK_OK;
-}
-
-static int walk(struct bk_archive_tree *t, struct bk_strbuf *full, size_t root_len)
-{
-    struct dirent **names = NULL;
-    int n = scandir(full->buf, &names, NULL, name_cmp);
-    int rc = BK_OK;
-    if (n < 0)
-        return bk_error_set(BK_ERR, "%s: cannot read directory: %s", full->buf, strerror(errno));
-    size_t base = full->len;
-    for (int i = 0; i < n; i++) {
-        const char *name = names[i]->d_name;
-        if (rc || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
-            goto next;
-        full->len = base;
-        full->buf[base] = '\0';
-        bk_strbuf_addch(full, '/');
-        bk_strbuf_adds(full, name);
-        struct stat st;
-        if (lstat(full->buf, &st) != 0) {
-            rc = bk_error_set(BK_ERR, "%s: cannot stat: %s", full->buf, strerror(errno));
-            goto next;
-        }
-        struct bk_archive_node *nd = tree_push(t);
-        int f = node_fill(nd, full->buf, full->buf + root_len + 1, &st);
-        if (f < 0) {
-            rc = f;
-        } else if (f > 0) {
-            bk_warn("%s: skipping a socket", full->buf);
-            free(nd->path);
-            t->n--;
-        } else if (S_ISDIR(st.st_mode)) {
-            rc = walk(t, full, root_len);
-        }
-    next:
-        free(names[i]);
-    }
-    free(names);
-    full->len = base;
-    full->buf[base] = '\0';
-    return rc;
-}
-
-/* Hardlinks: among regular files sharing (dev, ino), the first in canonical
- * order stays a file; the others point at it. */
-static int link_cmp(const void *pa, const void *pb)
-{
-    const struct bk_archive_node *a = *(const struct bk_archive_node *const *)pa;
-    const struct bk_archive_node *b = *(const struct bk_archive_node *const *)pb;
-    if (a->dev != b->dev)
-        return a->dev < b->dev ? -1 : 1;
-    if (a->ino != b->ino)
-        return a->ino < b->ino ? -1 : 1;
-    return a < b ? -1 : a > b;
-}
-
-static void resolve_hardlinks(struct bk_archive_tree *t)
-{
-    struct bk_archive_node **v = bk_xcalloc(t->n ? t->n : 1, sizeof(*v));
-    size_t m = 0;
-    for (size_t i = 0; i < t->n; i++)
-        if (t->v[i].rec.type == BK_AT_FILE && t->v[i].nlink > 1)
-            v[m++] = &t->v[i];
-    qsort(v, m, sizeof(*v), link_cmp);
-    for (size_t i = 1; i < m; i++) {
-        size_t j = i;
-        while (j > 0 && v[j - 1]->dev == v[i]->dev && v[j - 1]->ino == v[i]->ino)
-            j--;
-        if (j == i)
-            continue;
-        struct bk_archive_node *nd = v[i];
-        nd->rec.type = BK_AT_HARDLINK;
-        nd->rec.size = 0;
-        nd->target = bk_xstrdup(v[j]->path);
-        nd->rec.target = nd->target;
-    }
-    free(v);
-}
-
-int bk_archive__tree_walk(const char *dir, struct bk_archive_tree *t)
-{
-    struct stat st;
-    struct bk_strbuf full = BK_STRBUF_INIT;
-    int rc;
-
-    memset(t, 0, sizeof(*t));
-    if (stat(dir, &st) != 0)
-        return bk_error_set(errno == ENOENT ? BK_ENOTFOUND : BK_ERR, "%s: %s", dir,
-                            strerror(errno));
-    if (!S_ISDIR(st.st_mode))
-        return bk_error_set(BK_EINVAL, "%s: not a directory", dir);
-    bk_strbuf_adds(&full, dir);
-    while (full.len > 1 && full.buf[full.len - 1] == '/')
-        full.buf[--full.len] = '\0';
-    rc = walk(t, &full, full.len);
-    if (rc == BK_OK)
-        resolve_hardlinks(t);
-    bk_strbuf_release(&full);
-    if (rc)
-        bk_archive__tree_release(t);
-    return rc;
-}
-
 int bk_archive__tree_scan(const char *dir, struct bk_archive_tree *t)
 {
     struct bk_strbuf full = BK_STRBUF_INIT;
@@ -394,16 +217,6 @@ int bk_archive__tree_scan(const char *dir, struct bk_archive_tree *t)
     if (rc)
         bk_archive__tree_release(t);
     return rc;
-}
-
-void bk_archive__tree_release(struct bk_archive_tree *t)
-{
-    for (size_t i = 0; i < t->n; i++) {
-        free(t->v[i].path);
-        free(t->v[i].target);
-    }
-    free(t->v);
-    memset(t, 0, sizeof(*t));
 }
 
 double bk_archive__now(void)

@@ -91,10 +91,28 @@ struct bk_archive_tree {
     uint64_t files, entries, bytes;
 };
 
-/* Walk `dir` (not following symlinks) in canonical order, lstat only.
- * Hardlinked files after the first (in canonical order) become
- * BK_AT_HARDLINK entries pointing at it. Sockets are skipped with a warning.
- * The digest and counts are left empty. */
+/* The streaming walk (archive_walk.c): entries one at a time, in canonical
+ * order, lstat only (symlinks are not followed). Hardlinked files after the
+ * first (in canonical order) become BK_AT_HARDLINK entries pointing at it.
+ * Sockets are skipped with a warning. Memory: the sorted names of the
+ * directories on the current path, plus one record per multiply-linked file. */
+struct bk_archive_walk_frame;
+struct bk_archive_walk {
+    struct bk_strbuf full; /* the current entry's full path */
+    size_t root_len;
+    struct bk_archive_walk_frame *stack;
+    size_t depth, alloc;
+    void *links;                 /* tsearch tree of multiply-linked files */
+    struct bk_archive_node node; /* the current entry */
+};
+
+int bk_archive__walk_open(const char *dir, struct bk_archive_walk *w);
+/* 1 with *out set to the next entry (valid until the next call; the caller
+ * may steal path and target by zeroing them), 0 at the end, or an error. */
+int bk_archive__walk_next(struct bk_archive_walk *w, struct bk_archive_node **out);
+void bk_archive__walk_close(struct bk_archive_walk *w);
+
+/* The whole walk of `dir` collected into t; digest and counts left empty. */
 int bk_archive__tree_walk(const char *dir, struct bk_archive_tree *t);
 /* tree_walk, then hash every regular file and compute digest and counts. */
 int bk_archive__tree_scan(const char *dir, struct bk_archive_tree *t);

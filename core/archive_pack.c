@@ -5,8 +5,11 @@
  * the content digest, which is only known once every file has been read.
  * The head (manifest frame + padding, archive_head.c) has a size known in
  * advance, so when the output is a seekable regular file pack makes ONE pass:
- * it walks the tree (lstat only), skips the head's space, streams every entry
+ * it skips the head's space, walks the tree (lstat only) and streams every entry
  * while hashing the very bytes it writes, then writes the real head in place.
+ * The walk is streamed (archive_walk.c): the first file is compressed while
+ * the rest of the tree is still unread, and memory does not grow with the
+ * number of entries.
  * On a pipe it cannot go back, so it makes two passes: a scan that hashes
  * every file (bk_archive__tree_scan), the head, then the entries, each file
  * re-checked (inode, size, mtime, ctime) against the scan so that a file that
@@ -264,11 +267,30 @@ static int seekable_start(int fd, off_t *start)
     return *start >= 0;
 }
 
-/* Stream every entry of t through a new tar writer into out_fd. */
-static int write_body(struct pack_ctx *c, struct bk_archive_tree *t, int out_fd, int level,
+/* The entries to write: the scanned tree (two passes), or the walk, read as
+ * the archive is written (one pass). */
+struct pack_source {
+    struct bk_archive_tree *tree;
+    size_t next;
+    struct bk_archive_walk *walk;
+};
+
+static int source_next(struct pack_source *src, struct bk_archive_node **out)
+{
+    if (src->walk)
+        return bk_archive__walk_next(src->walk, out);
+    if (src->next == src->tree->n)
+        return 0;
+    *out = &src->tree->v[src->next++];
+    return 1;
+}
+
+/* Stream every entry of src through a new tar writer into out_fd. */
+static int write_body(struct pack_ctx *c, struct pack_source *src, int out_fd, int level,
                       int threads, uint64_t *bytes)
 {
     struct bk_zstd_writer *zw = NULL;
+    struct bk_archive_node *nd;
     int rc;
 
     c->a = archive_write_new();
@@ -276,8 +298,8 @@ static int write_body(struct pack_ctx *c, struct bk_archive_tree *t, int out_fd,
     archive_write_set_bytes_per_block(c->a, 64 * 1024);
     archive_write_set_bytes_in_last_block(c->a, 1);
     rc = bk_archive__zstd_writer_open(c->a, out_fd, level, threads, &zw);
-    for (size_t i = 0; rc == BK_OK && i < t->n; i++)
-        rc = write_node(c, &t->v[i]);
+    while (rc == BK_OK && (rc = source_next(src, &nd)) > 0)
+        rc = write_node(c, nd);
     if (rc == BK_OK && archive_write_close(c->a) != ARCHIVE_OK)
         rc = archive_fail(c, "finishing the archive");
     if (rc == BK_OK && bk_archive__zstd_writer_error(zw))
@@ -293,7 +315,9 @@ int bk_archive_pack(const char *dir, int out_fd, const struct bk_pack_opts *opts
                     struct bk_archive_stats *st)
 {
     struct bk_pack_opts none = {0};
-    struct bk_archive_tree t;
+    struct bk_archive_tree t = {0};
+    struct bk_archive_walk w;
+    struct pack_source src = {.tree = &t};
     struct bk_archive_manifest m;
     struct pack_ctx c;
     struct bk_strbuf head = BK_STRBUF_INIT;
@@ -312,9 +336,12 @@ int bk_archive_pack(const char *dir, int out_fd, const struct bk_pack_opts *opts
     int threads = opts->threads ? opts->threads : (cpus > 0 ? (int)cpus : 1);
     int one_pass = seekable_start(out_fd, &start);
 
-    rc = one_pass ? bk_archive__tree_walk(dir, &t) : bk_archive__tree_scan(dir, &t);
+    /* One pass walks while it writes; two passes hash the whole tree first. */
+    rc = one_pass ? bk_archive__walk_open(dir, &w) : bk_archive__tree_scan(dir, &t);
     if (rc)
         return rc;
+    if (one_pass)
+        src.walk = &w;
 
     memset(&m, 0, sizeof(m));
     m.key = (char *)opts->key;
@@ -349,7 +376,7 @@ int bk_archive_pack(const char *dir, int out_fd, const struct bk_pack_opts *opts
     if (rc == BK_OK && !one_pass && bk_archive__write_full(out_fd, head.buf, head.len, -1))
         rc = bk_error_set(BK_ERR, "write failed: %s", strerror(errno));
     if (rc == BK_OK)
-        rc = write_body(&c, &t, out_fd, level, threads, &body_bytes);
+        rc = write_body(&c, &src, out_fd, level, threads, &body_bytes);
 
     char digest[BK_DIGEST_HEX + 1];
     uint64_t files = c.d.files, entries = c.d.entries, bytes = c.d.bytes;
@@ -377,5 +404,7 @@ int bk_archive_pack(const char *dir, int out_fd, const struct bk_pack_opts *opts
     free(c.buf);
     bk_strbuf_release(&c.full);
     bk_archive__tree_release(&t);
+    if (one_pass)
+        bk_archive__walk_close(&w);
     return rc;
 }
