@@ -278,18 +278,14 @@ static int verify_download(const struct bk_provider_entry *e, int fd, uint64_t *
     return BK_OK;
 }
 
-int bk_store_download(struct bk_store *s, const struct bk_provider_entry *e, const char *path,
-                      uint64_t *bytes_out)
+/* download() into a temporary file next to `path`, verified, then renamed. */
+static int download_copy(struct bk_store *s, const struct bk_provider_entry *e, const char *path,
+                         uint64_t *size)
 {
     char *tmp = bk_xasprintf("%s.part-XXXXXX", path);
     struct download_ctx c = {e, -1};
-    uint64_t size = 0;
     int rc;
 
-    if (!s->ops->download) {
-        free(tmp);
-        return bk_error_set(BK_ERR, "provider %s cannot download", s->ops->name);
-    }
     c.fd = mkstemp(tmp);
     if (c.fd < 0) {
         rc = bk_error_set(BK_ERR, "%s: cannot create a temporary file: %s", path, strerror(errno));
@@ -298,20 +294,81 @@ int bk_store_download(struct bk_store *s, const struct bk_provider_entry *e, con
     }
     rc = run_op(s, BK_STORE_DOWNLOAD, e->key, download_once, &c);
     if (rc == BK_OK)
-        rc = verify_download(e, c.fd, &size);
+        rc = verify_download(e, c.fd, size);
     close(c.fd); /* no fsync: a download is a temporary file, consumed right away */
     if (rc == BK_OK && rename(tmp, path) != 0)
         rc = bk_error_set(BK_ERR, "%s: rename: %s", path, strerror(errno));
-    if (rc < 0) {
+    if (rc < 0)
         unlink(tmp);
-        if (rc == BK_ECORRUPT)
-            s->stats[BK_STORE_DOWNLOAD].failures++;
+    free(tmp);
+    return rc;
+}
+
+static int open_local_once(struct bk_store *s, void *ctx)
+{
+    struct download_ctx *c = ctx;
+    return s->ops->open_local(s->provider, c->e, &c->fd);
+}
+
+/* The store's own file, verified, given the name `path`: a hard link when
+ * both are on one file system (no data moves), else a copy. */
+static int download_in_place(struct bk_store *s, const struct bk_provider_entry *e,
+                             const char *path, uint64_t *size)
+{
+    struct download_ctx c = {e, -1};
+    char *prefix = bk_xasprintf("%s.part-", path);
+    char *tmp = NULL;
+    int out = -1, rc = run_op(s, BK_STORE_DOWNLOAD, e->key, open_local_once, &c);
+
+    if (rc == BK_OK)
+        rc = verify_download(e, c.fd, size);
+    if (rc == BK_OK && bk_store_link_temp(c.fd, prefix, &tmp) < 0) {
+        bk_debug("%s: %s; copying instead", e->key, bk_error_msg());
+        tmp = bk_xasprintf("%sXXXXXX", prefix);
+        out = mkstemp(tmp);
+        if (out < 0)
+            rc = bk_error_set(BK_ERR, "%s: cannot create a temporary file: %s", path,
+                              strerror(errno));
+        else
+            rc = bk_store_copy_fd(c.fd, out, tmp);
+    }
+    if (out >= 0)
+        close(out);
+    if (c.fd >= 0)
+        close(c.fd);
+    if (rc == BK_OK && rename(tmp, path) != 0)
+        rc = bk_error_set(BK_ERR, "%s: rename: %s", path, strerror(errno));
+    if (rc < 0 && tmp)
+        unlink(tmp);
+    free(tmp);
+    free(prefix);
+    return rc;
+}
+
+int bk_store_download(struct bk_store *s, const struct bk_provider_entry *e, const char *path,
+                      uint64_t *bytes_out)
+{
+    uint64_t size = 0;
+    int rc;
+
+    if (!s->ops->download && !s->ops->open_local)
+        return bk_error_set(BK_ERR, "provider %s cannot download", s->ops->name);
+    if (s->ops->open_local) {
+        rc = download_in_place(s, e, path, &size);
+        if (rc < 0 && rc != BK_ENOTFOUND && rc != BK_ECORRUPT && s->ops->download) {
+            bk_debug("%s: cannot read it in place (%s); downloading", e->key, bk_error_msg());
+            rc = download_copy(s, e, path, &size);
+        }
     } else {
+        rc = download_copy(s, e, path, &size);
+    }
+    if (rc == BK_ECORRUPT) {
+        s->stats[BK_STORE_DOWNLOAD].failures++;
+    } else if (rc == BK_OK) {
         s->stats[BK_STORE_DOWNLOAD].bytes += size;
         if (bytes_out)
             *bytes_out = size;
     }
-    free(tmp);
     return rc;
 }
 

@@ -16,7 +16,8 @@
  *     scrubbed with bk_log_redact() before it travels up;
  *   - downloads go into a temporary file next to the caller's path and are
  *     verified (size as announced, a zstd frame) before they are renamed
- *     into place, so a caller never sees a partial archive.
+ *     into place, so a caller never sees a partial archive; an archive the
+ *     store already holds as a local file is linked there, not copied.
  *
  * Ownership: bk_store_open() returns a store the caller frees with
  * bk_store_close(); entries filled by bk_store_lookup() are released with
@@ -91,11 +92,15 @@ int bk_store_lookup(struct bk_store *s, const struct bk_lookup *q, struct bk_pro
 
 /* Download `e` into `path`: written to a temporary file in the same
  * directory, verified, then renamed. On failure nothing is left at `path`.
- * `bytes_out` (may be NULL) receives the archive size. */
+ * `bytes_out` (may be NULL) receives the archive size. When the provider
+ * keeps the archive as a local file (open_local), `path` becomes a hard link
+ * to it if it can (no copy), so `path` is for reading only: never write it. */
 int bk_store_download(struct bk_store *s, const struct bk_provider_entry *e, const char *path,
                       uint64_t *bytes_out);
 
-/* Upload the archive file at `path` under u->key (u->size is filled in). */
+/* Upload the archive file at `path` under u->key (u->size is filled in).
+ * A store on the same file system may hard-link the file instead of copying
+ * it: after the call, remove `path` or leave it, but never write it again. */
 int bk_store_upload(struct bk_store *s, const struct bk_upload *u, const char *path);
 
 /* Every entry, collected into an array the caller frees with
@@ -134,6 +139,18 @@ size_t bk_store_prune_select(const struct bk_provider_entry *v, size_t n, int64_
 /* Write `len` bytes to `path` atomically: a temporary file in the same
  * directory (named PATH.tmp-XXXXXX), fsync, rename, fsync of the directory. */
 int bk_store_write_file_atomic(const char *path, const void *data, size_t len);
+
+/* Give the open regular file `fd` a new name, PREFIX followed by random hex
+ * characters, without copying its data (a hard link through /proc/self/fd).
+ * *tmp_out gets the name (caller frees). Fails (BK_ERR) when `fd` is on
+ * another file system than PREFIX, when hard links are not allowed there, or
+ * without /proc: callers then copy with bk_store_copy_fd(). Both names share
+ * the data: neither may be written afterwards. */
+int bk_store_link_temp(int fd, const char *prefix, char **tmp_out);
+
+/* Append everything in `in` (from offset 0) to `out`; `what` names the file
+ * in messages. ENOSPC is BK_ESKIPPED (a full store refuses, it does not fail). */
+int bk_store_copy_fd(int in, int out, const char *what);
 
 /* mkdir -p: create `path` and its missing parents. */
 int bk_store_mkdir_p(const char *path);

@@ -1,6 +1,8 @@
 /*
- * store_file.c - atomic small-file writes for the store's own files (the
- * local store's sidecars, the state file); see store.h.
+ * store_file.c - file helpers for the store and the local provider; see
+ * store.h: atomic small-file writes (the local store's sidecars, the state
+ * file), mkdir -p, JSON reads, and the two ways of moving an archive file
+ * from one name to another: a hard link (no data copied) and a copy.
  */
 #include "core/store.h"
 
@@ -12,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -98,4 +101,69 @@ int bk_store_mkdir_p(const char *path)
     }
     free(p);
     return rc;
+}
+
+int bk_store_link_temp(int fd, const char *prefix, char **tmp_out)
+{
+    char src[64];
+
+    *tmp_out = NULL;
+    snprintf(src, sizeof(src), "/proc/self/fd/%d", fd);
+    for (int attempt = 0; attempt < 16; attempt++) {
+        unsigned char r[6];
+        char *tmp;
+        if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+            return bk_error_set(BK_ERR, "getrandom: %s", strerror(errno));
+        tmp = bk_xasprintf("%s%02x%02x%02x%02x%02x%02x", prefix, r[0], r[1], r[2], r[3], r[4],
+                           r[5]);
+        if (linkat(AT_FDCWD, src, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) == 0) {
+            *tmp_out = tmp;
+            return BK_OK;
+        }
+        int err = errno;
+        free(tmp);
+        if (err != EEXIST)
+            return bk_error_set(BK_ERR, "%s: cannot link: %s", prefix, strerror(err));
+    }
+    return bk_error_set(BK_ERR, "%s: cannot link: no free temporary name", prefix);
+}
+
+int bk_store_copy_fd(int in, int out, const char *what)
+{
+    char buf[1 << 16];
+    loff_t off = 0;
+
+    /* copy_file_range first: in-kernel, and a reflink on file systems that can */
+    for (;;) {
+        ssize_t n = copy_file_range(in, &off, out, NULL, 1 << 30, 0);
+        if (n == 0)
+            return BK_OK;
+        if (n > 0)
+            continue;
+        if (errno == EINTR)
+            continue;
+        if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
+            return bk_error_set(BK_ERR, "%s: copy: %s", what, strerror(errno));
+        break;
+    }
+    for (;;) {
+        ssize_t n = pread(in, buf, sizeof(buf), off);
+        if (n == 0)
+            return BK_OK;
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return bk_error_set(BK_ERR, "%s: read: %s", what, strerror(errno));
+        }
+        for (ssize_t w = 0; w < n;) {
+            ssize_t k = write(out, buf + w, (size_t)(n - w));
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k < 0)
+                return bk_error_set(errno == ENOSPC ? BK_ESKIPPED : BK_ERR, "%s: write: %s", what,
+                                    strerror(errno));
+            w += k;
+        }
+        off += n;
+    }
 }

@@ -15,11 +15,15 @@
  *
  * Writes are atomic: the archive and the sidecar are each written to a
  * temporary file in entries/, fsync'ed, renamed into place under the
- * exclusive lock, and the directory is fsync'ed. Two concurrent saves of one
+ * exclusive lock, and the directory is fsync'ed. An archive on the store's
+ * file system is not copied: the temporary file is a hard link to it (so
+ * the uploader must not write the file again; save only removes it). Two concurrent saves of one
  * key both complete and the last one wins, leaving one valid entry; readers
  * take the shared lock, so they never see an archive without its sidecar.
  * Keys are not immutable: a re-save replaces the entry (caps: delete, list).
- * A download records the time in last_used (not in read-only mode).
+ * A download records the time in last_used (not in read-only mode);
+ * open_local hands out the archive file itself, so restore reads it in
+ * place instead of copying it first.
  * Lookup lists every sidecar and applies bk_provider_pick(), newest first.
  */
 #include "providers/provider.h"
@@ -115,46 +119,6 @@ static void unlock_store(int fd)
 {
     if (fd >= 0)
         close(fd); /* closing the last descriptor releases the flock */
-}
-
-/* Copy everything from `in` (from offset 0) to the end of `out`. */
-static int copy_fd(int in, int out, const char *what)
-{
-    char buf[1 << 16];
-    loff_t off = 0;
-
-    for (;;) {
-        ssize_t n = copy_file_range(in, &off, out, NULL, 1 << 30, 0);
-        if (n == 0)
-            return BK_OK;
-        if (n > 0)
-            continue;
-        if (errno == EINTR)
-            continue;
-        if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
-            return bk_error_set(BK_ERR, "%s: copy: %s", what, strerror(errno));
-        break;
-    }
-    for (;;) {
-        ssize_t n = pread(in, buf, sizeof(buf), off);
-        if (n == 0)
-            return BK_OK;
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return bk_error_set(BK_ERR, "%s: read: %s", what, strerror(errno));
-        }
-        for (ssize_t w = 0; w < n;) {
-            ssize_t k = write(out, buf + w, (size_t)(n - w));
-            if (k < 0 && errno == EINTR)
-                continue;
-            if (k < 0)
-                return bk_error_set(errno == ENOSPC ? BK_ESKIPPED : BK_ERR, "%s: write: %s", what,
-                                    strerror(errno));
-            w += k;
-        }
-        off += n;
-    }
 }
 
 /* ---- sidecars ---- */
@@ -324,25 +288,30 @@ static int local_lookup(struct bk_provider *p, const struct bk_lookup *q,
     return rc;
 }
 
-static int local_download(struct bk_provider *p, const struct bk_provider_entry *e, int fd)
+/* Open the archive of `e` for reading (under the shared lock, so it is never
+ * caught between a rename and its sidecar). */
+static int open_entry(struct local_store *ls, const struct bk_provider_entry *e, int *fd_out)
 {
-    struct local_store *ls = (struct local_store *)p;
-    char hash[65];
     int lk = lock_store(ls, LOCK_SH, 0);
-    int in, rc;
 
     if (lk < -1)
         return lk;
-    in = e->handle ? open(e->handle, O_RDONLY | O_CLOEXEC) : -1;
+    *fd_out = e->handle ? open(e->handle, O_RDONLY | O_CLOEXEC) : -1;
     unlock_store(lk);
-    if (in < 0)
+    if (*fd_out < 0)
         return bk_error_set(BK_ENOTFOUND, "%s: no entry for %s", ls->root, e->key);
-    rc = copy_fd(in, fd, e->handle);
-    close(in);
-    if (rc < 0 || ls->read_only)
-        return rc;
+    return BK_OK;
+}
 
-    /* Record the use; losing this race to a re-save is harmless. */
+/* Record the use of `e` in its sidecar's last_used; losing this race to a
+ * re-save is harmless, and so is failing (the store may be read-only). */
+static void record_use(struct local_store *ls, const struct bk_provider_entry *e)
+{
+    char hash[65];
+    int lk;
+
+    if (ls->read_only)
+        return;
     key_hash(e->key, hash);
     lk = lock_store(ls, LOCK_EX, 0);
     if (lk >= 0) {
@@ -358,7 +327,72 @@ static int local_download(struct bk_provider *p, const struct bk_provider_entry 
         unlock_store(lk);
     }
     bk_error_clear();
-    return BK_OK;
+}
+
+static int local_download(struct bk_provider *p, const struct bk_provider_entry *e, int fd)
+{
+    struct local_store *ls = (struct local_store *)p;
+    int in, rc = open_entry(ls, e, &in);
+
+    if (rc < 0)
+        return rc;
+    rc = bk_store_copy_fd(in, fd, e->handle);
+    close(in);
+    if (rc == BK_OK)
+        record_use(ls, e);
+    return rc;
+}
+
+/* The archive is a file here already: hand it out instead of copying it. */
+static int local_open_local(struct bk_provider *p, const struct bk_provider_entry *e,
+                            int *fd_out)
+{
+    struct local_store *ls = (struct local_store *)p;
+    int rc = open_entry(ls, e, fd_out);
+
+    if (rc == BK_OK)
+        record_use(ls, e);
+    return rc;
+}
+
+/* Put the archive in `fd` under a temporary name in entries/, its data on
+ * disk: a hard link when `fd` is on the store's file system (no copy), else
+ * a copy. *tmp_out gets the name. */
+static int stage_archive(struct local_store *ls, const char *hash, int fd, char **tmp_out)
+{
+    char *prefix = bk_xasprintf("%s/.tmp-%s-", ls->entries, hash);
+    int out, rc = bk_store_link_temp(fd, prefix, tmp_out);
+
+    if (rc == BK_OK) {
+        free(prefix);
+        if (fsync(fd) != 0) {
+            rc = bk_error_set(BK_ERR, "%s: fsync: %s", *tmp_out, strerror(errno));
+            unlink(*tmp_out);
+            free(*tmp_out);
+            *tmp_out = NULL;
+        }
+        return rc;
+    }
+    bk_debug("local: %s; copying instead", bk_error_msg());
+    bk_error_clear();
+    *tmp_out = bk_xasprintf("%sXXXXXX", prefix);
+    free(prefix);
+    out = mkstemp(*tmp_out);
+    if (out < 0)
+        rc = bk_error_set(BK_ERR, "%s: %s", *tmp_out, strerror(errno));
+    else
+        rc = bk_store_copy_fd(fd, out, *tmp_out);
+    if (rc == BK_OK && fsync(out) != 0)
+        rc = bk_error_set(BK_ERR, "%s: fsync: %s", *tmp_out, strerror(errno));
+    if (out >= 0)
+        close(out);
+    if (rc < 0) {
+        if (out >= 0)
+            unlink(*tmp_out);
+        free(*tmp_out);
+        *tmp_out = NULL;
+    }
+    return rc;
 }
 
 static int local_upload(struct bk_provider *p, const struct bk_upload *u, int fd)
@@ -366,8 +400,8 @@ static int local_upload(struct bk_provider *p, const struct bk_upload *u, int fd
     struct local_store *ls = (struct local_store *)p;
     struct local_meta m;
     char hash[65];
-    char *tmp, *path;
-    int out, lk, rc;
+    char *tmp = NULL, *path;
+    int lk, rc;
 
     if (ls->read_only)
         return bk_error_set(BK_EDENIED, "%s: the store is open read-only", ls->root);
@@ -375,17 +409,8 @@ static int local_upload(struct bk_provider *p, const struct bk_upload *u, int fd
     if (rc < 0)
         return rc;
     key_hash(u->key, hash);
-    tmp = bk_xasprintf("%s/.tmp-%s-XXXXXX", ls->entries, hash);
     path = bk_xasprintf("%s/%s.tar.zst", ls->entries, hash);
-    out = mkstemp(tmp);
-    if (out < 0) {
-        rc = bk_error_set(BK_ERR, "%s: %s", tmp, strerror(errno));
-        goto done;
-    }
-    rc = copy_fd(fd, out, tmp);
-    if (rc == BK_OK && fsync(out) != 0)
-        rc = bk_error_set(BK_ERR, "%s: fsync: %s", tmp, strerror(errno));
-    close(out);
+    rc = stage_archive(ls, hash, fd, &tmp);
     if (rc < 0)
         goto done;
 
@@ -404,10 +429,13 @@ static int local_upload(struct bk_provider *p, const struct bk_upload *u, int fd
         rc = bk_error_set(BK_ERR, "%s: rename: %s", path, strerror(errno));
     else
         rc = meta_write(ls, hash, &m);
+    /* rename() leaves both names when they were links to one file already
+     * (the same file uploaded twice) */
+    unlink(tmp);
     fsync_dir(ls->entries);
     unlock_store(lk);
 done:
-    if (rc < 0)
+    if (rc < 0 && tmp)
         unlink(tmp);
     free(tmp);
     free(path);
@@ -517,6 +545,7 @@ const struct bk_provider_ops bk_provider_local = {
     .create = local_create,              /* create */
     .lookup = local_lookup,              /* lookup */
     .download = local_download,          /* download */
+    .open_local = local_open_local,      /* open_local */
     .upload = local_upload,              /* upload */
     .list = local_list,                  /* list */
     .remove = local_remove,              /* remove */

@@ -91,8 +91,17 @@ struct bk_provider_ops {
     /* Write the archive of `e` (from lookup or list) into `fd`, a regular file
      * open for writing; pwrite() at any offset is allowed. */
     int (*download)(struct bk_provider *p, const struct bk_provider_entry *e, int fd);
+    /* Optional (NULL: core always uses download()). When the store keeps the
+     * archive of `e` as a file on this machine, open it read-only into *fd_out
+     * so core can read it in place instead of downloading a copy; record the
+     * use as download() does. Core never writes through it. On any error
+     * other than BK_ENOTFOUND core falls back to download(). */
+    int (*open_local)(struct bk_provider *p, const struct bk_provider_entry *e, int *fd_out);
     /* Store the archive in `fd` (a regular file; pread() at any offset is
-     * allowed) under u->key. BK_EEXISTS when the key exists and cannot be replaced. */
+     * allowed) under u->key. BK_EEXISTS when the key exists and cannot be replaced.
+     * The file is the caller's until the call returns and is never written
+     * again afterwards, so a store on the same file system may hard-link it
+     * instead of copying it. */
     int (*upload)(struct bk_provider *p, const struct bk_upload *u, int fd);
     /* Call cb for each stored entry; stop early when cb returns non-zero. NULL: cannot list. */
     int (*list)(struct bk_provider *p, bk_entry_cb cb, void *payload);

@@ -1,7 +1,10 @@
 /*
  * test_providers_local.c - the local directory store: default location,
  * atomic writes (no partial file visible), two concurrent savers of one key
- * (fork), lookup exact then newest prefix, last_used, list and remove.
+ * (fork), lookup exact then newest prefix, last_used, list and remove; and
+ * moving archives by hard link: an upload on the store's file system and a
+ * download of a local entry share the file instead of copying it, and fall
+ * back to a copy across file systems (/dev/shm, when it is another one).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +17,8 @@
 #include "support/store_fixture.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -344,6 +349,198 @@ static void test_concurrent_saves_leave_one_valid_entry(void **state)
     free(paths[1]);
 }
 
+/* The entry's archive file for `key` (the only archive in entries/). */
+static char *entry_archive(void)
+{
+    char *dir = bk_xasprintf("%s/entries", g_store);
+    char *found = NULL;
+    DIR *d = opendir(dir);
+    struct dirent *de;
+
+    assert_non_null(d);
+    while ((de = readdir(d))) {
+        size_t n = strlen(de->d_name);
+        if (de->d_name[0] != '.' && n > 8 && strcmp(de->d_name + n - 8, ".tar.zst") == 0) {
+            assert_null(found);
+            found = bk_xasprintf("%s/%s", dir, de->d_name);
+        }
+    }
+    closedir(d);
+    free(dir);
+    assert_non_null(found);
+    return found;
+}
+
+static int count_tmp(void)
+{
+    char *dir = bk_xasprintf("%s/entries", g_store);
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    int n = 0;
+
+    while (d && (de = readdir(d)))
+        if (strncmp(de->d_name, ".tmp-", 5) == 0)
+            n++;
+    if (d)
+        closedir(d);
+    free(dir);
+    return n;
+}
+
+static ino_t inode_of(const char *path)
+{
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    return st.st_ino;
+}
+
+/* A directory on another file system than g_dir, or NULL. */
+static char *other_fs_dir(void)
+{
+    struct stat a, b;
+    char *d;
+
+    if (stat(g_dir, &a) != 0 || stat("/dev/shm", &b) != 0 || a.st_dev == b.st_dev)
+        return NULL;
+    d = bk_xstrdup("/dev/shm/bktest-XXXXXX");
+    if (!mkdtemp(d)) {
+        free(d);
+        return NULL;
+    }
+    return d;
+}
+
+/* On the store's file system an upload links the archive (the entry is the
+ * uploaded file itself) and the entry is complete and valid; so is a second
+ * upload of the very same file. A download links the entry out again. */
+static void test_upload_and_download_link_on_one_file_system(void **state)
+{
+    struct bk_store *s = open_local(0);
+    char *in = bk_xasprintf("%s/in.tar.zst", g_dir);
+    char *out = bk_xasprintf("%s/out.tar.zst", g_dir);
+    struct bk_upload u = {.key = "k", .identity = "cache_id=x"};
+    struct bk_lookup q = {.key = "k"};
+    struct bk_provider_entry e, *v;
+    char *archive, *d;
+    uint64_t bytes = 0;
+    size_t n;
+    (void)state;
+
+    bk_test_write_file(in, ZST "linked", 10);
+    assert_int_equal(bk_store_upload(s, &u, in), BK_OK);
+    archive = entry_archive();
+    assert_int_equal(inode_of(archive), inode_of(in));
+    assert_int_equal(bk_store_upload(s, &u, in), BK_OK); /* same file again */
+    assert_int_equal(count_tmp(), 0);
+    assert_int_equal(unlink(in), 0); /* save removes its copy: the entry stays */
+    assert_int_equal(bk_store_list(s, &v, &n), BK_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(v[0].size, 10);
+    bk_store_entries_free(v, n);
+
+    assert_int_equal(bk_store_lookup(s, &q, &e), BK_OK);
+    assert_int_equal(bk_store_download(s, &e, out, &bytes), BK_OK);
+    bk_provider_entry_release(&e);
+    assert_int_equal(bytes, 10);
+    assert_int_equal(inode_of(out), inode_of(archive));
+    d = bk_test_read_file(out, NULL);
+    assert_string_equal(d, ZST "linked");
+    free(d);
+    unlink(out);
+    free(archive);
+    free(in);
+    free(out);
+    bk_store_close(s);
+}
+
+/* Across file systems both directions copy, with the same result. */
+static void test_link_falls_back_to_a_copy_across_file_systems(void **state)
+{
+    char *other = other_fs_dir();
+    struct bk_store *s;
+    char *in, *out, *archive, *d;
+    struct bk_upload u = {.key = "k"};
+    struct bk_lookup q = {.key = "k"};
+    struct bk_provider_entry e;
+    (void)state;
+
+    if (!other)
+        skip();
+    s = open_local(0);
+    in = bk_xasprintf("%s/in.tar.zst", other);
+    out = bk_xasprintf("%s/out.tar.zst", other);
+    bk_test_write_file(in, ZST "copied", 10);
+    assert_int_equal(bk_store_upload(s, &u, in), BK_OK);
+    archive = entry_archive();
+    assert_int_not_equal(inode_of(archive), inode_of(in));
+    d = bk_test_read_file(archive, NULL);
+    assert_string_equal(d, ZST "copied");
+    free(d);
+    assert_int_equal(count_tmp(), 0);
+
+    assert_int_equal(bk_store_lookup(s, &q, &e), BK_OK);
+    assert_int_equal(bk_store_download(s, &e, out, NULL), BK_OK);
+    bk_provider_entry_release(&e);
+    d = bk_test_read_file(out, NULL);
+    assert_string_equal(d, ZST "copied");
+    free(d);
+    bk_test_rmtree(other);
+    free(other);
+    free(archive);
+    free(in);
+    free(out);
+    bk_store_close(s);
+}
+
+/* A save interrupted at any point shows no partial entry: a staged link with
+ * no rename, or an archive renamed over the old one before its sidecar was
+ * written (the old sidecar's size no longer matches), is not an entry; the
+ * next save of the key cleans up and is whole. */
+static void test_interrupted_save_leaves_no_partial_entry(void **state)
+{
+    struct bk_store *s = open_local(0);
+    char *in = bk_xasprintf("%s/in.tar.zst", g_dir);
+    char *prefix = bk_xasprintf("%s/entries/.tmp-interrupted-", g_store);
+    struct bk_provider_entry *v;
+    char *tmp = NULL, *archive, *d;
+    size_t n;
+    int fd;
+    (void)state;
+
+    save(s, "k", ZST "old!", 8);
+    /* 1. staged, never renamed */
+    bk_test_write_file(in, ZST "new, longer", 15);
+    fd = open(in, O_RDONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(bk_store_link_temp(fd, prefix, &tmp), BK_OK);
+    close(fd);
+    assert_int_equal(bk_store_list(s, &v, &n), BK_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(v[0].size, 8);
+    bk_store_entries_free(v, n);
+    d = fetch(s, "k", NULL, 0, NULL);
+    assert_string_equal(d, ZST "old!");
+    free(d);
+    /* 2. renamed over the old archive, the sidecar still the old one */
+    archive = entry_archive();
+    assert_int_equal(rename(tmp, archive), 0);
+    assert_int_equal(bk_store_list(s, &v, &n), BK_OK);
+    assert_int_equal(n, 0);
+    bk_store_entries_free(v, n);
+    assert_null(fetch(s, "k", NULL, 0, NULL));
+    /* the next save is whole again */
+    unlink(in);
+    save(s, "k", ZST "again", 9);
+    d = fetch(s, "k", NULL, 0, NULL);
+    assert_string_equal(d, ZST "again");
+    free(d);
+    free(archive);
+    free(tmp);
+    free(prefix);
+    free(in);
+    bk_store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -353,6 +550,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_last_used_updated_list_remove, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_only_writes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_partial_entry_visible, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upload_and_download_link_on_one_file_system, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_link_falls_back_to_a_copy_across_file_systems, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_interrupted_save_leaves_no_partial_entry, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_saves_leave_one_valid_entry, setup,
                                         teardown),
     };
