@@ -57,6 +57,9 @@ struct bk_pack_opts {
     int threads;          /* zstd workers; 0 means the number of CPUs */
     const char *key;      /* recorded in the manifest; may be NULL */
     const char *identity; /* recorded in the manifest; may be NULL */
+    int write_behind;     /* the caller will fsync the output (a store keeps it):
+                             start its writeback every few MiB while packing, so
+                             the disk works alongside compression, not after it */
 };
 
 struct bk_unpack_opts {

@@ -145,8 +145,10 @@ int bk_archive__head_render(const struct bk_archive_manifest *m, int64_t mtime, 
 int bk_archive__write_full(int fd, const void *buf, size_t n, int64_t off);
 struct bk_zstd_writer;
 struct bk_zstd_reader;
+/* write_behind: start the kernel's writeback of the output every few MiB
+ * (bk_pack_opts.write_behind). */
 int bk_archive__zstd_writer_open(struct archive *a, int fd, int level, int threads,
-                                 struct bk_zstd_writer **out);
+                                 int write_behind, struct bk_zstd_writer **out);
 /* After archive_write_close: NULL when every byte was compressed and written,
  * else the message (libarchive 3.6 ignores the close callback's status, so
  * the caller must ask). Finishes the stream if the close did not. */

@@ -133,6 +133,7 @@ static int same_file(const struct bk_archive_node *nd, const struct stat *st)
 static int write_file_data(struct pack_ctx *c, int fd, const struct bk_archive_node *nd, int sparse)
 {
     uint64_t done = 0, size = nd->rec.size;
+    int eof = 0;
     while (done < size) {
         off_t data_end = (off_t)size;
         if (sparse) {
@@ -156,8 +157,10 @@ static int write_file_data(struct pack_ctx *c, int fd, const struct bk_archive_n
             lseek(fd, (off_t)done, SEEK_SET);
         }
         while (done < (uint64_t)data_end) {
-            size_t want =
-                (uint64_t)data_end - done < DATA_BUF ? (size_t)(data_end - (off_t)done) : DATA_BUF;
+            uint64_t left = (uint64_t)data_end - done;
+            /* The last read of a file asks for one byte more: getting fewer
+             * than asked is the end of the file, which saves a read call. */
+            size_t want = left < DATA_BUF ? (size_t)left + !sparse : DATA_BUF;
             ssize_t r = read(fd, c->buf, want);
             if (r < 0 && errno == EINTR)
                 continue;
@@ -166,6 +169,10 @@ static int write_file_data(struct pack_ctx *c, int fd, const struct bk_archive_n
             if (r == 0)
                 return bk_error_set(BK_ERR, "%s: file changed while packing (shorter)",
                                     c->full.buf);
+            if ((uint64_t)r > left)
+                return bk_error_set(BK_ERR, "%s: file changed while packing (longer)",
+                                    c->full.buf);
+            eof = (size_t)r < want;
             if (archive_write_data(c->a, c->buf, (size_t)r) != r)
                 return archive_fail(c, nd->path);
             if (c->file_md)
@@ -174,7 +181,7 @@ static int write_file_data(struct pack_ctx *c, int fd, const struct bk_archive_n
         }
     }
     char extra;
-    if (!sparse && read(fd, &extra, 1) > 0)
+    if (!sparse && !eof && read(fd, &extra, 1) > 0)
         return bk_error_set(BK_ERR, "%s: file changed while packing (longer)", c->full.buf);
     return BK_OK;
 }
@@ -232,7 +239,8 @@ static int write_node(struct pack_ctx *c, struct bk_archive_node *nd)
             rc = bk_error_set(BK_ERR, "%s: file changed while packing", c->full.buf);
             goto out;
         }
-        posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+        if (st.st_size >= DATA_BUF) /* small files are read in one call anyway */
+            posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
         sparse = add_sparse_map(e, fd, &st);
     }
     if (archive_write_header(c->a, e) < ARCHIVE_WARN) {
@@ -286,8 +294,8 @@ static int source_next(struct pack_source *src, struct bk_archive_node **out)
 }
 
 /* Stream every entry of src through a new tar writer into out_fd. */
-static int write_body(struct pack_ctx *c, struct pack_source *src, int out_fd, int level,
-                      int threads, uint64_t *bytes)
+static int write_body(struct pack_ctx *c, struct pack_source *src, int out_fd,
+                      const struct bk_pack_opts *opts, int level, int threads, uint64_t *bytes)
 {
     struct bk_zstd_writer *zw = NULL;
     struct bk_archive_node *nd;
@@ -297,7 +305,7 @@ static int write_body(struct pack_ctx *c, struct pack_source *src, int out_fd, i
     archive_write_set_format_pax(c->a);
     archive_write_set_bytes_per_block(c->a, 64 * 1024);
     archive_write_set_bytes_in_last_block(c->a, 1);
-    rc = bk_archive__zstd_writer_open(c->a, out_fd, level, threads, &zw);
+    rc = bk_archive__zstd_writer_open(c->a, out_fd, level, threads, opts->write_behind, &zw);
     while (rc == BK_OK && (rc = source_next(src, &nd)) > 0)
         rc = write_node(c, nd);
     if (rc == BK_OK && archive_write_close(c->a) != ARCHIVE_OK)
@@ -376,7 +384,7 @@ int bk_archive_pack(const char *dir, int out_fd, const struct bk_pack_opts *opts
     if (rc == BK_OK && !one_pass && bk_archive__write_full(out_fd, head.buf, head.len, -1))
         rc = bk_error_set(BK_ERR, "write failed: %s", strerror(errno));
     if (rc == BK_OK)
-        rc = write_body(&c, &src, out_fd, level, threads, &body_bytes);
+        rc = write_body(&c, &src, out_fd, opts, level, threads, &body_bytes);
 
     char digest[BK_DIGEST_HEX + 1];
     uint64_t files = c.d.files, entries = c.d.entries, bytes = c.d.bytes;

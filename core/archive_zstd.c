@@ -33,6 +33,7 @@
 #define OUT_CAP (1u << 20)
 #define SLOT_CAP (1u << 20)
 #define SLOTS 4
+#define WRITE_BEHIND (8u << 20)
 
 /* The writer hands libarchive's output to a compression thread through a
  * ring of SLOTS buffers, so walking, reading and hashing files (the caller's
@@ -51,6 +52,8 @@ struct bk_zstd_writer {
     size_t len[SLOTS];
     unsigned head, count; /* slots [head, head + count) are queued */
     int closing, abort, failed;
+    int write_behind;    /* start writeback every WRITE_BEHIND bytes */
+    uint64_t kicked;     /* w->bytes when writeback was last started */
     char err[256];
 };
 
@@ -117,6 +120,13 @@ static int compress_some(struct bk_zstd_writer *w, ZSTD_inBuffer *in, ZSTD_EndDi
             return -1;
         }
         w->bytes += ob.pos;
+        if (w->write_behind && w->bytes - w->kicked >= WRITE_BEHIND) {
+            /* Start writing back what is written so far, without waiting:
+             * the caller's fsync then finds little left to do. Fails
+             * harmlessly (ESPIPE) on pipes. */
+            sync_file_range(w->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+            w->kicked = w->bytes;
+        }
         if (mode == ZSTD_e_end ? r == 0 : in->pos == in->size)
             return 0;
     }
@@ -217,10 +227,11 @@ static int writer_close(struct archive *a, void *cd)
 }
 
 int bk_archive__zstd_writer_open(struct archive *a, int fd, int level, int threads,
-                                 struct bk_zstd_writer **out)
+                                 int write_behind, struct bk_zstd_writer **out)
 {
     struct bk_zstd_writer *w = bk_xcalloc(1, sizeof(*w));
     w->fd = fd;
+    w->write_behind = write_behind;
     w->cctx = ZSTD_createCCtx();
     w->out = bk_xmalloc(OUT_CAP);
     if (!w->cctx)

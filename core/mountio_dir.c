@@ -59,6 +59,7 @@ static int extract_one(struct dir_io *io, struct bk_mountio_item *it)
         .level = io->opts.compression_level,
         .key = it->key,
         .identity = it->identity->descriptor,
+        .write_behind = 1, /* the archive goes to a store; a local one fsyncs it */
     };
     int fd, rc = dir_has_data(src);
 
