@@ -27,14 +27,17 @@ for w in $workloads; do
 done
 
 # pair PREP_A CMD_A PREP_B CMD_B: $runs interleaved runs of A and B (so that
-# load from other processes hits both alike); prints, for A then B, the
+# load from other processes hits both alike), each after a sync (not timed)
+# so that none pays for the writeback of the previous run's output; prints, for A then B, the
 # median wall seconds, the max KiB and the median CPU seconds (user + sys,
 # children included), which is steadier than wall time on a busy machine.
 pair() {
   : > "$work/ta"; : > "$work/tb"; i=0
   while [ $i -lt "$runs" ]; do
-    sh -c "$1"; /usr/bin/time -f '%e %M %U %S' -o "$work/t1" sh -c "$2"; cat "$work/t1" >> "$work/ta"
-    sh -c "$3"; /usr/bin/time -f '%e %M %U %S' -o "$work/t1" sh -c "$4"; cat "$work/t1" >> "$work/tb"
+    sh -c "$1"; sync
+    /usr/bin/time -f '%e %M %U %S' -o "$work/t1" sh -c "$2"; cat "$work/t1" >> "$work/ta"
+    sh -c "$3"; sync
+    /usr/bin/time -f '%e %M %U %S' -o "$work/t1" sh -c "$4"; cat "$work/t1" >> "$work/tb"
     i=$((i + 1))
   done
   for f in "$work/ta" "$work/tb"; do

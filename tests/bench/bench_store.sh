@@ -5,6 +5,9 @@
 # small files, W2: a few large files; tests/bench/gen_archive_data.py).
 # Prints, per workload and direction, the median wall time of BENCH_RUNS
 # runs, bkcache's peak RSS, and the ratio bkcache / pipeline (target <= 1.0).
+# Every timed step starts after a sync (not timed), so no step pays for the
+# writeback of the previous one's dirty pages. bkcache's save includes the
+# local store's fsync; the pipeline's output is not fsync'ed.
 #
 # Environment: BKCACHE (binary, default ./bkcache), BENCH_SCALE (default 1:
 # ~1 GiB and ~2 GiB; 0.05 for a quick run), BENCH_RUNS (default 3),
@@ -46,9 +49,11 @@ for w in ${BENCH_WORKLOADS:-w1 w2}; do
   i=0
   while [ $i -lt "$runs" ]; do
     rm -rf "$work/store" "$work/dst" "$work/state" "$work/pipe.tar.zst" "$work/pdst"
+    sync
     timed "$bk" save -f "$df" --provider local --store "$work/store" --dir "$src" \
       --mount "$name" --state "$work/state" --fail-on-error >>"$work/save.bk"
     r=$(cat "$work/rss"); [ "$r" -gt "$rss_save" ] && rss_save=$r
+    sync
     timed sh -c "tar -C '$src/$name' -cf - . | zstd -q -T0 -3 -o '$work/pipe.tar.zst'" \
       >>"$work/save.pipe"
     sync
@@ -56,6 +61,7 @@ for w in ${BENCH_WORKLOADS:-w1 w2}; do
       --mount "$name" --state "$work/state" --fail-on-cache-miss >>"$work/rest.bk"
     r=$(cat "$work/rss"); [ "$r" -gt "$rss_rest" ] && rss_rest=$r
     mkdir -p "$work/pdst"
+    sync
     timed sh -c "zstd -q -d -c '$work/pipe.tar.zst' | tar -C '$work/pdst' -xf -" \
       >>"$work/rest.pipe"
     i=$((i + 1))
