@@ -87,20 +87,6 @@ int bk_bfiles_place(const char *src, const char *dir, const char *name)
     return rc;
 }
 
-int bk_bfiles_move(const char *src, const char *dst)
-{
-    int rc;
-
-    if (rename(src, dst) == 0)
-        return BK_OK;
-    if (errno != EXDEV)
-        return bk_error_set(BK_ERR, "%s: cannot move to %s: %s", src, dst, strerror(errno));
-    rc = copy_file(src, dst);
-    if (rc == BK_OK)
-        unlink(src);
-    return rc;
-}
-
 int bk_bfiles_write(const char *path, const char *data, size_t len)
 {
     FILE *f = fopen(path, "w");
@@ -150,15 +136,56 @@ void bk_bfiles_nonce(char *buf, size_t size)
     buf[size - 1] = '\0';
 }
 
+void bk_bfiles_zcheck_init(struct bk_bfiles_zcheck *z, const char *what)
+{
+    memset(z, 0, sizeof(*z));
+    z->dctx = ZSTD_createDCtx();
+    z->out_size = ZSTD_DStreamOutSize();
+    z->outbuf = bk_xmalloc(z->out_size);
+    z->what = what;
+}
+
+int bk_bfiles_zcheck_feed(struct bk_bfiles_zcheck *z, const void *buf, size_t len)
+{
+    ZSTD_inBuffer in = {buf, len, 0};
+
+    if (!z->dctx)
+        return bk_error_set(BK_ERR, "%s: out of memory for the zstd decoder", z->what);
+    z->any |= len > 0;
+    while (in.pos < in.size) {
+        ZSTD_outBuffer out = {z->outbuf, z->out_size, 0};
+        z->last = ZSTD_decompressStream(z->dctx, &out, &in);
+        if (ZSTD_isError(z->last))
+            return bk_error_set(BK_ECORRUPT, "%s: corrupt archive: %s", z->what,
+                                ZSTD_getErrorName(z->last));
+    }
+    return BK_OK;
+}
+
+int bk_bfiles_zcheck_finish(struct bk_bfiles_zcheck *z)
+{
+    if (!z->any || z->last != 0)
+        return bk_error_set(BK_ECORRUPT, "%s: corrupt archive: the stream is truncated", z->what);
+    return BK_OK;
+}
+
+void bk_bfiles_zcheck_release(struct bk_bfiles_zcheck *z)
+{
+    ZSTD_freeDCtx(z->dctx);
+    free(z->outbuf);
+    memset(z, 0, sizeof(*z));
+}
+
 /* Decode every frame of the zstd stream on `fd`; the decoder checks each
  * frame's checksum. The output is discarded. */
 static int check_zstd(int fd, const char *path)
 {
-    ZSTD_DCtx *d = ZSTD_createDCtx();
-    size_t in_size = ZSTD_DStreamInSize(), out_size = ZSTD_DStreamOutSize(), last = 0;
-    char *inbuf = bk_xmalloc(in_size), *outbuf = bk_xmalloc(out_size);
-    int rc = BK_OK, any = 0;
+    struct bk_bfiles_zcheck z;
+    size_t in_size = ZSTD_DStreamInSize();
+    char *inbuf = bk_xmalloc(in_size);
+    int rc = BK_OK;
 
+    bk_bfiles_zcheck_init(&z, path);
     for (;;) {
         ssize_t n = read(fd, inbuf, in_size);
         if (n < 0 && errno == EINTR)
@@ -169,57 +196,53 @@ static int check_zstd(int fd, const char *path)
         }
         if (n == 0)
             break;
-        any = 1;
-        ZSTD_inBuffer in = {inbuf, (size_t)n, 0};
-        while (in.pos < in.size) {
-            ZSTD_outBuffer out = {outbuf, out_size, 0};
-            last = ZSTD_decompressStream(d, &out, &in);
-            if (ZSTD_isError(last)) {
-                rc = bk_error_set(BK_ECORRUPT, "%s: corrupt archive: %s", path,
-                                  ZSTD_getErrorName(last));
-                goto done;
-            }
-        }
+        rc = bk_bfiles_zcheck_feed(&z, inbuf, (size_t)n);
+        if (rc)
+            break;
     }
-    if (rc == BK_OK && (!any || last != 0))
-        rc = bk_error_set(BK_ECORRUPT, "%s: corrupt archive: the stream is truncated", path);
-done:
-    ZSTD_freeDCtx(d);
+    if (rc == BK_OK)
+        rc = bk_bfiles_zcheck_finish(&z);
+    bk_bfiles_zcheck_release(&z);
     free(inbuf);
-    free(outbuf);
     return rc;
+}
+
+int bk_bfiles_read_manifest(int fd, const char *path, struct bk_bfiles_report *out)
+{
+    struct bk_archive_manifest m;
+    struct stat st;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    memset(&m, 0, sizeof(m));
+    if (lseek(fd, 0, SEEK_SET) != 0)
+        return bk_error_set(BK_ERR, "%s: seek: %s", path, strerror(errno));
+    rc = bk_archive_read_manifest(fd, &m);
+    if (rc)
+        return bk_error_wrap(BK_ECORRUPT, "%s", path);
+    snprintf(out->status, sizeof(out->status), "ok");
+    snprintf(out->digest, sizeof(out->digest), "%s", m.digest);
+    out->files = m.files;
+    out->entries = m.entries;
+    out->bytes = m.bytes;
+    if (fstat(fd, &st) == 0)
+        out->archive_bytes = (uint64_t)st.st_size;
+    bk_archive_manifest_release(&m);
+    return BK_OK;
 }
 
 int bk_bfiles_check_archive(const char *path, struct bk_bfiles_report *out)
 {
-    struct bk_archive_manifest m;
-    struct stat st;
     int fd, rc;
 
     memset(out, 0, sizeof(*out));
-    memset(&m, 0, sizeof(m));
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return bk_error_set(errno == ENOENT ? BK_ENOTFOUND : BK_ERR, "%s: %s", path,
                             strerror(errno));
     rc = check_zstd(fd, path);
-    if (rc == BK_OK && lseek(fd, 0, SEEK_SET) != 0)
-        rc = bk_error_set(BK_ERR, "%s: seek: %s", path, strerror(errno));
-    if (rc == BK_OK) {
-        rc = bk_archive_read_manifest(fd, &m);
-        if (rc)
-            rc = bk_error_wrap(BK_ECORRUPT, "%s", path);
-    }
-    if (rc == BK_OK) {
-        snprintf(out->status, sizeof(out->status), "ok");
-        snprintf(out->digest, sizeof(out->digest), "%s", m.digest);
-        out->files = m.files;
-        out->entries = m.entries;
-        out->bytes = m.bytes;
-        if (fstat(fd, &st) == 0)
-            out->archive_bytes = (uint64_t)st.st_size;
-        bk_archive_manifest_release(&m);
-    }
+    if (rc == BK_OK)
+        rc = bk_bfiles_read_manifest(fd, path, out);
     close(fd);
     return rc;
 }
@@ -230,27 +253,19 @@ static uint64_t json_u64(const cJSON *o, const char *key)
     return cJSON_IsNumber(v) && v->valuedouble > 0 ? (uint64_t)v->valuedouble : 0;
 }
 
-int bk_bfiles_read_report(const char *path, struct bk_bfiles_report *out)
+int bk_bfiles_parse_report(const char *text, const char *what, struct bk_bfiles_report *out)
 {
-    struct bk_strbuf sb = BK_STRBUF_INIT;
     const cJSON *status, *digest, *msg;
     cJSON *root;
-    int rc;
 
     memset(out, 0, sizeof(*out));
-    rc = bk_strbuf_read_file(&sb, path);
-    if (rc) {
-        bk_strbuf_release(&sb);
-        return bk_error_set(BK_ERR, "%s: the helper wrote no report", path);
-    }
-    root = cJSON_Parse(sb.buf);
-    bk_strbuf_release(&sb);
+    root = cJSON_Parse(text);
     status = cJSON_GetObjectItemCaseSensitive(root, "status");
     digest = cJSON_GetObjectItemCaseSensitive(root, "digest");
     if (!cJSON_IsString(status) || !cJSON_IsString(digest) ||
         strlen(digest->valuestring) > BK_DIGEST_HEX) {
         cJSON_Delete(root);
-        return bk_error_set(BK_ERR, "%s: malformed helper report", path);
+        return bk_error_set(BK_ERR, "%s: malformed helper report", what);
     }
     snprintf(out->status, sizeof(out->status), "%s", status->valuestring);
     msg = cJSON_GetObjectItemCaseSensitive(root, "message");
