@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -136,56 +137,15 @@ void bk_bfiles_nonce(char *buf, size_t size)
     buf[size - 1] = '\0';
 }
 
-void bk_bfiles_zcheck_init(struct bk_bfiles_zcheck *z, const char *what)
-{
-    memset(z, 0, sizeof(*z));
-    z->dctx = ZSTD_createDCtx();
-    z->out_size = ZSTD_DStreamOutSize();
-    z->outbuf = bk_xmalloc(z->out_size);
-    z->what = what;
-}
-
-int bk_bfiles_zcheck_feed(struct bk_bfiles_zcheck *z, const void *buf, size_t len)
-{
-    ZSTD_inBuffer in = {buf, len, 0};
-
-    if (!z->dctx)
-        return bk_error_set(BK_ERR, "%s: out of memory for the zstd decoder", z->what);
-    z->any |= len > 0;
-    while (in.pos < in.size) {
-        ZSTD_outBuffer out = {z->outbuf, z->out_size, 0};
-        z->last = ZSTD_decompressStream(z->dctx, &out, &in);
-        if (ZSTD_isError(z->last))
-            return bk_error_set(BK_ECORRUPT, "%s: corrupt archive: %s", z->what,
-                                ZSTD_getErrorName(z->last));
-    }
-    return BK_OK;
-}
-
-int bk_bfiles_zcheck_finish(struct bk_bfiles_zcheck *z)
-{
-    if (!z->any || z->last != 0)
-        return bk_error_set(BK_ECORRUPT, "%s: corrupt archive: the stream is truncated", z->what);
-    return BK_OK;
-}
-
-void bk_bfiles_zcheck_release(struct bk_bfiles_zcheck *z)
-{
-    ZSTD_freeDCtx(z->dctx);
-    free(z->outbuf);
-    memset(z, 0, sizeof(*z));
-}
-
 /* Decode every frame of the zstd stream on `fd`; the decoder checks each
  * frame's checksum. The output is discarded. */
 static int check_zstd(int fd, const char *path)
 {
-    struct bk_bfiles_zcheck z;
-    size_t in_size = ZSTD_DStreamInSize();
-    char *inbuf = bk_xmalloc(in_size);
-    int rc = BK_OK;
+    ZSTD_DCtx *d = ZSTD_createDCtx();
+    size_t in_size = ZSTD_DStreamInSize(), out_size = ZSTD_DStreamOutSize(), last = 0;
+    char *inbuf = bk_xmalloc(in_size), *outbuf = bk_xmalloc(out_size);
+    int rc = BK_OK, any = 0;
 
-    bk_bfiles_zcheck_init(&z, path);
     for (;;) {
         ssize_t n = read(fd, inbuf, in_size);
         if (n < 0 && errno == EINTR)
@@ -196,14 +156,62 @@ static int check_zstd(int fd, const char *path)
         }
         if (n == 0)
             break;
-        rc = bk_bfiles_zcheck_feed(&z, inbuf, (size_t)n);
-        if (rc)
-            break;
+        any = 1;
+        ZSTD_inBuffer in = {inbuf, (size_t)n, 0};
+        while (in.pos < in.size) {
+            ZSTD_outBuffer out = {outbuf, out_size, 0};
+            last = ZSTD_decompressStream(d, &out, &in);
+            if (ZSTD_isError(last)) {
+                rc = bk_error_set(BK_ECORRUPT, "%s: corrupt archive: %s", path,
+                                  ZSTD_getErrorName(last));
+                goto done;
+            }
+        }
     }
-    if (rc == BK_OK)
-        rc = bk_bfiles_zcheck_finish(&z);
-    bk_bfiles_zcheck_release(&z);
+    if (rc == BK_OK && (!any || last != 0))
+        rc = bk_error_set(BK_ECORRUPT, "%s: corrupt archive: the stream is truncated", path);
+done:
+    ZSTD_freeDCtx(d);
     free(inbuf);
+    free(outbuf);
+    return rc;
+}
+
+int bk_bfiles_check_frames(int fd, const char *path, uint64_t *size_out)
+{
+    struct stat st;
+    unsigned char *p;
+    size_t size, pos = 0;
+    int rc = BK_OK;
+
+    if (fstat(fd, &st) != 0)
+        return bk_error_set(BK_ERR, "%s: %s", path, strerror(errno));
+    size = (size_t)st.st_size;
+    *size_out = size;
+    if (size == 0)
+        return bk_error_set(BK_ECORRUPT, "%s: corrupt archive: empty", path);
+    p = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED)
+        return bk_error_set(BK_ERR, "%s: mmap: %s", path, strerror(errno));
+    while (rc == BK_OK && pos < size) {
+        size_t n = ZSTD_findFrameCompressedSize(p + pos, size - pos);
+        uint32_t magic;
+
+        if (ZSTD_isError(n)) {
+            rc = bk_error_set(BK_ECORRUPT, "%s: corrupt archive at byte %zu: %s", path, pos,
+                              ZSTD_getErrorName(n));
+            break;
+        }
+        /* a whole frame holds at least its magic and one more byte; a zstd
+         * frame's descriptor byte has the checksum flag in bit 2 */
+        magic = (uint32_t)p[pos] | (uint32_t)p[pos + 1] << 8 | (uint32_t)p[pos + 2] << 16 |
+                (uint32_t)p[pos + 3] << 24;
+        if (magic == ZSTD_MAGICNUMBER && !(p[pos + 4] & 0x04))
+            rc = bk_error_set(BK_ECORRUPT, "%s: corrupt archive at byte %zu: a frame without a "
+                                           "checksum", path, pos);
+        pos += n;
+    }
+    munmap(p, size);
     return rc;
 }
 

@@ -46,22 +46,12 @@ int bk_bfiles_check_archive(const char *path, struct bk_bfiles_report *out);
  * when it cannot be read. The zstd frames after it are not checked. */
 int bk_bfiles_read_manifest(int fd, const char *path, struct bk_bfiles_report *out);
 
-/* A zstd stream checked as it goes by: every frame must decode and match
- * its checksum; the decoded bytes are thrown away. `what` names the stream
- * in errors (borrowed). */
-struct bk_bfiles_zcheck {
-    void *dctx; /* ZSTD_DCtx */
-    char *outbuf;
-    size_t out_size, last;
-    int any;
-    const char *what;
-};
-void bk_bfiles_zcheck_init(struct bk_bfiles_zcheck *z, const char *what);
-/* BK_ECORRUPT as soon as the bytes so far cannot be a valid stream. */
-int bk_bfiles_zcheck_feed(struct bk_bfiles_zcheck *z, const void *buf, size_t len);
-/* BK_ECORRUPT unless the stream ended on a complete frame. */
-int bk_bfiles_zcheck_finish(struct bk_bfiles_zcheck *z);
-void bk_bfiles_zcheck_release(struct bk_bfiles_zcheck *z);
+/* The frames of the archive open on `fd` must tile the file exactly, each
+ * whole (header, blocks, checksum field) and each zstd frame with its
+ * checksum flag set: a cut or misframed archive fails with BK_ECORRUPT.
+ * Only block headers are read (no decompression), so the checksums
+ * themselves are not verified. *size_out gets the file's size. */
+int bk_bfiles_check_frames(int fd, const char *path, uint64_t *size_out);
 
 /* Parse a helper report (one JSON object; see helper/main.c); `what` names
  * it in errors. BK_ERR when malformed. */
@@ -75,8 +65,9 @@ struct bk_bfiles_export_item {
     /* out: */
     int have_report;                /* .bkcache/out/<k>.json was in the stream */
     struct bk_bfiles_report report; /* ...and said this */
-    int archive_status;             /* BK_OK: <k>.tar.zst written to archive_path and its
-                                       frames verified; BK_ENOTFOUND: not in the stream;
+    int archive_status;             /* BK_OK: <k>.tar.zst written to archive_path, its
+                                       frames whole (bk_bfiles_check_frames) and its
+                                       manifest read; BK_ENOTFOUND: not in the stream;
                                        else why it is unusable (the file is removed) */
     char archive_error[512];        /* the message for archive_status */
     struct bk_bfiles_report archive; /* BK_OK: its manifest and size */
