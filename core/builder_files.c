@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,6 +254,47 @@ int bk_bfiles_check_archive(const char *path, struct bk_bfiles_report *out)
         rc = bk_bfiles_read_manifest(fd, path, out);
     close(fd);
     return rc;
+}
+
+struct check_pool {
+    pthread_mutex_t mu;
+    size_t next, n;
+    const char *const *paths;
+    struct bk_bfiles_checked *out;
+};
+
+static void *check_worker(void *arg)
+{
+    struct check_pool *p = arg;
+
+    for (;;) {
+        size_t i;
+        pthread_mutex_lock(&p->mu);
+        i = p->next++;
+        pthread_mutex_unlock(&p->mu);
+        if (i >= p->n)
+            return NULL;
+        p->out[i].rc = bk_bfiles_check_archive(p->paths[i], &p->out[i].report);
+        if (p->out[i].rc)
+            snprintf(p->out[i].msg, sizeof(p->out[i].msg), "%s", bk_error_msg());
+    }
+}
+
+void bk_bfiles_check_archives(const char *const *paths, size_t n, struct bk_bfiles_checked *out)
+{
+    struct check_pool pool = {PTHREAD_MUTEX_INITIALIZER, 0, n, paths, out};
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t want = n < (size_t)(cpus > 1 ? cpus : 1) ? n : (size_t)(cpus > 1 ? cpus : 1), started = 0;
+    pthread_t *t = bk_xcalloc(want + 1, sizeof(*t));
+
+    memset(out, 0, n * sizeof(*out));
+    for (size_t k = 1; k < want; k++) /* the caller's thread is worker 0 */
+        if (pthread_create(&t[started], NULL, check_worker, &pool) == 0)
+            started++;
+    check_worker(&pool);
+    for (size_t k = 0; k < started; k++)
+        pthread_join(t[k], NULL);
+    free(t);
 }
 
 static uint64_t json_u64(const cJSON *o, const char *key)

@@ -41,6 +41,15 @@ void bk_bfiles_nonce(char *buf, size_t size);
  * when the archive is damaged. */
 int bk_bfiles_check_archive(const char *path, struct bk_bfiles_report *out);
 
+/* bk_bfiles_check_archive() for n archives at once, on up to one thread per
+ * CPU: out[i] gets paths[i]'s result, its message, and its report. */
+struct bk_bfiles_checked {
+    int rc;
+    char msg[512];
+    struct bk_bfiles_report report;
+};
+void bk_bfiles_check_archives(const char *const *paths, size_t n, struct bk_bfiles_checked *out);
+
 /* Read the manifest of the archive open on `fd` (from offset 0) into `out`
  * (digest, counts, archive size); `path` names it in errors. BK_ECORRUPT
  * when it cannot be read. The zstd frames after it are not checked. */

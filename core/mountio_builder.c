@@ -5,7 +5,8 @@
  * inject (restore):
  *   1. each archive is checked before anything is sent: its zstd frames
  *      must decode with valid checksums and its manifest must be readable
- *      (a corrupt archive never reaches the builder: BK_ECORRUPT);
+ *      (a corrupt archive never reaches the builder: BK_ECORRUPT); the
+ *      archives of a batch are checked in parallel, one thread per CPU;
  *   2. a context directory gets bkcache-helper and the archives as
  *      <i>.tar.zst (hard links when possible, else copies);
  *   3. the generated Dockerfile (core/gen_dockerfile.c) runs, per cache, the
@@ -261,22 +262,29 @@ static int builder_inject(struct bk_mountio *base, struct bk_mountio_item *items
     struct builder_io *io = (struct builder_io *)base;
     struct batch b;
     int rc = batch_init(io, &b, items, n);
+    const char **paths = bk_xcalloc(n + 1, sizeof(*paths));
+    struct bk_bfiles_checked *checked = bk_xcalloc(n + 1, sizeof(*checked));
 
+    for (size_t i = 0; i < n; i++)
+        paths[i] = items[i].archive_path;
+    if (rc == BK_OK) /* decode them all on the CPUs there are, before any build */
+        bk_bfiles_check_archives(paths, n, checked);
     for (size_t i = 0; rc == BK_OK && i < n; i++) {
         struct bk_mountio_item *it = &items[i];
-        struct bk_bfiles_report expect;
+        const struct bk_bfiles_report *expect = &checked[i].report;
         char *name;
 
         memset(&it->stats, 0, sizeof(it->stats));
-        it->status = bk_bfiles_check_archive(it->archive_path, &expect);
+        it->status = checked[i].rc;
         if (it->status) {
-            bk_warn("restore %s: %s", it->identity->name, bk_error_msg());
+            bk_error_set(it->status, "%s", checked[i].msg);
+            bk_warn("restore %s: %s", it->identity->name, checked[i].msg);
             continue;
         }
         fill_mount(&b.mounts[b.n], it);
-        snprintf(it->stats.digest, sizeof(it->stats.digest), "%s", expect.digest);
-        it->stats.files = expect.files;
-        it->stats.archive_bytes = expect.archive_bytes;
+        snprintf(it->stats.digest, sizeof(it->stats.digest), "%s", expect->digest);
+        it->stats.files = expect->files;
+        it->stats.archive_bytes = expect->archive_bytes;
         b.mounts[b.n].expect_digest = it->stats.digest;
         name = bk_xasprintf("%zu.tar.zst", b.n);
         it->status = bk_bfiles_place(it->archive_path, b.helper_dir, name);
@@ -312,6 +320,8 @@ static int builder_inject(struct bk_mountio *base, struct bk_mountio_item *items
             bk_warn("%s", bk_error_msg());
     }
     batch_release(&b);
+    free(paths);
+    free(checked);
     return rc;
 }
 

@@ -97,6 +97,35 @@ static void test_check_archive(void **state)
     free(bad);
 }
 
+/* Several archives checked at once: each result, and its message, belongs
+ * to its own archive. */
+static void test_check_archives(void **state)
+{
+    struct bk_strbuf sb = BK_STRBUF_INIT;
+    char *good = path_of("good.tar.zst"), *bad = path_of("bad2.tar.zst");
+    char *missing = path_of("missing.tar.zst");
+    const char *paths[] = {good, bad, good, missing, good};
+    struct bk_bfiles_checked out[5];
+
+    assert_int_equal(bk_strbuf_read_file(&sb, good), BK_OK);
+    bk_bfiles_write(bad, sb.buf, sb.len - 7);
+    bk_bfiles_check_archives(paths, 5, out);
+    for (int i = 0; i < 5; i += 2) {
+        assert_int_equal(out[i].rc, BK_OK);
+        assert_int_equal(out[i].report.files, 1);
+        assert_int_equal(strlen(out[i].report.digest), BK_DIGEST_HEX);
+    }
+    assert_int_equal(out[1].rc, BK_ECORRUPT);
+    assert_non_null(strstr(out[1].msg, "bad2.tar.zst: corrupt archive"));
+    assert_int_equal(out[3].rc, BK_ENOTFOUND);
+    assert_non_null(strstr(out[3].msg, "missing.tar.zst"));
+    unlink(bad);
+    bk_strbuf_release(&sb);
+    free(good);
+    free(bad);
+    free(missing);
+}
+
 static void test_parse_report(void **state)
 {
     struct bk_bfiles_report r;
@@ -301,6 +330,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_check_archive),
+        cmocka_unit_test(test_check_archives),
         cmocka_unit_test(test_parse_report),
         cmocka_unit_test(test_read_export),
         cmocka_unit_test(test_place_remove),
