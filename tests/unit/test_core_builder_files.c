@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zstd.h>
 
 static char g_dir[] = "/tmp/bk-bfiles-test-XXXXXX";
 
@@ -124,6 +125,53 @@ static void test_check_archives(void **state)
     free(good);
     free(bad);
     free(missing);
+}
+
+/* The framing check: whole frames with checksums pass; a frame without
+ * a checksum, a cut frame or trailing bytes fail. */
+static void test_check_frames(void **state)
+{
+    char *p = path_of("frames.zst"), *gp = path_of("good.tar.zst");
+    char src[4096], dst[8192];
+    ZSTD_CCtx *c = ZSTD_createCCtx();
+    size_t n;
+    uint64_t size = 0;
+    int fd;
+
+    memset(src, 'x', sizeof(src));
+    fd = open(gp, O_RDONLY);
+    assert_int_equal(bk_bfiles_check_frames(fd, gp, &size), BK_OK);
+    assert_true(size > 0);
+    close(fd);
+
+    n = ZSTD_compressCCtx(c, dst, sizeof(dst), src, sizeof(src), 3); /* no checksum */
+    assert_false(ZSTD_isError(n));
+    bk_bfiles_write(p, dst, n);
+    fd = open(p, O_RDONLY);
+    assert_int_equal(bk_bfiles_check_frames(fd, p, &size), BK_ECORRUPT);
+    assert_non_null(strstr(bk_error_msg(), "without a checksum"));
+    close(fd);
+
+    ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1);
+    n = ZSTD_compress2(c, dst, sizeof(dst), src, sizeof(src));
+    assert_false(ZSTD_isError(n));
+    bk_bfiles_write(p, dst, n);
+    fd = open(p, O_RDONLY);
+    assert_int_equal(bk_bfiles_check_frames(fd, p, &size), BK_OK);
+    assert_int_equal(size, n);
+    close(fd);
+    bk_bfiles_write(p, dst, n - 1);
+    fd = open(p, O_RDONLY);
+    assert_int_equal(bk_bfiles_check_frames(fd, p, &size), BK_ECORRUPT);
+    close(fd);
+    bk_bfiles_write(p, "", 0);
+    fd = open(p, O_RDONLY);
+    assert_int_equal(bk_bfiles_check_frames(fd, p, &size), BK_ECORRUPT);
+    close(fd);
+    unlink(p);
+    ZSTD_freeCCtx(c);
+    free(p);
+    free(gp);
 }
 
 static void test_parse_report(void **state)
@@ -331,6 +379,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_check_archive),
         cmocka_unit_test(test_check_archives),
+        cmocka_unit_test(test_check_frames),
         cmocka_unit_test(test_parse_report),
         cmocka_unit_test(test_read_export),
         cmocka_unit_test(test_place_remove),
