@@ -208,8 +208,10 @@ int bk_bfiles_check_frames(int fd, const char *path, uint64_t *size_out)
         magic = (uint32_t)p[pos] | (uint32_t)p[pos + 1] << 8 | (uint32_t)p[pos + 2] << 16 |
                 (uint32_t)p[pos + 3] << 24;
         if (magic == ZSTD_MAGICNUMBER && !(p[pos + 4] & 0x04))
-            rc = bk_error_set(BK_ECORRUPT, "%s: corrupt archive at byte %zu: a frame without a "
-                                           "checksum", path, pos);
+            rc = bk_error_set(BK_ECORRUPT,
+                              "%s: corrupt archive at byte %zu: a frame without a "
+                              "checksum",
+                              path, pos);
         pos += n;
     }
     munmap(p, size);
@@ -284,7 +286,8 @@ void bk_bfiles_check_archives(const char *const *paths, size_t n, struct bk_bfil
 {
     struct check_pool pool = {PTHREAD_MUTEX_INITIALIZER, 0, n, paths, out};
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    size_t want = n < (size_t)(cpus > 1 ? cpus : 1) ? n : (size_t)(cpus > 1 ? cpus : 1), started = 0;
+    size_t want = n < (size_t)(cpus > 1 ? cpus : 1) ? n : (size_t)(cpus > 1 ? cpus : 1),
+           started = 0;
     pthread_t *t = bk_xcalloc(want + 1, sizeof(*t));
 
     memset(out, 0, n * sizeof(*out));

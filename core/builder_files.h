@@ -72,13 +72,13 @@ int bk_bfiles_parse_report(const char *text, const char *what, struct bk_bfiles_
 struct bk_bfiles_export_item {
     const char *archive_path; /* in: where archive k goes (save), or NULL (restore) */
     /* out: */
-    int have_report;                /* .bkcache/out/<k>.json was in the stream */
-    struct bk_bfiles_report report; /* ...and said this */
-    int archive_status;             /* BK_OK: <k>.tar.zst written to archive_path, its
-                                       frames whole (bk_bfiles_check_frames) and its
-                                       manifest read; BK_ENOTFOUND: not in the stream;
-                                       else why it is unusable (the file is removed) */
-    char archive_error[512];        /* the message for archive_status */
+    int have_report;                 /* .bkcache/out/<k>.json was in the stream */
+    struct bk_bfiles_report report;  /* ...and said this */
+    int archive_status;              /* BK_OK: <k>.tar.zst written to archive_path, its
+                                        frames whole (bk_bfiles_check_frames) and its
+                                        manifest read; BK_ENOTFOUND: not in the stream;
+                                        else why it is unusable (the file is removed) */
+    char archive_error[512];         /* the message for archive_status */
     struct bk_bfiles_report archive; /* BK_OK: its manifest and size */
 };
 

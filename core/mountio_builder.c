@@ -64,7 +64,7 @@ struct batch {
     char *subdir;     /* that sub-directory's name in appended mode, else NULL */
     struct bk_gen_mount *mounts;
     struct bk_bfiles_export_item *exp; /* exp[k]: what the build exported for mounts[k] */
-    size_t *index; /* mounts[k] belongs to items[index[k]] */
+    size_t *index;                     /* mounts[k] belongs to items[index[k]] */
     size_t n;
     char nonce[33]; /* BKCACHE_NONCE; also names the context sub-directory */
 };
@@ -220,8 +220,7 @@ static int batch_build(struct builder_io *io, struct batch *b, enum bk_gen_kind 
 }
 
 /* Cache k's report; a missing one, or a helper error, is that cache's failure. */
-static int report_status(const struct bk_bfiles_export_item *x, const char *what,
-                         const char *name)
+static int report_status(const struct bk_bfiles_export_item *x, const char *what, const char *name)
 {
     const struct bk_bfiles_report *got = &x->report;
 
@@ -252,8 +251,7 @@ static int exported_archive(const struct bk_bfiles_export_item *x, const char *n
                             "is not the one the helper packed (%.12s, %llu files, %llu bytes)",
                             name, arc->digest, (unsigned long long)arc->files,
                             (unsigned long long)arc->archive_bytes, got->digest,
-                            (unsigned long long)got->files,
-                            (unsigned long long)got->archive_bytes);
+                            (unsigned long long)got->files, (unsigned long long)got->archive_bytes);
     return BK_OK;
 }
 
@@ -306,12 +304,12 @@ static int builder_inject(struct bk_mountio *base, struct bk_mountio_item *items
             it->stats.files = got->files;
         } else if (it->status == BK_OK &&
                    (strcmp(got->digest, it->stats.digest) != 0 || got->files != it->stats.files)) {
-            it->status = bk_error_set(BK_ECORRUPT,
-                                      "restore %s: the cache holds digest %.12s (%llu files) "
-                                      "after the transfer, the archive %.12s (%llu files)",
-                                      it->identity->name, got->digest,
-                                      (unsigned long long)got->files,
-                                      it->stats.digest, (unsigned long long)it->stats.files);
+            it->status =
+                bk_error_set(BK_ECORRUPT,
+                             "restore %s: the cache holds digest %.12s (%llu files) "
+                             "after the transfer, the archive %.12s (%llu files)",
+                             it->identity->name, got->digest, (unsigned long long)got->files,
+                             it->stats.digest, (unsigned long long)it->stats.files);
         } else if (it->status == BK_OK) {
             it->stats.entries = got->entries;
             it->stats.bytes = got->bytes;

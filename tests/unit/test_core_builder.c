@@ -324,14 +324,14 @@ static void test_run_with_sink(void **state)
     struct sink_seen seen = {BK_STRBUF_INIT, 0};
     struct bk_build_sink sink = {sink_consume, &seen};
 
-    cfg.docker = fake_client("docker-tar",
-                             "i=0; while [ $i -lt 3000 ]; do\n"
-                             "  echo \"#5 sending tarball $i of a long progress log\" >&2\n"
-                             "  i=$((i + 1)); done\n"
-                             "printf 'TARSTREAM'\n"
-                             "[ -n \"$FAIL_BUILD\" ] && { echo 'ERROR: failed to export' >&2; "
-                             "exit 1; }\n"
-                             "exit 0");
+    cfg.docker =
+        fake_client("docker-tar", "i=0; while [ $i -lt 3000 ]; do\n"
+                                  "  echo \"#5 sending tarball $i of a long progress log\" >&2\n"
+                                  "  i=$((i + 1)); done\n"
+                                  "printf 'TARSTREAM'\n"
+                                  "[ -n \"$FAIL_BUILD\" ] && { echo 'ERROR: failed to export' >&2; "
+                                  "exit 1; }\n"
+                                  "exit 0");
     assert_int_equal(bk_builder_run(&bk_builder_docker, &cfg, &req, &sink, &log), BK_OK);
     assert_string_equal(seen.data.buf, "TARSTREAM");
     assert_non_null(strstr(log.buf, "sending tarball 2999 of"));

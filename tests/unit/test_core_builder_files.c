@@ -377,12 +377,9 @@ static void test_find_helper(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_check_archive),
-        cmocka_unit_test(test_check_archives),
-        cmocka_unit_test(test_check_frames),
-        cmocka_unit_test(test_parse_report),
-        cmocka_unit_test(test_read_export),
-        cmocka_unit_test(test_place_remove),
+        cmocka_unit_test(test_check_archive), cmocka_unit_test(test_check_archives),
+        cmocka_unit_test(test_check_frames),  cmocka_unit_test(test_parse_report),
+        cmocka_unit_test(test_read_export),   cmocka_unit_test(test_place_remove),
         cmocka_unit_test(test_find_helper),
     };
     return cmocka_run_group_tests_name("core/builder_files", tests, setup, teardown);
