@@ -74,7 +74,8 @@ int bk_builder_select(const char *name, const struct bk_builder_config *cfg,
 }
 
 int bk_builder_run(const struct bk_builder_ops *ops, const struct bk_builder_config *cfg,
-                   const struct bk_build_request *req, struct bk_strbuf *log)
+                   const struct bk_build_request *req, const struct bk_build_sink *sink,
+                   struct bk_strbuf *log)
 {
     struct bk_strvec argv = BK_STRVEC_INIT, env = BK_STRVEC_INIT;
     struct bk_strbuf out = BK_STRBUF_INIT;
@@ -87,9 +88,10 @@ int bk_builder_run(const struct bk_builder_ops *ops, const struct bk_builder_con
             bk_debug("builder: %s", line);
             free(line);
         }
-        rc = bk_builder__exec(&argv, &env, &out, &status);
+        rc = bk_builder__exec_sink(&argv, &env, sink, &out, &status);
     }
-    if (rc == BK_OK && status != 0)
+    /* A failed build also cuts its output stream short: its own reason wins. */
+    if (status > 0)
         rc = bk_builder__explain(ops->name, "build", out.buf);
     if (log)
         bk_strbuf_add(log, out.buf, out.len);

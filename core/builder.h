@@ -28,7 +28,8 @@ struct bk_builder_config {
 struct bk_build_request {
     const char *context_dir;            /* build context directory */
     const char *dockerfile;             /* path to the Dockerfile to build */
-    const char *output_dir;             /* export the result with type=local here, or NULL */
+    const char *output_tar;             /* export the result with type=tar to this file;
+                                           "-": the client's stdout (see bk_build_sink) */
     const struct bk_strvec *build_args; /* "K=V"; may be NULL */
     const char *target;                 /* stage to build, or NULL */
     const char *platform;               /* "linux/amd64", or NULL */
@@ -52,10 +53,21 @@ extern const struct bk_builder_ops *const bk_builders[];
 int bk_builder_select(const char *name, const struct bk_builder_config *cfg,
                       const struct bk_builder_ops **out);
 
-/* Run `req` with `ops`; the client's combined output is appended to `log`
- * (may be NULL). BK_ERR with the client's last lines when the build fails. */
+/* Who reads a client's stdout while it runs (the tar stream of an output_tar
+ * "-" export): consume() gets the read end of a pipe and returns BK_OK after
+ * reading it to the end, or an error; what it leaves unread is discarded. */
+struct bk_build_sink {
+    int (*consume)(int fd, void *arg);
+    void *arg;
+};
+
+/* Run `req` with `ops`. The client's stdout goes to `sink` (NULL: into the
+ * log); its stderr (and stdout without a sink) is appended to `log` (may be
+ * NULL). BK_ERR with the client's last lines when the build fails; the
+ * sink's error when it failed and the build did not. */
 int bk_builder_run(const struct bk_builder_ops *ops, const struct bk_builder_config *cfg,
-                   const struct bk_build_request *req, struct bk_strbuf *log);
+                   const struct bk_build_request *req, const struct bk_build_sink *sink,
+                   struct bk_strbuf *log);
 
 /* ---- the builder mountio (core/mountio_builder.c) ---- */
 
@@ -105,6 +117,12 @@ extern const struct bk_builder_ops bk_builder_buildctl;
  * BK_ENOTFOUND / BK_EDENIED when the program cannot be started. */
 int bk_builder__exec(const struct bk_strvec *argv, const struct bk_strvec *env,
                      struct bk_strbuf *out, int *status);
+
+/* The same, with stdout handed to `sink` (NULL: as bk_builder__exec) while
+ * stderr is collected on a thread. Returns the sink's error, if any, once
+ * the program has exited (with *status set). */
+int bk_builder__exec_sink(const struct bk_strvec *argv, const struct bk_strvec *env,
+                          const struct bk_build_sink *sink, struct bk_strbuf *out, int *status);
 
 /* The last non-empty line of `text` that is not a progress line, at most
  * 300 bytes, copied into `line` (size >= 301). */

@@ -92,9 +92,9 @@ static int buildctl_command(const struct bk_builder_config *cfg, const struct bk
     }
     bk_strvec_push(argv, "--opt");
     bk_strvec_push(argv, "force-network-mode=none");
-    if (req->output_dir) {
+    if (req->output_tar) {
         bk_strvec_push(argv, "--output");
-        bk_strvec_pushf(argv, "type=local,dest=%s", req->output_dir);
+        bk_strvec_pushf(argv, "type=tar,dest=%s", req->output_tar);
     }
     return BK_OK;
 }

@@ -37,9 +37,9 @@ void bk_builder__docker_build_args(const struct bk_build_request *req, struct bk
         bk_strvec_push(argv, "--platform");
         bk_strvec_push(argv, req->platform);
     }
-    if (req->output_dir) {
+    if (req->output_tar) {
         bk_strvec_push(argv, "-o");
-        bk_strvec_pushf(argv, "type=local,dest=%s", req->output_dir);
+        bk_strvec_pushf(argv, "type=tar,dest=%s", req->output_tar);
     }
     bk_strvec_push(argv, req->context_dir);
 }

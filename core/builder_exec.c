@@ -5,7 +5,9 @@
  * non-executable client is reported as BK_ENOTFOUND / BK_EDENIED instead of
  * a child that exits 127. Both output streams go through one pipe into the
  * caller's buffer; at -vv (debug) they are also copied to stderr as they
- * arrive, so a long build shows its progress.
+ * arrive, so a long build shows its progress. bk_builder__exec_sink() gives
+ * stdout its own pipe, read by the caller's sink (a build's exported tar
+ * stream), while a thread collects stderr.
  *
  * bk_builder__explain() turns the text of a failed client into the one-line
  * explanations users need: permission denied on the socket, daemon not
@@ -19,6 +21,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,53 +48,118 @@ static void build_envp(const struct bk_strvec *env, struct bk_strvec *out)
         bk_strvec_push(out, env->v[i]);
 }
 
-int bk_builder__exec(const struct bk_strvec *argv, const struct bk_strvec *env,
-                     struct bk_strbuf *out, int *status)
+/* Append everything readable on `fd` to `out` (may be NULL), echoing it to
+ * stderr at -vv, until end of file. */
+static void drain_fd(int fd, struct bk_strbuf *out)
+{
+    char buf[65536];
+    int echo = bk_log_verbosity >= BK_LOG_DEBUG;
+
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return;
+        if (out)
+            bk_strbuf_add(out, buf, (size_t)n);
+        if (echo && write(2, buf, (size_t)n) < 0)
+            echo = 0;
+    }
+}
+
+struct drain_job {
+    int fd;
+    struct bk_strbuf *out;
+};
+
+static void *drain_thread(void *arg)
+{
+    struct drain_job *j = arg;
+    drain_fd(j->fd, j->out);
+    return NULL;
+}
+
+/* Hand `fd` to the sink while a thread collects the log pipe; then discard
+ * whatever the sink left unread, so the client never blocks on a full pipe. */
+static int feed_sink(const struct bk_build_sink *sink, int fd, int log_fd, struct bk_strbuf *out)
+{
+    struct drain_job job = {log_fd, out};
+    pthread_t t;
+    int rc, threaded = pthread_create(&t, NULL, drain_thread, &job) == 0;
+
+    if (!threaded) /* keep the log moving: stderr then goes unread until the end */
+        bk_debug("builder: no thread for the client's log: %s", strerror(errno));
+    rc = sink->consume(fd, sink->arg);
+    drain_fd(fd, NULL);
+    if (threaded)
+        pthread_join(t, NULL);
+    else
+        drain_fd(log_fd, out);
+    return rc;
+}
+
+int bk_builder__exec_sink(const struct bk_strvec *argv, const struct bk_strvec *env,
+                          const struct bk_build_sink *sink, struct bk_strbuf *out, int *status)
 {
     struct bk_strvec envp = BK_STRVEC_INIT;
     posix_spawn_file_actions_t fa;
-    int fds[2], rc, wstatus;
+    int logp[2], datap[2] = {-1, -1}, rc, wstatus;
     pid_t pid;
-    char buf[65536];
 
+    *status = -1;
     if (argv->n == 0)
         return bk_error_set(BK_ERR, "no command to run");
-    if (pipe2(fds, O_CLOEXEC) != 0)
+    if (pipe2(logp, O_CLOEXEC) != 0)
         return bk_error_set(BK_ERR, "pipe: %s", strerror(errno));
+    if (sink && pipe2(datap, O_CLOEXEC) != 0) {
+        rc = bk_error_set(BK_ERR, "pipe: %s", strerror(errno));
+        close(logp[0]);
+        close(logp[1]);
+        return rc;
+    }
+    if (sink) /* fewer wake-ups for a stream of hundreds of MiB; best effort */
+        (void)fcntl(datap[0], F_SETPIPE_SZ, 1 << 20);
     build_envp(env, &envp);
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
+    posix_spawn_file_actions_adddup2(&fa, sink ? datap[1] : logp[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, logp[1], 2);
     rc = posix_spawnp(&pid, argv->v[0], &fa, NULL, argv->v, envp.v);
     posix_spawn_file_actions_destroy(&fa);
     bk_strvec_clear(&envp);
-    close(fds[1]);
+    close(logp[1]);
+    if (sink)
+        close(datap[1]);
     if (rc != 0) {
-        close(fds[0]);
+        close(logp[0]);
+        if (sink)
+            close(datap[0]);
         if (rc == ENOENT || rc == ENOTDIR)
             return bk_error_set(BK_ENOTFOUND, "%s: not found", argv->v[0]);
         if (rc == EACCES || rc == EPERM)
             return bk_error_set(BK_EDENIED, "%s: permission denied", argv->v[0]);
         return bk_error_set(BK_ERR, "%s: cannot run: %s", argv->v[0], strerror(rc));
     }
-    for (;;) {
-        ssize_t n = read(fds[0], buf, sizeof(buf));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        if (out)
-            bk_strbuf_add(out, buf, (size_t)n);
-        if (bk_log_verbosity >= BK_LOG_DEBUG && write(2, buf, (size_t)n) < 0)
-            break;
+    if (sink) {
+        rc = feed_sink(sink, datap[0], logp[0], out);
+        close(datap[0]);
+    } else {
+        rc = BK_OK;
+        drain_fd(logp[0], out);
     }
-    close(fds[0]);
+    close(logp[0]);
     while (waitpid(pid, &wstatus, 0) < 0)
         if (errno != EINTR)
             return bk_error_set(BK_ERR, "%s: wait: %s", argv->v[0], strerror(errno));
     *status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
-    return BK_OK;
+    return rc;
+}
+
+int bk_builder__exec(const struct bk_strvec *argv, const struct bk_strvec *env,
+                     struct bk_strbuf *out, int *status)
+{
+    return bk_builder__exec_sink(argv, env, NULL, out, status);
 }
 
 /* Progress lines of --progress=plain ("#5 [2/3] RUN ...", "#5 DONE 0.1s")

@@ -11,11 +11,13 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -84,20 +86,6 @@ int bk_bfiles_place(const char *src, const char *dir, const char *name)
     if (link(src, dst) != 0)
         rc = copy_file(src, dst);
     free(dst);
-    return rc;
-}
-
-int bk_bfiles_move(const char *src, const char *dst)
-{
-    int rc;
-
-    if (rename(src, dst) == 0)
-        return BK_OK;
-    if (errno != EXDEV)
-        return bk_error_set(BK_ERR, "%s: cannot move to %s: %s", src, dst, strerror(errno));
-    rc = copy_file(src, dst);
-    if (rc == BK_OK)
-        unlink(src);
     return rc;
 }
 
@@ -190,38 +178,126 @@ done:
     return rc;
 }
 
-int bk_bfiles_check_archive(const char *path, struct bk_bfiles_report *out)
+int bk_bfiles_check_frames(int fd, const char *path, uint64_t *size_out)
+{
+    struct stat st;
+    unsigned char *p;
+    size_t size, pos = 0;
+    int rc = BK_OK;
+
+    if (fstat(fd, &st) != 0)
+        return bk_error_set(BK_ERR, "%s: %s", path, strerror(errno));
+    size = (size_t)st.st_size;
+    *size_out = size;
+    if (size == 0)
+        return bk_error_set(BK_ECORRUPT, "%s: corrupt archive: empty", path);
+    p = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED)
+        return bk_error_set(BK_ERR, "%s: mmap: %s", path, strerror(errno));
+    while (rc == BK_OK && pos < size) {
+        size_t n = ZSTD_findFrameCompressedSize(p + pos, size - pos);
+        uint32_t magic;
+
+        if (ZSTD_isError(n)) {
+            rc = bk_error_set(BK_ECORRUPT, "%s: corrupt archive at byte %zu: %s", path, pos,
+                              ZSTD_getErrorName(n));
+            break;
+        }
+        /* a whole frame holds at least its magic and one more byte; a zstd
+         * frame's descriptor byte has the checksum flag in bit 2 */
+        magic = (uint32_t)p[pos] | (uint32_t)p[pos + 1] << 8 | (uint32_t)p[pos + 2] << 16 |
+                (uint32_t)p[pos + 3] << 24;
+        if (magic == ZSTD_MAGICNUMBER && !(p[pos + 4] & 0x04))
+            rc = bk_error_set(BK_ECORRUPT,
+                              "%s: corrupt archive at byte %zu: a frame without a "
+                              "checksum",
+                              path, pos);
+        pos += n;
+    }
+    munmap(p, size);
+    return rc;
+}
+
+int bk_bfiles_read_manifest(int fd, const char *path, struct bk_bfiles_report *out)
 {
     struct bk_archive_manifest m;
     struct stat st;
-    int fd, rc;
+    int rc;
 
     memset(out, 0, sizeof(*out));
     memset(&m, 0, sizeof(m));
+    if (lseek(fd, 0, SEEK_SET) != 0)
+        return bk_error_set(BK_ERR, "%s: seek: %s", path, strerror(errno));
+    rc = bk_archive_read_manifest(fd, &m);
+    if (rc)
+        return bk_error_wrap(BK_ECORRUPT, "%s", path);
+    snprintf(out->status, sizeof(out->status), "ok");
+    snprintf(out->digest, sizeof(out->digest), "%s", m.digest);
+    out->files = m.files;
+    out->entries = m.entries;
+    out->bytes = m.bytes;
+    if (fstat(fd, &st) == 0)
+        out->archive_bytes = (uint64_t)st.st_size;
+    bk_archive_manifest_release(&m);
+    return BK_OK;
+}
+
+int bk_bfiles_check_archive(const char *path, struct bk_bfiles_report *out)
+{
+    int fd, rc;
+
+    memset(out, 0, sizeof(*out));
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return bk_error_set(errno == ENOENT ? BK_ENOTFOUND : BK_ERR, "%s: %s", path,
                             strerror(errno));
     rc = check_zstd(fd, path);
-    if (rc == BK_OK && lseek(fd, 0, SEEK_SET) != 0)
-        rc = bk_error_set(BK_ERR, "%s: seek: %s", path, strerror(errno));
-    if (rc == BK_OK) {
-        rc = bk_archive_read_manifest(fd, &m);
-        if (rc)
-            rc = bk_error_wrap(BK_ECORRUPT, "%s", path);
-    }
-    if (rc == BK_OK) {
-        snprintf(out->status, sizeof(out->status), "ok");
-        snprintf(out->digest, sizeof(out->digest), "%s", m.digest);
-        out->files = m.files;
-        out->entries = m.entries;
-        out->bytes = m.bytes;
-        if (fstat(fd, &st) == 0)
-            out->archive_bytes = (uint64_t)st.st_size;
-        bk_archive_manifest_release(&m);
-    }
+    if (rc == BK_OK)
+        rc = bk_bfiles_read_manifest(fd, path, out);
     close(fd);
     return rc;
+}
+
+struct check_pool {
+    pthread_mutex_t mu;
+    size_t next, n;
+    const char *const *paths;
+    struct bk_bfiles_checked *out;
+};
+
+static void *check_worker(void *arg)
+{
+    struct check_pool *p = arg;
+
+    for (;;) {
+        size_t i;
+        pthread_mutex_lock(&p->mu);
+        i = p->next++;
+        pthread_mutex_unlock(&p->mu);
+        if (i >= p->n)
+            return NULL;
+        p->out[i].rc = bk_bfiles_check_archive(p->paths[i], &p->out[i].report);
+        if (p->out[i].rc)
+            snprintf(p->out[i].msg, sizeof(p->out[i].msg), "%s", bk_error_msg());
+    }
+}
+
+void bk_bfiles_check_archives(const char *const *paths, size_t n, struct bk_bfiles_checked *out)
+{
+    struct check_pool pool = {PTHREAD_MUTEX_INITIALIZER, 0, n, paths, out};
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t want = n < (size_t)(cpus > 1 ? cpus : 1) ? n : (size_t)(cpus > 1 ? cpus : 1),
+           started = 0;
+    pthread_t *t = bk_xcalloc(want + 1, sizeof(*t));
+
+    memset(out, 0, n * sizeof(*out));
+    for (size_t k = 1; k < want; k++) /* the caller's thread is worker 0 */
+        if (pthread_create(&t[started], NULL, check_worker, &pool) == 0)
+            started++;
+    check_worker(&pool);
+    for (size_t k = 0; k < started; k++)
+        pthread_join(t[k], NULL);
+    free(t);
 }
 
 static uint64_t json_u64(const cJSON *o, const char *key)
@@ -230,27 +306,19 @@ static uint64_t json_u64(const cJSON *o, const char *key)
     return cJSON_IsNumber(v) && v->valuedouble > 0 ? (uint64_t)v->valuedouble : 0;
 }
 
-int bk_bfiles_read_report(const char *path, struct bk_bfiles_report *out)
+int bk_bfiles_parse_report(const char *text, const char *what, struct bk_bfiles_report *out)
 {
-    struct bk_strbuf sb = BK_STRBUF_INIT;
     const cJSON *status, *digest, *msg;
     cJSON *root;
-    int rc;
 
     memset(out, 0, sizeof(*out));
-    rc = bk_strbuf_read_file(&sb, path);
-    if (rc) {
-        bk_strbuf_release(&sb);
-        return bk_error_set(BK_ERR, "%s: the helper wrote no report", path);
-    }
-    root = cJSON_Parse(sb.buf);
-    bk_strbuf_release(&sb);
+    root = cJSON_Parse(text);
     status = cJSON_GetObjectItemCaseSensitive(root, "status");
     digest = cJSON_GetObjectItemCaseSensitive(root, "digest");
     if (!cJSON_IsString(status) || !cJSON_IsString(digest) ||
         strlen(digest->valuestring) > BK_DIGEST_HEX) {
         cJSON_Delete(root);
-        return bk_error_set(BK_ERR, "%s: malformed helper report", path);
+        return bk_error_set(BK_ERR, "%s: malformed helper report", what);
     }
     snprintf(out->status, sizeof(out->status), "%s", status->valuestring);
     msg = cJSON_GetObjectItemCaseSensitive(root, "message");

@@ -1,7 +1,7 @@
 /*
  * builder_files.h - the file chores of the builder mountio: preparing a
  * build context, checking archives before they are sent, reading the
- * helper's reports from the exported output, cleaning up.
+ * build's exported output (reports and archives), cleaning up.
  *
  * Kept apart from core/mountio_builder.c so that file is about the batch
  * logic only. Every function returns BK_OK or a negative bk_status with a
@@ -27,9 +27,6 @@ struct bk_bfiles_report {
 /* Put `src` into dir/name: a hard link when possible, else a copy. */
 int bk_bfiles_place(const char *src, const char *dir, const char *name);
 
-/* Move `src` to `dst`: rename(2), else copy and unlink. */
-int bk_bfiles_move(const char *src, const char *dst);
-
 /* Write `len` bytes to `path` (created or truncated). */
 int bk_bfiles_write(const char *path, const char *data, size_t len);
 
@@ -44,8 +41,51 @@ void bk_bfiles_nonce(char *buf, size_t size);
  * when the archive is damaged. */
 int bk_bfiles_check_archive(const char *path, struct bk_bfiles_report *out);
 
-/* Read a helper report. BK_ERR when missing or malformed. */
-int bk_bfiles_read_report(const char *path, struct bk_bfiles_report *out);
+/* bk_bfiles_check_archive() for n archives at once, on up to one thread per
+ * CPU: out[i] gets paths[i]'s result, its message, and its report. */
+struct bk_bfiles_checked {
+    int rc;
+    char msg[512];
+    struct bk_bfiles_report report;
+};
+void bk_bfiles_check_archives(const char *const *paths, size_t n, struct bk_bfiles_checked *out);
+
+/* Read the manifest of the archive open on `fd` (from offset 0) into `out`
+ * (digest, counts, archive size); `path` names it in errors. BK_ECORRUPT
+ * when it cannot be read. The zstd frames after it are not checked. */
+int bk_bfiles_read_manifest(int fd, const char *path, struct bk_bfiles_report *out);
+
+/* The frames of the archive open on `fd` must tile the file exactly, each
+ * whole (header, blocks, checksum field) and each zstd frame with its
+ * checksum flag set: a cut or misframed archive fails with BK_ECORRUPT.
+ * Only block headers are read (no decompression), so the checksums
+ * themselves are not verified. *size_out gets the file's size. */
+int bk_bfiles_check_frames(int fd, const char *path, uint64_t *size_out);
+
+/* Parse a helper report (one JSON object; see helper/main.c); `what` names
+ * it in errors. BK_ERR when malformed. */
+int bk_bfiles_parse_report(const char *text, const char *what, struct bk_bfiles_report *out);
+
+/* ---- the exported output of a transfer build (core/builder_export.c) ---- */
+
+/* One cache of the batch, by its index k in the generated Dockerfile. */
+struct bk_bfiles_export_item {
+    const char *archive_path; /* in: where archive k goes (save), or NULL (restore) */
+    /* out: */
+    int have_report;                 /* .bkcache/out/<k>.json was in the stream */
+    struct bk_bfiles_report report;  /* ...and said this */
+    int archive_status;              /* BK_OK: <k>.tar.zst written to archive_path, its
+                                        frames whole (bk_bfiles_check_frames) and its
+                                        manifest read; BK_ENOTFOUND: not in the stream;
+                                        else why it is unusable (the file is removed) */
+    char archive_error[512];         /* the message for archive_status */
+    struct bk_bfiles_report archive; /* BK_OK: its manifest and size */
+};
+
+/* Read the tar stream a transfer build exported (`-o type=tar,dest=-`) from
+ * `fd` to its end. BK_OK when the stream was whole (per-item outcomes in
+ * items[]), BK_ECORRUPT when it is damaged or cut short. */
+int bk_bfiles_read_export(int fd, struct bk_bfiles_export_item *items, size_t n);
 
 /* The helper to send: `given`, else $BKCACHE_HELPER, else bkcache-helper
  * in the running program's directory. BK_ENOTFOUND when it is missing. */

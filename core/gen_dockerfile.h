@@ -21,8 +21,8 @@
  * a new cache starts as a copy of it, and the helper counts a cache equal
  * to it as new rather than warm.
  * The RUN writes its report (and, for extract, its archive) under
- * /.bkcache/out/; the caller builds the bkcache-transfer target with a local
- * exporter and reads DEST/.bkcache/out/<i>.json.
+ * /.bkcache/out/; the caller builds the bkcache-transfer target with the tar
+ * exporter and reads .bkcache/out/<i>.json (and <i>.tar.zst) from the stream.
  *
  * When a cache mount's from= names a stage of the user's Dockerfile, that
  * stage must be built exactly as the user's build builds it (the cache is

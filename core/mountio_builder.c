@@ -5,18 +5,23 @@
  * inject (restore):
  *   1. each archive is checked before anything is sent: its zstd frames
  *      must decode with valid checksums and its manifest must be readable
- *      (a corrupt archive never reaches the builder: BK_ECORRUPT);
+ *      (a corrupt archive never reaches the builder: BK_ECORRUPT); the
+ *      archives of a batch are checked in parallel, one thread per CPU;
  *   2. a context directory gets bkcache-helper and the archives as
  *      <i>.tar.zst (hard links when possible, else copies);
  *   3. the generated Dockerfile (core/gen_dockerfile.c) runs, per cache, the
  *      helper's unpack with the mount's exact options, skipping caches that
  *      already hold data unless --force;
- *   4. the exported reports are read: the digest and file count now in the
- *      cache must equal the archive manifest's (else BK_ECORRUPT); a skipped
- *      cache is BK_ESKIPPED with its current digest.
+ *   4. the reports, exported as a tar stream on the client's stdout
+ *      (`-o type=tar,dest=-`, read by core/builder_export.c), are checked:
+ *      the digest and file count now in the cache must equal the archive
+ *      manifest's (else BK_ECORRUPT); a skipped cache is BK_ESKIPPED with its
+ *      current digest.
  * extract (save): the same build shape with the helper's pack; each archive
- *   comes back through the local exporter and is moved to item->archive_path;
- *   an empty cache is BK_ENOTFOUND.
+ *   comes back in the same tar stream and is written straight to
+ *   item->archive_path, its zstd frames verified on the way; its manifest,
+ *   size and digest must then match the helper's report, so a damaged or
+ *   cut archive never reaches the store. An empty cache is BK_ENOTFOUND.
  *
  * Every build gets BKCACHE_NONCE=<random> (each RUN executes) and, when the
  * plan has one, BUILDKIT_CACHE_MOUNT_NS (the frontend prefixes ids with it).
@@ -57,9 +62,9 @@ struct batch {
     char *ctx;        /* the build context */
     char *helper_dir; /* where the helper files go (ctx, or a sub-directory of it) */
     char *subdir;     /* that sub-directory's name in appended mode, else NULL */
-    char *out;        /* the local exporter's destination */
     struct bk_gen_mount *mounts;
-    size_t *index; /* mounts[k] belongs to items[index[k]] */
+    struct bk_bfiles_export_item *exp; /* exp[k]: what the build exported for mounts[k] */
+    size_t *index;                     /* mounts[k] belongs to items[index[k]] */
     size_t n;
     char nonce[33]; /* BKCACHE_NONCE; also names the context sub-directory */
 };
@@ -121,8 +126,8 @@ static void batch_release(struct batch *b)
     free(b->ctx);
     free(b->helper_dir);
     free(b->subdir);
-    free(b->out);
     free(b->mounts);
+    free(b->exp);
     free(b->index);
     memset(b, 0, sizeof(*b));
 }
@@ -142,7 +147,6 @@ static int batch_init(struct builder_io *io, struct batch *b, const struct bk_mo
         b->tmp = NULL;
         return rc;
     }
-    b->out = bk_xasprintf("%s/out", b->tmp);
     if (appended) {
         b->ctx = bk_xstrdup(io->cfg.context_dir ? io->cfg.context_dir : ".");
         b->subdir = bk_xasprintf(".bkcache-%s", b->nonce);
@@ -154,11 +158,19 @@ static int batch_init(struct builder_io *io, struct batch *b, const struct bk_mo
     if (mkdir(b->helper_dir, 0700) != 0)
         return bk_error_set(BK_ERR, "%s: %s", b->helper_dir, strerror(errno));
     b->mounts = bk_xcalloc(n + 1, sizeof(*b->mounts));
+    b->exp = bk_xcalloc(n + 1, sizeof(*b->exp));
     b->index = bk_xcalloc(n + 1, sizeof(*b->index));
     return bk_bfiles_place(io->helper, b->helper_dir, BK_GEN_HELPER);
 }
 
-/* Generate, write and run the batch's build. */
+static int read_export(int fd, void *arg)
+{
+    struct batch *b = arg;
+    return bk_bfiles_read_export(fd, b->exp, b->n);
+}
+
+/* Generate, write and run the batch's build, reading its exported output
+ * into b->exp as it arrives. */
 static int batch_build(struct builder_io *io, struct batch *b, enum bk_gen_kind kind,
                        const struct bk_mountio_item *items)
 {
@@ -187,12 +199,13 @@ static int batch_build(struct builder_io *io, struct batch *b, enum bk_gen_kind 
     if (rc == BK_OK)
         rc = bk_bfiles_write(df, text.buf, text.len);
     if (rc == BK_OK) {
-        struct bk_build_request req = {b->ctx, df, b->out, &args, BK_GEN_STAGE, io->cfg.platform};
+        struct bk_build_request req = {b->ctx, df, "-", &args, BK_GEN_STAGE, io->cfg.platform};
+        struct bk_build_sink sink = {read_export, b};
         bk_strvec_pushf(&args, "BKCACHE_NONCE=%s", b->nonce);
         if (*ns && !user_has_ns)
             bk_strvec_pushf(&args, "BUILDKIT_CACHE_MOUNT_NS=%s", ns);
         bk_debug("builder: generated Dockerfile:\n%s", text.buf);
-        rc = bk_builder_run(io->cfg.ops, io->cfg.builder, &req, &log);
+        rc = bk_builder_run(io->cfg.ops, io->cfg.builder, &req, &sink, &log);
         if (rc)
             bk_error_wrap(rc, "%s %zu cache%s", kind == BK_GEN_INJECT ? "restore" : "save", b->n,
                           b->n == 1 ? "" : "s");
@@ -206,22 +219,40 @@ static int batch_build(struct builder_io *io, struct batch *b, enum bk_gen_kind 
     return rc;
 }
 
-static char *report_path(const struct batch *b, size_t k, const char *ext)
+/* Cache k's report; a missing one, or a helper error, is that cache's failure. */
+static int report_status(const struct bk_bfiles_export_item *x, const char *what, const char *name)
 {
-    return bk_xasprintf("%s/.bkcache/out/%zu.%s", b->out, k, ext);
+    const struct bk_bfiles_report *got = &x->report;
+
+    if (!x->have_report)
+        return bk_error_set(BK_ERR, "%s %s: the helper wrote no report", what, name);
+    if (strcmp(got->status, "error") == 0)
+        return bk_error_set(strstr(got->message, "digest") || strstr(got->message, "corrupt")
+                                ? BK_ECORRUPT
+                                : BK_ERR,
+                            "%s %s: in the builder: %s", what, name, got->message);
+    return BK_OK;
 }
 
-/* Read one cache's report; a helper error becomes that cache's failure. */
-static int report_status(const char *path, struct bk_bfiles_report *got, const char *what,
-                         const char *name)
+/* Cache k's exported archive, already written to its file and its frames
+ * verified, must be the one the helper reported. */
+static int exported_archive(const struct bk_bfiles_export_item *x, const char *name)
 {
-    int rc = bk_bfiles_read_report(path, got);
-    if (rc == BK_OK && strcmp(got->status, "error") == 0)
-        rc = bk_error_set(strstr(got->message, "digest") || strstr(got->message, "corrupt")
-                              ? BK_ECORRUPT
-                              : BK_ERR,
-                          "%s %s: in the builder: %s", what, name, got->message);
-    return rc;
+    const struct bk_bfiles_report *got = &x->report, *arc = &x->archive;
+
+    if (x->archive_status == BK_ENOTFOUND)
+        return bk_error_set(BK_ECORRUPT, "save %s: the build exported no archive", name);
+    if (x->archive_status)
+        return bk_error_set(x->archive_status, "save %s: %s", name, x->archive_error);
+    if (strcmp(arc->digest, got->digest) != 0 || arc->files != got->files ||
+        arc->archive_bytes != got->archive_bytes)
+        return bk_error_set(BK_ECORRUPT,
+                            "save %s: the exported archive (digest %.12s, %llu files, %llu bytes) "
+                            "is not the one the helper packed (%.12s, %llu files, %llu bytes)",
+                            name, arc->digest, (unsigned long long)arc->files,
+                            (unsigned long long)arc->archive_bytes, got->digest,
+                            (unsigned long long)got->files, (unsigned long long)got->archive_bytes);
+    return BK_OK;
 }
 
 static int builder_inject(struct bk_mountio *base, struct bk_mountio_item *items, size_t n)
@@ -229,22 +260,29 @@ static int builder_inject(struct bk_mountio *base, struct bk_mountio_item *items
     struct builder_io *io = (struct builder_io *)base;
     struct batch b;
     int rc = batch_init(io, &b, items, n);
+    const char **paths = bk_xcalloc(n + 1, sizeof(*paths));
+    struct bk_bfiles_checked *checked = bk_xcalloc(n + 1, sizeof(*checked));
 
+    for (size_t i = 0; i < n; i++)
+        paths[i] = items[i].archive_path;
+    if (rc == BK_OK) /* decode them all on the CPUs there are, before any build */
+        bk_bfiles_check_archives(paths, n, checked);
     for (size_t i = 0; rc == BK_OK && i < n; i++) {
         struct bk_mountio_item *it = &items[i];
-        struct bk_bfiles_report expect;
+        const struct bk_bfiles_report *expect = &checked[i].report;
         char *name;
 
         memset(&it->stats, 0, sizeof(it->stats));
-        it->status = bk_bfiles_check_archive(it->archive_path, &expect);
+        it->status = checked[i].rc;
         if (it->status) {
-            bk_warn("restore %s: %s", it->identity->name, bk_error_msg());
+            bk_error_set(it->status, "%s", checked[i].msg);
+            bk_warn("restore %s: %s", it->identity->name, checked[i].msg);
             continue;
         }
         fill_mount(&b.mounts[b.n], it);
-        snprintf(it->stats.digest, sizeof(it->stats.digest), "%s", expect.digest);
-        it->stats.files = expect.files;
-        it->stats.archive_bytes = expect.archive_bytes;
+        snprintf(it->stats.digest, sizeof(it->stats.digest), "%s", expect->digest);
+        it->stats.files = expect->files;
+        it->stats.archive_bytes = expect->archive_bytes;
         b.mounts[b.n].expect_digest = it->stats.digest;
         name = bk_xasprintf("%zu.tar.zst", b.n);
         it->status = bk_bfiles_place(it->archive_path, b.helper_dir, name);
@@ -257,30 +295,31 @@ static int builder_inject(struct bk_mountio *base, struct bk_mountio_item *items
         rc = batch_build(io, &b, BK_GEN_INJECT, items);
     for (size_t k = 0; rc == BK_OK && k < b.n; k++) {
         struct bk_mountio_item *it = &items[b.index[k]];
-        struct bk_bfiles_report got;
-        char *path = report_path(&b, k, "json");
+        const struct bk_bfiles_report *got = &b.exp[k].report;
 
-        it->status = report_status(path, &got, "restore", it->identity->name);
-        free(path);
-        if (it->status == BK_OK && strcmp(got.status, "skipped") == 0) {
+        it->status = report_status(&b.exp[k], "restore", it->identity->name);
+        if (it->status == BK_OK && strcmp(got->status, "skipped") == 0) {
             it->status = BK_ESKIPPED;
-            snprintf(it->stats.digest, sizeof(it->stats.digest), "%s", got.digest);
-            it->stats.files = got.files;
+            snprintf(it->stats.digest, sizeof(it->stats.digest), "%s", got->digest);
+            it->stats.files = got->files;
         } else if (it->status == BK_OK &&
-                   (strcmp(got.digest, it->stats.digest) != 0 || got.files != it->stats.files)) {
-            it->status = bk_error_set(BK_ECORRUPT,
-                                      "restore %s: the cache holds digest %.12s (%llu files) "
-                                      "after the transfer, the archive %.12s (%llu files)",
-                                      it->identity->name, got.digest, (unsigned long long)got.files,
-                                      it->stats.digest, (unsigned long long)it->stats.files);
+                   (strcmp(got->digest, it->stats.digest) != 0 || got->files != it->stats.files)) {
+            it->status =
+                bk_error_set(BK_ECORRUPT,
+                             "restore %s: the cache holds digest %.12s (%llu files) "
+                             "after the transfer, the archive %.12s (%llu files)",
+                             it->identity->name, got->digest, (unsigned long long)got->files,
+                             it->stats.digest, (unsigned long long)it->stats.files);
         } else if (it->status == BK_OK) {
-            it->stats.entries = got.entries;
-            it->stats.bytes = got.bytes;
+            it->stats.entries = got->entries;
+            it->stats.bytes = got->bytes;
         }
         if (it->status && it->status != BK_ESKIPPED)
             bk_warn("%s", bk_error_msg());
     }
     batch_release(&b);
+    free(paths);
+    free(checked);
     return rc;
 }
 
@@ -293,33 +332,31 @@ static int builder_extract(struct bk_mountio *base, struct bk_mountio_item *item
     for (size_t i = 0; rc == BK_OK && i < n; i++) {
         memset(&items[i].stats, 0, sizeof(items[i].stats));
         fill_mount(&b.mounts[b.n], &items[i]);
+        b.exp[b.n].archive_path = items[i].archive_path;
         b.index[b.n++] = i;
     }
     if (rc == BK_OK && b.n)
         rc = batch_build(io, &b, BK_GEN_EXTRACT, items);
     for (size_t k = 0; rc == BK_OK && k < b.n; k++) {
         struct bk_mountio_item *it = &items[b.index[k]];
-        struct bk_bfiles_report got;
-        char *path = report_path(&b, k, "json"), *archive = report_path(&b, k, "tar.zst");
+        const struct bk_bfiles_report *got = &b.exp[k].report;
 
-        it->status = report_status(path, &got, "save", it->identity->name);
-        if (it->status == BK_OK && strcmp(got.status, "empty") == 0) {
+        it->status = report_status(&b.exp[k], "save", it->identity->name);
+        if (it->status == BK_OK && strcmp(got->status, "empty") == 0) {
             it->status =
                 bk_error_set(BK_ENOTFOUND, "save %s: the cache mount is empty", it->identity->name);
         } else if (it->status == BK_OK) {
-            it->status = bk_bfiles_move(archive, it->archive_path);
-            if (it->status)
-                bk_error_wrap(it->status, "save %s", it->identity->name);
-            snprintf(it->stats.digest, sizeof(it->stats.digest), "%s", got.digest);
-            it->stats.files = got.files;
-            it->stats.entries = got.entries;
-            it->stats.bytes = got.bytes;
-            it->stats.archive_bytes = got.archive_bytes;
+            it->status = exported_archive(&b.exp[k], it->identity->name);
+            snprintf(it->stats.digest, sizeof(it->stats.digest), "%s", got->digest);
+            it->stats.files = got->files;
+            it->stats.entries = got->entries;
+            it->stats.bytes = got->bytes;
+            it->stats.archive_bytes = got->archive_bytes;
         }
+        if (it->status && b.exp[k].archive_status == BK_OK)
+            unlink(it->archive_path); /* verified, but not what was reported */
         if (it->status && it->status != BK_ENOTFOUND)
             bk_warn("%s", bk_error_msg());
-        free(path);
-        free(archive);
     }
     batch_release(&b);
     return rc;

@@ -58,7 +58,7 @@ static struct bk_build_request full_request(void)
         bk_strvec_push(&g_args, "BUILDKIT_CACHE_MOUNT_NS=ci");
         bk_strvec_push(&g_args, "BKCACHE_NONCE=42");
     }
-    struct bk_build_request req = {"/tmp/ctx", "/tmp/gen/Dockerfile", "/tmp/out",
+    struct bk_build_request req = {"/tmp/ctx", "/tmp/gen/Dockerfile", "-",
                                    &g_args,    "bkcache-out",         "linux/arm64"};
     return req;
 }
@@ -73,7 +73,7 @@ static void test_docker_command(void **state)
     assert_string_equal(s, "docker build --network=none --progress=plain -f /tmp/gen/Dockerfile "
                            "--build-arg BUILDKIT_CACHE_MOUNT_NS=ci --build-arg BKCACHE_NONCE=42 "
                            "--target bkcache-out --platform linux/arm64 "
-                           "-o type=local,dest=/tmp/out /tmp/ctx");
+                           "-o type=tar,dest=- /tmp/ctx");
     assert_string_equal(env, "DOCKER_BUILDKIT=1");
     free(s);
     free(env);
@@ -97,7 +97,7 @@ static void test_buildx_command(void **state)
     assert_string_equal(s, "docker buildx build --network=none --progress=plain "
                            "-f /tmp/gen/Dockerfile --build-arg BUILDKIT_CACHE_MOUNT_NS=ci "
                            "--build-arg BKCACHE_NONCE=42 --target bkcache-out "
-                           "--platform linux/arm64 -o type=local,dest=/tmp/out /tmp/ctx");
+                           "--platform linux/arm64 -o type=tar,dest=- /tmp/ctx");
     assert_string_equal(env, "");
     free(s);
     free(env);
@@ -109,7 +109,7 @@ static void test_buildx_command(void **state)
                            "--progress=plain -f /tmp/gen/Dockerfile "
                            "--build-arg BUILDKIT_CACHE_MOUNT_NS=ci --build-arg BKCACHE_NONCE=42 "
                            "--target bkcache-out --platform linux/arm64 "
-                           "-o type=local,dest=/tmp/out /tmp/ctx");
+                           "-o type=tar,dest=- /tmp/ctx");
     free(s);
     free(env);
 }
@@ -128,7 +128,7 @@ static void test_buildctl_command(void **state)
                            "--opt build-arg:BUILDKIT_CACHE_MOUNT_NS=ci "
                            "--opt build-arg:BKCACHE_NONCE=42 --opt target=bkcache-out "
                            "--opt platform=linux/arm64 --opt force-network-mode=none "
-                           "--output type=local,dest=/tmp/out");
+                           "--output type=tar,dest=-");
     assert_string_equal(env, "");
     free(s);
     free(env);
@@ -284,11 +284,69 @@ static void test_select_auto_and_run(void **state)
     cfg.getenv = no_env;
     assert_int_equal(bk_builder_select(NULL, &cfg, &ops), BK_OK);
     assert_ptr_equal(ops, &bk_builder_docker);
-    assert_int_equal(bk_builder_run(ops, &cfg, &req, &log), BK_ERR);
+    assert_int_equal(bk_builder_run(ops, &cfg, &req, NULL, &log), BK_ERR);
     assert_string_equal(bk_error_msg(),
                         "docker: build failed: ERROR: failed to solve: no such stage");
     assert_non_null(strstr(log.buf, "load build definition"));
     assert_int_equal(bk_builder_select("podman", &cfg, &ops), BK_EINVAL);
+    bk_strbuf_release(&log);
+    free((char *)cfg.docker);
+}
+
+struct sink_seen {
+    struct bk_strbuf data;
+    int fail; /* return BK_ECORRUPT after the first read */
+};
+
+static int sink_consume(int fd, void *arg)
+{
+    struct sink_seen *seen = arg;
+    char buf[4096];
+    ssize_t n;
+
+    while ((n = read(fd, buf, sizeof(buf))) > 0) {
+        bk_strbuf_add(&seen->data, buf, (size_t)n);
+        if (seen->fail)
+            return bk_error_set(BK_ECORRUPT, "sink: bad stream");
+    }
+    return BK_OK;
+}
+
+/* With a sink, stdout goes to the sink alone while stderr (more than a pipe
+ * holds, so it must be read at the same time) goes to the log. A sink's
+ * failure is the answer when the build succeeded; a failed build's own
+ * reason wins over the sink's. */
+static void test_run_with_sink(void **state)
+{
+    struct bk_builder_config cfg = {0};
+    struct bk_strbuf log = BK_STRBUF_INIT;
+    struct bk_build_request req = {"ctx", "ctx/Dockerfile", "-", NULL, NULL, NULL};
+    struct sink_seen seen = {BK_STRBUF_INIT, 0};
+    struct bk_build_sink sink = {sink_consume, &seen};
+
+    cfg.docker =
+        fake_client("docker-tar", "i=0; while [ $i -lt 3000 ]; do\n"
+                                  "  echo \"#5 sending tarball $i of a long progress log\" >&2\n"
+                                  "  i=$((i + 1)); done\n"
+                                  "printf 'TARSTREAM'\n"
+                                  "[ -n \"$FAIL_BUILD\" ] && { echo 'ERROR: failed to export' >&2; "
+                                  "exit 1; }\n"
+                                  "exit 0");
+    assert_int_equal(bk_builder_run(&bk_builder_docker, &cfg, &req, &sink, &log), BK_OK);
+    assert_string_equal(seen.data.buf, "TARSTREAM");
+    assert_non_null(strstr(log.buf, "sending tarball 2999 of"));
+    assert_null(strstr(log.buf, "TARSTREAM"));
+
+    seen.fail = 1;
+    bk_strbuf_reset(&seen.data);
+    assert_int_equal(bk_builder_run(&bk_builder_docker, &cfg, &req, &sink, NULL), BK_ECORRUPT);
+    assert_string_equal(bk_error_msg(), "sink: bad stream");
+
+    setenv("FAIL_BUILD", "1", 1);
+    assert_int_equal(bk_builder_run(&bk_builder_docker, &cfg, &req, &sink, NULL), BK_ERR);
+    assert_string_equal(bk_error_msg(), "docker: build failed: ERROR: failed to export");
+    unsetenv("FAIL_BUILD");
+    bk_strbuf_release(&seen.data);
     bk_strbuf_release(&log);
     free((char *)cfg.docker);
 }
@@ -304,6 +362,7 @@ int main(void)
         cmocka_unit_test(test_probe_buildx_component_missing),
         cmocka_unit_test(test_probe_permission_denied),
         cmocka_unit_test(test_select_auto_and_run),
+        cmocka_unit_test(test_run_with_sink),
     };
     return cmocka_run_group_tests_name("core/builder", tests, setup, teardown);
 }

@@ -2,7 +2,8 @@
  * test_core_builder_files.c - the builder mountio's file chores
  * (core/builder_files.c): an archive is checked on the host before any build
  * (valid, damaged, truncated, not an archive), helper reports are parsed
- * strictly, and files are placed, moved and removed.
+ * strictly, a build's exported tar stream is read and its archives checked
+ * on the way (core/builder_export.c), and files are placed and removed.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,12 +17,15 @@
 #include "core/error.h"
 #include "core/strbuf.h"
 
+#include <archive.h>
+#include <archive_entry.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zstd.h>
 
 static char g_dir[] = "/tmp/bk-bfiles-test-XXXXXX";
 
@@ -94,36 +98,232 @@ static void test_check_archive(void **state)
     free(bad);
 }
 
-static void test_read_report(void **state)
+/* Several archives checked at once: each result, and its message, belongs
+ * to its own archive. */
+static void test_check_archives(void **state)
+{
+    struct bk_strbuf sb = BK_STRBUF_INIT;
+    char *good = path_of("good.tar.zst"), *bad = path_of("bad2.tar.zst");
+    char *missing = path_of("missing.tar.zst");
+    const char *paths[] = {good, bad, good, missing, good};
+    struct bk_bfiles_checked out[5];
+
+    assert_int_equal(bk_strbuf_read_file(&sb, good), BK_OK);
+    bk_bfiles_write(bad, sb.buf, sb.len - 7);
+    bk_bfiles_check_archives(paths, 5, out);
+    for (int i = 0; i < 5; i += 2) {
+        assert_int_equal(out[i].rc, BK_OK);
+        assert_int_equal(out[i].report.files, 1);
+        assert_int_equal(strlen(out[i].report.digest), BK_DIGEST_HEX);
+    }
+    assert_int_equal(out[1].rc, BK_ECORRUPT);
+    assert_non_null(strstr(out[1].msg, "bad2.tar.zst: corrupt archive"));
+    assert_int_equal(out[3].rc, BK_ENOTFOUND);
+    assert_non_null(strstr(out[3].msg, "missing.tar.zst"));
+    unlink(bad);
+    bk_strbuf_release(&sb);
+    free(good);
+    free(bad);
+    free(missing);
+}
+
+/* The framing check: whole frames with checksums pass; a frame without
+ * a checksum, a cut frame or trailing bytes fail. */
+static void test_check_frames(void **state)
+{
+    char *p = path_of("frames.zst"), *gp = path_of("good.tar.zst");
+    char src[4096], dst[8192];
+    ZSTD_CCtx *c = ZSTD_createCCtx();
+    size_t n;
+    uint64_t size = 0;
+    int fd;
+
+    memset(src, 'x', sizeof(src));
+    fd = open(gp, O_RDONLY);
+    assert_int_equal(bk_bfiles_check_frames(fd, gp, &size), BK_OK);
+    assert_true(size > 0);
+    close(fd);
+
+    n = ZSTD_compressCCtx(c, dst, sizeof(dst), src, sizeof(src), 3); /* no checksum */
+    assert_false(ZSTD_isError(n));
+    bk_bfiles_write(p, dst, n);
+    fd = open(p, O_RDONLY);
+    assert_int_equal(bk_bfiles_check_frames(fd, p, &size), BK_ECORRUPT);
+    assert_non_null(strstr(bk_error_msg(), "without a checksum"));
+    close(fd);
+
+    ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1);
+    n = ZSTD_compress2(c, dst, sizeof(dst), src, sizeof(src));
+    assert_false(ZSTD_isError(n));
+    bk_bfiles_write(p, dst, n);
+    fd = open(p, O_RDONLY);
+    assert_int_equal(bk_bfiles_check_frames(fd, p, &size), BK_OK);
+    assert_int_equal(size, n);
+    close(fd);
+    bk_bfiles_write(p, dst, n - 1);
+    fd = open(p, O_RDONLY);
+    assert_int_equal(bk_bfiles_check_frames(fd, p, &size), BK_ECORRUPT);
+    close(fd);
+    bk_bfiles_write(p, "", 0);
+    fd = open(p, O_RDONLY);
+    assert_int_equal(bk_bfiles_check_frames(fd, p, &size), BK_ECORRUPT);
+    close(fd);
+    unlink(p);
+    ZSTD_freeCCtx(c);
+    free(p);
+    free(gp);
+}
+
+static void test_parse_report(void **state)
 {
     struct bk_bfiles_report r;
-    char *p = path_of("r.json");
     static const char ok[] = "{\"status\":\"ok\",\"digest\":\"abc\",\"files\":3,\"entries\":5,"
                              "\"bytes\":42,\"archive_bytes\":17}\n";
 
-    bk_bfiles_write(p, ok, strlen(ok));
-    assert_int_equal(bk_bfiles_read_report(p, &r), BK_OK);
+    assert_int_equal(bk_bfiles_parse_report(ok, "r.json", &r), BK_OK);
     assert_string_equal(r.status, "ok");
     assert_string_equal(r.digest, "abc");
     assert_int_equal(r.files, 3);
     assert_int_equal(r.entries, 5);
     assert_int_equal(r.bytes, 42);
     assert_int_equal(r.archive_bytes, 17);
-    bk_bfiles_write(p, "{\"status\":1}", 12);
-    assert_int_equal(bk_bfiles_read_report(p, &r), BK_ERR);
-    assert_non_null(strstr(bk_error_msg(), "malformed helper report"));
-    bk_bfiles_write(p, "not json", 8);
-    assert_int_equal(bk_bfiles_read_report(p, &r), BK_ERR);
-    unlink(p);
-    assert_int_equal(bk_bfiles_read_report(p, &r), BK_ERR);
-    assert_non_null(strstr(bk_error_msg(), "the helper wrote no report"));
-    free(p);
+    assert_int_equal(bk_bfiles_parse_report("{\"status\":1}", "r.json", &r), BK_ERR);
+    assert_non_null(strstr(bk_error_msg(), "r.json: malformed helper report"));
+    assert_int_equal(bk_bfiles_parse_report("not json", "r.json", &r), BK_ERR);
+    assert_int_equal(bk_bfiles_parse_report("", "r.json", &r), BK_ERR);
 }
 
-static void test_place_move_remove(void **state)
+/* Write a tar stream (as a build exports it) holding `names[i]` with
+ * `data[i]` (`lens[i]` bytes) to `path`; cut the file to `cut` bytes
+ * when cut > 0. */
+static void write_export(const char *path, const char *const *names, const char *const *data,
+                         const size_t *lens, size_t n, size_t cut)
+{
+    struct archive *a = archive_write_new();
+    struct archive_entry *e = archive_entry_new();
+
+    archive_write_set_format_pax_restricted(a);
+    assert_int_equal(archive_write_open_filename(a, path), ARCHIVE_OK);
+    archive_entry_set_pathname(e, ".bkcache/");
+    archive_entry_set_filetype(e, AE_IFDIR);
+    archive_entry_set_perm(e, 0755);
+    archive_write_header(a, e);
+    for (size_t i = 0; i < n; i++) {
+        archive_entry_clear(e);
+        archive_entry_set_pathname(e, names[i]);
+        archive_entry_set_filetype(e, AE_IFREG);
+        archive_entry_set_perm(e, 0644);
+        archive_entry_set_size(e, (la_int64_t)lens[i]);
+        assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
+        assert_int_equal(archive_write_data(a, data[i], lens[i]), (la_ssize_t)lens[i]);
+    }
+    archive_entry_free(e);
+    archive_write_close(a);
+    archive_write_free(a);
+    if (cut)
+        assert_int_equal(truncate(path, (off_t)cut), 0);
+}
+
+static int read_export_file(const char *path, struct bk_bfiles_export_item *items, size_t n)
+{
+    int fd = open(path, O_RDONLY), rc;
+    assert_true(fd >= 0);
+    rc = bk_bfiles_read_export(fd, items, n);
+    close(fd);
+    return rc;
+}
+
+/* The exported tar stream: reports are read, an archive is written where
+ * its cache asked and its framing checked; a cut or misframed archive is
+ * removed and reported for its cache; a cut stream fails the batch. */
+static void test_read_export(void **state)
+{
+    struct bk_strbuf good = BK_STRBUF_INIT, got = BK_STRBUF_INIT;
+    struct bk_bfiles_report want;
+    char *gp = path_of("good.tar.zst"), *tarp = path_of("export.tar"), *a0 = path_of("a0.tar.zst");
+    static const char rep[] = "{\"status\":\"ok\",\"digest\":\"abc\",\"files\":1}";
+    const char *names[] = {".bkcache/out/0.json", "./.bkcache/out/0.tar.zst", ".bkcache/out/1.json",
+                           ".bkcache/out/9.json", "other.txt"};
+    const char *data[5];
+    size_t lens[5];
+    struct bk_bfiles_export_item items[2];
+
+    assert_int_equal(bk_strbuf_read_file(&good, gp), BK_OK);
+    assert_int_equal(bk_bfiles_check_archive(gp, &want), BK_OK);
+    for (int i = 0; i < 5; i++) {
+        data[i] = i == 1 ? good.buf : rep;
+        lens[i] = i == 1 ? good.len : strlen(rep);
+    }
+
+    /* whole: cache 0 (save) gets its archive, cache 1 (no archive wanted)
+     * its report; an index out of range and other members are ignored */
+    write_export(tarp, names, data, lens, 5, 0);
+    memset(items, 0, sizeof(items));
+    items[0].archive_path = a0;
+    assert_int_equal(read_export_file(tarp, items, 2), BK_OK);
+    assert_true(items[0].have_report && items[1].have_report);
+    assert_string_equal(items[0].report.digest, "abc");
+    assert_int_equal(items[0].archive_status, BK_OK);
+    assert_string_equal(items[0].archive.digest, want.digest);
+    assert_int_equal(items[0].archive.files, 1);
+    assert_int_equal(items[0].archive.archive_bytes, good.len);
+    assert_int_equal(bk_strbuf_read_file(&got, a0), BK_OK);
+    assert_int_equal(got.len, good.len);
+    assert_memory_equal(got.buf, good.buf, good.len);
+    assert_int_equal(items[1].archive_status, BK_ENOTFOUND);
+
+    /* bytes after the last frame: that cache fails, its file is gone */
+    struct bk_strbuf longer = BK_STRBUF_INIT;
+    bk_strbuf_add(&longer, good.buf, good.len);
+    bk_strbuf_add(&longer, "trail", 5);
+    data[1] = longer.buf;
+    lens[1] = longer.len;
+    write_export(tarp, names, data, lens, 3, 0);
+    assert_int_equal(read_export_file(tarp, items, 2), BK_OK);
+    assert_int_equal(items[0].archive_status, BK_ECORRUPT);
+    assert_non_null(strstr(items[0].archive_error, "corrupt archive at byte"));
+    assert_int_equal(access(a0, F_OK), -1);
+    assert_true(items[1].have_report);
+    data[1] = good.buf;
+    lens[1] = good.len;
+    bk_strbuf_release(&longer);
+
+    /* an archive cut short inside a whole tar stream */
+    lens[1] = good.len - 7;
+    write_export(tarp, names, data, lens, 3, 0);
+    assert_int_equal(read_export_file(tarp, items, 2), BK_OK);
+    assert_int_equal(items[0].archive_status, BK_ECORRUPT);
+    assert_non_null(strstr(items[0].archive_error, "corrupt archive at byte"));
+    assert_int_equal(access(a0, F_OK), -1);
+    lens[1] = good.len;
+
+    /* the tar stream cut inside the archive: the batch fails */
+    write_export(tarp, names, data, lens, 3, 1024 + good.len / 2);
+    assert_int_equal(read_export_file(tarp, items, 2), BK_ECORRUPT);
+    assert_non_null(strstr(bk_error_msg(), "exported output is damaged or cut short"));
+    assert_int_equal(access(a0, F_OK), -1);
+    assert_int_not_equal(items[0].archive_status, BK_OK);
+
+    /* no archive in the stream at all; an empty stream */
+    write_export(tarp, names + 2, data + 2, lens + 2, 1, 0);
+    assert_int_equal(read_export_file(tarp, items, 2), BK_OK);
+    assert_int_equal(items[0].archive_status, BK_ENOTFOUND);
+    assert_false(items[0].have_report);
+    bk_bfiles_write(tarp, "", 0);
+    assert_int_equal(read_export_file(tarp, items, 2), BK_ECORRUPT);
+
+    unlink(tarp);
+    bk_strbuf_release(&good);
+    bk_strbuf_release(&got);
+    free(gp);
+    free(tarp);
+    free(a0);
+}
+
+static void test_place_remove(void **state)
 {
     char *src = path_of("good.tar.zst"), *dir = path_of("ctx"), *placed = path_of("ctx/0.tar.zst");
-    char *moved = path_of("moved"), *nested = path_of("ctx/deep/er");
+    char *nested = path_of("ctx/deep/er");
     struct stat a, b;
     char nonce[33], nonce2[33];
 
@@ -132,9 +332,6 @@ static void test_place_move_remove(void **state)
     assert_int_equal(stat(src, &a), 0);
     assert_int_equal(stat(placed, &b), 0);
     assert_int_equal(a.st_size, b.st_size);
-    assert_int_equal(bk_bfiles_move(placed, moved), BK_OK);
-    assert_int_equal(access(placed, F_OK), -1);
-    assert_int_equal(access(moved, F_OK), 0);
     assert_int_equal(bk_bfiles_place("/nonexistent/x", dir, "y"), BK_ENOTFOUND);
     char *deep = path_of("ctx/deep"), *link = path_of("ctx/deep/root-link");
     mkdir(deep, 0755);
@@ -154,7 +351,6 @@ static void test_place_move_remove(void **state)
     free(src);
     free(dir);
     free(placed);
-    free(moved);
     free(nested);
 }
 
@@ -181,9 +377,9 @@ static void test_find_helper(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_check_archive),
-        cmocka_unit_test(test_read_report),
-        cmocka_unit_test(test_place_move_remove),
+        cmocka_unit_test(test_check_archive), cmocka_unit_test(test_check_archives),
+        cmocka_unit_test(test_check_frames),  cmocka_unit_test(test_parse_report),
+        cmocka_unit_test(test_read_export),   cmocka_unit_test(test_place_remove),
         cmocka_unit_test(test_find_helper),
     };
     return cmocka_run_group_tests_name("core/builder_files", tests, setup, teardown);
