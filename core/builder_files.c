@@ -3,6 +3,8 @@
  */
 #include "core/builder_files.h"
 
+#include "core/store.h"
+
 #include "core/error.h"
 #include "core/strbuf.h"
 
@@ -22,36 +24,6 @@
 #include <unistd.h>
 #include <zstd.h>
 
-static int copy_fd(int in, int out, const char *what)
-{
-    char buf[1 << 16];
-
-    for (;;) {
-        ssize_t n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
-        if (n == 0)
-            return BK_OK;
-        if (n < 0)
-            break; /* not supported here: fall back to read/write */
-    }
-    for (;;) {
-        ssize_t n = read(in, buf, sizeof(buf));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return bk_error_set(BK_ERR, "%s: read: %s", what, strerror(errno));
-        if (n == 0)
-            return BK_OK;
-        for (ssize_t off = 0; off < n;) {
-            ssize_t w = write(out, buf + off, (size_t)(n - off));
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w < 0)
-                return bk_error_set(BK_ERR, "%s: write: %s", what, strerror(errno));
-            off += w;
-        }
-    }
-}
-
 static int copy_file(const char *src, const char *dst)
 {
     int in, out, rc;
@@ -69,7 +41,9 @@ static int copy_file(const char *src, const char *dst)
         close(in);
         return rc;
     }
-    rc = copy_fd(in, out, src);
+    rc = bk_store_copy_fd(in, out, src);
+    if (rc == BK_ESKIPPED)
+        rc = BK_ERR; /* a full disk fails this transfer: it did not skip it */
     if (close(out) != 0 && rc == BK_OK)
         rc = bk_error_set(BK_ERR, "%s: %s", dst, strerror(errno));
     close(in);

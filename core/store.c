@@ -318,28 +318,18 @@ static int download_in_place(struct bk_store *s, const struct bk_provider_entry 
     struct download_ctx c = {e, -1};
     char *prefix = bk_xasprintf("%s.part-", path);
     char *tmp = NULL;
-    int out = -1, rc = run_op(s, BK_STORE_DOWNLOAD, e->key, open_local_once, &c);
+    int rc = run_op(s, BK_STORE_DOWNLOAD, e->key, open_local_once, &c);
 
     if (rc == BK_OK)
         rc = verify_download(e, c.fd, size);
-    if (rc == BK_OK && bk_store_link_temp(c.fd, prefix, &tmp) < 0) {
-        bk_debug("%s: %s; copying instead", e->key, bk_error_msg());
-        tmp = bk_xasprintf("%sXXXXXX", prefix);
-        out = mkstemp(tmp);
-        if (out < 0)
-            rc = bk_error_set(BK_ERR, "%s: cannot create a temporary file: %s", path,
-                              strerror(errno));
-        else
-            rc = bk_store_copy_fd(c.fd, out, tmp);
-    }
-    if (out >= 0)
-        close(out);
+    if (rc == BK_OK) /* no fsync: a download is a temporary file, consumed right away */
+        rc = bk_store_stage_fd(c.fd, prefix, 0, &tmp);
     if (c.fd >= 0)
         close(c.fd);
-    if (rc == BK_OK && rename(tmp, path) != 0)
+    if (rc == BK_OK && rename(tmp, path) != 0) {
         rc = bk_error_set(BK_ERR, "%s: rename: %s", path, strerror(errno));
-    if (rc < 0 && tmp)
         unlink(tmp);
+    }
     free(tmp);
     free(prefix);
     return rc;

@@ -152,6 +152,12 @@ int bk_store_link_temp(int fd, const char *prefix, char **tmp_out);
  * in messages. ENOSPC is BK_ESKIPPED (a full store refuses, it does not fail). */
 int bk_store_copy_fd(int in, int out, const char *what);
 
+/* The open regular file `fd` under a new name PREFIX + random characters
+ * (*tmp_out, caller frees): a hard link when it can (bk_store_link_temp),
+ * else a copy. With `durable`, the data is on disk (fsync) before it
+ * returns. On failure nothing is left behind and *tmp_out is NULL. */
+int bk_store_stage_fd(int fd, const char *prefix, int durable, char **tmp_out);
+
 /* mkdir -p: create `path` and its missing parents. */
 int bk_store_mkdir_p(const char *path);
 

@@ -6,6 +6,8 @@
  */
 #include "core/store.h"
 
+#include "core/log.h"
+
 #include "core/strbuf.h"
 
 #include <cJSON.h>
@@ -114,8 +116,8 @@ int bk_store_link_temp(int fd, const char *prefix, char **tmp_out)
         char *tmp;
         if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
             return bk_error_set(BK_ERR, "getrandom: %s", strerror(errno));
-        tmp = bk_xasprintf("%s%02x%02x%02x%02x%02x%02x", prefix, r[0], r[1], r[2], r[3], r[4],
-                           r[5]);
+        tmp =
+            bk_xasprintf("%s%02x%02x%02x%02x%02x%02x", prefix, r[0], r[1], r[2], r[3], r[4], r[5]);
         if (linkat(AT_FDCWD, src, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) == 0) {
             *tmp_out = tmp;
             return BK_OK;
@@ -166,4 +168,39 @@ int bk_store_copy_fd(int in, int out, const char *what)
         }
         off += n;
     }
+}
+
+int bk_store_stage_fd(int fd, const char *prefix, int durable, char **tmp_out)
+{
+    int out = -1, rc = bk_store_link_temp(fd, prefix, tmp_out);
+
+    if (rc == BK_OK) {
+        if (durable && fsync(fd) != 0) {
+            rc = bk_error_set(BK_ERR, "%s: fsync: %s", *tmp_out, strerror(errno));
+            unlink(*tmp_out);
+            free(*tmp_out);
+            *tmp_out = NULL;
+        }
+        return rc;
+    }
+    bk_debug("%s; copying instead", bk_error_msg());
+    bk_error_clear();
+    *tmp_out = bk_xasprintf("%sXXXXXX", prefix);
+    out = mkstemp(*tmp_out);
+    if (out < 0)
+        rc = bk_error_set(BK_ERR, "%s: cannot create a temporary file: %s", *tmp_out,
+                          strerror(errno));
+    else
+        rc = bk_store_copy_fd(fd, out, *tmp_out);
+    if (rc == BK_OK && durable && fsync(out) != 0)
+        rc = bk_error_set(BK_ERR, "%s: fsync: %s", *tmp_out, strerror(errno));
+    if (out >= 0)
+        close(out);
+    if (rc < 0) {
+        if (out >= 0)
+            unlink(*tmp_out);
+        free(*tmp_out);
+        *tmp_out = NULL;
+    }
+    return rc;
 }

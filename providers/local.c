@@ -344,8 +344,7 @@ static int local_download(struct bk_provider *p, const struct bk_provider_entry 
 }
 
 /* The archive is a file here already: hand it out instead of copying it. */
-static int local_open_local(struct bk_provider *p, const struct bk_provider_entry *e,
-                            int *fd_out)
+static int local_open_local(struct bk_provider *p, const struct bk_provider_entry *e, int *fd_out)
 {
     struct local_store *ls = (struct local_store *)p;
     int rc = open_entry(ls, e, fd_out);
@@ -361,37 +360,9 @@ static int local_open_local(struct bk_provider *p, const struct bk_provider_entr
 static int stage_archive(struct local_store *ls, const char *hash, int fd, char **tmp_out)
 {
     char *prefix = bk_xasprintf("%s/.tmp-%s-", ls->entries, hash);
-    int out, rc = bk_store_link_temp(fd, prefix, tmp_out);
+    int rc = bk_store_stage_fd(fd, prefix, 1, tmp_out);
 
-    if (rc == BK_OK) {
-        free(prefix);
-        if (fsync(fd) != 0) {
-            rc = bk_error_set(BK_ERR, "%s: fsync: %s", *tmp_out, strerror(errno));
-            unlink(*tmp_out);
-            free(*tmp_out);
-            *tmp_out = NULL;
-        }
-        return rc;
-    }
-    bk_debug("local: %s; copying instead", bk_error_msg());
-    bk_error_clear();
-    *tmp_out = bk_xasprintf("%sXXXXXX", prefix);
     free(prefix);
-    out = mkstemp(*tmp_out);
-    if (out < 0)
-        rc = bk_error_set(BK_ERR, "%s: %s", *tmp_out, strerror(errno));
-    else
-        rc = bk_store_copy_fd(fd, out, *tmp_out);
-    if (rc == BK_OK && fsync(out) != 0)
-        rc = bk_error_set(BK_ERR, "%s: fsync: %s", *tmp_out, strerror(errno));
-    if (out >= 0)
-        close(out);
-    if (rc < 0) {
-        if (out >= 0)
-            unlink(*tmp_out);
-        free(*tmp_out);
-        *tmp_out = NULL;
-    }
     return rc;
 }
 
