@@ -10,6 +10,7 @@
  *   archive_pack.c      bk_archive_pack
  *   archive_unpack.c    bk_archive_unpack, bk_archive_read_manifest
  *   archive_swap.c      temporary directories, the swap, recursive removal
+ *   archive_writers.c   the threads that create unpack's small files
  *
  * This code depends only on error/log/strbuf/strvec from core plus libarchive,
  * libzstd and libcrypto, so the in-build helper can link it statically.
@@ -177,6 +178,21 @@ int bk_archive__mktemp_for(const char *dir, int inside, char **out);
 /* Make `tmp` become `dir`: atomically exchange when `dir` exists, then remove
  * the old contents. With `inside`, move tmp's entries up into dir instead. */
 int bk_archive__swap_in(const char *tmp, const char *dir, int inside);
+
+/* The pool of file-creating threads (archive_writers.c). start returns NULL
+ * when no thread could be started (unpack then writes every file itself);
+ * set_owner: fchown each file to its member's uid/gid. submit takes `path`
+ * (malloc'd, created with O_EXCL | O_NOFOLLOW) and `data` (malloc'd, size
+ * bytes), and may wait for room; times are atime, mtime. wait returns once
+ * every submitted file is written; finish stops, joins and frees the pool
+ * (NULL is fine). Each returns the pool's first error, message included. */
+struct bk_writers;
+struct timespec;
+struct bk_writers *bk_archive__writers_start(int set_owner);
+int bk_archive__writers_submit(struct bk_writers *p, char *path, void *data, size_t size,
+                               mode_t mode, uid_t uid, gid_t gid, const struct timespec times[2]);
+int bk_archive__writers_wait(struct bk_writers *p);
+int bk_archive__writers_finish(struct bk_writers *p);
 
 /* Path checks for unpack: relative, no empty, "." or ".." components. */
 int bk_archive__path_is_safe(const char *p);

@@ -4,7 +4,11 @@
  * Unpack reads the zstd stream (archive_zstd.c), requires the manifest as
  * the first member, then extracts every other member with libarchive's
  * write_disk into a fresh temporary directory (archive_swap.c), hashing file
- * contents on the way and feeding the same canonical digest as pack. Only
+ * contents on the way and feeding the same canonical digest as pack. Small
+ * plain files (no xattrs, no set-id bits, not sparse) are read and hashed
+ * here but created by a pool of threads (archive_writers.c), so that many
+ * small files are created on every CPU; everything else, and the
+ * directories' times and modes at the end, stay with write_disk. Only
  * when the whole stream has been read (tar end, then the rest of the zstd
  * stream with its checksums) and the digest and counts equal the manifest's
  * (and expect_digest, when given) is the result swapped in. On any failure
@@ -38,10 +42,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MANIFEST_MAX (1u << 20)
 #define ZERO_BUF (1u << 16)
+#define POOL_MAX_FILE (1u << 20) /* larger files are written by write_disk */
 
 struct unpack_ctx {
     const struct bk_unpack_opts *opts;
@@ -54,6 +60,8 @@ struct unpack_ctx {
     struct bk_strvec dirs; /* directory members that are ancestors of the next one */
     struct bk_strbuf full, link;
     uint64_t skipped;
+    struct bk_writers *pool; /* NULL: write_disk creates every file */
+    time_t start;            /* atime of members without one, as write_disk */
 };
 
 static int read_fail(struct unpack_ctx *c, const char *what)
@@ -169,10 +177,12 @@ static void hash_zeros(EVP_MD_CTX *md, uint64_t n)
     }
 }
 
+/* Read a file member's data, hash it into out, and write it through
+ * write_disk, or with `buf` (size bytes) copy it there, holes zeroed. */
 static int copy_file_data(struct unpack_ctx *c, const char *path, uint64_t size,
-                          unsigned char out[32])
+                          unsigned char out[32], unsigned char *buf)
 {
-    const void *buf;
+    const void *data;
     size_t len;
     la_int64_t off;
     uint64_t pos = 0;
@@ -180,7 +190,7 @@ static int copy_file_data(struct unpack_ctx *c, const char *path, uint64_t size,
     if (!EVP_DigestInit_ex(c->file_md, EVP_sha256(), NULL))
         abort();
     for (;;) {
-        int r = archive_read_data_block(c->in, &buf, &len, &off);
+        int r = archive_read_data_block(c->in, &data, &len, &off);
         if (r == ARCHIVE_EOF)
             break;
         if (r < ARCHIVE_WARN)
@@ -188,12 +198,18 @@ static int copy_file_data(struct unpack_ctx *c, const char *path, uint64_t size,
         if (off < 0 || (uint64_t)off < pos || (uint64_t)off + len > size)
             return bk_error_set(BK_ECORRUPT, "member '%s': data outside the file's size", path);
         hash_zeros(c->file_md, (uint64_t)off - pos);
-        EVP_DigestUpdate(c->file_md, buf, len);
-        if (archive_write_data_block(c->disk, buf, len, off) < ARCHIVE_WARN)
+        EVP_DigestUpdate(c->file_md, data, len);
+        if (buf) {
+            memset(buf + pos, 0, (size_t)((uint64_t)off - pos));
+            memcpy(buf + off, data, len);
+        } else if (archive_write_data_block(c->disk, data, len, off) < ARCHIVE_WARN) {
             return bk_error_set(BK_ERR, "member '%s': %s", path, archive_error_string(c->disk));
+        }
         pos = (uint64_t)off + len;
     }
     hash_zeros(c->file_md, size - pos);
+    if (buf)
+        memset(buf + pos, 0, (size_t)(size - pos));
     EVP_DigestFinal_ex(c->file_md, out, NULL);
     return BK_OK;
 }
@@ -250,6 +266,41 @@ static int check_path(struct unpack_ctx *c, const char *path)
     return BK_OK;
 }
 
+/* Can the pool create this member? Plain small files only: write_disk keeps
+ * what needs its care (xattrs, set-id bits after chown, sparse layout). */
+static int for_pool(const struct unpack_ctx *c, struct archive_entry *e,
+                    const struct bk_archive_rec *rec)
+{
+    return c->pool && rec->type == BK_AT_FILE && rec->size <= POOL_MAX_FILE &&
+           (rec->mode & 07000) == 0 && archive_entry_xattr_count(e) == 0 &&
+           archive_entry_sparse_count(e) == 0;
+}
+
+/* Read and hash the member's data here, then hand the file to the pool,
+ * with the times write_disk would give it. */
+static int pool_file(struct unpack_ctx *c, struct archive_entry *e,
+                     const struct bk_archive_rec *rec, unsigned char hash[32])
+{
+    unsigned char *buf = bk_xmalloc(rec->size ? (size_t)rec->size : 1);
+    struct timespec times[2] = {{c->start, 0}, {c->start, 0}};
+    int rc = copy_file_data(c, rec->path, rec->size, hash, buf);
+    if (rc) {
+        free(buf);
+        return rc;
+    }
+    if (archive_entry_atime_is_set(e)) {
+        times[0].tv_sec = archive_entry_atime(e);
+        times[0].tv_nsec = archive_entry_atime_nsec(e);
+    }
+    if (archive_entry_mtime_is_set(e)) {
+        times[1].tv_sec = archive_entry_mtime(e);
+        times[1].tv_nsec = archive_entry_mtime_nsec(e);
+    }
+    return bk_archive__writers_submit(c->pool, bk_xasprintf("%s/%s", c->tmp, rec->path), buf,
+                                      (size_t)rec->size, (mode_t)rec->mode, (uid_t)rec->uid,
+                                      (gid_t)rec->gid, times);
+}
+
 static int unpack_entry(struct unpack_ctx *c, struct archive_entry *e)
 {
     char *path = bk_xstrdup(archive_entry_pathname(e) ? archive_entry_pathname(e) : "");
@@ -290,6 +341,9 @@ static int unpack_entry(struct unpack_ctx *c, struct archive_entry *e)
     if (rec.type == BK_AT_HARDLINK) {
         target = bk_xstrdup(archive_entry_hardlink(e));
         rec.target = target;
+        /* The file linked to may still be queued in the pool. */
+        if (c->pool && (rc = bk_archive__writers_wait(c->pool)) != BK_OK)
+            goto out;
         if (!bk_archive__path_is_safe(target) || bk_archive__path_cmp(target, path) >= 0 ||
             (archive_entry_size_is_set(e) && archive_entry_size(e) != 0) ||
             !inside_regular(c->tmp, target)) {
@@ -310,6 +364,14 @@ static int unpack_entry(struct unpack_ctx *c, struct archive_entry *e)
         goto out;
     }
     keep_user_xattrs(e);
+    if (for_pool(c, e, &rec)) {
+        rc = pool_file(c, e, &rec, hash);
+        if (rc == BK_OK) {
+            rec.content = hash;
+            bk_archive__digest_add(&c->d, &rec);
+        }
+        goto out;
+    }
     bk_strbuf_reset(&c->full);
     bk_strbuf_addf(&c->full, "%s/%s", c->tmp, path);
     archive_entry_set_pathname(e, c->full.buf);
@@ -321,7 +383,7 @@ static int unpack_entry(struct unpack_ctx *c, struct archive_entry *e)
     if (r == ARCHIVE_WARN)
         bk_warn("member '%s': %s", path, archive_error_string(c->disk));
     if (rec.type == BK_AT_FILE) {
-        rc = copy_file_data(c, path, rec.size, hash);
+        rc = copy_file_data(c, path, rec.size, hash, NULL);
         rec.content = hash;
         if (rc)
             goto out;
@@ -418,6 +480,8 @@ int bk_archive_unpack(int in_fd, const char *dir, const struct bk_unpack_opts *o
 
     c.disk = archive_write_disk_new();
     archive_write_disk_set_options(c.disk, disk_flags(c.opts));
+    c.start = time(NULL);
+    c.pool = bk_archive__writers_start((disk_flags(c.opts) & ARCHIVE_EXTRACT_OWNER) != 0);
     c.file_md = EVP_MD_CTX_new();
     bk_archive__digest_init(&c.d);
     for (;;) {
@@ -435,6 +499,11 @@ int bk_archive_unpack(int in_fd, const char *dir, const struct bk_unpack_opts *o
         if (rc)
             break;
     }
+    /* Every file is written before write_disk sets the directories' times. */
+    if (rc == BK_OK) {
+        rc = bk_archive__writers_finish(c.pool);
+        c.pool = NULL;
+    }
     if (rc == BK_OK && archive_write_close(c.disk) != ARCHIVE_OK)
         rc = bk_error_set(BK_ERR, "%s: %s", dir, archive_error_string(c.disk));
     if (rc == BK_OK)
@@ -445,6 +514,12 @@ int bk_archive_unpack(int in_fd, const char *dir, const struct bk_unpack_opts *o
         rc = bk_archive__swap_in(c.tmp, dir, c.opts->replace_contents);
 
 done:
+    if (c.pool) { /* stopped early: let the threads go before the cleanup */
+        char msg[1024];
+        snprintf(msg, sizeof(msg), "%s", bk_error_msg());
+        bk_archive__writers_finish(c.pool);
+        bk_error_set(rc, "%s", msg);
+    }
     if (c.disk)
         archive_write_free(c.disk);
     if (rc && c.tmp) {
