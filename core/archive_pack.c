@@ -170,8 +170,7 @@ static int write_file_data(struct pack_ctx *c, int fd, const struct bk_archive_n
                 return bk_error_set(BK_ERR, "%s: file changed while packing (shorter)",
                                     c->full.buf);
             if ((uint64_t)r > left)
-                return bk_error_set(BK_ERR, "%s: file changed while packing (longer)",
-                                    c->full.buf);
+                return bk_error_set(BK_ERR, "%s: file changed while packing (longer)", c->full.buf);
             eof = (size_t)r < want;
             if (archive_write_data(c->a, c->buf, (size_t)r) != r)
                 return archive_fail(c, nd->path);

@@ -72,8 +72,7 @@ static int walk_push(struct bk_archive_walk *w)
     int n = scandir(w->full.buf, &names, NULL, name_cmp);
 
     if (n < 0)
-        return bk_error_set(BK_ERR, "%s: cannot read directory: %s", w->full.buf,
-                            strerror(errno));
+        return bk_error_set(BK_ERR, "%s: cannot read directory: %s", w->full.buf, strerror(errno));
     if (w->depth == w->alloc) {
         w->alloc = w->alloc ? 2 * w->alloc : 16;
         w->stack = bk_xrealloc(w->stack, w->alloc * sizeof(*w->stack));

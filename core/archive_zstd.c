@@ -52,8 +52,8 @@ struct bk_zstd_writer {
     size_t len[SLOTS];
     unsigned head, count; /* slots [head, head + count) are queued */
     int closing, abort, failed;
-    int write_behind;    /* start writeback every WRITE_BEHIND bytes */
-    uint64_t kicked;     /* w->bytes when writeback was last started */
+    int write_behind; /* start writeback every WRITE_BEHIND bytes */
+    uint64_t kicked;  /* w->bytes when writeback was last started */
     char err[256];
 };
 
@@ -471,8 +471,7 @@ int bk_archive__zstd_reader_start(struct bk_zstd_reader *r)
     for (int i = 0; i < SLOTS; i++)
         r->slot[i] = bk_xmalloc(SLOT_CAP);
     if (pipe2(r->wake, O_CLOEXEC) != 0)
-        return bk_error_set(BK_ERR, "cannot start the decompression thread: %s",
-                            strerror(errno));
+        return bk_error_set(BK_ERR, "cannot start the decompression thread: %s", strerror(errno));
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->changed, NULL);
     r->started = 1;

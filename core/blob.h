@@ -93,15 +93,14 @@ struct bk_blob_part {
  * job. A non-zero return fails the part like an HTTP error would (retried
  * when retryable). */
 struct bk_http_response;
-typedef int (*bk_blob_done_fn)(void *payload, uint64_t index,
-                               const struct bk_http_response *resp);
+typedef int (*bk_blob_done_fn)(void *payload, uint64_t index, const struct bk_http_response *resp);
 
 typedef int (*bk_blob_prepare_fn)(void *payload, uint64_t index, uint64_t offset, uint64_t len,
                                   struct bk_blob_part *part);
 
-/* May part `index` start now? Parts become ready in index order. 1: yes; 0: not yet (asked again a few
- * milliseconds later, while the other parts go on); a negative bk_status
- * fails the whole transfer. Must not block. */
+/* May part `index` start now? Parts become ready in index order. 1: yes; 0: not yet (asked again a
+ * few milliseconds later, while the other parts go on); a negative bk_status fails the whole
+ * transfer. Must not block. */
 typedef int (*bk_blob_ready_fn)(void *payload, uint64_t index);
 
 struct bk_blob_parts {
@@ -113,7 +112,7 @@ struct bk_blob_parts {
     void *payload;
     bk_blob_sign_fn sign; /* optional, called after prepare() */
     void *sign_payload;
-    bk_blob_done_fn done; /* optional, called with each part's final 2xx response */
+    bk_blob_done_fn done;   /* optional, called with each part's final 2xx response */
     bk_blob_ready_fn ready; /* optional: NULL means every part may start at once */
 };
 

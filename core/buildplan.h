@@ -27,42 +27,42 @@
 
 /* The build's inputs, as given on the command line. */
 struct bk_build_opts {
-    const char *target;            /* --target, or NULL for the last stage */
+    const char *target;                 /* --target, or NULL for the last stage */
     const struct bk_strvec *build_args; /* "K=V" strings; may be NULL */
-    const char *platform;          /* "os/arch[/variant]", NULL: linux/<host arch> */
-    const char *build_platform;    /* NULL: the same as the host */
+    const char *platform;               /* "os/arch[/variant]", NULL: linux/<host arch> */
+    const char *build_platform;         /* NULL: the same as the host */
 };
 
 struct bk_stage {
-    int index;          /* 0-based, file order */
-    char *name;         /* lowercased "AS" name, or NULL */
-    char *label;        /* name, or "stage-N" */
-    char *base;         /* FROM operand after expansion */
-    int parent;         /* index of the parent stage (FROM <stage>), or -1 */
-    size_t first_node;  /* index into df->nodes of the FROM */
-    size_t end_node;    /* one past its last instruction */
-    int *deps;          /* indexes of stages it depends on (parent, COPY --from, mount from=) */
+    int index;         /* 0-based, file order */
+    char *name;        /* lowercased "AS" name, or NULL */
+    char *label;       /* name, or "stage-N" */
+    char *base;        /* FROM operand after expansion */
+    int parent;        /* index of the parent stage (FROM <stage>), or -1 */
+    size_t first_node; /* index into df->nodes of the FROM */
+    size_t end_node;   /* one past its last instruction */
+    int *deps;         /* indexes of stages it depends on (parent, COPY --from, mount from=) */
     size_t ndeps;
-    int in_closure;     /* 1 when the target's build runs this stage */
+    int in_closure; /* 1 when the target's build runs this stage */
 };
 
 struct bk_mount_use {
-    int stage;          /* stage index */
+    int stage;               /* stage index */
     const char *stage_label; /* borrowed from the stage */
-    int line;           /* 1-based line of the RUN (of the ONBUILD for a trigger) */
-    char *id;           /* id without namespace: explicit, or path.Clean(target) */
-    char *cache_id;     /* the solver id: NS + "/" + id */
-    char *target;       /* mount point as BuildKit uses it: an absolute target as
-                           written, a relative one joined to WORKDIR (cleaned) */
+    int line;                /* 1-based line of the RUN (of the ONBUILD for a trigger) */
+    char *id;                /* id without namespace: explicit, or path.Clean(target) */
+    char *cache_id;          /* the solver id: NS + "/" + id */
+    char *target;            /* mount point as BuildKit uses it: an absolute target as
+                                written, a relative one joined to WORKDIR (cleaned) */
     enum bk_sharing sharing;
     int readonly;
-    uint32_t uid, gid, mode; /* effective values (0, 0, 0755 by default) */
+    uint32_t uid, gid, mode;        /* effective values (0, 0, 0755 by default) */
     int has_uid, has_gid, has_mode; /* given explicitly */
-    int has_base;       /* uid/gid/mode given and no source: mkdir base layer */
-    char *from;         /* from= as written, or NULL */
-    int from_stage;     /* stage index when from= names a stage, else -1 */
-    char *source;       /* source= or NULL */
-    size_t identity;    /* index into plan->identities */
+    int has_base;                   /* uid/gid/mode given and no source: mkdir base layer */
+    char *from;                     /* from= as written, or NULL */
+    int from_stage;                 /* stage index when from= names a stage, else -1 */
+    char *source;                   /* source= or NULL */
+    size_t identity;                /* index into plan->identities */
 };
 
 /*
@@ -75,30 +75,30 @@ struct bk_mount_use {
  * "/root/.cache/go-build" -> "root-.cache-go-build-f0d2735e".
  */
 struct bk_identity {
-    char *name;         /* file-system-safe, unique within the plan: [A-Za-z0-9._-] */
-    char *cache_id;     /* NS + "/" + id */
-    char *id;           /* without namespace */
+    char *name;     /* file-system-safe, unique within the plan: [A-Za-z0-9._-] */
+    char *cache_id; /* NS + "/" + id */
+    char *id;       /* without namespace */
     uint32_t uid, gid, mode;
-    int has_base;       /* uid/gid/mode given and no source: mkdir base layer */
-    char *from;         /* from= or NULL */
-    char *descriptor;   /* canonical one-line description, e.g.
-                           "cache_id=//root/.cache/go-build base=mkdir(1000,1000,0700)" */
-    size_t first_use;   /* index into plan->uses */
+    int has_base;     /* uid/gid/mode given and no source: mkdir base layer */
+    char *from;       /* from= or NULL */
+    char *descriptor; /* canonical one-line description, e.g.
+                         "cache_id=//root/.cache/go-build base=mkdir(1000,1000,0700)" */
+    size_t first_use; /* index into plan->uses */
 };
 
 struct bk_buildplan {
     const struct bk_dockerfile *df; /* borrowed */
     struct bk_stage *stages;
     size_t nstages;
-    int target;                     /* index of the target stage */
-    char *platform;                 /* normalized target platform: "linux/amd64" */
-    char *ns;                       /* BUILDKIT_CACHE_MOUNT_NS, "" when unset */
+    int target;     /* index of the target stage */
+    char *platform; /* normalized target platform: "linux/amd64" */
+    char *ns;       /* BUILDKIT_CACHE_MOUNT_NS, "" when unset */
     struct bk_mount_use *uses;
     size_t nuses;
     struct bk_identity *identities;
     size_t nidentities;
-    struct bk_vars globals;         /* automatic platform args + global ARGs, evaluated */
-    struct bk_vars build_args;      /* --build-arg values (the last one of a name wins) */
+    struct bk_vars globals;    /* automatic platform args + global ARGs, evaluated */
+    struct bk_vars build_args; /* --build-arg values (the last one of a name wins) */
 };
 
 /*

@@ -35,34 +35,34 @@ enum bk_opt_group {
 
 struct bk_options {
     /* BK_OPTG_DOCKERFILE */
-    const char *file;          /* -f; default "Dockerfile" */
+    const char *file; /* -f; default "Dockerfile" */
     const char *target;
     struct bk_strvec build_args;
     const char *platform;
-    const char *context;       /* build context directory; default: the Dockerfile's directory */
+    const char *context; /* build context directory; default: the Dockerfile's directory */
     /* BK_OPTG_KEY */
     const char *key_prefix;
     struct bk_strvec key_files;
     struct bk_strvec key_extra;
     /* BK_OPTG_STORE */
-    const char *provider;      /* "auto" by default */
+    const char *provider; /* "auto" by default */
     const char *store;
     struct bk_strvec store_opts;
     /* BK_OPTG_TRANSFER */
     const char *dir;
-    struct bk_strvec mounts;   /* --mount NAME filters */
+    struct bk_strvec mounts; /* --mount NAME filters */
     const char *state;
-    int compression_level;     /* 0: default */
+    int compression_level; /* 0: default */
     int force, allow_special, fail_on_cache_miss, fail_on_error, lookup_only;
     /* BK_OPTG_BUILDER */
-    const char *driver;        /* auto|buildx|docker|buildctl */
+    const char *driver; /* auto|buildx|docker|buildctl */
     const char *builder;
     const char *docker;
     const char *buildkit_addr;
     /* BK_OPTG_PRUNE */
-    uint64_t max_size;         /* bytes; 0: no limit */
-    int64_t max_age;           /* seconds; 0: no limit */
-    long keep;                 /* -1: no limit */
+    uint64_t max_size; /* bytes; 0: no limit */
+    int64_t max_age;   /* seconds; 0: no limit */
+    long keep;         /* -1: no limit */
     /* BK_OPTG_JSON */
     int json;
     /* positional arguments */
@@ -72,10 +72,10 @@ struct bk_options {
 struct bk_command {
     const char *name;
     int (*run)(struct bk_options *opts);
-    unsigned groups;        /* enum bk_opt_group */
-    const char *usage;      /* "bkcache key [options]" */
-    const char *summary;    /* one line for `bkcache --help` */
-    const char *help;       /* the command's own options, for `bkcache CMD --help` */
+    unsigned groups;     /* enum bk_opt_group */
+    const char *usage;   /* "bkcache key [options]" */
+    const char *summary; /* one line for `bkcache --help` */
+    const char *help;    /* the command's own options, for `bkcache CMD --help` */
 };
 
 extern const struct bk_command bk_commands[];

@@ -158,8 +158,8 @@ static int parse_directive(struct bk_dockerfile *df, struct directives *d, const
     if (seen == &d->seen_escape) {
         if (e - v != 1 || (tok[v] != '\\' && tok[v] != '`')) {
             char *val = bk_xstrndup(tok + v, e - v);
-            int rc = bk_error_set(BK_EINVAL, "invalid escape token '%s' does not match ` or \\",
-                                  val);
+            int rc =
+                bk_error_set(BK_EINVAL, "invalid escape token '%s' does not match ` or \\", val);
             free(val);
             return rc;
         }
@@ -307,8 +307,8 @@ int bk_dockerfile_parse(const char *data, size_t len, const char *filename,
                         struct bk_dockerfile **out)
 {
     struct bk_dockerfile *df = bk_xcalloc(1, sizeof(*df));
-    struct scanner sc = { data, len, 0, 0 };
-    struct directives d = { 0 };
+    struct scanner sc = {data, len, 0, 0};
+    struct directives d = {0};
     struct bk_strbuf buf = BK_STRBUF_INIT;
     size_t alloc = 0, rn;
     const char *raw;

@@ -25,49 +25,50 @@
 
 /* A heredoc opened on an instruction line (RUN, COPY, ADD). */
 struct bk_df_heredoc {
-    char *name;      /* delimiter, quotes removed: "EOF" */
-    size_t name_len; /* bytes in name (a NUL byte in the file can be part of it) */
-    char *content;   /* body lines exactly as in the file, each with its own line end
-                        ("\n" or "\r\n"; the last one may have none), as BuildKit keeps
-                        them: leading tabs are NOT stripped here even for <<- */
+    char *name;         /* delimiter, quotes removed: "EOF" */
+    size_t name_len;    /* bytes in name (a NUL byte in the file can be part of it) */
+    char *content;      /* body lines exactly as in the file, each with its own line end
+                           ("\n" or "\r\n"; the last one may have none), as BuildKit keeps
+                           them: leading tabs are NOT stripped here even for <<- */
     size_t content_len; /* bytes in content (NUL bytes in the file are kept) */
-    int expand;      /* 1 unless the delimiter was quoted */
-    int chomp;       /* 1 for <<- (tabs stripped from the terminator line; strip them
-                        from the body when using it) */
-    int fd;          /* leading file descriptor digits, or -1 */
+    int expand;         /* 1 unless the delimiter was quoted */
+    int chomp;          /* 1 for <<- (tabs stripped from the terminator line; strip them
+                           from the body when using it) */
+    int fd;             /* leading file descriptor digits, or -1 */
 };
 
 struct bk_df_node {
-    char *keyword;      /* lowercased instruction name: "run", "from", ... (a NUL byte in it
-                           is stored as U+FFFD, so it never matches a known name) */
-    char *original;     /* the joined logical line as BuildKit keeps it (continuations joined) */
-    char **flags;       /* flag words before the arguments, quotes/escapes removed: "--mount=type=cache,target=/x" */
-    size_t *flaglens;   /* byte length of each flags[i] (a NUL byte can be inside) */
+    char *keyword;    /* lowercased instruction name: "run", "from", ... (a NUL byte in it
+                         is stored as U+FFFD, so it never matches a known name) */
+    char *original;   /* the joined logical line as BuildKit keeps it (continuations joined) */
+    char **flags;     /* flag words before the arguments, quotes/escapes removed:
+                         "--mount=type=cache,target=/x" */
+    size_t *flaglens; /* byte length of each flags[i] (a NUL byte can be inside) */
     size_t nflags;
-    char **args;        /* arguments as in BuildKit's dump (see the fixture README) */
-    size_t *arglens;    /* byte length of each args[i]: a JSON "\u0000" puts a NUL inside */
+    char **args;     /* arguments as in BuildKit's dump (see the fixture README) */
+    size_t *arglens; /* byte length of each args[i]: a JSON "\u0000" puts a NUL inside */
     size_t nargs;
-    char *rest;         /* the argument text after the flags, trimmed (shell form text) */
-    int json;           /* 1 when the arguments came from a JSON array (exec form) */
+    char *rest;             /* the argument text after the flags, trimmed (shell form text) */
+    int json;               /* 1 when the arguments came from a JSON array (exec form) */
     struct bk_df_node *sub; /* ONBUILD only: the trigger instruction, else NULL; its lines
                                are the ONBUILD's */
     struct bk_df_heredoc *heredocs; /* for ONBUILD RUN <<EOF: on the ONBUILD node, as in
                                        BuildKit, not on `sub` */
     size_t nheredocs;
-    int start_line;     /* 1-based first physical line */
-    int end_line;       /* 1-based last physical line (heredoc bodies included) */
+    int start_line; /* 1-based first physical line */
+    int end_line;   /* 1-based last physical line (heredoc bodies included) */
 };
 
 struct bk_dockerfile {
-    char *filename;      /* as given to the parser, for messages */
+    char *filename; /* as given to the parser, for messages */
     struct bk_df_node *nodes;
     size_t nnodes;
-    char escape;         /* '\\' or '`' */
-    char *syntax;        /* value of the syntax directive, or NULL */
-    char *check;         /* value of the check directive, or NULL */
-    int start_line;      /* first line of the first instruction */
-    int end_line;        /* last line of the last instruction */
-    char **warnings;     /* non-fatal notes (empty continuation lines, ...) */
+    char escape;     /* '\\' or '`' */
+    char *syntax;    /* value of the syntax directive, or NULL */
+    char *check;     /* value of the check directive, or NULL */
+    int start_line;  /* first line of the first instruction */
+    int end_line;    /* last line of the last instruction */
+    char **warnings; /* non-fatal notes (empty continuation lines, ...) */
     size_t nwarnings;
 };
 

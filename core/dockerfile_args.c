@@ -216,8 +216,8 @@ static void split_ws(const char *s, size_t n, int limit, struct bk_df_list *out)
     bk_df__list_push(out, s + start, n - start);
 }
 
-static void push_triple(struct bk_df_list *args, const char *k, size_t kn, const char *v,
-                        size_t vn, const char *sep)
+static void push_triple(struct bk_df_list *args, const char *k, size_t kn, const char *v, size_t vn,
+                        const char *sep)
 {
     bk_df__list_push(args, k, kn);
     bk_df__list_push(args, v, vn);
@@ -228,14 +228,14 @@ static void push_triple(struct bk_df_list *args, const char *k, size_t kn, const
 static int parse_name_val(const char *rest, size_t n, char esc, const char *key,
                           struct bk_df_list *args)
 {
-    struct bk_df_list words = { 0 };
+    struct bk_df_list words = {0};
     int rc = BK_OK;
 
     parse_words(rest, n, esc, &words);
     if (words.n == 0)
         goto done;
     if (!memchr(words.v[0], '=', words.lens[0])) {
-        struct bk_df_list parts = { 0 };
+        struct bk_df_list parts = {0};
         split_ws(rest, n, 2, &parts);
         if (parts.n < 2)
             rc = bk_error_set(BK_EINVAL, "%s must have two arguments", key);
@@ -342,10 +342,9 @@ static int dispatch(const char *kw, const char *rest, size_t n, char esc, int de
     return BK_OK;
 }
 
-int bk_df__parse_line(const char *line, size_t len, char escape, int depth,
-                      struct bk_df_node *node)
+int bk_df__parse_line(const char *line, size_t len, char escape, int depth, struct bk_df_node *node)
 {
-    struct bk_df_list flags = { 0 }, args = { 0 };
+    struct bk_df_list flags = {0}, args = {0};
     const char *t = line, *rest = "";
     size_t tn = len, kn = 0, rest_len = 0;
     int rc;

@@ -371,9 +371,9 @@ out:
 static int lex_words(const char *s, size_t n, int raw_quotes, int raw_escapes,
                      struct bk_df_list *out)
 {
-    struct words w = { BK_STRBUF_INIT, { 0 }, 0 };
+    struct words w = {BK_STRBUF_INIT, {0}, 0};
     struct bk_strbuf result = BK_STRBUF_INIT;
-    struct lexer lx = { s, n, 0, raw_quotes, raw_escapes, &w };
+    struct lexer lx = {s, n, 0, raw_quotes, raw_escapes, &w};
     int rc = stop_on(&lx, LEX_EOF, raw_escapes, &result, &w);
 
     if (rc == BK_OK && w.buf.len > 0)
@@ -414,7 +414,7 @@ static int fail_process(const char *rest, size_t n)
 /* ParseHeredoc on one word: 1 and *out filled for an opener, 0 if not one. */
 static int parse_opener(const char *word, size_t n, struct bk_df_heredoc *out)
 {
-    struct bk_df_list plain = { 0 }, raw = { 0 };
+    struct bk_df_list plain = {0}, raw = {0};
     size_t i = 0, digits;
     long fd = -1;
     int chomp = 0, rc;
@@ -452,8 +452,8 @@ static int parse_opener(const char *word, size_t n, struct bk_df_heredoc *out)
     }
     if (raw.n != plain.n) {
         char *r = bk_xstrndup(rest, rest_len);
-        rc = bk_error_set(BK_EINVAL,
-                          "internal lexing of heredoc produced inconsistent results: %s", r);
+        rc = bk_error_set(BK_EINVAL, "internal lexing of heredoc produced inconsistent results: %s",
+                          r);
         free(r);
         bk_df__list_free(&plain);
         bk_df__list_free(&raw);
@@ -473,7 +473,7 @@ static int parse_opener(const char *word, size_t n, struct bk_df_heredoc *out)
 
 int bk_df__find_heredocs(const char *line, size_t len, struct bk_df_heredoc **out, size_t *n)
 {
-    struct bk_df_list words = { 0 };
+    struct bk_df_list words = {0};
     int rc = BK_OK;
 
     *out = NULL;

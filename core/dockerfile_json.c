@@ -74,14 +74,32 @@ static int read_string(struct jreader *r, struct bk_strbuf *out)
             e = r->p[r->i + 1];
             r->i += 2;
             switch (e) {
-            case '"': case '\\': case '/':
-                if (out) bk_strbuf_addch(out, (char)e);
+            case '"':
+            case '\\':
+            case '/':
+                if (out)
+                    bk_strbuf_addch(out, (char)e);
                 break;
-            case 'b': if (out) bk_strbuf_addch(out, '\b'); break;
-            case 'f': if (out) bk_strbuf_addch(out, '\f'); break;
-            case 'n': if (out) bk_strbuf_addch(out, '\n'); break;
-            case 'r': if (out) bk_strbuf_addch(out, '\r'); break;
-            case 't': if (out) bk_strbuf_addch(out, '\t'); break;
+            case 'b':
+                if (out)
+                    bk_strbuf_addch(out, '\b');
+                break;
+            case 'f':
+                if (out)
+                    bk_strbuf_addch(out, '\f');
+                break;
+            case 'n':
+                if (out)
+                    bk_strbuf_addch(out, '\n');
+                break;
+            case 'r':
+                if (out)
+                    bk_strbuf_addch(out, '\r');
+                break;
+            case 't':
+                if (out)
+                    bk_strbuf_addch(out, '\t');
+                break;
             case 'u': {
                 int u = hex4(r->p + r->i, r->n - r->i);
                 uint32_t cp;
@@ -104,8 +122,7 @@ static int read_string(struct jreader *r, struct bk_strbuf *out)
                     bk_df__utf8_encode(out, cp);
                 break;
             }
-            default:
-                return 0;
+            default: return 0;
             }
             continue;
         }
@@ -177,9 +194,9 @@ static int skip_value(struct jreader *r, int depth)
     if (r->i >= r->n)
         return 0;
     switch (r->p[r->i]) {
-    case '"':
-        return read_string(r, NULL);
-    case '[': case '{': {
+    case '"': return read_string(r, NULL);
+    case '[':
+    case '{': {
         unsigned char close = r->p[r->i] == '[' ? ']' : '}';
         int object = close == '}';
         if (depth >= JSON_MAX_DEPTH)
@@ -226,7 +243,7 @@ static int skip_value(struct jreader *r, int depth)
 
 int bk_df__parse_json_array(const char *text, size_t len, struct bk_df_list *out)
 {
-    struct jreader r = { (const unsigned char *)text, len, 0 };
+    struct jreader r = {(const unsigned char *)text, len, 0};
     struct bk_strbuf sb = BK_STRBUF_INIT;
     size_t w;
 

@@ -98,12 +98,21 @@ void bk_df__utf8_encode(struct bk_strbuf *sb, uint32_t cp)
 int bk_df__is_space(uint32_t cp)
 {
     switch (cp) {
-    case '\t': case '\n': case '\v': case '\f': case '\r': case ' ':
-    case 0x85: case 0xA0: case 0x1680: case 0x2028: case 0x2029:
-    case 0x202F: case 0x205F: case 0x3000:
-        return 1;
-    default:
-        return cp >= 0x2000 && cp <= 0x200A;
+    case '\t':
+    case '\n':
+    case '\v':
+    case '\f':
+    case '\r':
+    case ' ':
+    case 0x85:
+    case 0xA0:
+    case 0x1680:
+    case 0x2028:
+    case 0x2029:
+    case 0x202F:
+    case 0x205F:
+    case 0x3000: return 1;
+    default: return cp >= 0x2000 && cp <= 0x200A;
     }
 }
 

@@ -34,7 +34,7 @@ void bk_http_request_init(struct bk_http_request *req, const char *method, const
 struct xfer {
     const struct bk_http_request *req;
     struct bk_http_response *resp;
-    uint64_t sent;       /* body bytes sent so far */
+    uint64_t sent; /* body bytes sent so far */
     int write_errno;
 };
 
@@ -292,9 +292,8 @@ int bk_http_check(const struct bk_http_response *resp, const char *what)
     int code;
 
     if (s == 203 && ctype && strstr(ctype, "text/html"))
-        return bk_error_set(BK_EDENIED,
-                            "%s: HTTP 203 with a sign-in page: the token is missing or invalid",
-                            what);
+        return bk_error_set(
+            BK_EDENIED, "%s: HTTP 203 with a sign-in page: the token is missing or invalid", what);
     if (s >= 200 && s < 300)
         return BK_OK;
     first_line(&resp->body, line, sizeof(line));

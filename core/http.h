@@ -26,31 +26,34 @@
 #include <stdint.h>
 
 struct bk_http_request {
-    const char *method;              /* "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD" */
+    const char *method; /* "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD" */
     const char *url;
     const struct bk_strvec *headers; /* "Name: value" lines; may be NULL */
     const void *body;                /* in-memory body (may be NULL with body_len 0) */
     size_t body_len;
-    int body_fd;                     /* >= 0: send body_size bytes of this file from body_offset */
+    int body_fd; /* >= 0: send body_size bytes of this file from body_offset */
     uint64_t body_offset, body_size;
-    int out_fd;                      /* >= 0: write the response body here at out_offset */
+    int out_fd; /* >= 0: write the response body here at out_offset */
     uint64_t out_offset;
-    long timeout_ms;                 /* whole request; 0: 600000 */
-    long connect_timeout_ms;         /* 0: 30000 */
-    long low_speed_secs;             /* abort if below 1 KiB/s this long; 0: 60 */
+    long timeout_ms;         /* whole request; 0: 600000 */
+    long connect_timeout_ms; /* 0: 30000 */
+    long low_speed_secs;     /* abort if below 1 KiB/s this long; 0: 60 */
 };
 
 /* Initialise a request: method GET, no body, fds -1. */
 void bk_http_request_init(struct bk_http_request *req, const char *method, const char *url);
 
 struct bk_http_response {
-    long status;                /* HTTP status, 0 when nothing was received */
-    struct bk_strbuf body;      /* response body when out_fd < 0 */
-    struct bk_strvec headers;   /* "name: value", names lowercased, last response only */
-    uint64_t bytes_written;     /* body bytes written to out_fd */
+    long status;              /* HTTP status, 0 when nothing was received */
+    struct bk_strbuf body;    /* response body when out_fd < 0 */
+    struct bk_strvec headers; /* "name: value", names lowercased, last response only */
+    uint64_t bytes_written;   /* body bytes written to out_fd */
 };
 
-#define BK_HTTP_RESPONSE_INIT { 0, BK_STRBUF_INIT, BK_STRVEC_INIT, 0 }
+#define BK_HTTP_RESPONSE_INIT                                                                      \
+    {                                                                                              \
+        0, BK_STRBUF_INIT, BK_STRVEC_INIT, 0                                                       \
+    }
 
 int bk_http_do(const struct bk_http_request *req, struct bk_http_response *resp);
 void bk_http_response_release(struct bk_http_response *resp);

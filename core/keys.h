@@ -25,10 +25,10 @@
 #define BK_KEY_MAX 512
 
 struct bk_key_opts {
-    const char *prefix;                 /* --key-prefix; NULL: "bkcache" */
-    const struct bk_strvec *key_files;  /* --key-file globs; may be NULL */
-    const struct bk_strvec *key_extra;  /* --key-extra strings; may be NULL */
-    const char *base_dir;               /* globs are relative to this; NULL: cwd */
+    const char *prefix;                /* --key-prefix; NULL: "bkcache" */
+    const struct bk_strvec *key_files; /* --key-file globs; may be NULL */
+    const struct bk_strvec *key_extra; /* --key-extra strings; may be NULL */
+    const char *base_dir;              /* globs are relative to this; NULL: cwd */
 };
 
 struct bk_cache_key {

@@ -24,8 +24,8 @@ struct bk_mountio_item {
     const char *archive_path;           /* inject: the archive to put in;
                                            extract: where to write the archive */
     /* results, set by the slot: */
-    int status;       /* BK_OK; BK_ENOTFOUND: extract found an empty/missing cache;
-                         BK_ESKIPPED: inject skipped, the cache already held data */
+    int status;                    /* BK_OK; BK_ENOTFOUND: extract found an empty/missing cache;
+                                      BK_ESKIPPED: inject skipped, the cache already held data */
     struct bk_archive_stats stats; /* digest and counts of what was moved */
 };
 

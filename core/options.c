@@ -18,14 +18,37 @@
 #include <string.h>
 
 enum opt_id {
-    O_FILE, O_TARGET, O_BUILD_ARG, O_PLATFORM, O_CONTEXT,
-    O_KEY_PREFIX, O_KEY_FILE, O_KEY_EXTRA,
-    O_PROVIDER, O_STORE, O_STORE_OPT,
-    O_DIR, O_MOUNT, O_STATE, O_LEVEL, O_FORCE, O_ALLOW_SPECIAL, O_FAIL_MISS, O_FAIL_ERROR,
+    O_FILE,
+    O_TARGET,
+    O_BUILD_ARG,
+    O_PLATFORM,
+    O_CONTEXT,
+    O_KEY_PREFIX,
+    O_KEY_FILE,
+    O_KEY_EXTRA,
+    O_PROVIDER,
+    O_STORE,
+    O_STORE_OPT,
+    O_DIR,
+    O_MOUNT,
+    O_STATE,
+    O_LEVEL,
+    O_FORCE,
+    O_ALLOW_SPECIAL,
+    O_FAIL_MISS,
+    O_FAIL_ERROR,
     O_LOOKUP_ONLY,
-    O_DRIVER, O_BUILDER, O_DOCKER, O_BUILDKIT_ADDR,
-    O_MAX_SIZE, O_MAX_AGE, O_KEEP,
-    O_JSON, O_VERBOSE, O_QUIET, O_HELP,
+    O_DRIVER,
+    O_BUILDER,
+    O_DOCKER,
+    O_BUILDKIT_ADDR,
+    O_MAX_SIZE,
+    O_MAX_AGE,
+    O_KEEP,
+    O_JSON,
+    O_VERBOSE,
+    O_QUIET,
+    O_HELP,
 };
 
 struct opt_spec {
@@ -37,37 +60,37 @@ struct opt_spec {
 };
 
 static const struct opt_spec k_opts[] = {
-    { "file", 'f', 1, BK_OPTG_DOCKERFILE, O_FILE },
-    { "target", 0, 1, BK_OPTG_DOCKERFILE, O_TARGET },
-    { "build-arg", 0, 1, BK_OPTG_DOCKERFILE, O_BUILD_ARG },
-    { "platform", 0, 1, BK_OPTG_DOCKERFILE, O_PLATFORM },
-    { "context", 0, 1, BK_OPTG_DOCKERFILE, O_CONTEXT },
-    { "key-prefix", 0, 1, BK_OPTG_KEY, O_KEY_PREFIX },
-    { "key-file", 0, 1, BK_OPTG_KEY, O_KEY_FILE },
-    { "key-extra", 0, 1, BK_OPTG_KEY, O_KEY_EXTRA },
-    { "provider", 0, 1, BK_OPTG_STORE, O_PROVIDER },
-    { "store", 0, 1, BK_OPTG_STORE, O_STORE },
-    { "store-opt", 0, 1, BK_OPTG_STORE, O_STORE_OPT },
-    { "dir", 0, 1, BK_OPTG_TRANSFER, O_DIR },
-    { "mount", 0, 1, BK_OPTG_TRANSFER, O_MOUNT },
-    { "state", 0, 1, BK_OPTG_TRANSFER, O_STATE },
-    { "compression-level", 0, 1, BK_OPTG_TRANSFER | BK_OPTG_ARCHIVE, O_LEVEL },
-    { "force", 0, 0, BK_OPTG_TRANSFER, O_FORCE },
-    { "allow-special", 0, 0, BK_OPTG_TRANSFER | BK_OPTG_ARCHIVE, O_ALLOW_SPECIAL },
-    { "fail-on-cache-miss", 0, 0, BK_OPTG_TRANSFER, O_FAIL_MISS },
-    { "fail-on-error", 0, 0, BK_OPTG_TRANSFER, O_FAIL_ERROR },
-    { "lookup-only", 0, 0, BK_OPTG_TRANSFER, O_LOOKUP_ONLY },
-    { "driver", 0, 1, BK_OPTG_BUILDER, O_DRIVER },
-    { "builder", 0, 1, BK_OPTG_BUILDER, O_BUILDER },
-    { "docker", 0, 1, BK_OPTG_BUILDER, O_DOCKER },
-    { "buildkit-addr", 0, 1, BK_OPTG_BUILDER, O_BUILDKIT_ADDR },
-    { "max-size", 0, 1, BK_OPTG_PRUNE, O_MAX_SIZE },
-    { "max-age", 0, 1, BK_OPTG_PRUNE, O_MAX_AGE },
-    { "keep", 0, 1, BK_OPTG_PRUNE, O_KEEP },
-    { "json", 0, 0, BK_OPTG_JSON, O_JSON },
-    { "verbose", 'v', 0, 0, O_VERBOSE },
-    { "quiet", 'q', 0, 0, O_QUIET },
-    { "help", 'h', 0, 0, O_HELP },
+    {"file", 'f', 1, BK_OPTG_DOCKERFILE, O_FILE},
+    {"target", 0, 1, BK_OPTG_DOCKERFILE, O_TARGET},
+    {"build-arg", 0, 1, BK_OPTG_DOCKERFILE, O_BUILD_ARG},
+    {"platform", 0, 1, BK_OPTG_DOCKERFILE, O_PLATFORM},
+    {"context", 0, 1, BK_OPTG_DOCKERFILE, O_CONTEXT},
+    {"key-prefix", 0, 1, BK_OPTG_KEY, O_KEY_PREFIX},
+    {"key-file", 0, 1, BK_OPTG_KEY, O_KEY_FILE},
+    {"key-extra", 0, 1, BK_OPTG_KEY, O_KEY_EXTRA},
+    {"provider", 0, 1, BK_OPTG_STORE, O_PROVIDER},
+    {"store", 0, 1, BK_OPTG_STORE, O_STORE},
+    {"store-opt", 0, 1, BK_OPTG_STORE, O_STORE_OPT},
+    {"dir", 0, 1, BK_OPTG_TRANSFER, O_DIR},
+    {"mount", 0, 1, BK_OPTG_TRANSFER, O_MOUNT},
+    {"state", 0, 1, BK_OPTG_TRANSFER, O_STATE},
+    {"compression-level", 0, 1, BK_OPTG_TRANSFER | BK_OPTG_ARCHIVE, O_LEVEL},
+    {"force", 0, 0, BK_OPTG_TRANSFER, O_FORCE},
+    {"allow-special", 0, 0, BK_OPTG_TRANSFER | BK_OPTG_ARCHIVE, O_ALLOW_SPECIAL},
+    {"fail-on-cache-miss", 0, 0, BK_OPTG_TRANSFER, O_FAIL_MISS},
+    {"fail-on-error", 0, 0, BK_OPTG_TRANSFER, O_FAIL_ERROR},
+    {"lookup-only", 0, 0, BK_OPTG_TRANSFER, O_LOOKUP_ONLY},
+    {"driver", 0, 1, BK_OPTG_BUILDER, O_DRIVER},
+    {"builder", 0, 1, BK_OPTG_BUILDER, O_BUILDER},
+    {"docker", 0, 1, BK_OPTG_BUILDER, O_DOCKER},
+    {"buildkit-addr", 0, 1, BK_OPTG_BUILDER, O_BUILDKIT_ADDR},
+    {"max-size", 0, 1, BK_OPTG_PRUNE, O_MAX_SIZE},
+    {"max-age", 0, 1, BK_OPTG_PRUNE, O_MAX_AGE},
+    {"keep", 0, 1, BK_OPTG_PRUNE, O_KEEP},
+    {"json", 0, 0, BK_OPTG_JSON, O_JSON},
+    {"verbose", 'v', 0, 0, O_VERBOSE},
+    {"quiet", 'q', 0, 0, O_QUIET},
+    {"help", 'h', 0, 0, O_HELP},
 };
 
 #define NOPTS (sizeof(k_opts) / sizeof(k_opts[0]))
@@ -82,10 +105,22 @@ int bk_parse_size(const char *s, uint64_t *out)
     uint64_t mul = 1;
     switch (toupper((unsigned char)*end)) {
     case '\0': break;
-    case 'K': mul = 1ull << 10; end++; break;
-    case 'M': mul = 1ull << 20; end++; break;
-    case 'G': mul = 1ull << 30; end++; break;
-    case 'T': mul = 1ull << 40; end++; break;
+    case 'K':
+        mul = 1ull << 10;
+        end++;
+        break;
+    case 'M':
+        mul = 1ull << 20;
+        end++;
+        break;
+    case 'G':
+        mul = 1ull << 30;
+        end++;
+        break;
+    case 'T':
+        mul = 1ull << 40;
+        end++;
+        break;
     default: return bk_error_set(BK_EINVAL, "invalid size: '%s' (use K, M, G or T)", s);
     }
     if (*end == 'i' || *end == 'I')
@@ -109,7 +144,8 @@ int bk_parse_duration(const char *s, int64_t *out)
         return bk_error_set(BK_EINVAL, "invalid duration: '%s'", s);
     int64_t mul = 1;
     switch (*end) {
-    case '\0': case 's': break;
+    case '\0':
+    case 's': break;
     case 'm': mul = 60; break;
     case 'h': mul = 3600; break;
     case 'd': mul = 86400; break;
@@ -132,7 +168,8 @@ static void print_help(const struct bk_command *cmd)
                "  -f, --file PATH         Dockerfile to read (default ./Dockerfile; - for stdin)\n"
                "      --target NAME       stage to build (default: the last stage)\n"
                "      --build-arg K=V     build argument (repeatable)\n"
-               "      --platform P        target platform os/arch[/variant] (default linux/<host arch>)\n"
+               "      --platform P        target platform os/arch[/variant] (default linux/<host "
+               "arch>)\n"
                "      --context DIR       build context (default: the Dockerfile's directory)\n");
     if (cmd->groups & BK_OPTG_KEY)
         printf("\nKey options:\n"
@@ -246,7 +283,10 @@ static int apply(const struct opt_spec *o, const char *v, struct bk_options *opt
         break;
     case O_JSON: opts->json = 1; break;
     case O_VERBOSE: bk_log_verbosity++; break;
-    case O_QUIET: if (bk_log_verbosity > 0) bk_log_verbosity--; break;
+    case O_QUIET:
+        if (bk_log_verbosity > 0)
+            bk_log_verbosity--;
+        break;
     case O_HELP: break;
     }
     return BK_OK;
@@ -281,7 +321,8 @@ int bk_options_parse(const struct bk_command *cmd, int argc, char **argv, struct
             size_t n = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
             o = find_long(a + 2, n);
             if (!o)
-                return bk_error_set(BK_EINVAL, "%s: unknown option '%.*s' (see 'bkcache %s --help')",
+                return bk_error_set(BK_EINVAL,
+                                    "%s: unknown option '%.*s' (see 'bkcache %s --help')",
                                     cmd->name, (int)(n + 2), a, cmd->name);
             if (eq) {
                 if (!o->has_arg)
@@ -312,7 +353,8 @@ int bk_options_parse(const struct bk_command *cmd, int argc, char **argv, struct
         }
         if (o->has_arg && !v) {
             if (i + 1 >= argc)
-                return bk_error_set(BK_EINVAL, "%s: option '--%s' needs a value", cmd->name, o->name);
+                return bk_error_set(BK_EINVAL, "%s: option '--%s' needs a value", cmd->name,
+                                    o->name);
             v = argv[++i];
             if (v[0] == '-' && v[1] == '-')
                 return bk_error_set(BK_EINVAL, "%s: option '--%s' needs a value, got '%s'",

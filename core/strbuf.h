@@ -23,17 +23,21 @@ struct bk_strbuf {
 };
 
 extern char bk_strbuf_empty[];
-#define BK_STRBUF_INIT { bk_strbuf_empty, 0, 0 }
+#define BK_STRBUF_INIT                                                                             \
+    {                                                                                              \
+        bk_strbuf_empty, 0, 0                                                                      \
+    }
 
 void bk_strbuf_init(struct bk_strbuf *sb);
 void bk_strbuf_grow(struct bk_strbuf *sb, size_t extra);
 void bk_strbuf_add(struct bk_strbuf *sb, const void *data, size_t n);
 void bk_strbuf_adds(struct bk_strbuf *sb, const char *s);
 void bk_strbuf_addch(struct bk_strbuf *sb, char c);
-void bk_strbuf_addf(struct bk_strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void bk_strbuf_reset(struct bk_strbuf *sb);       /* len = 0, keeps memory */
-void bk_strbuf_release(struct bk_strbuf *sb);     /* frees, back to INIT */
-char *bk_strbuf_detach(struct bk_strbuf *sb);     /* caller frees; sb back to INIT */
+void bk_strbuf_addf(struct bk_strbuf *sb, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void bk_strbuf_reset(struct bk_strbuf *sb);   /* len = 0, keeps memory */
+void bk_strbuf_release(struct bk_strbuf *sb); /* frees, back to INIT */
+char *bk_strbuf_detach(struct bk_strbuf *sb); /* caller frees; sb back to INIT */
 
 /* Read a whole file ("-" is stdin) into sb. BK_ENOTFOUND / BK_ERR with a
  * message naming the path. */

@@ -10,13 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *bk_strvec_empty[] = { NULL };
+const char *bk_strvec_empty[] = {NULL};
 
 void bk_strvec_push_nodup(struct bk_strvec *sv, char *s)
 {
     if (sv->n + 2 > sv->alloc) {
         size_t cap = sv->alloc ? sv->alloc * 2 : 8;
-        char **nv = sv->alloc ? bk_xrealloc(sv->v, cap * sizeof(*nv)) : bk_xmalloc(cap * sizeof(*nv));
+        char **nv =
+            sv->alloc ? bk_xrealloc(sv->v, cap * sizeof(*nv)) : bk_xmalloc(cap * sizeof(*nv));
         sv->v = nv;
         sv->alloc = cap;
     }

@@ -17,10 +17,14 @@ struct bk_strvec {
 };
 
 extern const char *bk_strvec_empty[];
-#define BK_STRVEC_INIT { (char **)bk_strvec_empty, 0, 0 }
+#define BK_STRVEC_INIT                                                                             \
+    {                                                                                              \
+        (char **)bk_strvec_empty, 0, 0                                                             \
+    }
 
 void bk_strvec_push(struct bk_strvec *sv, const char *s);
-void bk_strvec_pushf(struct bk_strvec *sv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void bk_strvec_pushf(struct bk_strvec *sv, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 void bk_strvec_push_nodup(struct bk_strvec *sv, char *s); /* takes ownership */
 void bk_strvec_clear(struct bk_strvec *sv);
 /* Join with `sep`; caller frees. */

@@ -41,7 +41,8 @@ const struct bk_provider_ops *bk_provider_for_store(const char *store)
         return NULL;
     for (size_t i = 0; bk_providers[i]; i++) {
         const char *s = bk_providers[i]->scheme;
-        if (s && strlen(s) == (size_t)(sep - store) && strncmp(s, store, (size_t)(sep - store)) == 0)
+        if (s && strlen(s) == (size_t)(sep - store) &&
+            strncmp(s, store, (size_t)(sep - store)) == 0)
             return bk_providers[i];
     }
     return NULL;

@@ -44,32 +44,32 @@ enum bk_provider_caps {
 /* One stored archive. Filled by lookup() and list(); released by core with
  * bk_provider_entry_release(). */
 struct bk_provider_entry {
-    char *key;          /* the full key it is stored under */
-    uint64_t size;      /* archive bytes; 0 when unknown */
-    int64_t created;    /* Unix seconds; 0 when unknown */
-    int64_t last_used;  /* Unix seconds; 0 when unknown */
-    char *scope;        /* branch or ref it belongs to, or NULL */
-    char *handle;       /* provider-private locator (URL, artifact id, path), or NULL */
+    char *key;         /* the full key it is stored under */
+    uint64_t size;     /* archive bytes; 0 when unknown */
+    int64_t created;   /* Unix seconds; 0 when unknown */
+    int64_t last_used; /* Unix seconds; 0 when unknown */
+    char *scope;       /* branch or ref it belongs to, or NULL */
+    char *handle;      /* provider-private locator (URL, artifact id, path), or NULL */
 };
 
 struct bk_provider_config {
     const char *store;             /* --store: a path or URL; NULL for the provider's default */
     const struct bk_strvec *attrs; /* --store-opt key=value words, provider-specific */
     const char *(*getenv)(const char *name); /* the environment; tests substitute */
-    int read_only;                 /* plan, lookup-only: no writes will be asked */
+    int read_only;                           /* plan, lookup-only: no writes will be asked */
 };
 
 struct bk_lookup {
     const char *key;                 /* tried exactly first */
     const char *const *restore_keys; /* then each as a prefix, in order; newest match wins */
     size_t nrestore;
-    const char *identity;            /* identity descriptor (for scoped versions) */
+    const char *identity; /* identity descriptor (for scoped versions) */
 };
 
 struct bk_upload {
     const char *key;
-    const char *identity;  /* identity descriptor, as in bk_lookup */
-    uint64_t size;         /* bytes in the archive file */
+    const char *identity; /* identity descriptor, as in bk_lookup */
+    uint64_t size;        /* bytes in the archive file */
 };
 
 struct bk_provider;

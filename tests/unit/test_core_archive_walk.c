@@ -85,12 +85,10 @@ static void test_walk_is_canonical_and_resolves_hardlinks(void **state)
         int type;
         const char *target;
     } want[] = {
-        {"a", BK_AT_DIR, NULL},         {"a/x", BK_AT_DIR, NULL},
-        {"a/x/y", BK_AT_FILE, NULL},    {"a/z", BK_AT_FILE, NULL},
-        {"a-c", BK_AT_FILE, NULL},      {"a-link", BK_AT_HARDLINK, "a/z"},
-        {"a.d", BK_AT_DIR, NULL},       {"a.d/e", BK_AT_FILE, NULL},
-        {"a.d/link", BK_AT_HARDLINK, "a/z"}, {"b", BK_AT_FILE, NULL},
-        {"c", BK_AT_SYMLINK, "a/z"},
+        {"a", BK_AT_DIR, NULL},    {"a/x", BK_AT_DIR, NULL},    {"a/x/y", BK_AT_FILE, NULL},
+        {"a/z", BK_AT_FILE, NULL}, {"a-c", BK_AT_FILE, NULL},   {"a-link", BK_AT_HARDLINK, "a/z"},
+        {"a.d", BK_AT_DIR, NULL},  {"a.d/e", BK_AT_FILE, NULL}, {"a.d/link", BK_AT_HARDLINK, "a/z"},
+        {"b", BK_AT_FILE, NULL},   {"c", BK_AT_SYMLINK, "a/z"},
     };
     struct bk_archive_walk w;
     struct bk_archive_node *nd;

@@ -379,7 +379,7 @@ static void test_block_md5s_short_file_is_an_error(void **state)
         usleep(1000);
     assert_true(rc < 0);
     assert_non_null(strstr(bk_error_msg(), "block 1") ? strstr(bk_error_msg(), "block 1")
-                                                       : strstr(bk_error_msg(), "block 2"));
+                                                      : strstr(bk_error_msg(), "block 2"));
     bk_blob_md5s_stop(m);
 
     char url[128];

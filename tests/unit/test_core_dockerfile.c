@@ -62,7 +62,9 @@ static void test_bom_and_crlf(void **state)
     struct bk_dockerfile *df;
 
     (void)state;
-    expect_dump("\xEF\xBB\xBF" "FROM a\n", "(from \"a\")");
+    expect_dump("\xEF\xBB\xBF"
+                "FROM a\n",
+                "(from \"a\")");
     expect_dump("\xEF\xBB\xBF# escape=`\nFROM a\nRUN x `\n y\n", "(from \"a\")\n(run \"x  y\")");
     /* Only the first line's mark is dropped. */
     df = PARSE("FROM a\n\xEF\xBB\xBFRUN x\n");
@@ -83,7 +85,8 @@ static void test_directives(void **state)
     assert_string_equal(df->syntax, "docker/dockerfile:1.7");
     assert_string_equal(df->check, "skip=all");
     bk_dockerfile_free(df);
-    expect_dump("# escape=`\nFROM a\nRUN dir C:\\ `\n  x\n", "(from \"a\")\n(run \"dir C:\\\\   x\")");
+    expect_dump("# escape=`\nFROM a\nRUN dir C:\\ `\n  x\n",
+                "(from \"a\")\n(run \"dir C:\\\\   x\")");
     /* Scanning stops at an ordinary comment, a blank line, an unknown name, an
      * instruction: a later escape line is a plain comment. */
     expect_dump("# hello\n# escape=`\nFROM a\nRUN a \\\nb\n", "(from \"a\")\n(run \"a b\")");
@@ -207,7 +210,8 @@ static void test_heredoc_not_openers(void **state)
     expect_dump("FROM a\nRUN <<'EOF\nhello\nEOF\n",
                 "(from \"a\")\n(run \"<<'EOF\")\n(hello \"\")\n(eof \"\")");
     /* BuildKit's lexer splits `<<- EOF` into two words: not an opener. */
-    expect_dump("FROM a\nRUN cat <<- EOF\nEOF\n", "(from \"a\")\n(run \"cat <<- EOF\")\n(eof \"\")");
+    expect_dump("FROM a\nRUN cat <<- EOF\nEOF\n",
+                "(from \"a\")\n(run \"cat <<- EOF\")\n(eof \"\")");
 }
 
 static void test_heredoc_errors_and_onbuild(void **state)
@@ -284,21 +288,22 @@ static void test_json_forms(void **state)
 static void test_argument_forms(void **state)
 {
     (void)state;
-    expect_dump("FROM --platform=$X img AS Base\nEXPOSE 80  443/udp\n"
-                "ENV a=1 b=\"x y\" c=d\\ e\nENV legacy  value with  spaces\n"
-                "LABEL \"k\"='v'\nARG V=\"1 2\" W\nVOLUME /a /b\nCOPY [\"a b\", \"/c\"]\n"
-                "ADD a  b\nUSER  root:root \nWORKDIR /w x\nSTOPSIGNAL SIGKILL\nMAINTAINER Me <m@x>\n"
-                "HEALTHCHECK --interval=5s CMD [\"curl\", \"x\"]\nHEALTHCHECK NONE\n"
-                "SHELL [\"sh\", \"-c\"]\nENTRYPOINT exec x\nfoo bar\nRUN\nONBUILD\n",
-                "(from [\"--platform=$X\"] \"img\" \"AS\" \"Base\")\n(expose \"80\" \"443/udp\")\n"
-                "(env \"a\" \"1\" \"=\" \"b\" \"\\\"x y\\\"\" \"=\" \"c\" \"d\\\\ e\" \"=\")\n"
-                "(env \"legacy\" \"value with  spaces\" \"\")\n"
-                "(label \"\\\"k\\\"\" \"'v'\" \"=\")\n(arg \"V=\\\"1 2\\\"\" \"W\")\n"
-                "(volume \"/a\" \"/b\")\n(copy \"a b\" \"/c\")\n(add \"a\" \"b\")\n"
-                "(user \"root:root\")\n(workdir \"/w x\")\n(stopsignal \"SIGKILL\")\n"
-                "(maintainer \"Me <m@x>\")\n"
-                "(healthcheck [\"--interval=5s\"] \"CMD\" \"curl\" \"x\")\n(healthcheck \"NONE\")\n"
-                "(shell \"sh\" \"-c\")\n(entrypoint \"exec x\")\n(foo \"\")\n(run)\n(onbuild)");
+    expect_dump(
+        "FROM --platform=$X img AS Base\nEXPOSE 80  443/udp\n"
+        "ENV a=1 b=\"x y\" c=d\\ e\nENV legacy  value with  spaces\n"
+        "LABEL \"k\"='v'\nARG V=\"1 2\" W\nVOLUME /a /b\nCOPY [\"a b\", \"/c\"]\n"
+        "ADD a  b\nUSER  root:root \nWORKDIR /w x\nSTOPSIGNAL SIGKILL\nMAINTAINER Me <m@x>\n"
+        "HEALTHCHECK --interval=5s CMD [\"curl\", \"x\"]\nHEALTHCHECK NONE\n"
+        "SHELL [\"sh\", \"-c\"]\nENTRYPOINT exec x\nfoo bar\nRUN\nONBUILD\n",
+        "(from [\"--platform=$X\"] \"img\" \"AS\" \"Base\")\n(expose \"80\" \"443/udp\")\n"
+        "(env \"a\" \"1\" \"=\" \"b\" \"\\\"x y\\\"\" \"=\" \"c\" \"d\\\\ e\" \"=\")\n"
+        "(env \"legacy\" \"value with  spaces\" \"\")\n"
+        "(label \"\\\"k\\\"\" \"'v'\" \"=\")\n(arg \"V=\\\"1 2\\\"\" \"W\")\n"
+        "(volume \"/a\" \"/b\")\n(copy \"a b\" \"/c\")\n(add \"a\" \"b\")\n"
+        "(user \"root:root\")\n(workdir \"/w x\")\n(stopsignal \"SIGKILL\")\n"
+        "(maintainer \"Me <m@x>\")\n"
+        "(healthcheck [\"--interval=5s\"] \"CMD\" \"curl\" \"x\")\n(healthcheck \"NONE\")\n"
+        "(shell \"sh\" \"-c\")\n(entrypoint \"exec x\")\n(foo \"\")\n(run)\n(onbuild)");
     expect_error("FROM a\nENV PATH\n", "Dockerfile:2: ENV must have two arguments");
     expect_error("FROM a\nLABEL a=1 b\n",
                  "Dockerfile:2: Syntax error - can't find = in \"b\". Must be of the form: "
@@ -400,7 +405,8 @@ static void test_go_quote(void **state)
 
     (void)state;
     bk_go_quote(&sb, "a\"b\\c\td\n\x01\x7f\xff \xE2\x99\xA5 \xC2\xA0 \xC2\x85");
-    assert_string_equal(sb.buf, "\"a\\\"b\\\\c\\td\\n\\x01\\x7f\\xff \xE2\x99\xA5 \\u00a0 \\u0085\"");
+    assert_string_equal(sb.buf,
+                        "\"a\\\"b\\\\c\\td\\n\\x01\\x7f\\xff \xE2\x99\xA5 \\u00a0 \\u0085\"");
     bk_strbuf_release(&sb);
 }
 

@@ -133,11 +133,11 @@ static const struct {
     const char *name;
     const char *message;
 } k_negative[] = {
-    { "empty_dockerfile", "file with no instructions" },
-    { "env_no_value", "ENV must have two arguments" },
-    { "only_comments", "file with no instructions" },
-    { "shykes-nested-json",
-      "when using JSON array syntax, arrays must be comprised of strings only" },
+    {"empty_dockerfile", "file with no instructions"},
+    {"env_no_value", "ENV must have two arguments"},
+    {"only_comments", "file with no instructions"},
+    {"shykes-nested-json",
+     "when using JSON array syntax, arrays must be comprised of strings only"},
 };
 
 static void test_negative_fixtures(void **state)

@@ -55,7 +55,7 @@ static void test_options_reject_foreign_and_missing_values(void **state)
             key = c;
     assert_non_null(key);
 
-    char *ok[] = { "--file=x/Dockerfile", "--build-arg", "A=1", "--target", "t", "--json" };
+    char *ok[] = {"--file=x/Dockerfile", "--build-arg", "A=1", "--target", "t", "--json"};
     assert_int_equal(bk_options_parse(key, 6, ok, &o), 0);
     assert_string_equal(o.file, "x/Dockerfile");
     assert_string_equal(o.target, "t");
@@ -63,17 +63,17 @@ static void test_options_reject_foreign_and_missing_values(void **state)
     assert_int_equal(o.json, 1);
     bk_options_release(&o);
 
-    char *foreign[] = { "--store", "/tmp/x" };
+    char *foreign[] = {"--store", "/tmp/x"};
     assert_int_equal(bk_options_parse(key, 2, foreign, &o), BK_EINVAL);
     assert_non_null(strstr(bk_error_msg(), "does not apply"));
     bk_options_release(&o);
 
-    char *swallow[] = { "--target", "--json" };
+    char *swallow[] = {"--target", "--json"};
     assert_int_equal(bk_options_parse(key, 2, swallow, &o), BK_EINVAL);
     assert_non_null(strstr(bk_error_msg(), "needs a value"));
     bk_options_release(&o);
 
-    char *badarg[] = { "--build-arg", "NOVALUE" };
+    char *badarg[] = {"--build-arg", "NOVALUE"};
     assert_int_equal(bk_options_parse(key, 2, badarg, &o), BK_EINVAL);
     assert_non_null(strstr(bk_error_msg(), "NOVALUE"));
     bk_options_release(&o);
@@ -169,13 +169,13 @@ static void test_http_url_helpers(void **state)
 static void test_provider_pick(void **state)
 {
     struct bk_provider_entry e[] = {
-        { .key = "p-go-linux-amd64-aaa", .created = 10 },
-        { .key = "p-go-linux-amd64-bbb", .created = 30 },
-        { .key = "p-go-linux-amd64-ccc", .created = 20 },
-        { .key = "p-npm-linux-amd64-ddd", .created = 40 },
+        {.key = "p-go-linux-amd64-aaa", .created = 10},
+        {.key = "p-go-linux-amd64-bbb", .created = 30},
+        {.key = "p-go-linux-amd64-ccc", .created = 20},
+        {.key = "p-npm-linux-amd64-ddd", .created = 40},
     };
-    const char *rk[] = { "p-go-linux-amd64-x", "p-go-linux-amd64-" };
-    struct bk_lookup q = { "p-go-linux-amd64-ccc", rk, 2, NULL };
+    const char *rk[] = {"p-go-linux-amd64-x", "p-go-linux-amd64-"};
+    struct bk_lookup q = {"p-go-linux-amd64-ccc", rk, 2, NULL};
     assert_int_equal(bk_provider_pick(e, 4, &q), 2); /* exact wins over newer */
     q.key = "p-go-linux-amd64-zzz";
     assert_int_equal(bk_provider_pick(e, 4, &q), 1); /* newest prefix match */
