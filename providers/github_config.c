@@ -18,6 +18,11 @@
 #include <string.h>
 #include <strings.h>
 
+/* Upload block size, as the official client's v2 save uses (@actions/cache
+ * forces uploadChunkSize to 64 MiB, 8 in flight; archives up to 128 MiB go
+ * as one Put Blob). store-opt block-size overrides it. */
+#define GITHUB_BLOCK_SIZE (64ull << 20)
+
 static int ends_with_ci(const char *s, size_t n, const char *suffix)
 {
     size_t m = strlen(suffix);
@@ -138,6 +143,7 @@ int github_parse_config(const struct bk_provider_config *cfg, struct github_conf
     memset(c, 0, sizeof(*c));
     c->paths = (struct bk_strvec)BK_STRVEC_INIT;
     c->blob.label = "github";
+    c->blob.block_size = GITHUB_BLOCK_SIZE;
     if ((rc = pick_service(cfg, c)) || (rc = parse_attrs(cfg, c)))
         goto fail;
 
