@@ -31,12 +31,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-struct fx {
-    char *base, *src, *out, *archive;
-    int xattrs;
-};
-
-static char *pathf(struct fx *f, const char *rel)
+static char *pathf(struct tu_dirs *f, const char *rel)
 {
     static char bufs[4][8192]; /* rotating, so two calls can share an expression */
     static int next;
@@ -52,7 +47,8 @@ static void set_times(const char *path, long long sec, long nsec)
         abort();
 }
 
-static void make_rich_tree(struct fx *f)
+/* Returns whether the file system took user xattrs (then they are in the tree). */
+static int make_rich_tree(struct tu_dirs *f)
 {
     char big[100001];
     for (size_t i = 0; i < sizeof(big) - 1; i++)
@@ -86,8 +82,8 @@ static void make_rich_tree(struct fx *f)
     chmod(pathf(f, "x"), 02750);
     chmod(pathf(f, "ro"), 0555);
 
-    f->xattrs = setxattr(pathf(f, "a/f1"), "user.bk.test", "v1", 2, 0) == 0;
-    if (f->xattrs)
+    int xattrs = setxattr(pathf(f, "a/f1"), "user.bk.test", "v1", 2, 0) == 0;
+    if (xattrs)
         setxattr(pathf(f, "a"), "user.bk.dir", "d", 1, 0);
     if (geteuid() == 0) {
         lchown(pathf(f, "a/b/f2"), 1234, 5678);
@@ -106,30 +102,7 @@ static void make_rich_tree(struct fx *f)
                           "ro"};
     for (size_t i = 0; i < sizeof(dirs) / sizeof(*dirs); i++)
         set_times(pathf(f, dirs[i]), 1500000000 + (long long)i, 987654321 - (long)i);
-}
-
-static int setup(void **state)
-{
-    struct fx *f = calloc(1, sizeof(*f));
-    f->base = tu_mkdtemp();
-    f->src = bk_xasprintf("%s/src", f->base);
-    f->out = bk_xasprintf("%s/out", f->base);
-    f->archive = bk_xasprintf("%s/a.tzst", f->base);
-    bk_log_verbosity = 0;
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fx *f = *state;
-    tu_rm_rf(f->base);
-    free(f->base);
-    free(f->src);
-    free(f->out);
-    free(f->archive);
-    free(f);
-    return 0;
+    return xattrs;
 }
 
 static void assert_same_tree(const char *a, const char *b, const char *skip, int xattrs)
@@ -145,9 +118,9 @@ static void assert_same_tree(const char *a, const char *b, const char *skip, int
 
 static void test_round_trip_keeps_every_attribute(void **state)
 {
-    struct fx *f = *state;
+    struct tu_dirs *f = *state;
     struct bk_archive_stats ps, us, ds;
-    make_rich_tree(f);
+    int xattrs = make_rich_tree(f);
     int fd = open(f->archive, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     assert_int_equal(bk_archive_pack(f->src, fd, NULL, &ps), 0);
     close(fd);
@@ -155,7 +128,7 @@ static void test_round_trip_keeps_every_attribute(void **state)
     assert_int_equal(bk_archive_unpack(fd, f->out, NULL, &us, NULL), 0);
     close(fd);
 
-    assert_same_tree(f->src, f->out, NULL, f->xattrs);
+    assert_same_tree(f->src, f->out, NULL, xattrs);
     assert_string_equal(ps.digest, us.digest);
     assert_int_equal(bk_archive_digest_dir(f->out, &ds), 0);
     assert_string_equal(ps.digest, ds.digest);
@@ -178,22 +151,22 @@ static void test_round_trip_keeps_every_attribute(void **state)
     snprintf(p, sizeof(p), "%s/a/b/f2", f->out);
     assert_int_equal(lstat(p, &s1), 0);
     assert_int_equal(s1.st_mtim.tv_nsec, 123456789 + 1);
-    if (!f->xattrs)
+    if (!xattrs)
         print_message("  (no user xattrs on this file system: not checked)\n");
 }
 
 static void test_unpack_replaces_an_existing_target(void **state)
 {
-    struct fx *f = *state;
+    struct tu_dirs *f = *state;
     char p[4096];
-    make_rich_tree(f);
+    int xattrs = make_rich_tree(f);
     assert_int_equal(tu_pack_file(f->src, f->archive), 0);
     tu_mkdir(f->out);
     snprintf(p, sizeof(p), "%s/stale", f->out);
     tu_write(p, "stale\n");
     assert_int_equal(tu_unpack_file(f->archive, f->out, 0, 0), 0);
     assert_false(tu_exists(p));
-    assert_same_tree(f->src, f->out, NULL, f->xattrs);
+    assert_same_tree(f->src, f->out, NULL, xattrs);
     struct bk_strbuf l = BK_STRBUF_INIT;
     tu_listing(f->base, &l);
     assert_string_equal(l.buf, "a.tzst\nout\nsrc\n"); /* no temporary left */
@@ -202,10 +175,10 @@ static void test_unpack_replaces_an_existing_target(void **state)
 
 static void test_replace_contents_keeps_the_root(void **state)
 {
-    struct fx *f = *state;
+    struct tu_dirs *f = *state;
     char p[4096];
     struct stat before, after;
-    make_rich_tree(f);
+    int xattrs = make_rich_tree(f);
     assert_int_equal(tu_pack_file(f->src, f->archive), 0);
     tu_mkdir(f->out);
     chmod(f->out, 0711);
@@ -218,7 +191,7 @@ static void test_replace_contents_keeps_the_root(void **state)
     assert_int_equal(stat(f->out, &after), 0);
     assert_int_equal(before.st_ino, after.st_ino);
     assert_int_equal(after.st_mode & 07777, 0711);
-    assert_same_tree(f->src, f->out, NULL, f->xattrs);
+    assert_same_tree(f->src, f->out, NULL, xattrs);
 }
 
 static void read_all(const char *path, struct bk_strbuf *sb)
@@ -228,7 +201,7 @@ static void read_all(const char *path, struct bk_strbuf *sb)
 
 static void test_same_tree_gives_same_bytes(void **state)
 {
-    struct fx *f = *state;
+    struct tu_dirs *f = *state;
     struct bk_strbuf a = BK_STRBUF_INIT, b = BK_STRBUF_INIT;
     char *second = bk_xasprintf("%s/b.tzst", f->base);
     make_rich_tree(f);
@@ -267,7 +240,7 @@ static int run(const char *cmd)
 
 static void test_plain_zstd_and_tar_can_read_it(void **state)
 {
-    struct fx *f = *state;
+    struct tu_dirs *f = *state;
     make_rich_tree(f);
     assert_int_equal(tu_pack_file(f->src, f->archive), 0);
     tu_mkdir(f->out);
@@ -283,7 +256,7 @@ static void test_plain_zstd_and_tar_can_read_it(void **state)
 
 static void test_manifest_records_key_and_identity(void **state)
 {
-    struct fx *f = *state;
+    struct tu_dirs *f = *state;
     struct bk_pack_opts o = {0};
     struct bk_archive_manifest m;
     make_rich_tree(f);
@@ -349,7 +322,7 @@ static void test_manifest_parser_is_strict(void **state)
 
 static void test_pack_argument_errors(void **state)
 {
-    struct fx *f = *state;
+    struct tu_dirs *f = *state;
     struct bk_pack_opts o = {0};
     int fd = open(f->archive, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     assert_int_equal(bk_archive_pack(f->src, fd, NULL, NULL), BK_ENOTFOUND);
@@ -365,7 +338,7 @@ static int run(const char *cmd);
  * limit, in a child process) fails the pack with a message, no hang. */
 static void test_pack_reports_write_errors(void **state)
 {
-    struct fx *f = *state;
+    struct tu_dirs *f = *state;
     make_rich_tree(f);
     char *cmd = bk_xasprintf("head -c 300000 /dev/urandom > '%s/noise'", f->src);
     assert_int_equal(run(cmd), 0);
@@ -388,7 +361,7 @@ static void test_pack_reports_write_errors(void **state)
 
 static void test_special_files_are_skipped_unless_allowed(void **state)
 {
-    struct fx *f = *state;
+    struct tu_dirs *f = *state;
     char p[4096];
     tu_mkdir(f->src);
     tu_write(pathf(f, "regular"), "r\n");
@@ -410,7 +383,7 @@ static void test_special_files_are_skipped_unless_allowed(void **state)
  * restored file is sparse again and its content digest is the same. */
 static void test_sparse_file_over_4gib(void **state)
 {
-    struct fx *f = *state;
+    struct tu_dirs *f = *state;
     const off_t size = 5ll << 30;
     const off_t at[] = {0, 1ll << 30, (9ll << 29) + 4096};
     char p[4096];
@@ -439,11 +412,11 @@ static void test_sparse_file_over_4gib(void **state)
 
 static void test_cli_pack_and_unpack(void **state)
 {
-    struct fx *f = *state;
+    struct tu_dirs *f = *state;
     const char *bk = getenv("BKCACHE");
     if (!bk || !*bk)
         skip();
-    make_rich_tree(f);
+    int xattrs = make_rich_tree(f);
     char *cmd =
         bk_xasprintf("'%s' pack --json '%s' '%s' > '%s/out.json'", bk, f->src, f->archive, f->base);
     assert_int_equal(run(cmd), 0);
@@ -465,7 +438,7 @@ static void test_cli_pack_and_unpack(void **state)
     cmd = bk_xasprintf("'%s' unpack -q - '%s' < '%s'", bk, f->out, f->archive);
     assert_int_equal(run(cmd), 0);
     free(cmd);
-    assert_same_tree(f->src, f->out, NULL, f->xattrs);
+    assert_same_tree(f->src, f->out, NULL, xattrs);
     cmd = bk_xasprintf("'%s' pack -q '%s' 2>/dev/null", bk, f->src);
     assert_int_equal(run(cmd), 2);
     free(cmd);
@@ -484,19 +457,27 @@ static void test_cli_pack_and_unpack(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_round_trip_keeps_every_attribute, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unpack_replaces_an_existing_target, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_replace_contents_keeps_the_root, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_same_tree_gives_same_bytes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_plain_zstd_and_tar_can_read_it, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_manifest_records_key_and_identity, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_round_trip_keeps_every_attribute, tu_dirs_setup,
+                                        tu_dirs_teardown),
+        cmocka_unit_test_setup_teardown(test_unpack_replaces_an_existing_target, tu_dirs_setup,
+                                        tu_dirs_teardown),
+        cmocka_unit_test_setup_teardown(test_replace_contents_keeps_the_root, tu_dirs_setup,
+                                        tu_dirs_teardown),
+        cmocka_unit_test_setup_teardown(test_same_tree_gives_same_bytes, tu_dirs_setup,
+                                        tu_dirs_teardown),
+        cmocka_unit_test_setup_teardown(test_plain_zstd_and_tar_can_read_it, tu_dirs_setup,
+                                        tu_dirs_teardown),
+        cmocka_unit_test_setup_teardown(test_manifest_records_key_and_identity, tu_dirs_setup,
+                                        tu_dirs_teardown),
         cmocka_unit_test(test_manifest_parser_is_strict),
-        cmocka_unit_test_setup_teardown(test_pack_argument_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_pack_reports_write_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_special_files_are_skipped_unless_allowed, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_sparse_file_over_4gib, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cli_pack_and_unpack, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pack_argument_errors, tu_dirs_setup, tu_dirs_teardown),
+        cmocka_unit_test_setup_teardown(test_pack_reports_write_errors, tu_dirs_setup,
+                                        tu_dirs_teardown),
+        cmocka_unit_test_setup_teardown(test_special_files_are_skipped_unless_allowed,
+                                        tu_dirs_setup, tu_dirs_teardown),
+        cmocka_unit_test_setup_teardown(test_sparse_file_over_4gib, tu_dirs_setup,
+                                        tu_dirs_teardown),
+        cmocka_unit_test_setup_teardown(test_cli_pack_and_unpack, tu_dirs_setup, tu_dirs_teardown),
     };
     return cmocka_run_group_tests_name("core/archive", tests, NULL, NULL);
 }

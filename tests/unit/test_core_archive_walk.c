@@ -26,11 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-struct fx {
-    char *base, *src;
-};
-
-static char *pathf(struct fx *f, const char *rel)
+static char *pathf(struct tu_dirs *f, const char *rel)
 {
     static char bufs[4][4096];
     static int next;
@@ -39,29 +35,9 @@ static char *pathf(struct fx *f, const char *rel)
     return buf;
 }
 
-static int setup(void **state)
-{
-    struct fx *f = calloc(1, sizeof(*f));
-    f->base = tu_mkdtemp();
-    f->src = bk_xasprintf("%s/src", f->base);
-    bk_log_verbosity = 0;
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fx *f = *state;
-    tu_rm_rf(f->base);
-    free(f->base);
-    free(f->src);
-    free(f);
-    return 0;
-}
-
 /* Names whose order differs between a plain strcmp of full paths and the
  * canonical order, plus hardlinks whose first name sits deep in a directory. */
-static void make_tricky_tree(struct fx *f)
+static void make_tricky_tree(struct tu_dirs *f)
 {
     tu_mkdir(f->src);
     tu_mkdir(pathf(f, "a"));
@@ -79,7 +55,7 @@ static void make_tricky_tree(struct fx *f)
 
 static void test_walk_is_canonical_and_resolves_hardlinks(void **state)
 {
-    struct fx *f = *state;
+    struct tu_dirs *f = *state;
     static const struct {
         const char *path;
         int type;
@@ -125,7 +101,7 @@ static void test_walk_is_canonical_and_resolves_hardlinks(void **state)
 
 static void test_walk_errors(void **state)
 {
-    struct fx *f = *state;
+    struct tu_dirs *f = *state;
     struct bk_archive_walk w;
 
     assert_int_equal(bk_archive__walk_open(f->src, &w), BK_ENOTFOUND);
@@ -138,7 +114,7 @@ static void test_walk_errors(void **state)
  * when the walk reaches it, naming it. */
 static void test_walk_reports_a_vanished_entry(void **state)
 {
-    struct fx *f = *state;
+    struct tu_dirs *f = *state;
     struct bk_archive_walk w;
     struct bk_archive_node *nd;
     int rc;
@@ -182,7 +158,7 @@ static void pack_through_pipe(const char *dir, const char *file)
 
 static void test_one_pass_and_two_passes_give_the_same_bytes(void **state)
 {
-    struct fx *f = *state;
+    struct tu_dirs *f = *state;
     char *one = bk_xasprintf("%s/one.tzst", f->base);
     char *two = bk_xasprintf("%s/two.tzst", f->base);
     char *cmd = bk_xasprintf("cmp -s '%s' '%s'", one, two);
@@ -220,7 +196,7 @@ static void test_one_pass_and_two_passes_give_the_same_bytes(void **state)
  * the file is large enough for the writer to start it several times. */
 static void test_write_behind_gives_the_same_bytes(void **state)
 {
-    struct fx *f = *state;
+    struct tu_dirs *f = *state;
     enum { SIZE = 24 << 20 };
     char *big = bk_xasprintf("%s/big", f->src);
     char *one = bk_xasprintf("%s/plain.tzst", f->base);
@@ -256,13 +232,15 @@ static void test_write_behind_gives_the_same_bytes(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_walk_is_canonical_and_resolves_hardlinks, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_walk_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_walk_reports_a_vanished_entry, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_one_pass_and_two_passes_give_the_same_bytes, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_write_behind_gives_the_same_bytes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_walk_is_canonical_and_resolves_hardlinks,
+                                        tu_dirs_setup, tu_dirs_teardown),
+        cmocka_unit_test_setup_teardown(test_walk_errors, tu_dirs_setup, tu_dirs_teardown),
+        cmocka_unit_test_setup_teardown(test_walk_reports_a_vanished_entry, tu_dirs_setup,
+                                        tu_dirs_teardown),
+        cmocka_unit_test_setup_teardown(test_one_pass_and_two_passes_give_the_same_bytes,
+                                        tu_dirs_setup, tu_dirs_teardown),
+        cmocka_unit_test_setup_teardown(test_write_behind_gives_the_same_bytes, tu_dirs_setup,
+                                        tu_dirs_teardown),
     };
     return cmocka_run_group_tests_name("core/archive_walk", tests, NULL, NULL);
 }

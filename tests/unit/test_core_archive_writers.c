@@ -36,34 +36,6 @@
 #define DIRS 12
 #define FILES 40
 
-struct fx {
-    char *base, *src, *out, *archive;
-};
-
-static int setup(void **state)
-{
-    struct fx *f = calloc(1, sizeof(*f));
-    f->base = tu_mkdtemp();
-    f->src = bk_xasprintf("%s/src", f->base);
-    f->out = bk_xasprintf("%s/out", f->base);
-    f->archive = bk_xasprintf("%s/a.tzst", f->base);
-    bk_log_verbosity = 0;
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fx *f = *state;
-    tu_rm_rf(f->base);
-    free(f->base);
-    free(f->src);
-    free(f->out);
-    free(f->archive);
-    free(f);
-    return 0;
-}
-
 static void write_bytes(const char *path, size_t n, unsigned seed)
 {
     char *buf = malloc(n ? n : 1);
@@ -84,7 +56,7 @@ static void set_mtime(const char *path, long long sec, long nsec)
 
 /* DIRS directories of FILES files each, every permission pattern, some
  * hardlinks back to earlier files, set-id and large files in between. */
-static void make_many_small(struct fx *f)
+static void make_many_small(struct tu_dirs *f)
 {
     static const mode_t modes[] = {0600, 0640, 0644, 0666, 0700, 0755, 0777, 0444, 0400, 0620};
     char p[4096], q[4096];
@@ -117,7 +89,7 @@ static void make_many_small(struct fx *f)
     }
 }
 
-static int pack_to(struct fx *f, struct bk_archive_stats *st)
+static int pack_to(struct tu_dirs *f, struct bk_archive_stats *st)
 {
     int fd = open(f->archive, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     assert_true(fd >= 0);
@@ -128,7 +100,7 @@ static int pack_to(struct fx *f, struct bk_archive_stats *st)
 
 static void test_many_small_files_come_back_exactly(void **state)
 {
-    struct fx *f = *state;
+    struct tu_dirs *f = *state;
     struct bk_archive_stats ps, us;
     struct bk_strbuf a = BK_STRBUF_INIT, b = BK_STRBUF_INIT;
     mode_t old = umask(022); /* strips bits of 0666, 0777, 0620: the pool must put them back */
@@ -165,7 +137,7 @@ static void test_many_small_files_come_back_exactly(void **state)
 
 static void test_a_failed_write_leaves_the_target_untouched(void **state)
 {
-    struct fx *f = *state;
+    struct tu_dirs *f = *state;
     struct bk_archive_stats ps;
     struct bk_strbuf before = BK_STRBUF_INIT, after = BK_STRBUF_INIT;
     char p[4096];
@@ -213,9 +185,10 @@ static void test_a_failed_write_leaves_the_target_untouched(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_many_small_files_come_back_exactly, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_a_failed_write_leaves_the_target_untouched, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_many_small_files_come_back_exactly, tu_dirs_setup,
+                                        tu_dirs_teardown),
+        cmocka_unit_test_setup_teardown(test_a_failed_write_leaves_the_target_untouched,
+                                        tu_dirs_setup, tu_dirs_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

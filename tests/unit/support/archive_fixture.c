@@ -4,6 +4,7 @@
 #include "tests/unit/support/archive_fixture.h"
 
 #include "core/archive_internal.h"
+#include "core/log.h"
 #include "core/strvec.h"
 
 #include <archive.h>
@@ -264,4 +265,30 @@ int tu_unpack_file(const char *file, const char *dir, int allow_special, int rep
     int rc = bk_archive_unpack(fd, dir, &o, NULL, NULL);
     close(fd);
     return rc;
+}
+
+int tu_dirs_setup(void **state)
+{
+    struct tu_dirs *d = bk_xcalloc(1, sizeof(*d));
+    d->base = tu_mkdtemp();
+    d->src = bk_xasprintf("%s/src", d->base);
+    d->out = bk_xasprintf("%s/out", d->base);
+    d->target = bk_xasprintf("%s/target", d->base);
+    d->archive = bk_xasprintf("%s/a.tzst", d->base);
+    bk_log_verbosity = 0;
+    *state = d;
+    return 0;
+}
+
+int tu_dirs_teardown(void **state)
+{
+    struct tu_dirs *d = *state;
+    tu_rm_rf(d->base);
+    free(d->base);
+    free(d->src);
+    free(d->out);
+    free(d->target);
+    free(d->archive);
+    free(d);
+    return 0;
 }

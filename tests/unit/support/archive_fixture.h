@@ -14,6 +14,16 @@
 
 #include <stddef.h>
 
+/* The paths most archive tests need, under one new temporary directory:
+ * base/src, base/out, base/target and base/a.tzst. Only base is created.
+ * tu_dirs_setup and tu_dirs_teardown are cmocka fixtures (*state is the
+ * struct tu_dirs); setup also quiets logging, teardown removes base. */
+struct tu_dirs {
+    char *base, *src, *out, *target, *archive;
+};
+int tu_dirs_setup(void **state);
+int tu_dirs_teardown(void **state);
+
 /* A new directory under $TMPDIR (or /var/tmp); caller frees the string. */
 char *tu_mkdtemp(void);
 void tu_write(const char *path, const char *content);
