@@ -31,18 +31,13 @@
 
 #define BIG (6u << 20)
 
-struct fx {
-    char *base, *src, *target, *archive;
-};
-
+/* The shared temporary paths, with src holding a big file and a small one,
+ * packed into archive, and target holding an old cache. */
 static int setup(void **state)
 {
-    struct fx *f = calloc(1, sizeof(*f));
     char p[4096];
-    f->base = tu_mkdtemp();
-    f->src = bk_xasprintf("%s/src", f->base);
-    f->target = bk_xasprintf("%s/target", f->base);
-    f->archive = bk_xasprintf("%s/in.tzst", f->base);
+    tu_dirs_setup(state);
+    struct tu_dirs *f = *state;
     tu_mkdir(f->src);
     tu_mkdir(f->target);
     snprintf(p, sizeof(p), "%s/keep", f->target);
@@ -66,20 +61,6 @@ static int setup(void **state)
     snprintf(p, sizeof(p), "%s/small", f->src);
     tu_write(p, "after the big one\n");
     assert_int_equal(tu_pack_file(f->src, f->archive), 0);
-    bk_log_verbosity = 0;
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fx *f = *state;
-    tu_rm_rf(f->base);
-    free(f->base);
-    free(f->src);
-    free(f->target);
-    free(f->archive);
-    free(f);
     return 0;
 }
 
@@ -130,7 +111,7 @@ static void feeder_stop(struct feeder *fe, int rfd)
     close(fe->release[1]);
 }
 
-static void assert_untouched(struct fx *f)
+static void assert_untouched(struct tu_dirs *f)
 {
     char p[4096];
     snprintf(p, sizeof(p), "%s/keep", f->target);
@@ -150,7 +131,7 @@ static int unpack_path(const char *file, const char *dir)
 
 static void test_big_file_through_a_pipe(void **state)
 {
-    struct fx *f = *state;
+    struct tu_dirs *f = *state;
     struct feeder fe;
     struct bk_archive_stats st;
     struct bk_strbuf a = BK_STRBUF_INIT, b = BK_STRBUF_INIT;
@@ -170,7 +151,7 @@ static void test_big_file_through_a_pipe(void **state)
 
 static void test_truncated_in_the_big_file(void **state)
 {
-    struct fx *f = *state;
+    struct tu_dirs *f = *state;
     struct stat sb;
     assert_int_equal(stat(f->archive, &sb), 0);
     assert_int_equal(truncate(f->archive, sb.st_size / 2), 0);
@@ -181,7 +162,7 @@ static void test_truncated_in_the_big_file(void **state)
 
 static void test_bad_checksum_after_the_big_file(void **state)
 {
-    struct fx *f = *state;
+    struct tu_dirs *f = *state;
     struct stat sb;
     unsigned char c;
     assert_int_equal(stat(f->archive, &sb), 0);
@@ -198,7 +179,7 @@ static void test_bad_checksum_after_the_big_file(void **state)
 
 static void test_rejected_member_with_the_pipe_open(void **state)
 {
-    struct fx *f = *state;
+    struct tu_dirs *f = *state;
     struct feeder fe;
     struct tu_member m[] = {{"/etc/evil", 'f', "x\n", NULL}};
     tu_craft(f->archive, m, 1, 0);
@@ -214,10 +195,12 @@ static void test_rejected_member_with_the_pipe_open(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_big_file_through_a_pipe, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_truncated_in_the_big_file, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_checksum_after_the_big_file, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rejected_member_with_the_pipe_open, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_big_file_through_a_pipe, setup, tu_dirs_teardown),
+        cmocka_unit_test_setup_teardown(test_truncated_in_the_big_file, setup, tu_dirs_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_checksum_after_the_big_file, setup,
+                                        tu_dirs_teardown),
+        cmocka_unit_test_setup_teardown(test_rejected_member_with_the_pipe_open, setup,
+                                        tu_dirs_teardown),
     };
     return cmocka_run_group_tests_name("core/archive thread", tests, NULL, NULL);
 }

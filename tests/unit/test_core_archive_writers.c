@@ -7,7 +7,7 @@
  *   - many small files over many directories come back exactly: every
  *     permission pattern (also ones the umask would strip), owners, mtimes
  *     to the nanosecond, empty files, hardlinks to files still queued in
- *     the pool, and set-id files and large files, which stay with
+ *     the pool (one right after its target), and set-id files and large files, which stay with
  *     write_disk, mixed in between;
  *   - a file the pool fails to write (here: over RLIMIT_FSIZE) fails the
  *     unpack with a message naming it, and leaves the target as it was,
@@ -77,6 +77,11 @@ static void make_many_small(struct tu_dirs *f)
             snprintf(q, sizeof(q), "%s/d%02d/link", f->src, d);
             assert_int_equal(link(p, q), 0);
         }
+        /* and one right after its target: f039 is still queued when the
+         * link comes, so unpack must wait for the pool before linking */
+        snprintf(p, sizeof(p), "%s/d%02d/f%03d", f->src, d, FILES - 1);
+        snprintf(q, sizeof(q), "%s/d%02d/f%03d-link", f->src, d, FILES - 1);
+        assert_int_equal(link(p, q), 0);
         if (d % 4 == 1) { /* set-id and large files stay with write_disk */
             snprintf(p, sizeof(p), "%s/d%02d/setuid", f->src, d);
             write_bytes(p, 100, 7);
