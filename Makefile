@@ -29,7 +29,7 @@ BK_CFLAGS = -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -g $(OPT) $(SAN) $(WAR
 BK_LDFLAGS = $(SAN) $(LDFLAGS)
 BK_LIBS  = $(PKG_LIBS) -lpthread
 
-CORE_SRC = $(filter-out core/main.c,$(wildcard core/*.c))
+CORE_SRC = $(filter-out core/main.c,$(wildcard core/*/*.c))
 PROV_SRC = $(wildcard providers/*.c)
 LIB_OBJ  = $(patsubst %.c,$(BUILD)/%.o,$(CORE_SRC) $(PROV_SRC))
 LIB      = $(BUILD)/libbkcache.a

@@ -1,7 +1,7 @@
 /*
- * main.c - the bkcache program: everything happens in core/cli.c.
+ * main.c - the bkcache program: everything happens in core/cli/cli.c.
  */
-#include "core/cli.h"
+#include "core/cli/cli.h"
 
 int main(int argc, char **argv)
 {

@@ -4,7 +4,7 @@
  * It is copied into the build context of every build that bkcache generates
  * (FROM scratch, exec-form RUNs), so it must need nothing from the image: it
  * is linked statically and does only three things, with the archive code of
- * core/archive*.c:
+ * core/archive/.c:
  *
  *   bkcache-helper unpack ARCHIVE DIR --report FILE [--skip-nonempty]
  *                  [--base BASE] [--expect-digest HEX] [--allow-special]
@@ -26,8 +26,8 @@
  * status 0 when a report was written (an error too, so that one bad cache
  * does not stop the other caches' RUNs), 1 when none could be.
  */
-#include "core/archive.h"
-#include "core/error.h"
+#include "core/archive/archive.h"
+#include "core/util/error.h"
 
 #include <archive.h>
 #include <archive_entry.h>

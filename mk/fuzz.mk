@@ -11,11 +11,11 @@
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD   := build/fuzz
 FUZZ_SHARED  ?= ../shared
-FUZZ_SRC     := $(wildcard core/dockerfile*.c) core/strbuf.c core/error.c core/log.c
+FUZZ_SRC     := $(wildcard core/dockerfile/dockerfile*.c) core/util/strbuf.c core/util/error.c core/util/log.c
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -I. -fno-omit-frame-pointer \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 
-$(FUZZ_BUILD)/fuzz_dockerfile: tests/fuzz/fuzz_dockerfile.c $(FUZZ_SRC) $(wildcard core/*.h)
+$(FUZZ_BUILD)/fuzz_dockerfile: tests/fuzz/fuzz_dockerfile.c $(FUZZ_SRC) $(wildcard core/*/*.h)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_dockerfile.c $(FUZZ_SRC) -lpthread
 

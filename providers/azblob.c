@@ -8,7 +8,7 @@
  * the blob's Last-Modified is the entry's creation time (last_used stays
  * 0). list() and prune see only blobs under PREFIX ending in ".tar.zst".
  *
- * Transfers are core/blob.c's, shared with the GitHub provider: Put Blob
+ * Transfers are core/net/blob.c's, shared with the GitHub provider: Put Blob
  * up to one block, else Put Block in parallel plus Put Block List; ranged
  * parallel GETs that resume a cut response. Each block is retried on its
  * own there; everything else returns BK_ETRANSIENT for core to retry.
@@ -20,11 +20,11 @@
  */
 #include "providers/azblob.h"
 
-#include "core/blob.h"
-#include "core/error.h"
-#include "core/http.h"
-#include "core/log.h"
-#include "core/strbuf.h"
+#include "core/net/blob.h"
+#include "core/util/error.h"
+#include "core/net/http.h"
+#include "core/util/log.h"
+#include "core/util/strbuf.h"
 #include "providers/s3.h"
 
 #include <stdlib.h>

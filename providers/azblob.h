@@ -6,7 +6,7 @@
 #ifndef BK_PROVIDERS_AZBLOB_H
 #define BK_PROVIDERS_AZBLOB_H
 
-#include "core/strvec.h"
+#include "core/util/strvec.h"
 #include "providers/provider.h"
 
 #include <stdint.h>

@@ -11,8 +11,8 @@
  */
 #include "providers/azblob.h"
 
-#include "core/error.h"
-#include "core/strbuf.h"
+#include "core/util/error.h"
+#include "core/util/strbuf.h"
 #include "providers/s3.h"
 
 #include <ctype.h>

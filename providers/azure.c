@@ -2,7 +2,7 @@
  * azure.c - the Azure Pipelines store: configuration, requests and save.
  *
  * A cache entry is a build (container) artifact of the run that saved it,
- * named exactly after the key (see providers/azure.h for the layout and the
+ * named exactly after the key (see providers/azure_common.h for the layout and the
  * split into files). Save writes the archive into the run's file container
  * (BUILD_CONTAINERID) with PUT requests of `chunk-size` bytes carrying
  * `Content-Range: bytes first-last/total` (202 until the last byte, 201
@@ -27,11 +27,11 @@
  * not change other runs, and runs' retention policies remove old artifacts;
  * so remove() is NULL and `bkcache prune` does nothing here.
  */
-#include "providers/azure.h"
+#include "providers/azure_common.h"
 
-#include "core/cli.h"
-#include "core/numparse.h"
-#include "core/strbuf.h"
+#include "core/util/fileio.h"
+#include "core/util/numparse.h"
+#include "core/util/strbuf.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -50,21 +50,6 @@
     "'env: SYSTEM_ACCESSTOKEN: $(System.AccessToken)' (or set AZURE_DEVOPS_EXT_PAT to a "          \
     "personal access token)"
 
-void azure_sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (ms > 0 && nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
-char *azure_normalize_branch(const char *branch)
-{
-    if (strncmp(branch, "refs/", 5) == 0)
-        return bk_xstrdup(branch);
-    return bk_xasprintf("refs/heads/%s", branch);
-}
-
-/* An optional numeric variable: 0 when unset. */
 static int env_long(const struct bk_provider_config *cfg, const char *name, long *out)
 {
     const char *v = bk_provider_env(cfg, name);
@@ -252,58 +237,6 @@ void azure_config_release(struct azure_config *c)
     free(c->temp_dir);
     memset(c, 0, sizeof(*c));
 }
-
-/* ---- requests ---- */
-
-static int is_html(const struct bk_http_response *resp)
-{
-    const char *ct = bk_http_header(resp, "content-type");
-    return ct && strstr(ct, "text/html");
-}
-
-int azure_call(struct azure_provider *az, struct bk_http_request *req,
-               const struct bk_strvec *extra, struct bk_http_response *resp, const char *what,
-               unsigned flags)
-{
-    struct bk_strvec hdrs = BK_STRVEC_INIT;
-    int has_accept = 0;
-    int rc;
-
-    bk_strvec_push(&hdrs, az->cfg.auth_header);
-    for (size_t i = 0; extra && i < extra->n; i++) {
-        has_accept |= strncasecmp(extra->v[i], "Accept:", 7) == 0;
-        bk_strvec_push(&hdrs, extra->v[i]);
-    }
-    if (!has_accept)
-        bk_strvec_push(&hdrs, "Accept: application/json");
-    req->headers = &hdrs;
-    char *where = bk_http_url_for_log(req->url);
-    bk_debug("azure: %s %s", req->method, where);
-    free(where);
-    rc = bk_http_do(req, resp);
-    req->headers = NULL;
-    bk_strvec_clear(&hdrs);
-    if (rc)
-        return bk_error_wrap(rc, "%s", what);
-    if ((flags & AZURE_CALL_REDIRECT) && resp->status >= 300 && resp->status < 400 &&
-        bk_http_header(resp, "location"))
-        return BK_OK;
-    if ((rc = bk_http_check(resp, what)))
-        return rc;
-    if (is_html(resp))
-        return bk_error_set(BK_EDENIED,
-                            "%s: HTTP %ld with a sign-in page: the token is missing or invalid",
-                            what, resp->status);
-    long delay = bk_http_retry_after_ms(resp);
-    if (delay > 0) {
-        if (delay > 60000)
-            delay = 60000;
-        bk_progress("azure: the service asks to slow down; waiting %ld ms", delay);
-        azure_sleep_ms(delay);
-    }
-    return BK_OK;
-}
-
 /* ---- save ---- */
 
 static int agent_copy(int fd, const char *dst)
@@ -323,16 +256,10 @@ static int agent_copy(int fd, const char *dst)
                 err = errno;
             return err ? bk_error_set(BK_ERR, "%s: %s", dst, strerror(err)) : BK_OK;
         }
-        for (ssize_t done = 0; done < n;) {
-            ssize_t w = write(out, buf + done, (size_t)(n - done));
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w < 0) {
-                int err = errno;
-                close(out);
-                return bk_error_set(BK_ERR, "%s: %s", dst, strerror(err));
-            }
-            done += w;
+        if (bk_write_all(out, buf, (size_t)n, -1) < 0) {
+            int err = errno;
+            close(out);
+            return bk_error_set(BK_ERR, "%s: %s", dst, strerror(err));
         }
         off += (uint64_t)n;
     }

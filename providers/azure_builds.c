@@ -20,9 +20,10 @@
  * `$format=OctetStream`, following one redirect (without the Authorization
  * header when it leaves the service's host).
  */
-#include "providers/azure.h"
+#include "providers/azure_common.h"
 
-#include "core/strbuf.h"
+#include "core/util/json.h"
+#include "core/util/strbuf.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -66,12 +67,6 @@ static cJSON *parse_json(const struct bk_http_response *resp, const char *what)
     return j;
 }
 
-static const char *json_str(const cJSON *obj, const char *name)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 /* ---- one build's artifacts ---- */
 
 struct scan {
@@ -105,11 +100,11 @@ static void parse_artifacts(const cJSON *j, const char *branch, int64_t finished
     cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(j, "value"))
     {
         const cJSON *res = cJSON_GetObjectItemCaseSensitive(a, "resource");
-        const char *name = json_str(a, "name");
-        const char *type = json_str(res, "type");
-        const char *data = json_str(res, "data");
+        const char *name = bk_json_str(a, "name");
+        const char *type = bk_json_str(res, "type");
+        const char *data = bk_json_str(res, "data");
         const char *size =
-            json_str(cJSON_GetObjectItemCaseSensitive(res, "properties"), "artifactsize");
+            bk_json_str(cJSON_GetObjectItemCaseSensitive(res, "properties"), "artifactsize");
         if (!name || !type || strcasecmp(type, "Container") != 0 || !data)
             continue;
         struct bk_provider_entry e = {(char *)name,   size ? strtoull(size, NULL, 10) : 0,
@@ -174,7 +169,7 @@ static int read_artifacts(struct scan *s, long build_id, int64_t finished)
 
 static int result_ok(const cJSON *b)
 {
-    const char *r = json_str(b, "result");
+    const char *r = bk_json_str(b, "result");
     return !r || strcasecmp(r, "succeeded") == 0 || strcasecmp(r, "partiallySucceeded") == 0;
 }
 
@@ -238,7 +233,8 @@ static int read_page(struct scan *s, const char *token, char **token_out, int *d
         if ((long)id->valuedouble == c->build_id || !result_ok(b))
             continue;
         s->nread++;
-        rc = read_artifacts(s, (long)id->valuedouble, azure_parse_time(json_str(b, "finishTime")));
+        rc = read_artifacts(s, (long)id->valuedouble,
+                            azure_parse_time(bk_json_str(b, "finishTime")));
     }
     const char *next = bk_http_header(&resp, "x-ms-continuationtoken");
     if (!rc && next && *next && fresh)
@@ -291,7 +287,7 @@ static int lookup_default_branch(struct azure_provider *az)
     rc = azure_call(az, &req, NULL, &resp, "the pipeline definition", 0);
     if (!rc && (j = parse_json(&resp, "the pipeline definition"))) {
         const char *b =
-            json_str(cJSON_GetObjectItemCaseSensitive(j, "repository"), "defaultBranch");
+            bk_json_str(cJSON_GetObjectItemCaseSensitive(j, "repository"), "defaultBranch");
         if (b && *b)
             c->default_branch = azure_normalize_branch(b);
     }
@@ -447,9 +443,9 @@ static int find_item(struct azure_provider *az, long cid, const char *root, char
     const cJSON *it;
     cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(j, "value"))
     {
-        const char *path = json_str(it, "path");
-        const char *type = json_str(it, "itemType");
-        const char *status = json_str(it, "status");
+        const char *path = bk_json_str(it, "path");
+        const char *type = bk_json_str(it, "itemType");
+        const char *status = bk_json_str(it, "status");
         const cJSON *len = cJSON_GetObjectItemCaseSensitive(it, "fileLength");
         if (!path || (type && strcasecmp(type, "file") != 0) ||
             (status && strcasecmp(status, "created") != 0))

@@ -7,9 +7,9 @@
  * (spec section 2.1), so these functions apply the inverse. Both return a
  * new string the caller frees.
  */
-#include "providers/azure.h"
+#include "providers/azure_common.h"
 
-#include "core/strbuf.h"
+#include "core/util/strbuf.h"
 
 static char *escape(const char *s, int property)
 {

@@ -18,36 +18,16 @@
  * actions/ pass it on. The token is registered with the log's redactor
  * before any request, and signed URLs' query strings likewise.
  */
-#include "providers/github.h"
+#include "providers/github_common.h"
 
-#include "core/error.h"
-#include "core/log.h"
-#include "core/strbuf.h"
+#include "core/util/error.h"
+#include "core/util/log.h"
+#include "core/util/strbuf.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 extern const struct bk_provider_ops bk_provider_github;
-
-void github_auth_header(const struct github *g, struct bk_strvec *headers)
-{
-    bk_strvec_pushf(headers, "Authorization: Bearer %s", g->cfg.token);
-}
-
-int github_exists(const char *key)
-{
-    return bk_error_set(BK_EEXISTS,
-                        "github: key '%s' already exists in this branch's scope (another job "
-                        "saved it first)",
-                        key);
-}
-
-void github_hide_signature(const char *url)
-{
-    const char *q = strchr(url, '?');
-    if (q && strlen(q + 1) >= 4)
-        bk_log_add_secret(q + 1);
-}
 
 static int github_detect(const struct bk_provider_config *cfg)
 {

@@ -1,15 +1,15 @@
 /*
  * github_config.c - configuration, the `version` string and the key rules
- * of the GitHub Actions cache provider; see github.h.
+ * of the GitHub Actions cache provider; see github_common.h.
  *
  * Everything here is pure (no network, no logging) so unit tests can call
  * it with a fake environment.
  */
-#include "providers/github.h"
+#include "providers/github_common.h"
 
-#include "core/cli.h"
-#include "core/error.h"
-#include "core/strbuf.h"
+#include "core/util/error.h"
+#include "core/util/numparse.h"
+#include "core/util/strbuf.h"
 
 #include <ctype.h>
 #include <openssl/evp.h>

@@ -2,16 +2,16 @@
  * github_v1.c - the legacy GitHub Actions cache service (§5), still the one
  * GitHub Enterprise Server offers: REST under <ACTIONS_CACHE_URL>_apis/
  * artifactcache/. Save is reserve (POST caches), chunks (PATCH caches/{id}
- * with Content-Range, several in flight through core/blob.c's part runner),
+ * with Content-Range, several in flight through core/net/blob.c's part runner),
  * commit (POST caches/{id}); lookup is GET cache?keys=&version=, whose
  * archiveLocation is then downloaded like a blob.
  */
-#include "providers/github.h"
+#include "providers/github_common.h"
 
-#include "core/error.h"
-#include "core/http.h"
-#include "core/log.h"
-#include "core/strbuf.h"
+#include "core/util/error.h"
+#include "core/net/http.h"
+#include "core/util/log.h"
+#include "core/util/strbuf.h"
 
 #include <cjson/cJSON.h>
 #include <inttypes.h>

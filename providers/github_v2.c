@@ -1,7 +1,7 @@
 /*
  * github_v2.c - the GitHub Actions cache service v2 (§3): Twirp JSON RPCs
  * at the origin of ACTIONS_RESULTS_URL, data through signed Azure Blob URLs
- * (core/blob.c).
+ * (core/net/blob.c).
  *
  * Requests use proto field names (snake_case), omit empty fields and send
  * int64 values as decimal strings, as the official client does (§3.2).
@@ -9,12 +9,12 @@
  * 5xx comes back as BK_ETRANSIENT with Retry-After recorded, and core's
  * retry loop repeats the whole operation (the blob layer retries blocks).
  */
-#include "providers/github.h"
+#include "providers/github_common.h"
 
-#include "core/error.h"
-#include "core/http.h"
-#include "core/log.h"
-#include "core/strbuf.h"
+#include "core/util/error.h"
+#include "core/net/http.h"
+#include "core/util/log.h"
+#include "core/util/strbuf.h"
 
 #include <cjson/cJSON.h>
 #include <inttypes.h>

@@ -1,6 +1,6 @@
 /*
  * gitlab_packages.c - the gitlab provider's generic-package-registry store.
- * See providers/gitlab.h for the key mapping and ../shared/specs/gitlab.md §3
+ * See providers/gitlab_common.h for the key mapping and ../shared/specs/gitlab.md §3
  * for the endpoints.
  *
  * Mapping: one package version per key, holding one file, cache.tar.zst.
@@ -33,10 +33,10 @@
  * BK_ETRANSIENT with Retry-After kept for core's retry loop). This store
  * never retries by itself.
  */
-#include "providers/gitlab.h"
+#include "providers/gitlab_common.h"
 
-#include "core/http.h"
-#include "core/strbuf.h"
+#include "core/net/http.h"
+#include "core/util/strbuf.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>

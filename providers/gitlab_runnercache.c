@@ -2,7 +2,7 @@
  * gitlab_runnercache.c - the gitlab provider's runner-cache store: archives
  * in a directory inside $CI_PROJECT_DIR that the job's `cache:` keyword
  * carries from job to job (GitLab has no cache API; the runner zips the
- * directory itself after the script). See providers/gitlab.h.
+ * directory itself after the script). See providers/gitlab_common.h.
  *
  * The directory is a local store (providers/local.c, reached through the
  * registry, never included): its layout, atomic writes, locking, lookup
@@ -11,14 +11,13 @@
  * after each save, entries are removed least recently used first (a
  * restore counts as a use) until the archives fit max-size and there are
  * at most keep of them, by the rule `bkcache prune` uses
- * (bk_store_prune_select). The entry just saved is the most recently used,
+ * (bk_prune_select). The entry just saved is the most recently used,
  * so it always stays; an archive larger than max-size on its own is refused
  * up front (BK_ESKIPPED), and keep=0 counts as 1.
  */
-#include "providers/gitlab.h"
+#include "providers/gitlab_common.h"
 
-#include "core/store.h"
-#include "core/strbuf.h"
+#include "core/util/strbuf.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -63,7 +62,7 @@ static void evict(const struct gitlab_config *c, struct bk_provider *store)
         goto out;
     }
     drop = bk_xcalloc(col.n + 1, 1);
-    bk_store_prune_select(col.v, col.n, (int64_t)time(NULL), &lim, drop);
+    bk_prune_select(col.v, col.n, (int64_t)time(NULL), &lim, drop);
     for (size_t i = 0; i < col.n; i++) {
         if (!drop[i])
             continue;

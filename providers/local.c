@@ -28,8 +28,9 @@
  */
 #include "providers/provider.h"
 
-#include "core/store.h"
-#include "core/strbuf.h"
+#include "core/util/fileio.h"
+#include "core/util/json.h"
+#include "core/util/strbuf.h"
 
 #include <cJSON.h>
 #include <dirent.h>
@@ -128,7 +129,7 @@ static int meta_read(const char *json_path, struct local_meta *m)
     void *raw;
     cJSON *doc, *key, *it;
     size_t n = strlen(json_path);
-    int rc = bk_store_read_json(json_path, &raw);
+    int rc = bk_json_read_file(json_path, &raw);
 
     memset(m, 0, sizeof(*m));
     if (rc < 0 && rc != BK_ECORRUPT)
@@ -182,7 +183,7 @@ static int meta_write(struct local_store *ls, const char *hash, const struct loc
     cJSON_Delete(doc);
     bk_strbuf_addf(&sb, "%s\n", text);
     cJSON_free(text);
-    rc = bk_store_write_file_atomic(path, sb.buf, sb.len);
+    rc = bk_file_write_atomic(path, sb.buf, sb.len);
     bk_strbuf_release(&sb);
     free(path);
     return rc;
@@ -336,7 +337,7 @@ static int local_download(struct bk_provider *p, const struct bk_provider_entry 
 
     if (rc < 0)
         return rc;
-    rc = bk_store_copy_fd(in, fd, e->handle);
+    rc = bk_file_copy_fd(in, fd, e->handle);
     close(in);
     if (rc == BK_OK)
         record_use(ls, e);
@@ -360,7 +361,7 @@ static int local_open_local(struct bk_provider *p, const struct bk_provider_entr
 static int stage_archive(struct local_store *ls, const char *hash, int fd, char **tmp_out)
 {
     char *prefix = bk_xasprintf("%s/.tmp-%s-", ls->entries, hash);
-    int rc = bk_store_stage_fd(fd, prefix, 1, tmp_out);
+    int rc = bk_file_stage_fd(fd, prefix, 1, tmp_out);
 
     free(prefix);
     return rc;
@@ -376,7 +377,7 @@ static int local_upload(struct bk_provider *p, const struct bk_upload *u, int fd
 
     if (ls->read_only)
         return bk_error_set(BK_EDENIED, "%s: the store is open read-only", ls->root);
-    rc = bk_store_mkdir_p(ls->entries);
+    rc = bk_mkdir_p(ls->entries);
     if (rc < 0)
         return rc;
     key_hash(u->key, hash);

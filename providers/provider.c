@@ -3,7 +3,7 @@
  */
 #include "providers/provider.h"
 
-#include "core/strbuf.h"
+#include "core/util/strbuf.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /*
  * provider.h - the cache store interface. Everything needed to write a store.
  *
- * A provider stores opaque archives under string keys. Core (core/store.c)
+ * A provider stores opaque archives under string keys. Core (core/store/store.c)
  * decides what to save and restore, retries transient failures, times and
  * counts operations and scrubs secrets from messages; a provider only moves
  * bytes and answers lookups, and stays small.
@@ -17,7 +17,7 @@
  *   - export one table: `const struct bk_provider_ops bk_provider_<name>`,
  *     one slot per line, and add it to the registry in providers/provider.c.
  *
- * Return values: BK_OK, or a negative bk_status (core/error.h) with
+ * Return values: BK_OK, or a negative bk_status (core/util/error.h) with
  * bk_error_set() describing it: BK_ENOTFOUND (miss), BK_ETRANSIENT /
  * BK_ETIMEOUT (core retries with backoff), BK_EDENIED (auth, permission),
  * BK_ESKIPPED or BK_EEXISTS (policy: another job saved the key first,
@@ -27,9 +27,9 @@
 #ifndef BK_PROVIDER_H
 #define BK_PROVIDER_H
 
-#include "core/error.h"
-#include "core/log.h"
-#include "core/strvec.h"
+#include "core/util/error.h"
+#include "core/util/log.h"
+#include "core/util/strvec.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -141,5 +141,29 @@ long bk_provider_pick(const struct bk_provider_entry *entries, size_t n, const s
 
 void bk_provider_entry_copy(struct bk_provider_entry *dst, const struct bk_provider_entry *src);
 void bk_provider_entry_release(struct bk_provider_entry *e);
+
+/* ---- prune policy (providers/prune.c): shared by `bkcache prune` and stores
+ * that evict by themselves (the GitLab runner cache) ---- */
+
+/*
+ * Which entries `prune` removes. Entries are ranked by last use (last_used,
+ * or created when the store does not record uses), least recent first, and
+ * an entry is removed when it breaks any limit:
+ *   1. max_age (> 0): unused for longer than max_age seconds before `now`;
+ *   2. keep (>= 0): beyond the `keep` most recently used of the survivors;
+ *   3. max_size (> 0): while the survivors' sizes add up to more than
+ *      max_size, the least recently used survivor goes.
+ * So the entries that stay satisfy all three limits, and whatever is
+ * removed is always less recently used than whatever stays (age aside).
+ */
+struct bk_prune_limits {
+    uint64_t max_size; /* bytes; 0: no limit */
+    int64_t max_age;   /* seconds; 0: no limit */
+    long keep;         /* < 0: no limit */
+};
+
+/* Sets remove[i] to 1 for each entry to remove; returns how many. */
+size_t bk_prune_select(const struct bk_provider_entry *v, size_t n, int64_t now,
+                       const struct bk_prune_limits *lim, unsigned char *remove);
 
 #endif

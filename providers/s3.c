@@ -28,11 +28,11 @@
  */
 #include "providers/s3.h"
 
-#include "core/blob.h"
-#include "core/error.h"
-#include "core/http.h"
-#include "core/log.h"
-#include "core/strbuf.h"
+#include "core/net/blob.h"
+#include "core/util/error.h"
+#include "core/net/http.h"
+#include "core/util/log.h"
+#include "core/util/strbuf.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -184,7 +184,7 @@ static int s3_lookup(struct bk_provider *p, const struct bk_lookup *q,
     return rc ? rc : s3_layout_lookup(&k_queries, p, s->c.prefix, q, out);
 }
 
-/* ---- transfers: parts through core/blob.c's runner ---- */
+/* ---- transfers: parts through core/net/blob.c's runner ---- */
 
 struct s3_xfer {
     struct s3_store *s;
@@ -240,7 +240,7 @@ static int head_version(struct bk_provider *p, const char *name, const char *key
 /*
  * Ranged GETs of part_size bytes, `parallel` at a time, written in place; a
  * response cut off midway is asked for again from the last byte received
- * (core/blob.c retries each part up to 4 more times on its own). An archive
+ * (core/net/blob.c retries each part up to 4 more times on its own). An archive
  * of more than one part is pinned to the version a HEAD saw (If-Match), so
  * a concurrent save cannot splice two archives together: the download then
  * fails with 412 instead.

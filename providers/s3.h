@@ -9,8 +9,8 @@
 #ifndef BK_PROVIDERS_S3_H
 #define BK_PROVIDERS_S3_H
 
-#include "core/strbuf.h"
-#include "core/strvec.h"
+#include "core/util/strbuf.h"
+#include "core/util/strvec.h"
 #include "providers/provider.h"
 
 #include <stddef.h>

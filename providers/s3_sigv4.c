@@ -10,8 +10,8 @@
  */
 #include "providers/s3.h"
 
-#include "core/error.h"
-#include "core/strbuf.h"
+#include "core/util/error.h"
+#include "core/util/strbuf.h"
 
 #include <ctype.h>
 #include <openssl/evp.h>

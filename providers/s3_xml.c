@@ -12,9 +12,9 @@
  */
 #include "providers/s3.h"
 
-#include "core/error.h"
-#include "core/http.h"
-#include "core/strbuf.h"
+#include "core/util/error.h"
+#include "core/net/http.h"
+#include "core/util/strbuf.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -13,9 +13,9 @@
  * status: 0 ok, 3 not found, 4 transient or timeout, 5 denied, 6 exists,
  * 2 usage or invalid, 1 anything else; so shell tests can assert outcomes.
  */
-#include "core/error.h"
-#include "core/log.h"
-#include "core/strvec.h"
+#include "core/util/error.h"
+#include "core/util/log.h"
+#include "core/util/strvec.h"
 #include "providers/provider.h"
 
 #include <fcntl.h>
@@ -113,7 +113,7 @@ int main(int argc, char **argv)
         struct bk_upload u = {argv[i], NULL, (uint64_t)size};
         rc = fd < 0 ? bk_error_set(BK_ERR, "%s: cannot open", argv[i + 1])
                     : p->ops->upload(p, &u, fd);
-        /* core retries a transient failure once more here, as core/store.c would */
+        /* core retries a transient failure once more here, as core/store/store.c would */
         if (fd >= 0 && bk_status_retryable(rc) && getenv("DRIVER_RETRY")) {
             fprintf(stderr, "driver: retrying after: %s\n", bk_error_msg());
             rc = p->ops->upload(p, &u, fd);

@@ -8,11 +8,11 @@
  * measuring each round with CLOCK_MONOTONIC. Prints the median and the
  * minimum in milliseconds, and the numbers of lines, mounts and keys.
  */
-#include "core/buildplan.h"
-#include "core/dockerfile.h"
-#include "core/error.h"
-#include "core/keys.h"
-#include "core/strbuf.h"
+#include "core/plan/buildplan.h"
+#include "core/dockerfile/dockerfile.h"
+#include "core/util/error.h"
+#include "core/plan/keys.h"
+#include "core/util/strbuf.h"
 
 #include <stdio.h>
 #include <stdlib.h>

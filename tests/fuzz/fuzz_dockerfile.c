@@ -8,9 +8,9 @@
  * leave a "FILE:LINE: message" error. Built and run by `make fuzz`
  * (mk/fuzz.mk) with ASan and UBSan.
  */
-#include "core/dockerfile.h"
-#include "core/error.h"
-#include "core/strbuf.h"
+#include "core/dockerfile/dockerfile.h"
+#include "core/util/error.h"
+#include "core/util/strbuf.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -12,9 +12,9 @@
  * stdout and the error message on stderr. Exit status: 0 ok, 3 exists,
  * 4 transient, 5 denied, 6 not found, 7 skipped, 2 invalid, 1 other.
  */
-#include "core/error.h"
-#include "core/log.h"
-#include "providers/github.h"
+#include "core/util/error.h"
+#include "core/util/log.h"
+#include "providers/github_common.h"
 #include "providers/provider.h"
 
 #include <fcntl.h>

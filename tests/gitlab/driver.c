@@ -14,9 +14,9 @@
  * "error <status-name>: <message>" on stderr (plus "retry-after <ms>" when
  * the server asked for a delay) and exits 3 for a miss, 1 otherwise.
  */
-#include "core/error.h"
-#include "core/log.h"
-#include "core/strvec.h"
+#include "core/util/error.h"
+#include "core/util/log.h"
+#include "core/util/strvec.h"
 #include "providers/provider.h"
 
 #include <fcntl.h>

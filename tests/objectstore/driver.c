@@ -13,9 +13,9 @@
  * Exit status: 0 ok, 3 miss (BK_ENOTFOUND), 4 transient, 5 denied, 1 else;
  * the error goes to stderr as "driver: <status-name>: <message>".
  */
-#include "core/error.h"
-#include "core/log.h"
-#include "core/strvec.h"
+#include "core/util/error.h"
+#include "core/util/log.h"
+#include "core/util/strvec.h"
 #include "providers/provider.h"
 
 #include <fcntl.h>

@@ -15,9 +15,9 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "core/archive.h"
-#include "core/error.h"
-#include "core/log.h"
+#include "core/archive/archive.h"
+#include "core/util/error.h"
+#include "core/util/log.h"
 #include "tests/unit/support/archive_fixture.h"
 
 #include <fcntl.h>

@@ -1,5 +1,5 @@
 /*
- * test_core_archive_walk.c - the streaming tree walk (core/archive_walk.c).
+ * test_core_archive_walk.c - the streaming tree walk (core/archive/archive_walk.c).
  *
  * The walk must hand out entries in canonical order ('/' sorts before every
  * other byte, so "a/z" comes before "a-c"), resolve hardlinks to the first
@@ -12,10 +12,10 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "core/archive.h"
-#include "core/archive_internal.h"
-#include "core/error.h"
-#include "core/log.h"
+#include "core/archive/archive.h"
+#include "core/archive/archive_internal.h"
+#include "core/util/error.h"
+#include "core/util/log.h"
 #include "tests/unit/support/archive_fixture.h"
 
 #include <fcntl.h>

@@ -18,10 +18,10 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "core/archive.h"
-#include "core/error.h"
-#include "core/log.h"
-#include "core/strbuf.h"
+#include "core/archive/archive.h"
+#include "core/util/error.h"
+#include "core/util/log.h"
+#include "core/util/strbuf.h"
 #include "tests/unit/support/archive_fixture.h"
 
 #include <fcntl.h>

@@ -1,6 +1,6 @@
 /*
- * test_core_blob.c - core/blob.c (and the multi-transfer half of
- * core/http.c) against a tiny in-process blob server on 127.0.0.1: Put Blob
+ * test_core_blob.c - core/net/blob.c (and the multi-transfer half of
+ * core/net/http.c) against a tiny in-process blob server on 127.0.0.1: Put Blob
  * vs Put Block + Put Block List, ranged parallel downloads, resuming a cut
  * download, retrying a block after 503/429, failing fast on 403, and the
  * sign() callback.
@@ -15,10 +15,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "core/blob.h"
-#include "core/blob_md5.h"
-#include "core/error.h"
-#include "core/strbuf.h"
+#include "core/net/blob.h"
+#include "core/net/blob_md5.h"
+#include "core/util/error.h"
+#include "core/util/strbuf.h"
 
 #include <arpa/inet.h>
 #include <inttypes.h>

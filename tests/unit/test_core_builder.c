@@ -11,8 +11,8 @@
 
 #include <cmocka.h>
 
-#include "core/builder.h"
-#include "core/error.h"
+#include "core/builder/builder.h"
+#include "core/util/error.h"
 
 #include <stdio.h>
 #include <stdlib.h>

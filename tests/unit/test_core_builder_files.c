@@ -1,9 +1,9 @@
 /*
  * test_core_builder_files.c - the builder mountio's file chores
- * (core/builder_files.c): an archive is checked on the host before any build
+ * (core/builder/builder_files.c): an archive is checked on the host before any build
  * (valid, damaged, truncated, not an archive), helper reports are parsed
  * strictly, a build's exported tar stream is read and its archives checked
- * on the way (core/builder_export.c), and files are placed and removed.
+ * on the way (core/builder/builder_export.c), and files are placed and removed.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,10 +12,10 @@
 
 #include <cmocka.h>
 
-#include "core/archive.h"
-#include "core/builder_files.h"
-#include "core/error.h"
-#include "core/strbuf.h"
+#include "core/archive/archive.h"
+#include "core/builder/builder_files.h"
+#include "core/util/error.h"
+#include "core/util/strbuf.h"
 
 #include <archive.h>
 #include <archive_entry.h>

@@ -1,6 +1,6 @@
 /*
  * test_core_builder_gen.c - the exact text of the generated transfer
- * Dockerfiles (core/gen_dockerfile.c): inject and extract, uid/gid/mode as
+ * Dockerfiles (core/builder/gen_dockerfile.c): inject and extract, uid/gid/mode as
  * the user wrote them, from= with source=, the appended mode that carries
  * the user's stages, and the values that cannot be written into a --mount
  * flag unchanged.
@@ -12,8 +12,8 @@
 
 #include <cmocka.h>
 
-#include "core/error.h"
-#include "core/gen_dockerfile.h"
+#include "core/util/error.h"
+#include "core/builder/gen_dockerfile.h"
 
 #include <string.h>
 

@@ -1,6 +1,6 @@
 /*
  * test_core_buildplan.c - stages, closure, variables and cache identities
- * (core/buildplan*.c), against the rules of
+ * (core/plan/buildplan*.c), against the rules of
  * ../shared/specs/dockerfile-cache-mounts.md sections 2 to 7, starting with
  * its section 5 worked example.
  */
@@ -10,9 +10,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "core/buildplan.h"
-#include "core/error.h"
-#include "core/strvec.h"
+#include "core/plan/buildplan.h"
+#include "core/util/error.h"
+#include "core/util/strvec.h"
 
 #include <stdlib.h>
 #include <string.h>

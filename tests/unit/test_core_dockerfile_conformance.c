@@ -15,9 +15,9 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "core/dockerfile.h"
-#include "core/error.h"
-#include "core/strbuf.h"
+#include "core/dockerfile/dockerfile.h"
+#include "core/util/error.h"
+#include "core/util/strbuf.h"
 
 #include <dirent.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /*
- * test_core_keys.c - cache keys (core/keys.c): golden keys for
+ * test_core_keys.c - cache keys (core/plan/keys.c): golden keys for
  * examples/Dockerfile, and what does and does not change a key
  * (docs/keys.md).
  */
@@ -9,9 +9,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "core/error.h"
-#include "core/keys.h"
-#include "core/strbuf.h"
+#include "core/util/error.h"
+#include "core/plan/keys.h"
+#include "core/util/strbuf.h"
 
 #include <stdio.h>
 #include <stdlib.h>

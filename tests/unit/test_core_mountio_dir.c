@@ -10,8 +10,8 @@
 
 #include <cmocka.h>
 
-#include "core/mountio.h"
-#include "core/strbuf.h"
+#include "core/builder/mountio.h"
+#include "core/util/strbuf.h"
 #include "support/store_fixture.h"
 
 #include <stdlib.h>

@@ -13,9 +13,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "core/error.h"
-#include "core/project.h"
-#include "core/strbuf.h"
+#include "core/util/error.h"
+#include "core/cli/project.h"
+#include "core/util/strbuf.h"
 
 #include <dirent.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /*
- * test_core_restore.c - restore orchestration (core/restore.c) over the
+ * test_core_restore.c - restore orchestration (core/xfer/restore.c) over the
  * fake provider and the fake mountio: exact, partial (newest prefix) and
  * missing hits, the state file, --lookup-only, --mount filters, exit
  * statuses with and without --fail-on-cache-miss / --fail-on-error, and a
@@ -11,9 +11,9 @@
 
 #include <cmocka.h>
 
-#include "core/restore.h"
-#include "core/state.h"
-#include "core/strbuf.h"
+#include "core/xfer/restore.h"
+#include "core/xfer/state.h"
+#include "core/util/strbuf.h"
 #include "support/store_fixture.h"
 
 #include <stdlib.h>

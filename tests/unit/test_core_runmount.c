@@ -1,5 +1,5 @@
 /*
- * test_core_runmount.c - `RUN --mount` values (core/runmount.c): CSV
+ * test_core_runmount.c - `RUN --mount` values (core/dockerfile/runmount.c): CSV
  * splitting, keys and aliases, defaults, validation, the two phases, the
  * default cache id and the mount path (spec sections 2.2 to 2.5).
  */
@@ -9,9 +9,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "core/error.h"
-#include "core/runmount.h"
-#include "core/strbuf.h"
+#include "core/util/error.h"
+#include "core/dockerfile/runmount.h"
+#include "core/util/strbuf.h"
 
 #include <stdlib.h>
 #include <string.h>

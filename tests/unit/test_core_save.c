@@ -1,5 +1,5 @@
 /*
- * test_core_save.c - save orchestration (core/save.c): upload, skip when
+ * test_core_save.c - save orchestration (core/xfer/save.c): upload, skip when
  * unchanged since restore (state file), skip when an immutable store holds
  * the key (without packing), empty caches, policy refusals and failing
  * uploads with and without --fail-on-error.
@@ -10,9 +10,9 @@
 
 #include <cmocka.h>
 
-#include "core/restore.h"
-#include "core/state.h"
-#include "core/strbuf.h"
+#include "core/xfer/restore.h"
+#include "core/xfer/state.h"
+#include "core/util/strbuf.h"
 #include "support/store_fixture.h"
 
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /*
- * test_core_shell_lex.c - BuildKit's variable expansion (core/shell_lex.c).
+ * test_core_shell_lex.c - BuildKit's variable expansion (core/dockerfile/shell_lex.c).
  *
  * Expected values follow BuildKit's lexer behaviour as described in
  * ../shared/specs/dockerfile-cache-mounts.md section 2.6.
@@ -10,8 +10,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "core/error.h"
-#include "core/shell_lex.h"
+#include "core/util/error.h"
+#include "core/dockerfile/shell_lex.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -8,9 +8,9 @@
 
 #include <cmocka.h>
 
-#include "core/error.h"
-#include "core/state.h"
-#include "core/strbuf.h"
+#include "core/util/error.h"
+#include "core/xfer/state.h"
+#include "core/util/strbuf.h"
 #include "support/store_fixture.h"
 
 #include <stdlib.h>

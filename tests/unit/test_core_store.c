@@ -1,5 +1,5 @@
 /*
- * test_core_store.c - core/store.c: provider selection, retries with
+ * test_core_store.c - core/store/store.c: provider selection, retries with
  * backoff on transient failures, statistics, secret masking and verified
  * downloads, against the fake provider of support/store_fixture.c.
  */
@@ -9,8 +9,8 @@
 
 #include <cmocka.h>
 
-#include "core/store.h"
-#include "core/strbuf.h"
+#include "core/store/store.h"
+#include "core/util/strbuf.h"
 #include "support/store_fixture.h"
 
 #include <stdlib.h>

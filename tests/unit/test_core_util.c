@@ -8,12 +8,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "core/cli.h"
-#include "core/error.h"
-#include "core/http.h"
-#include "core/log.h"
-#include "core/numparse.h"
-#include "core/strbuf.h"
+#include "core/cli/cli.h"
+#include "core/util/error.h"
+#include "core/net/http.h"
+#include "core/util/log.h"
+#include "core/util/numparse.h"
+#include "core/util/strbuf.h"
 #include "providers/provider.h"
 
 #include <stdlib.h>

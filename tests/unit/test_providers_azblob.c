@@ -10,9 +10,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "core/error.h"
-#include "core/strbuf.h"
-#include "core/strvec.h"
+#include "core/util/error.h"
+#include "core/util/strbuf.h"
+#include "core/util/strvec.h"
 #include "providers/azblob.h"
 #include "providers/provider.h"
 #include "tests/unit/support/provider_config.h"

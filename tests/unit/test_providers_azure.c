@@ -11,9 +11,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "core/error.h"
-#include "core/log.h"
-#include "providers/azure.h"
+#include "core/util/error.h"
+#include "core/util/log.h"
+#include "providers/azure_common.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -10,8 +10,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "core/error.h"
-#include "providers/github.h"
+#include "core/util/error.h"
+#include "providers/github_common.h"
 #include "providers/provider.h"
 
 #include <stdio.h>

@@ -12,9 +12,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "core/error.h"
-#include "core/strbuf.h"
-#include "providers/gitlab.h"
+#include "core/util/error.h"
+#include "core/util/strbuf.h"
+#include "providers/gitlab_common.h"
 
 #include <cjson/cJSON.h>
 #include <fcntl.h>

@@ -12,8 +12,9 @@
 
 #include <cmocka.h>
 
-#include "core/store.h"
-#include "core/strbuf.h"
+#include "core/store/store.h"
+#include "core/util/fileio.h"
+#include "core/util/strbuf.h"
 #include "support/store_fixture.h"
 
 #include <dirent.h>
@@ -512,7 +513,7 @@ static void test_interrupted_save_leaves_no_partial_entry(void **state)
     bk_test_write_file(in, ZST "new, longer", 15);
     fd = open(in, O_RDONLY);
     assert_true(fd >= 0);
-    assert_int_equal(bk_store_link_temp(fd, prefix, &tmp), BK_OK);
+    assert_int_equal(bk_file_link_temp(fd, prefix, &tmp), BK_OK);
     close(fd);
     assert_int_equal(bk_store_list(s, &v, &n), BK_OK);
     assert_int_equal(n, 1);

@@ -9,8 +9,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "core/error.h"
-#include "core/strvec.h"
+#include "core/util/error.h"
+#include "core/util/strvec.h"
 #include "providers/provider.h"
 #include "tests/unit/support/provider_config.h"
 #include "providers/s3.h"

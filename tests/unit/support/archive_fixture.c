@@ -3,9 +3,9 @@
  */
 #include "tests/unit/support/archive_fixture.h"
 
-#include "core/archive_internal.h"
-#include "core/log.h"
-#include "core/strvec.h"
+#include "core/archive/archive_internal.h"
+#include "core/util/log.h"
+#include "core/util/strvec.h"
 
 #include <archive.h>
 #include <archive_entry.h>

@@ -10,7 +10,7 @@
 #ifndef BK_TEST_ARCHIVE_FIXTURE_H
 #define BK_TEST_ARCHIVE_FIXTURE_H
 
-#include "core/strbuf.h"
+#include "core/util/strbuf.h"
 
 #include <stddef.h>
 

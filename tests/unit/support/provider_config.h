@@ -14,7 +14,7 @@
 #ifndef BK_TEST_PROVIDER_CONFIG_H
 #define BK_TEST_PROVIDER_CONFIG_H
 
-#include "core/strvec.h"
+#include "core/util/strvec.h"
 #include "providers/provider.h"
 
 struct bk_test_config {

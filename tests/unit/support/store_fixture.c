@@ -3,7 +3,7 @@
  */
 #include "store_fixture.h"
 
-#include "core/strbuf.h"
+#include "core/util/strbuf.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -11,7 +11,7 @@
 #ifndef BK_TEST_STORE_FIXTURE_H
 #define BK_TEST_STORE_FIXTURE_H
 
-#include "core/store.h"
+#include "core/store/store.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -58,7 +58,7 @@ struct bk_store *fake_open(int retries);
 
 /* ---- a fake mountio: caches are strings held in memory ---- */
 
-#include "core/mountio.h"
+#include "core/builder/mountio.h"
 
 #define FAKE_CACHES 8
 
@@ -87,7 +87,7 @@ struct bk_mountio *fake_io_create(void);
 
 /* ---- a keyset without a Dockerfile ---- */
 
-#include "core/keys.h"
+#include "core/plan/keys.h"
 
 /* Two identities, "go-build" and "apt", keyed `go_key` and `apt_key`, with
  * the restore keys "bk-go-build-" and "bk-apt-" (and "bk-" for both).
@@ -97,7 +97,7 @@ void fixture_keys_free(struct bk_keyset *ks);
 
 /* ---- a save/restore context over the fake provider and fake mountio ---- */
 
-#include "core/restore.h"
+#include "core/xfer/restore.h"
 
 struct xfer_fixture {
     char *dir, *state;

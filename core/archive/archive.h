@@ -1,0 +1,104 @@
+/*
+ * archive.h - cache archives: a directory tree as a tar (pax) + zstd stream.
+ *
+ * core/archive/ is the archive format and nothing else: pack, unpack, digest,
+ * manifest, the zstd streams and the safe swap into place. The static
+ * bkcache-helper links only this folder and core/util/.
+ *
+ * Format: a pax tar, compressed as one zstd stream (frame checksums on, no
+ * long mode), so any archive is readable with a plain `zstd -d | tar -x`.
+ * The first member is `.bkcache/manifest.json`; entries follow in sorted
+ * order, so the same tree gives the same bytes (the manifest's creation time
+ * aside). Regular files, directories (empty ones too), symlinks, hardlinks,
+ * mode, uid/gid, mtime to the nanosecond and xattrs are kept.
+ *
+ * The content digest is SHA-256 over a canonical manifest of every entry
+ * (path, type, mode, uid, gid, size, mtime, content hash, link target). It
+ * is computed while packing, stored in the manifest, computed again while
+ * unpacking and compared; bk_archive_digest_dir() computes it for a tree on
+ * disk, so "is this cache unchanged?" needs no archive at all.
+ *
+ * Unpacking is safe against hostile archives: absolute paths, `..`, writes
+ * through symlinks or hardlinks leading outside the target, members named
+ * `.bkcache/...` after the manifest, and special files (skipped with a
+ * warning unless allow_special) are refused. It unpacks into a new sibling
+ * directory and swaps it in with rename(2), so a corrupt or truncated stream
+ * leaves the target exactly as it was.
+ *
+ * Memory use does not depend on the size of the tree's files; streams are
+ * read and written through file descriptors.
+ */
+#ifndef BK_ARCHIVE_H
+#define BK_ARCHIVE_H
+
+#include <stdint.h>
+
+#define BK_DIGEST_HEX 64
+#define BK_ARCHIVE_MANIFEST_PATH ".bkcache/manifest.json"
+
+struct bk_archive_stats {
+    char digest[BK_DIGEST_HEX + 1]; /* "sha256:" is not included */
+    uint64_t files;                 /* regular files */
+    uint64_t entries;               /* all entries, the root excluded */
+    uint64_t bytes;                 /* sum of regular file sizes */
+    uint64_t archive_bytes;         /* compressed stream size */
+    double seconds;
+};
+
+struct bk_archive_manifest {
+    char *key;      /* the cache key the archive was saved under, or NULL */
+    char *identity; /* the identity descriptor, or NULL */
+    char digest[BK_DIGEST_HEX + 1];
+    uint64_t files, entries, bytes;
+    char *created; /* RFC 3339 UTC */
+    char *bkcache_version;
+    char *compression; /* "zstd" */
+    int level;
+};
+
+struct bk_pack_opts {
+    int level;            /* zstd level 1..19; 0 means 3 */
+    int threads;          /* zstd workers; 0 means the number of CPUs */
+    const char *key;      /* recorded in the manifest; may be NULL */
+    const char *identity; /* recorded in the manifest; may be NULL */
+    int write_behind;     /* the caller will fsync the output (a store keeps it):
+                             start its writeback every few MiB while packing, so
+                             the disk works alongside compression, not after it */
+};
+
+struct bk_unpack_opts {
+    int allow_special;         /* create device nodes and FIFOs instead of skipping */
+    const char *expect_digest; /* when set, the manifest's digest must equal it */
+    int replace_contents;      /* the target cannot be renamed (a mount point):
+                                  unpack into a hidden directory inside it, verify,
+                                  then replace the other contents with it */
+    int keep_owner;            /* restore uid/gid (default when running as root) */
+};
+
+/* Pack the tree at `dir` into `out_fd`. Fills `st` (may be NULL).
+ * When out_fd is a regular file (not O_APPEND), pack reads the tree once and
+ * writes the manifest at the start last (pwrite), leaving the offset at the
+ * end; on a pipe or socket it reads the tree twice (hash, then stream). The
+ * bytes are the same either way. On failure the fd holds garbage: write to a
+ * temporary file and rename it. Format: docs/archive-format.md. */
+int bk_archive_pack(const char *dir, int out_fd, const struct bk_pack_opts *opts,
+                    struct bk_archive_stats *st);
+
+/* Unpack the stream on `in_fd` into `dir` (created if missing, replaced if
+ * present; its parent must exist). Verifies the manifest and the digest.
+ * `manifest_out` may be NULL; when set, the caller frees it with
+ * bk_archive_manifest_release(). st->archive_bytes is the compressed size
+ * read. Errors: BK_ECORRUPT for a bad, damaged or hostile archive (the
+ * target is untouched), BK_ERR for local failures (permissions, space). */
+int bk_archive_unpack(int in_fd, const char *dir, const struct bk_unpack_opts *opts,
+                      struct bk_archive_stats *st, struct bk_archive_manifest *manifest_out);
+
+/* Read only the manifest (the first member) of the stream on `in_fd`. */
+int bk_archive_read_manifest(int in_fd, struct bk_archive_manifest *out);
+
+/* The content digest of the tree at `dir`, as packing would compute it. */
+int bk_archive_digest_dir(const char *dir, struct bk_archive_stats *st);
+
+void bk_archive_manifest_release(struct bk_archive_manifest *m);
+
+#endif

@@ -1,0 +1,94 @@
+/*
+ * builder_files.h - the file chores of the builder mountio: preparing a
+ * build context, checking archives before they are sent, reading the
+ * build's exported output (reports and archives), cleaning up.
+ *
+ * Kept apart from core/builder/mountio_builder.c so that file is about the batch
+ * logic only. Every function returns BK_OK or a negative bk_status with a
+ * message naming the path at fault.
+ */
+#ifndef BK_BUILDER_FILES_H
+#define BK_BUILDER_FILES_H
+
+#include "core/archive/archive.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A report written by bkcache-helper (see helper/main.c), or what an
+ * archive's manifest announces. */
+struct bk_bfiles_report {
+    char status[16];   /* "ok", "skipped", "empty", "error" */
+    char message[512]; /* "error": what the helper said */
+    char digest[BK_DIGEST_HEX + 1];
+    uint64_t files, entries, bytes, archive_bytes;
+};
+
+/* Put `src` into dir/name: a hard link when possible, else a copy. */
+int bk_bfiles_place(const char *src, const char *dir, const char *name);
+
+/* Write `len` bytes to `path` (created or truncated). */
+int bk_bfiles_write(const char *path, const char *data, size_t len);
+
+/* rm -rf `path`, never following symlinks. Errors are ignored. */
+void bk_bfiles_remove_tree(const char *path);
+
+/* `size`-1 random hex digits (size >= 2). */
+void bk_bfiles_nonce(char *buf, size_t size);
+
+/* Decode the whole archive at `path` (zstd frame checksums must hold) and
+ * read its manifest into `out` (digest, counts, archive size). BK_ECORRUPT
+ * when the archive is damaged. */
+int bk_bfiles_check_archive(const char *path, struct bk_bfiles_report *out);
+
+/* bk_bfiles_check_archive() for n archives at once, on up to one thread per
+ * CPU: out[i] gets paths[i]'s result, its message, and its report. */
+struct bk_bfiles_checked {
+    int rc;
+    char msg[512];
+    struct bk_bfiles_report report;
+};
+void bk_bfiles_check_archives(const char *const *paths, size_t n, struct bk_bfiles_checked *out);
+
+/* Read the manifest of the archive open on `fd` (from offset 0) into `out`
+ * (digest, counts, archive size); `path` names it in errors. BK_ECORRUPT
+ * when it cannot be read. The zstd frames after it are not checked. */
+int bk_bfiles_read_manifest(int fd, const char *path, struct bk_bfiles_report *out);
+
+/* The frames of the archive open on `fd` must tile the file exactly, each
+ * whole (header, blocks, checksum field) and each zstd frame with its
+ * checksum flag set: a cut or misframed archive fails with BK_ECORRUPT.
+ * Only block headers are read (no decompression), so the checksums
+ * themselves are not verified. *size_out gets the file's size. */
+int bk_bfiles_check_frames(int fd, const char *path, uint64_t *size_out);
+
+/* Parse a helper report (one JSON object; see helper/main.c); `what` names
+ * it in errors. BK_ERR when malformed. */
+int bk_bfiles_parse_report(const char *text, const char *what, struct bk_bfiles_report *out);
+
+/* ---- the exported output of a transfer build (core/builder/builder_export.c) ---- */
+
+/* One cache of the batch, by its index k in the generated Dockerfile. */
+struct bk_bfiles_export_item {
+    const char *archive_path; /* in: where archive k goes (save), or NULL (restore) */
+    /* out: */
+    int have_report;                 /* .bkcache/out/<k>.json was in the stream */
+    struct bk_bfiles_report report;  /* ...and said this */
+    int archive_status;              /* BK_OK: <k>.tar.zst written to archive_path, its
+                                        frames whole (bk_bfiles_check_frames) and its
+                                        manifest read; BK_ENOTFOUND: not in the stream;
+                                        else why it is unusable (the file is removed) */
+    char archive_error[512];         /* the message for archive_status */
+    struct bk_bfiles_report archive; /* BK_OK: its manifest and size */
+};
+
+/* Read the tar stream a transfer build exported (`-o type=tar,dest=-`) from
+ * `fd` to its end. BK_OK when the stream was whole (per-item outcomes in
+ * items[]), BK_ECORRUPT when it is damaged or cut short. */
+int bk_bfiles_read_export(int fd, struct bk_bfiles_export_item *items, size_t n);
+
+/* The helper to send: `given`, else $BKCACHE_HELPER, else bkcache-helper
+ * in the running program's directory. BK_ENOTFOUND when it is missing. */
+int bk_bfiles_find_helper(const char *given, char **out);
+
+#endif

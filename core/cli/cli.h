@@ -1,0 +1,124 @@
+/*
+ * cli.h - the command table and the options every command shares.
+ *
+ * core/cli/ is the top layer: the command table (cli.c), option parsing
+ * (options.c), one handler per command (cmd_<name>.c), the glue that turns
+ * options into a project (project.h: Dockerfile, plan, keys), a store
+ * (store_cli.c), a builder (builder_cli.c) and a transfer (restore_cli.h).
+ * Nothing below it sees struct bk_options.
+ *
+ * `bkcache <command> [options] [args]`. Each command is one entry in the
+ * table in core/cli/cli.c and one handler in core/cli/cmd_<name>.c with the same
+ * signature. An entry declares which option groups it accepts; the shared
+ * parser (core/cli/options.c) fills one struct bk_options, rejects options the
+ * command does not take, and leaves positional arguments in opts->args.
+ *
+ * Exit status: 0 success (a cache miss or a store failure too, unless the
+ * user asked for failure), 1 a requested failure (--fail-on-cache-miss,
+ * --fail-on-error) or an internal error, 2 bad input (usage, Dockerfile,
+ * option values). Errors are one line on stderr: "bkcache: FILE:LINE: msg".
+ * stdout carries results only.
+ */
+#ifndef BK_CLI_H
+#define BK_CLI_H
+
+#include "core/util/strvec.h"
+
+#include <stdint.h>
+
+enum bk_opt_group {
+    BK_OPTG_DOCKERFILE = 1u << 0, /* -f, --target, --build-arg, --platform, --context */
+    BK_OPTG_KEY = 1u << 1,        /* --key-prefix, --key-file, --key-extra */
+    BK_OPTG_STORE = 1u << 2,      /* --provider, --store, --store-opt */
+    BK_OPTG_TRANSFER = 1u << 3,   /* --dir, --mount, --state, --compression-level, --force,
+                                     --allow-special, --fail-on-cache-miss, --fail-on-error,
+                                     --lookup-only */
+    BK_OPTG_BUILDER = 1u << 4,    /* --driver, --builder, --docker, --buildkit-addr */
+    BK_OPTG_PRUNE = 1u << 5,      /* --max-size, --max-age, --keep */
+    BK_OPTG_JSON = 1u << 6,       /* --json */
+    BK_OPTG_ARCHIVE = 1u << 7,    /* --compression-level, --allow-special (pack/unpack) */
+};
+
+struct bk_options {
+    /* BK_OPTG_DOCKERFILE */
+    const char *file; /* -f; default "Dockerfile" */
+    const char *target;
+    struct bk_strvec build_args;
+    const char *platform;
+    const char *context; /* build context directory; default: the Dockerfile's directory */
+    /* BK_OPTG_KEY */
+    const char *key_prefix;
+    struct bk_strvec key_files;
+    struct bk_strvec key_extra;
+    /* BK_OPTG_STORE */
+    const char *provider; /* "auto" by default */
+    const char *store;
+    struct bk_strvec store_opts;
+    /* BK_OPTG_TRANSFER */
+    const char *dir;
+    struct bk_strvec mounts; /* --mount NAME filters */
+    const char *state;
+    int compression_level; /* 0: default */
+    int force, allow_special, fail_on_cache_miss, fail_on_error, lookup_only;
+    /* BK_OPTG_BUILDER */
+    const char *driver; /* auto|buildx|docker|buildctl */
+    const char *builder;
+    const char *docker;
+    const char *buildkit_addr;
+    /* BK_OPTG_PRUNE */
+    uint64_t max_size; /* bytes; 0: no limit */
+    int64_t max_age;   /* seconds; 0: no limit */
+    long keep;         /* -1: no limit */
+    /* BK_OPTG_JSON */
+    int json;
+    /* positional arguments */
+    struct bk_strvec args;
+};
+
+struct bk_command {
+    const char *name;
+    int (*run)(struct bk_options *opts);
+    unsigned groups;     /* enum bk_opt_group */
+    const char *usage;   /* "bkcache key [options]" */
+    const char *summary; /* one line for `bkcache --help` */
+    const char *help;    /* the command's own options, for `bkcache CMD --help` */
+};
+
+extern const struct bk_command bk_commands[];
+
+/* Parse argv (after the command name) for `cmd` into opts. Returns 0, 1 when
+ * --help was shown (exit 0), or BK_EINVAL with a message. */
+int bk_options_parse(const struct bk_command *cmd, int argc, char **argv, struct bk_options *opts);
+void bk_options_release(struct bk_options *opts);
+
+struct bk_store;
+
+/* Open the store named by --provider/--store/--store-opt (core/cli/store_cli.c). */
+int bk_store_open_cli(const struct bk_options *o, int read_only, struct bk_store **out);
+
+struct bk_mountio;
+
+/* The builder mountio for restore/save options (core/cli/builder_cli.c) without --dir: probe the
+ * driver chosen by --driver and create the mountio. *desc (caller frees)
+ * says which builder, or why none. When no builder can be used, the
+ * mountio fails every batch with that explanation (so the caller reports
+ * it per cache); BK_EINVAL only for an unknown --driver. With out == NULL
+ * (plan) only probe and describe. */
+int bk_builder_mountio_open(const struct bk_options *o, struct bk_mountio **out, char **desc);
+
+int bk_cli_main(int argc, char **argv);
+
+/* Command handlers: core/cmd_<name>.c */
+int bk_cmd_parse(struct bk_options *o);
+int bk_cmd_mounts(struct bk_options *o);
+int bk_cmd_key(struct bk_options *o);
+int bk_cmd_plan(struct bk_options *o);
+int bk_cmd_save(struct bk_options *o);
+int bk_cmd_restore(struct bk_options *o);
+int bk_cmd_ls(struct bk_options *o);
+int bk_cmd_prune(struct bk_options *o);
+int bk_cmd_pack(struct bk_options *o);
+int bk_cmd_unpack(struct bk_options *o);
+int bk_cmd_version(struct bk_options *o);
+
+#endif

@@ -1,0 +1,181 @@
+/*
+ * cmd_plan.c - `bkcache plan`: the dry run.
+ *
+ * Shows, per cache identity: its first mount (stage, line, target), key and
+ * restore keys; the provider and where the caches would be read from and
+ * written to; and, when the store answers, what restore would fetch (exact
+ * or partial hit and which key, or a miss) and what save would do (upload,
+ * or skip because an immutable store holds the key, or upload unless
+ * unchanged since the restore recorded in the state file). It opens the
+ * store read-only, creates no mountio, writes nothing and starts no build.
+ * --json prints the same as one document.
+ */
+#include "core/cli/cli.h"
+#include "core/util/format.h"
+#include "core/util/log.h"
+#include "core/cli/restore_cli.h"
+#include "core/xfer/state.h"
+#include "core/util/strbuf.h"
+
+#include <cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct plan_row {
+    const char *restore; /* "exact", "partial", "miss", "unknown" */
+    char *matched_key;
+    uint64_t bytes;
+    char *restore_note; /* a failed lookup's message */
+    char *save;         /* what save would do */
+};
+
+static void plan_one(struct bk_xfer_cli *c, const struct bk_state *st,
+                     const struct bk_xfer_item *it, struct plan_row *r)
+{
+    struct bk_lookup q = {
+        .key = it->key,
+        .restore_keys = it->restore_keys,
+        .nrestore = it->nrestore,
+        .identity = it->identity->descriptor,
+    };
+    const struct bk_state_entry *se = bk_state_find(st, it->identity->name);
+    struct bk_provider_entry e;
+    int rc;
+
+    memset(r, 0, sizeof(*r));
+    r->restore = "unknown";
+    if (!c->x.store) {
+        r->restore_note = bk_xasprintf("store unavailable: %s", c->store_error);
+        r->save = bk_xasprintf("upload %s (the store is unavailable now)", it->key);
+        return;
+    }
+    rc = bk_store_lookup(c->x.store, &q, &e);
+    if (rc == BK_ENOTFOUND) {
+        r->restore = "miss";
+    } else if (rc < 0) {
+        r->restore_note = bk_xasprintf("lookup failed: %s", bk_error_msg());
+    } else {
+        r->restore = strcmp(e.key, it->key) == 0 ? "exact" : "partial";
+        r->matched_key = bk_xstrdup(e.key);
+        r->bytes = e.size;
+        bk_provider_entry_release(&e);
+    }
+    if (strcmp(r->restore, "exact") == 0 && (bk_store_caps(c->x.store) & BK_CAP_IMMUTABLE_KEYS))
+        r->save =
+            bk_xasprintf("skip: the store already holds %s and its keys are immutable", it->key);
+    else if (se && se->matched_key && se->digest && strcmp(se->matched_key, it->key) == 0)
+        r->save = bk_xasprintf("upload %s unless its digest is still %.12s (restored)", it->key,
+                               se->digest);
+    else
+        r->save = bk_xasprintf("upload %s", it->key);
+}
+
+static void print_text(struct bk_xfer_cli *c, const struct plan_row *rows)
+{
+    char size[32];
+
+    printf("provider: %s%s%s\n", c->x.store ? bk_store_name(c->x.store) : "unavailable",
+           c->store_error ? ": " : "", c->store_error ? c->store_error : "");
+    printf("caches:   %s\n", c->mountio_desc);
+    printf("state:    %s\n", c->state_path);
+    for (size_t i = 0; i < c->x.n; i++) {
+        const struct bk_xfer_item *it = &c->x.items[i];
+        const struct plan_row *r = &rows[i];
+        printf("\n%s\n", it->identity->name);
+        printf("  cache:        %s\n", it->identity->descriptor ? it->identity->descriptor : "-");
+        if (it->use)
+            printf("  first use:    %s line %d, target %s\n", it->use->stage_label, it->use->line,
+                   it->use->target);
+        printf("  key:          %s\n", it->key);
+        for (size_t k = 0; k < it->nrestore; k++)
+            printf("  %s %s\n", k ? "             " : "restore keys:", it->restore_keys[k]);
+        if (r->restore_note)
+            printf("  restore:      unknown (%s)\n", r->restore_note);
+        else if (r->matched_key) {
+            bk_format_size(r->bytes, size, sizeof(size));
+            printf("  restore:      %s hit %s (%s)\n", r->restore, r->matched_key, size);
+        } else
+            printf("  restore:      miss\n");
+        printf("  save:         %s\n", r->save);
+    }
+}
+
+static void add_str(cJSON *o, const char *name, const char *v)
+{
+    if (v)
+        cJSON_AddStringToObject(o, name, v);
+    else
+        cJSON_AddNullToObject(o, name);
+}
+
+static void print_json(struct bk_xfer_cli *c, const struct plan_row *rows)
+{
+    cJSON *doc = cJSON_CreateObject();
+    cJSON *arr;
+    char *text;
+
+    add_str(doc, "provider", c->x.store ? bk_store_name(c->x.store) : NULL);
+    add_str(doc, "store_error", c->store_error);
+    add_str(doc, "caches", c->mountio_desc);
+    add_str(doc, "state", c->state_path);
+    arr = cJSON_AddArrayToObject(doc, "identities");
+    for (size_t i = 0; i < c->x.n; i++) {
+        const struct bk_xfer_item *it = &c->x.items[i];
+        const struct plan_row *r = &rows[i];
+        cJSON *o = cJSON_CreateObject(), *rk = cJSON_CreateArray(), *use;
+        add_str(o, "name", it->identity->name);
+        add_str(o, "cache", it->identity->descriptor);
+        if (it->use) {
+            use = cJSON_AddObjectToObject(o, "first_use");
+            add_str(use, "stage", it->use->stage_label);
+            cJSON_AddNumberToObject(use, "line", it->use->line);
+            add_str(use, "target", it->use->target);
+        }
+        add_str(o, "key", it->key);
+        for (size_t k = 0; k < it->nrestore; k++)
+            cJSON_AddItemToArray(rk, cJSON_CreateString(it->restore_keys[k]));
+        cJSON_AddItemToObject(o, "restore_keys", rk);
+        add_str(o, "restore", r->restore);
+        add_str(o, "matched_key", r->matched_key);
+        cJSON_AddNumberToObject(o, "bytes", (double)r->bytes);
+        add_str(o, "restore_note", r->restore_note);
+        add_str(o, "save", r->save);
+        cJSON_AddItemToArray(arr, o);
+    }
+    text = cJSON_Print(doc);
+    puts(text);
+    cJSON_free(text);
+    cJSON_Delete(doc);
+}
+
+int bk_cmd_plan(struct bk_options *o)
+{
+    struct bk_xfer_cli c;
+    struct bk_state st = BK_STATE_INIT;
+    struct plan_row *rows;
+    int rc = bk_xfer_cli_open(o, BK_XFER_CLI_PLAN, &c);
+
+    if (rc) {
+        bk_xfer_cli_close(&c);
+        return rc;
+    }
+    if (bk_state_load(c.state_path, &st) < 0)
+        bk_warn("warning: %s", bk_error_msg());
+    rows = bk_xcalloc(c.x.n + 1, sizeof(*rows));
+    for (size_t i = 0; i < c.x.n; i++)
+        plan_one(&c, &st, &c.x.items[i], &rows[i]);
+    if (o->json)
+        print_json(&c, rows);
+    else
+        print_text(&c, rows);
+    for (size_t i = 0; i < c.x.n; i++) {
+        free(rows[i].matched_key);
+        free(rows[i].restore_note);
+        free(rows[i].save);
+    }
+    free(rows);
+    bk_state_release(&st);
+    bk_xfer_cli_close(&c);
+    return 0;
+}

@@ -1,0 +1,103 @@
+/*
+ * cmd_prune.c - `bkcache prune --max-size SIZE --max-age AGE --keep N`.
+ *
+ * Removes store entries, least recently used first; the exact rule for how
+ * the three limits combine is bk_prune_select() (core/store/store.h): an
+ * entry stays only when it is within all of them. Without any limit it
+ * removes nothing. Prints one line per removed entry (--json: a document
+ * {"removed": [...], "kept": N, "freed": BYTES}). Exit 1 when the store
+ * cannot list or delete; a failed removal is reported and the rest go on.
+ */
+#include "core/cli/cli.h"
+#include "core/util/format.h"
+#include "core/util/log.h"
+#include "core/store/store.h"
+#include "core/util/strbuf.h"
+
+#include <cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+static int prune_entries(struct bk_store *s, struct bk_provider_entry *v, size_t n,
+                         const unsigned char *remove, int json)
+{
+    cJSON *doc = cJSON_CreateObject();
+    cJSON *arr = cJSON_AddArrayToObject(doc, "removed");
+    uint64_t freed = 0;
+    size_t kept = 0;
+    int failed = 0;
+    char size[32], used[32];
+
+    for (size_t i = 0; i < n; i++) {
+        if (!remove[i]) {
+            kept++;
+            continue;
+        }
+        if (bk_store_remove(s, &v[i]) < 0) {
+            bk_warn("warning: cannot remove %s: %s", v[i].key, bk_error_msg());
+            failed = 1;
+            kept++;
+            continue;
+        }
+        freed += v[i].size;
+        bk_format_size(v[i].size, size, sizeof(size));
+        bk_format_time(v[i].last_used ? v[i].last_used : v[i].created, used, sizeof(used));
+        if (json) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "key", v[i].key);
+            cJSON_AddNumberToObject(o, "size", (double)v[i].size);
+            cJSON_AddStringToObject(o, "last_used", used);
+            cJSON_AddItemToArray(arr, o);
+        } else {
+            printf("removed %s (%s, last used %s)\n", v[i].key, size, used);
+        }
+    }
+    if (json) {
+        char *text;
+        cJSON_AddNumberToObject(doc, "kept", (double)kept);
+        cJSON_AddNumberToObject(doc, "freed", (double)freed);
+        text = cJSON_Print(doc);
+        puts(text);
+        cJSON_free(text);
+    } else {
+        bk_format_size(freed, size, sizeof(size));
+        printf("pruned: %zu removed, %zu kept, %s freed\n", n - kept, kept, size);
+    }
+    cJSON_Delete(doc);
+    return failed;
+}
+
+int bk_cmd_prune(struct bk_options *o)
+{
+    struct bk_prune_limits lim = {o->max_size, o->max_age, o->keep};
+    struct bk_store *s = NULL;
+    struct bk_provider_entry *v = NULL;
+    unsigned char *remove;
+    size_t n = 0;
+    int rc;
+
+    if (o->args.n)
+        return bk_error("prune: unexpected argument '%s'", o->args.v[0]), 2;
+    if (!lim.max_size && !lim.max_age && lim.keep < 0)
+        bk_info("prune: no --max-size, --max-age or --keep given: nothing to remove");
+    rc = bk_store_open_cli(o, 0, &s);
+    if (rc == BK_EINVAL)
+        return bk_error("%s", bk_error_msg()), 2;
+    if (rc == BK_OK && !(bk_store_caps(s) & BK_CAP_DELETE))
+        rc = bk_error_set(BK_ERR, "provider %s cannot delete entries", bk_store_name(s));
+    if (rc == BK_OK)
+        rc = bk_store_list(s, &v, &n);
+    if (rc < 0) {
+        bk_error("prune: %s", bk_error_msg());
+        bk_store_close(s);
+        return 1;
+    }
+    remove = bk_xcalloc(n + 1, 1);
+    bk_prune_select(v, n, (int64_t)time(NULL), &lim, remove);
+    rc = prune_entries(s, v, n, remove, o->json);
+    free(remove);
+    bk_store_entries_free(v, n);
+    bk_store_close(s);
+    return rc ? 1 : 0;
+}

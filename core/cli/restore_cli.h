@@ -1,0 +1,39 @@
+/*
+ * restore_cli.h - what `restore`, `save` and `plan` share on the command
+ * line: load the Dockerfile's plan and keys, pick the identities (--mount),
+ * open the store, choose where the caches live (select_mountio() in
+ * restore_cli.c: --dir now, the builder later), and find the state file.
+ *
+ * bk_xfer_cli_open() returns 0, or the exit status to end with (2: bad
+ * input such as an unreadable Dockerfile, an unknown --mount name or
+ * --provider). A store that cannot be opened is not bad input: x.store is
+ * NULL, x.store_error says why, and each identity reports the failure.
+ */
+#ifndef BK_RESTORE_CLI_H
+#define BK_RESTORE_CLI_H
+
+#include "core/cli/cli.h"
+#include "core/xfer/restore.h"
+
+struct bk_project;
+
+struct bk_xfer_cli {
+    struct bk_project *project;      /* owns the plan and the keys */
+    const struct bk_buildplan *plan; /* borrowed from project */
+    const struct bk_keyset *keys;    /* borrowed from project */
+    struct bk_xfer x;                /* items, store, mountio (NULL for plan), state path */
+    char *state_path;
+    char *store_error;
+    char *mountio_desc; /* "dir DIR", ... */
+};
+
+enum bk_xfer_cli_mode {
+    BK_XFER_CLI_RESTORE,
+    BK_XFER_CLI_SAVE,
+    BK_XFER_CLI_PLAN, /* read-only store, no mountio created */
+};
+
+int bk_xfer_cli_open(struct bk_options *o, enum bk_xfer_cli_mode mode, struct bk_xfer_cli *c);
+void bk_xfer_cli_close(struct bk_xfer_cli *c);
+
+#endif

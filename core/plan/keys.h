@@ -1,0 +1,67 @@
+/*
+ * keys.h - cache keys that follow the Dockerfile.
+ *
+ * key = <prefix>-<name>-<platform slug>-<hash>, where hash is 32 hex digits
+ * of SHA-256 (two halves, below) over a versioned serialization of: the
+ * key-schema version, the identity descriptor, the platform, the parsed
+ * instructions (not raw text) of every stage that uses the identity and of
+ * the stages those depend on, the contents of --key-file globs, and each
+ * --key-extra string. docs/keys.md explains the design.
+ *
+ * The 32 hex digits are two halves: the first 16 hash the Dockerfile part
+ * alone (schema, identity, platform, instructions), the last 16 the whole
+ * serialization (with key files and extras). restore_keys, most specific
+ * first, are "<prefix>-<name>-<slug>-<first 16>" (same Dockerfile, other
+ * lockfiles) and "<prefix>-<name>-<slug>-" (any earlier cache of this
+ * identity). Every key is at most 512 characters of [A-Za-z0-9._-] (the
+ * strictest provider's rules).
+ */
+#ifndef BK_KEYS_H
+#define BK_KEYS_H
+
+#include "core/plan/buildplan.h"
+#include "core/util/strbuf.h"
+
+#define BK_KEY_MAX 512
+
+struct bk_key_opts {
+    const char *prefix;                /* --key-prefix; NULL: "bkcache" */
+    const struct bk_strvec *key_files; /* --key-file globs; may be NULL */
+    const struct bk_strvec *key_extra; /* --key-extra strings; may be NULL */
+    const char *base_dir;              /* globs are relative to this; NULL: cwd */
+};
+
+struct bk_cache_key {
+    const struct bk_identity *identity; /* borrowed from the plan */
+    char *key;
+    struct bk_strvec restore_keys;
+};
+
+struct bk_keyset {
+    struct bk_cache_key *keys; /* one per plan identity, same order */
+    size_t n;
+};
+
+int bk_keys_compute(const struct bk_buildplan *plan, const struct bk_key_opts *opts,
+                    struct bk_keyset **out);
+void bk_keyset_free(struct bk_keyset *ks);
+
+/* 0 when `key` obeys the key rules, else BK_EINVAL naming the key and rule. */
+int bk_key_validate(const char *key);
+
+/* 0 when `prefix` can start a key: 1 to 128 characters of [A-Za-z0-9._-]. */
+int bk_key_prefix_validate(const char *prefix);
+
+/*
+ * The canonical serialization hashed for identity `i` of `plan` (see
+ * docs/keys.md), appended to `out`. The Dockerfile part ends with the line
+ * "end-dockerfile\n"; the --key-file and --key-extra part follows. Used by
+ * bk_keys_compute() and by tests.
+ */
+int bk_keys_serialize(const struct bk_buildplan *plan, size_t i, const struct bk_key_opts *opts,
+                      struct bk_strbuf *out);
+
+/* Lowercase hex SHA-256 of data into hex (65 bytes with the NUL). */
+void bk_sha256_hex(const void *data, size_t len, char hex[65]);
+
+#endif

@@ -1,0 +1,211 @@
+/*
+ * fileio.c - small file helpers; see fileio.h: whole writes, atomic
+ * small-file writes (the local store's sidecars, the state file), mkdir -p,
+ * and the two ways of moving an archive file from one name to another: a
+ * hard link (no data copied) and a copy.
+ */
+#include "core/util/fileio.h"
+
+#include "core/util/error.h"
+
+#include "core/util/log.h"
+
+#include "core/util/strbuf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void fsync_parent(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir =
+        slash ? bk_xstrndup(path, slash == path ? 1 : (size_t)(slash - path)) : bk_xstrdup(".");
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+    free(dir);
+}
+
+int bk_write_all(int fd, const void *buf, size_t n, int64_t off)
+{
+    const unsigned char *p = buf;
+    while (n > 0) {
+        ssize_t w = off < 0 ? write(fd, p, n) : pwrite(fd, p, n, (off_t)off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+        if (off >= 0)
+            off += w;
+    }
+    return 0;
+}
+
+int bk_file_write_atomic(const char *path, const void *data, size_t len)
+{
+    char *tmp = bk_xasprintf("%s.tmp-XXXXXX", path);
+    const char *p = data;
+    int fd = mkstemp(tmp);
+    int rc = BK_OK;
+
+    if (fd < 0) {
+        rc = bk_error_set(BK_ERR, "%s: cannot write: %s", path, strerror(errno));
+        free(tmp);
+        return rc;
+    }
+    while (len > 0 && rc == BK_OK) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            rc = bk_error_set(BK_ERR, "%s: write: %s", tmp, strerror(errno));
+        else {
+            p += n;
+            len -= (size_t)n;
+        }
+    }
+    if (rc == BK_OK && fsync(fd) != 0)
+        rc = bk_error_set(BK_ERR, "%s: fsync: %s", tmp, strerror(errno));
+    close(fd);
+    if (rc == BK_OK && rename(tmp, path) != 0)
+        rc = bk_error_set(BK_ERR, "%s: rename: %s", path, strerror(errno));
+    if (rc < 0)
+        unlink(tmp);
+    else
+        fsync_parent(path);
+    free(tmp);
+    return rc;
+}
+
+int bk_mkdir_p(const char *path)
+{
+    char *p = bk_xstrdup(path);
+    int rc = BK_OK;
+
+    for (char *s = p + 1;; s++) {
+        char c = *s;
+        if (c != '/' && c != '\0')
+            continue;
+        *s = '\0';
+        if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+            rc = bk_error_set(errno == EACCES ? BK_EDENIED : BK_ERR, "%s: cannot create: %s", p,
+                              strerror(errno));
+            break;
+        }
+        *s = c;
+        if (!c)
+            break;
+    }
+    free(p);
+    return rc;
+}
+
+int bk_file_link_temp(int fd, const char *prefix, char **tmp_out)
+{
+    char src[64];
+
+    *tmp_out = NULL;
+    snprintf(src, sizeof(src), "/proc/self/fd/%d", fd);
+    for (int attempt = 0; attempt < 16; attempt++) {
+        unsigned char r[6];
+        char *tmp;
+        if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+            return bk_error_set(BK_ERR, "getrandom: %s", strerror(errno));
+        tmp =
+            bk_xasprintf("%s%02x%02x%02x%02x%02x%02x", prefix, r[0], r[1], r[2], r[3], r[4], r[5]);
+        if (linkat(AT_FDCWD, src, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) == 0) {
+            *tmp_out = tmp;
+            return BK_OK;
+        }
+        int err = errno;
+        free(tmp);
+        if (err != EEXIST)
+            return bk_error_set(BK_ERR, "%s: cannot link: %s", prefix, strerror(err));
+    }
+    return bk_error_set(BK_ERR, "%s: cannot link: no free temporary name", prefix);
+}
+
+int bk_file_copy_fd(int in, int out, const char *what)
+{
+    char buf[1 << 16];
+    loff_t off = 0;
+
+    /* copy_file_range first: in-kernel, and a reflink on file systems that can */
+    for (;;) {
+        ssize_t n = copy_file_range(in, &off, out, NULL, 1 << 30, 0);
+        if (n == 0)
+            return BK_OK;
+        if (n > 0)
+            continue;
+        if (errno == EINTR)
+            continue;
+        if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
+            return bk_error_set(BK_ERR, "%s: copy: %s", what, strerror(errno));
+        break;
+    }
+    for (;;) {
+        ssize_t n = pread(in, buf, sizeof(buf), off);
+        if (n == 0)
+            return BK_OK;
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return bk_error_set(BK_ERR, "%s: read: %s", what, strerror(errno));
+        }
+        for (ssize_t w = 0; w < n;) {
+            ssize_t k = write(out, buf + w, (size_t)(n - w));
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k < 0)
+                return bk_error_set(errno == ENOSPC ? BK_ESKIPPED : BK_ERR, "%s: write: %s", what,
+                                    strerror(errno));
+            w += k;
+        }
+        off += n;
+    }
+}
+
+int bk_file_stage_fd(int fd, const char *prefix, int durable, char **tmp_out)
+{
+    int out = -1, rc = bk_file_link_temp(fd, prefix, tmp_out);
+
+    if (rc == BK_OK) {
+        if (durable && fsync(fd) != 0) {
+            rc = bk_error_set(BK_ERR, "%s: fsync: %s", *tmp_out, strerror(errno));
+            unlink(*tmp_out);
+            free(*tmp_out);
+            *tmp_out = NULL;
+        }
+        return rc;
+    }
+    bk_debug("%s; copying instead", bk_error_msg());
+    bk_error_clear();
+    *tmp_out = bk_xasprintf("%sXXXXXX", prefix);
+    out = mkstemp(*tmp_out);
+    if (out < 0)
+        rc = bk_error_set(BK_ERR, "%s: cannot create a temporary file: %s", *tmp_out,
+                          strerror(errno));
+    else
+        rc = bk_file_copy_fd(fd, out, *tmp_out);
+    if (rc == BK_OK && durable && fsync(out) != 0)
+        rc = bk_error_set(BK_ERR, "%s: fsync: %s", *tmp_out, strerror(errno));
+    if (out >= 0)
+        close(out);
+    if (rc < 0) {
+        if (out >= 0)
+            unlink(*tmp_out);
+        free(*tmp_out);
+        *tmp_out = NULL;
+    }
+    return rc;
+}

@@ -1,0 +1,291 @@
+/*
+ * restore.c - restore from the store into the caches, and the item helpers
+ * save shares; see restore.h.
+ */
+#include "core/xfer/restore.h"
+
+#include "core/util/log.h"
+#include "core/xfer/state.h"
+#include "core/util/strbuf.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- items ---- */
+
+static void list_names(const struct bk_keyset *ks, struct bk_strbuf *sb)
+{
+    for (size_t i = 0; i < ks->n; i++)
+        bk_strbuf_addf(sb, "%s%s", i ? ", " : "", ks->keys[i].identity->name);
+}
+
+int bk_xfer_items_from_plan(const struct bk_buildplan *plan, const struct bk_keyset *ks,
+                            const struct bk_strvec *only, struct bk_xfer_item **out, size_t *n_out)
+{
+    struct bk_xfer_item *v = bk_xcalloc(ks->n + 1, sizeof(*v));
+    size_t n = 0;
+
+    *out = NULL;
+    *n_out = 0;
+    for (size_t i = 0; only && i < only->n; i++) {
+        size_t k = 0;
+        while (k < ks->n && strcmp(ks->keys[k].identity->name, only->v[i]) != 0)
+            k++;
+        if (k == ks->n) {
+            struct bk_strbuf sb = BK_STRBUF_INIT;
+            list_names(ks, &sb);
+            bk_error_set(BK_EINVAL, "--mount: no cache named '%s' (known: %s)", only->v[i],
+                         ks->n ? sb.buf : "none");
+            bk_strbuf_release(&sb);
+            free(v);
+            return BK_EINVAL;
+        }
+    }
+    for (size_t i = 0; i < ks->n; i++) {
+        const struct bk_cache_key *ck = &ks->keys[i];
+        struct bk_xfer_item *it;
+        if (only && only->n && bk_strvec_find(only, ck->identity->name) < 0)
+            continue;
+        it = &v[n++];
+        it->identity = ck->identity;
+        it->use = plan && ck->identity->first_use < plan->nuses
+                      ? &plan->uses[ck->identity->first_use]
+                      : NULL;
+        it->key = ck->key;
+        it->restore_keys = (const char *const *)ck->restore_keys.v;
+        it->nrestore = ck->restore_keys.n;
+    }
+    *out = v;
+    *n_out = n;
+    return BK_OK;
+}
+
+void bk_xfer_items_free(struct bk_xfer_item *items, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(items[i].matched_key);
+        free(items[i].reason);
+    }
+    free(items);
+}
+
+/* ---- shared helpers ---- */
+
+double bk_xfer__now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void bk_xfer__fail(struct bk_xfer_item *it, const char *what)
+{
+    it->failed = 1;
+    it->action = "error";
+    free(it->reason);
+    it->reason = bk_xasprintf("%s: %s", what, bk_error_msg());
+    bk_warn("warning: %s: %s", it->identity->name, it->reason);
+}
+
+static int mkworkdir(const struct bk_xfer *x, char **out)
+{
+    const char *t = x->tmpdir ? x->tmpdir : getenv("TMPDIR");
+    char *dir = bk_xasprintf("%s/bkcache-XXXXXX", t && *t ? t : "/tmp");
+
+    if (!mkdtemp(dir)) {
+        int rc = bk_error_set(BK_ERR, "%s: cannot create a temporary directory: %s", dir,
+                              strerror(errno));
+        free(dir);
+        return rc;
+    }
+    *out = dir;
+    return BK_OK;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+static void rmworkdir(char *dir)
+{
+    if (!dir)
+        return;
+    nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    free(dir);
+}
+
+int bk_xfer__batch_init(const struct bk_xfer *x, int with_workdir, struct bk_xfer__batch *b)
+{
+    memset(b, 0, sizeof(*b));
+    b->paths = (struct bk_strvec)BK_STRVEC_INIT;
+    b->items = bk_xcalloc(x->n + 1, sizeof(*b->items));
+    b->owner = bk_xcalloc(x->n + 1, sizeof(*b->owner));
+    if (with_workdir && x->n) {
+        int rc = mkworkdir(x, &b->work);
+        if (rc < 0)
+            return rc;
+    }
+    for (size_t i = 0; i < x->n; i++)
+        bk_strvec_pushf(&b->paths, "%s/%s.tar.zst", b->work ? b->work : ".",
+                        x->items[i].identity->name);
+    return BK_OK;
+}
+
+void bk_xfer__batch_add(struct bk_xfer__batch *b, const struct bk_xfer *x, size_t i)
+{
+    const struct bk_xfer_item *it = &x->items[i];
+    b->items[b->n] = (struct bk_mountio_item){
+        .identity = it->identity,
+        .use = it->use,
+        .key = it->key,
+        .archive_path = b->paths.v[i],
+    };
+    b->owner[b->n++] = i;
+}
+
+void bk_xfer__batch_release(struct bk_xfer__batch *b)
+{
+    rmworkdir(b->work);
+    bk_strvec_clear(&b->paths);
+    free(b->items);
+    free(b->owner);
+    memset(b, 0, sizeof(*b));
+}
+
+/* ---- restore ---- */
+
+const char *bk_hit_name(enum bk_hit h)
+{
+    switch (h) {
+    case BK_HIT_EXACT: return "exact";
+    case BK_HIT_PARTIAL: return "partial";
+    case BK_HIT_MISS: return "miss";
+    default: return "";
+    }
+}
+
+/* Look up one item and, unless lookup_only, download its archive to `path`.
+ * Returns 1 when an archive is ready to inject. */
+static int fetch_one(struct bk_xfer *x, struct bk_xfer_item *it, const char *path)
+{
+    struct bk_lookup q = {
+        .key = it->key,
+        .restore_keys = it->restore_keys,
+        .nrestore = it->nrestore,
+        .identity = it->identity->descriptor,
+    };
+    struct bk_provider_entry e;
+    int rc;
+
+    it->hit = BK_HIT_MISS;
+    if (!x->store) {
+        bk_error_set(BK_ERR, "%s", x->store_error ? x->store_error : "no store");
+        bk_xfer__fail(it, "store unavailable");
+        return 0;
+    }
+    rc = bk_store_lookup(x->store, &q, &e);
+    if (rc == BK_ENOTFOUND) {
+        it->action = "miss";
+        bk_warn("warning: %s: cache miss: no entry for %s or its restore keys", it->identity->name,
+                it->key);
+        return 0;
+    }
+    if (rc < 0) {
+        bk_xfer__fail(it, "lookup");
+        return 0;
+    }
+    it->matched_key = bk_xstrdup(e.key);
+    it->hit = strcmp(e.key, it->key) == 0 ? BK_HIT_EXACT : BK_HIT_PARTIAL;
+    it->bytes = e.size;
+    if (x->lookup_only) {
+        it->action = "found";
+        bk_provider_entry_release(&e);
+        return 0;
+    }
+    rc = bk_store_download(x->store, &e, path, &it->bytes);
+    bk_provider_entry_release(&e);
+    if (rc < 0) {
+        bk_xfer__fail(it, "download");
+        return 0;
+    }
+    return 1;
+}
+
+static void write_state(const struct bk_xfer *x)
+{
+    struct bk_state st = BK_STATE_INIT;
+
+    if (!x->state_path || x->lookup_only)
+        return;
+    if (bk_state_load(x->state_path, &st) < 0)
+        bk_warn("warning: %s (starting a new state file)", bk_error_msg());
+    for (size_t i = 0; i < x->n; i++) {
+        const struct bk_xfer_item *it = &x->items[i];
+        int restored = strcmp(it->action, "restored") == 0;
+        bk_state_set(&st, it->identity->name, it->key, it->matched_key, bk_hit_name(it->hit),
+                     restored && it->digest[0] ? it->digest : NULL);
+    }
+    if (bk_state_save(x->state_path, &st) < 0)
+        bk_warn("warning: %s", bk_error_msg());
+    bk_state_release(&st);
+}
+
+int bk_restore_run(struct bk_xfer *x)
+{
+    struct bk_xfer__batch b;
+    double t0;
+    int rc = bk_xfer__batch_init(x, !x->lookup_only, &b);
+
+    if (rc < 0)
+        goto done;
+    for (size_t i = 0; i < x->n; i++) {
+        struct bk_xfer_item *it = &x->items[i];
+        t0 = bk_xfer__now();
+        if (fetch_one(x, it, b.paths.v[i]))
+            bk_xfer__batch_add(&b, x, i);
+        it->seconds = bk_xfer__now() - t0;
+    }
+    if (b.n) {
+        int brc;
+        t0 = bk_xfer__now();
+        brc = x->io->ops->inject(x->io, b.items, b.n);
+        for (size_t j = 0; j < b.n; j++) {
+            struct bk_xfer_item *it = &x->items[b.owner[j]];
+            const struct bk_mountio_item *mi = &b.items[j];
+            it->seconds += (bk_xfer__now() - t0) / (double)b.n;
+            if (brc < 0) {
+                bk_xfer__fail(it, "restore");
+                continue;
+            }
+            switch (mi->status) {
+            case BK_OK:
+                it->action = "restored";
+                it->files = mi->stats.files;
+                memcpy(it->digest, mi->stats.digest, sizeof(it->digest));
+                break;
+            case BK_ESKIPPED:
+                it->action = "skipped";
+                it->reason = bk_xstrdup("the cache already holds data (--force replaces it)");
+                break;
+            default:
+                bk_error_set(mi->status, "%s", bk_status_name(mi->status));
+                bk_xfer__fail(it, "unpack");
+                break;
+            }
+        }
+    }
+    write_state(x);
+done:
+    bk_xfer__batch_release(&b);
+    return rc;
+}

@@ -1,0 +1,117 @@
+/*
+ * restore.h - save and restore as library functions, independent of where
+ *
+ * core/xfer/ is the orchestration of save and restore (restore.c, save.c),
+ * their per-item report (restore_report.c) and the state file that carries
+ * what restore found to the save of the same job (state.h). It sits on
+ * core/store/, core/builder/ (through mountio) and core/plan/.
+ * the caches live.
+ *
+ * The CLI (core/cli/cmd_restore.c, core/cli/cmd_save.c, through core/cli/restore_cli.c)
+ * builds a struct bk_xfer: the identities to move (bk_xfer_items_from_plan),
+ * an open store (core/store/store.h), a mountio (core/builder/mountio.h: a directory or a
+ * builder; this code never asks which) and the state file path. Then:
+ *
+ *   restore, per item: lookup(key, restore keys) -> download into a
+ *     temporary directory (verified by the store) -> one inject batch ->
+ *     record hit kind, matched key and digest in the state file. With
+ *     lookup_only it stops after the lookup and writes no state.
+ *   save, per item: when the store's keys are immutable and it already
+ *     holds the exact key, skip (nothing would change); else one extract
+ *     batch (pack) -> skip when the state file says this key was restored
+ *     with the same digest -> upload.
+ *
+ * Nothing here fails the build: every outcome (miss, failed lookup, failed
+ * upload, ...) is recorded per item, logged as a warning when it is a
+ * failure, and bk_xfer_exit_status() turns the outcomes and the user's
+ * --fail-on-* flags into the exit status.
+ *
+ * Ownership: items are owned by the caller (bk_xfer_items_free()); their
+ * inputs are borrowed from the plan and keyset, which must outlive them.
+ */
+#ifndef BK_RESTORE_H
+#define BK_RESTORE_H
+
+#include "core/archive/archive.h"
+#include "core/plan/buildplan.h"
+#include "core/plan/keys.h"
+#include "core/builder/mountio.h"
+#include "core/store/store.h"
+
+#include <stdint.h>
+
+enum bk_hit { BK_HIT_NONE, BK_HIT_MISS, BK_HIT_PARTIAL, BK_HIT_EXACT };
+
+struct bk_xfer_item {
+    /* inputs (borrowed) */
+    const struct bk_identity *identity;
+    const struct bk_mount_use *use; /* first use, or NULL */
+    const char *key;
+    const char *const *restore_keys;
+    size_t nrestore;
+    /* results */
+    enum bk_hit hit;    /* restore: what the lookup found; save: what restore found, or NONE */
+    char *matched_key;  /* the key that matched, or NULL */
+    const char *action; /* restore: restored, found, miss, skipped, error;
+                           save: saved, unchanged, exists, empty, skipped, error */
+    char *reason;       /* one line saying why (skips, errors), or NULL */
+    int failed;         /* a store or mountio operation failed (--fail-on-error) */
+    uint64_t bytes;     /* archive bytes moved (or found, with --lookup-only) */
+    uint64_t files;     /* regular files in the cache */
+    double seconds;
+    char digest[BK_DIGEST_HEX + 1]; /* content digest, "" when unknown */
+};
+
+struct bk_xfer {
+    struct bk_store *store; /* NULL when it could not be opened: store_error says why */
+    const char *store_error;
+    struct bk_mountio *io;
+    const char *state_path; /* NULL: no state file */
+    const char *tmpdir;     /* NULL: $TMPDIR, else /tmp */
+    int lookup_only;        /* restore: stop after the lookup */
+    struct bk_xfer_item *items;
+    size_t n;
+};
+
+/* One item per identity of `ks` (plan order), keeping only the names in
+ * `only` when it is non-empty. BK_EINVAL naming the unknown name and
+ * listing the known ones. `plan` may be NULL (no use information). */
+int bk_xfer_items_from_plan(const struct bk_buildplan *plan, const struct bk_keyset *ks,
+                            const struct bk_strvec *only, struct bk_xfer_item **out, size_t *n_out);
+void bk_xfer_items_free(struct bk_xfer_item *items, size_t n);
+
+/* Run restore or save over x->items. BK_OK unless the temporary directory
+ * cannot be made; outcomes are in the items. */
+int bk_restore_run(struct bk_xfer *x);
+int bk_save_run(struct bk_xfer *x);
+
+const char *bk_hit_name(enum bk_hit h); /* "exact", "partial", "miss", "" */
+
+/* Print the per-identity summary on stdout: one line each, or with `json`
+ * {"command": ..., "provider": ..., "identities": [{name, key, matched_key,
+ * hit, action, reason, bytes, files, seconds, digest}]}. */
+void bk_xfer_print(const struct bk_xfer *x, const char *command, int json);
+
+/* 1 when --fail-on-error and an item failed, or --fail-on-cache-miss and
+ * an item did not hit exactly (restore only); else 0. */
+int bk_xfer_exit_status(const struct bk_xfer *x, int fail_on_cache_miss, int fail_on_error);
+
+/* ---- shared by restore.c and save.c (internal) ---- */
+
+/* One mountio batch: an archive path per x->items[i] (in a temporary
+ * directory removed by release), and the items handed to the mountio. */
+struct bk_xfer__batch {
+    char *work;                    /* the temporary directory, or NULL */
+    struct bk_strvec paths;        /* paths.v[i]: the archive of x->items[i] */
+    struct bk_mountio_item *items; /* what the mountio gets */
+    size_t *owner;                 /* items[j] is for x->items[owner[j]] */
+    size_t n;
+};
+
+int bk_xfer__batch_init(const struct bk_xfer *x, int with_workdir, struct bk_xfer__batch *b);
+void bk_xfer__batch_add(struct bk_xfer__batch *b, const struct bk_xfer *x, size_t i);
+void bk_xfer__batch_release(struct bk_xfer__batch *b);
+void bk_xfer__fail(struct bk_xfer_item *it, const char *what);
+double bk_xfer__now(void);
+
+#endif
