@@ -1,11 +1,15 @@
-// bkcache.js - what the bkcache actions share: finding (or building) the binary, turning the
+// bkcache.js - what the bkcache actions share: finding (or installing) the binary, turning the
 // action's inputs into command-line options, running `bkcache restore|save --json`, and
 // reporting the result as outputs, a job summary table and log groups.
 //
-// The binary: $BKCACHE_BIN, else `bkcache` on PATH, else built from this repository's source
-// (the checkout the action runs from): scripts/deps.sh installs the Debian build packages
-// (through sudo when not root), `make bkcache` builds it, and the repository directory is
-// added to GITHUB_PATH so later steps of the job, actions or `run:` steps, reuse it.
+// The binary: $BKCACHE_BIN, else `bkcache` on PATH, else the release of the action's own
+// version from the runner's tool cache, downloading it there first (release.js: checksum
+// verified against the release's SHA256SUMS; a mismatch fails the step). Only when no
+// release asset fits (an architecture without a build, a branch or SHA ref, a missing asset)
+// is it built from this repository's source (the checkout the action runs from), with a
+// warning: scripts/deps.sh installs the Debian build packages (through sudo when not root)
+// and `make` builds bkcache and bkcache-helper. Either directory is added to GITHUB_PATH so
+// later steps of the job, actions or `run:` steps, reuse the binary.
 //
 // Credentials: only JavaScript actions receive ACTIONS_RUNTIME_TOKEN, ACTIONS_RESULTS_URL,
 // ACTIONS_CACHE_URL and ACTIONS_CACHE_SERVICE_V2 from the runner. They reach the binary
@@ -22,6 +26,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const crypto = require('node:crypto');
 const runner = require('./runner');
+const release = require('./release');
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
 
@@ -47,28 +52,33 @@ function run(cmd, args, opts = {}) {
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited with ${r.status}`);
 }
 
-// The path of a usable bkcache, building it from source when there is none.
-function locateBinary() {
+// Build bkcache and bkcache-helper from the action's own checkout; returns its directory.
+function buildFromSource() {
+  if (!fs.existsSync(path.join(REPO_ROOT, 'Makefile')))
+    throw new Error('bkcache is not on PATH and this action has no source to build it from');
+  if (isExecutable(path.join(REPO_ROOT, 'bkcache'))) return REPO_ROOT;
+  runner.startGroup('Build bkcache from source');
+  try {
+    const root = typeof process.getuid === 'function' && process.getuid() === 0;
+    run(root ? 'sh' : 'sudo', root ? ['scripts/deps.sh'] : ['-n', 'sh', 'scripts/deps.sh'],
+      { cwd: REPO_ROOT });
+    const jobs = String(Math.max(1, require('node:os').cpus().length));
+    run('make', ['-j', jobs, 'bkcache', 'bkcache-helper'], { cwd: REPO_ROOT });
+  } finally {
+    runner.endGroup();
+  }
+  return REPO_ROOT;
+}
+
+// The path of a usable bkcache: given, on PATH, the release (tool cache or download), or
+// built from source when no release asset fits.
+async function locateBinary() {
   if (process.env.BKCACHE_BIN) return process.env.BKCACHE_BIN;
   const found = onPath('bkcache');
   if (found) return found;
-  const built = path.join(REPO_ROOT, 'bkcache');
-  if (!isExecutable(built)) {
-    if (!fs.existsSync(path.join(REPO_ROOT, 'Makefile')))
-      throw new Error('bkcache is not on PATH and this action has no source to build it from');
-    runner.startGroup('Build bkcache from source');
-    try {
-      const root = typeof process.getuid === 'function' && process.getuid() === 0;
-      run(root ? 'sh' : 'sudo', root ? ['scripts/deps.sh'] : ['-n', 'sh', 'scripts/deps.sh'],
-        { cwd: REPO_ROOT });
-      const jobs = String(Math.max(1, require('node:os').cpus().length));
-      run('make', ['-j', jobs, 'bkcache'], { cwd: REPO_ROOT });
-    } finally {
-      runner.endGroup();
-    }
-  }
-  runner.addPath(REPO_ROOT);
-  return built;
+  const dir = (await release.install()) || buildFromSource();
+  runner.addPath(dir);
+  return path.join(dir, 'bkcache');
 }
 
 // cache-map JSON -> mount names (cache ids, or targets when no id is given).
@@ -128,6 +138,7 @@ function commonArgs(bin) {
   opt('--key-prefix', runner.getInput('key-prefix'));
   opt('--builder', runner.getInput('builder'));
   opt('--provider', runner.getInput('provider') || 'github');
+  opt('--store', runner.getInput('store'));
   opt('--dir', runner.getInput('dir'));
   for (const k of runner.getMultilineInput('key-files')) a.push('--key-file', k);
   for (const s of runner.getMultilineInput('store-opts')) a.push('--store-opt', s);
@@ -153,9 +164,9 @@ function maskCredentials() {
 
 // What every step does first: mask the token, find the binary, build the options. The state
 // file is named from the options, so a later save step with the same inputs finds it.
-function prepare() {
+async function prepare() {
   maskCredentials();
-  const bin = locateBinary();
+  const bin = await locateBinary();
   const args = commonArgs(bin);
   return { bin, args, state: stateFile(args) };
 }

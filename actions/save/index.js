@@ -5,10 +5,10 @@
 const runner = require('../lib/runner');
 const bk = require('../lib/bkcache');
 
-try {
-  const { bin, args, state } = bk.prepare();
+async function main() {
+  const { bin, args, state } = await bk.prepare();
   const r = bk.save(bin, [...args, '--state', state]);
   if (r.status !== 0) runner.setFailed(`bkcache save exited with status ${r.status}`);
-} catch (e) {
-  runner.setFailed(e.message);
 }
+
+main().catch((e) => runner.setFailed(e.message));

@@ -64,14 +64,29 @@ check "cache-mounts main restores, post saves" bash -c \
   "grep -q '^argv: restore ' $FAKE_LOG && grep -q '^argv: save ' $FAKE_LOG"
 check "post saves with the main step's options and state file" bash -c \
   "r=\$(sed -n 's/^argv: restore //p' $FAKE_LOG); s=\$(sed -n 's/^argv: save //p' $FAKE_LOG); [ \"\$r\" = \"\$s\" ]"
-check "save-on-failure exports BKCACHE_SAVE_ON_FAILURE for post-if" \
-  test "$(json_get env.BKCACHE_SAVE_ON_FAILURE <"$WORK/step/main.json")" = true
+check "save-on-failure is kept in the step's own state, not exported to later steps" bash -c \
+  "[ \"\$(json_get state.save-on-failure <$WORK/step/main.json)\" = true ] && [ ! -s $WORK/step/env.txt ]"
 check "post step adds the save table to the summary" grep -q "^### bkcache save" "$WORK/step/summary.md"
 cp "$WORK/step/summary.md" "$WORK/summary-cache-mounts.md"
 fresh
 BKCACHE_BIN=$HERE/fake-bkcache.sh $SIM "$A/cache-mounts" main "$WORK/step" lookup-only=true >/dev/null 2>&1
 BKCACHE_BIN=$HERE/fake-bkcache.sh $SIM "$A/cache-mounts" post "$WORK/step" lookup-only=true >/dev/null 2>&1
 check "cache-mounts with lookup-only does not save" bash -c "! grep -q '^argv: save' $FAKE_LOG"
+
+# after a failed job: only the use that set save-on-failure saves (two uses in one job)
+fresh
+mkdir -p "$WORK/step/a" "$WORK/step/b"
+BKCACHE_BIN=$HERE/fake-bkcache.sh $SIM "$A/cache-mounts" main "$WORK/step/a" mounts=a save-on-failure=true >/dev/null 2>&1
+BKCACHE_BIN=$HERE/fake-bkcache.sh $SIM "$A/cache-mounts" main "$WORK/step/b" mounts=b >/dev/null 2>&1
+SIM_JOB_STATUS=failure BKCACHE_BIN=$HERE/fake-bkcache.sh $SIM "$A/cache-mounts" post "$WORK/step/b" mounts=b >/dev/null 2>&1
+SIM_JOB_STATUS=failure BKCACHE_BIN=$HERE/fake-bkcache.sh $SIM "$A/cache-mounts" post "$WORK/step/a" mounts=a save-on-failure=true >/dev/null 2>&1
+check "failed job: the use with save-on-failure saves, the other use does not" bash -c \
+  "grep -q '^argv: save .*--mount a ' $FAKE_LOG && ! grep -q '^argv: save .*--mount b ' $FAKE_LOG && grep -q 'job status is failure; not saving' $WORK/step/b/post.log"
+fresh
+BKCACHE_BIN=$HERE/fake-bkcache.sh $SIM "$A/cache-mounts" main "$WORK/step" save-on-failure=true >/dev/null 2>&1
+SIM_JOB_STATUS=cancelled BKCACHE_BIN=$HERE/fake-bkcache.sh $SIM "$A/cache-mounts" post "$WORK/step" save-on-failure=true >/dev/null 2>&1
+check "a cancelled job is not saved, even with save-on-failure" bash -c \
+  "! grep -q '^argv: save' $FAKE_LOG && grep -q 'cancelled; not saving' $WORK/step/post.log"
 
 # the binary: from PATH, else this checkout's build, whose directory goes to GITHUB_PATH
 fresh

@@ -67,6 +67,7 @@ A=$ROOT/actions
 SIM="node $HERE/runner-sim.js"
 export FAKE_LOG=$WORK/fake.log
 json_get() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{let v=JSON.parse(s);for(const k of process.argv[1].split("."))v=v[k];console.log(typeof v==="object"?JSON.stringify(v):v)})' "$1"; }
+export -f json_get # used inside bash -c checks
 fresh() { rm -rf "$WORK/step" && mkdir -p "$WORK/step" && : >"$FAKE_LOG"; }
 
 # ---- suites ----

@@ -3,6 +3,11 @@
 // given), GITHUB_OUTPUT / GITHUB_STATE / GITHUB_ENV / GITHUB_PATH / GITHUB_STEP_SUMMARY are
 // files in WORKDIR, the post step gets STATE_<name> from the main step's state file and the
 // variables exported through GITHUB_ENV, and the step's stdout is kept in WORKDIR/<step>.log.
+// An input default of `${{ job.status }}` is the job's status as the runner evaluates it for
+// that step: $SIM_JOB_STATUS (default success). The post step runs only when its `post-if`
+// holds for that status (always(), success(), failure(), cancelled(), !cancelled(); none given
+// means success()); otherwise the sim prints {"skipped": true}. The script runs with this
+// node, whatever `runs.using` names (node24 actions run under the node installed here).
 //
 //   node runner-sim.js ACTION_DIR main|post WORKDIR [name=value ...]
 //
@@ -32,7 +37,7 @@ function readAction(dir) {
       inputs[current] = '';
     } else if (section === 'inputs' && current && (m = /^ {4}default:\s*'(.*)'\s*$/.exec(line))) {
       inputs[current] = m[1];
-    } else if (section === 'runs' && (m = /^ {2}(main|post):\s*'?([^'\s]+)'?/.exec(line))) {
+    } else if (section === 'runs' && (m = /^ {2}(main|post|post-if|using):\s*['"]?(.*?)['"]?\s*$/.exec(line))) {
       runs[m[1]] = m[2];
     }
   }
@@ -58,9 +63,20 @@ function readFileCommands(file) {
   return out;
 }
 
+// post-if for the job status: the status functions the actions use, nothing more.
+function postIfHolds(expr, status) {
+  const fns = { 'always()': true, 'success()': status === 'success', 'failure()': status === 'failure',
+    'cancelled()': status === 'cancelled', '!cancelled()': status !== 'cancelled' };
+  const e = (expr || 'success()').trim();
+  if (!(e in fns)) throw new Error(`runner-sim: post-if '${e}' is not understood`);
+  return fns[e];
+}
+
+const jobStatus = process.env.SIM_JOB_STATUS || 'success';
 const action = readAction(actionDir);
 const env = Object.assign({}, process.env);
-for (const [k, v] of Object.entries(action.inputs)) env[`INPUT_${k.toUpperCase()}`] = v;
+for (const [k, v] of Object.entries(action.inputs))
+  env[`INPUT_${k.toUpperCase()}`] = v.replace(/\$\{\{\s*job\.status\s*\}\}/g, jobStatus);
 for (const g of given) {
   const k = g.slice(0, g.indexOf('='));
   if (!(k in action.inputs)) throw new Error(`action has no input '${k}'`);
@@ -78,6 +94,10 @@ if (step === 'post') {
 }
 const script = action.runs[step];
 if (!script) throw new Error(`action has no ${step} step`);
+if (step === 'post' && !postIfHolds(action.runs['post-if'], jobStatus)) {
+  console.log(JSON.stringify({ skipped: true }));
+  process.exit(0);
+}
 const r = cp.spawnSync(process.execPath, [path.join(actionDir, script)], { env,
   cwd: env.GITHUB_WORKSPACE || process.cwd(), encoding: 'utf8' });
 fs.writeFileSync(path.join(workdir, `${step}.log`), (r.stdout || '') + (r.stderr || ''));
