@@ -1,6 +1,8 @@
 // common.js - what the task's two entry points share: finding the bundled
-// bkcache binary (and making it executable: a VSIX is a zip and loses the
-// mode bits), the job token, the command line built from the inputs, and
+// bkcache binary for the agent's architecture, bin/linux-<amd64|arm64>/ as
+// package.sh unpacks the release assets there (and making bkcache and
+// bkcache-helper executable: a VSIX is a zip and loses the mode bits), the
+// job token, the command line built from the inputs, and
 // reading the cache-hit outcome from `bkcache restore --json`.
 //
 // Inputs mirror the GitHub action's (dockerfile, target, build-args,
@@ -17,14 +19,19 @@ const tl = require('azure-pipelines-task-lib/task');
 const RAN = 'BKCACHE_RESTORE_RAN';
 const HIT = 'BKCACHE_CACHE_HIT';
 
+const RELEASE_ARCH = { x64: 'amd64', arm64: 'arm64' }; // node's arch -> the release's
+
 function binaryPath() {
   let p = process.env.BKCACHE_BINARY; // a bkcache already on the agent, or a test stub
   if (!p) {
-    const arch = { x64: 'x64', arm64: 'arm64' }[process.arch];
+    const arch = RELEASE_ARCH[process.arch];
     if (tl.getPlatform() !== tl.Platform.Linux || !arch) {
       throw new Error(`bkcache runs on Linux x64 and arm64 agents, not ${process.platform}/${process.arch}`);
     }
     p = path.join(__dirname, 'bin', `linux-${arch}`, 'bkcache');
+    if (!fs.existsSync(p)) throw new Error(`this task was packaged without a linux-${arch} build of bkcache (${p})`);
+    const helper = path.join(path.dirname(p), 'bkcache-helper');
+    if (fs.existsSync(helper)) fs.chmodSync(helper, 0o755);
   }
   if (!fs.existsSync(p)) throw new Error(`bkcache binary not found at ${p}`);
   fs.chmodSync(p, 0o755);

@@ -51,19 +51,41 @@ if grep -Eq '^##vso\[task.setvariable variable=CACHE_RESTORED;.*\]inexact$' "$wo
   ok "task main: cacheHitVar and the cacheHit output are set (inexact); the token never shows"
 else bad "task main variables" "$work/task.out"; fi
 
-# As unzipped from a VSIX: the task folder with bin/linux-<arch>/bkcache, mode 0644.
-arch=$(node -p "({x64: 'x64', arm64: 'arm64'})[process.arch] || 'x64'")
-vsix="$work/vsix/bkcache"
-mkdir -p "$vsix/bin/linux-$arch"
-cp "$task_dir"/*.js "$task_dir/task.json" "$vsix/" && ln -s "$task_dir/node_modules" "$vsix/node_modules"
-cp "$stub" "$vsix/bin/linux-$arch/bkcache" && chmod 0644 "$vsix/bin/linux-$arch/bkcache"
+# As packaged by package.sh from a release (tests/emulators/release/make-release.sh, the
+# stub as bkcache) and unzipped from the VSIX: bin/linux-<arch>/ with modes lost.
+rel="$work/release"
+printf '#!/bin/sh\necho helper\n' >"$work/stub-helper"
+sh "$root/tests/emulators/release/make-release.sh" "$rel" v1.2.3 "$stub" "$work/stub-helper" amd64 arm64
+if sh "$root/azure-tasks/package.sh" --release "$rel" --stage-only "$work/pkg" >"$work/pkg.out" 2>&1 &&
+   [ -f "$work/pkg/stage/bkcache/bin/linux-amd64/bkcache-helper" ] && [ -f "$work/pkg/stage/bkcache/bin/linux-arm64/bkcache" ] &&
+   [ -f "$work/pkg/stage/bkcache/icon.png" ] && [ -f "$work/pkg/stage/vss-extension.json" ] && [ ! -e "$task_dir/bin/linux-arm64" ]; then
+  ok "package.sh: both architectures' release binaries staged beside the task, the source tree untouched"
+else bad "package.sh staging" "$work/pkg.out"; fi
+cp -R "$rel" "$work/release-bad"
+printf 'tampered' >>"$work/release-bad/bkcache-v1.2.3-linux-arm64.tar.gz"
+if ! sh "$root/azure-tasks/package.sh" --release "$work/release-bad" --stage-only "$work/pkg-bad" >"$work/pkg.out" 2>&1 &&
+   grep -q 'bkcache-v1.2.3-linux-arm64.tar.gz does not match SHA256SUMS' "$work/pkg.out"; then
+  ok "package.sh: an asset that does not match SHA256SUMS is refused"
+else bad "package.sh checksum" "$work/pkg.out"; fi
+arch=$(node -p "({x64: 'amd64', arm64: 'arm64'})[process.arch] || 'amd64'")
+vsix="$work/pkg/stage/bkcache"
+find "$vsix/bin" -type f -exec chmod 0644 {} +
+ln -s "$task_dir/node_modules" "$vsix/node_modules"
 rm -f "$work/stub.log"
 task_dir_saved=$task_dir; task_dir=$vsix
 run_task main.js "STUB_LOG=$work/stub.log" >"$work/task.out" 2>&1; rc=$?
 task_dir=$task_dir_saved
-if [ $rc -eq 0 ] && [ -x "$vsix/bin/linux-$arch/bkcache" ] && head -1 "$work/stub.log" 2>/dev/null | grep -qx restore; then
-  ok "task main: the bundled bin/linux-$arch/bkcache, unzipped without its mode, is made executable and run"
+if [ $rc -eq 0 ] && [ -x "$vsix/bin/linux-$arch/bkcache" ] && [ -x "$vsix/bin/linux-$arch/bkcache-helper" ] &&
+   head -1 "$work/stub.log" 2>/dev/null | grep -qx restore; then
+  ok "task main: the packed bin/linux-$arch/bkcache, unzipped without its mode, is made executable (and its helper) and run"
 else bad "task bundled binary (rc=$rc)" "$work/task.out"; fi
+rm -rf "$vsix/bin/linux-$arch"
+task_dir=$vsix
+run_task main.js "STUB_LOG=$work/stub.log" >"$work/task.out" 2>&1
+task_dir=$task_dir_saved
+if grep -q "^##vso\[task.complete result=Failed;\]this task was packaged without a linux-$arch build" "$work/task.out"; then
+  ok "task main: an architecture the package lacks fails with a message saying so"
+else bad "task missing arch" "$work/task.out"; fi
 
 hit_for() { # STUB_OUT -> the cacheHit value the task sets
   # shellcheck disable=SC2086
