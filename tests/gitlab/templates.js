@@ -236,6 +236,7 @@ function checkComponent() {
   const used = new Set([...text.matchAll(/\$\[\[\s*inputs\.([A-Za-z0-9_-]+)\s*\]\]/g)].map((m) => m[1]));
   ok(Object.keys(inputs).every((k) => used.has(k)), "component: every input is used", Object.keys(inputs).filter((k) => !used.has(k)).join(" "));
   ok(Object.values(inputs).every((i) => "default" in i), "component: every input has a default");
+  ok(Object.values(inputs).every((i) => typeof i.description === "string" && i.description.length > 0), "component: every input has a description", Object.keys(inputs).filter((k) => !inputs[k].description).join(" "));
   ok(Object.values(inputs).every((i) => !i.options || (i.options.length <= 50 && i.options.includes(i.default))), "component: options include their defaults");
   ok(Object.values(inputs).every((i) => !i.regex || new RegExp(i.regex).test(String(i.default))), "component: defaults match their regex");
   ok(!Object.keys(config).some((n) => GLOBAL_KEYWORDS.includes(n)), "component: no global keywords");

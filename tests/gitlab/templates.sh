@@ -74,18 +74,78 @@ restored() { [ -n "$(find "$1/cache" -name "artifact-$2" 2>/dev/null)" ]; }
 BIN_DIR=$(dirname "$BKCACHE")
 export PATH="$BIN_DIR:$PATH"
 
-# installing: a missing binary without a URL fails clearly; a URL on the API gets the job token
+# ---- installing the binary (the .bkcache-install snippet) ----
+# An Alpine-like job: busybox's sh, wget, sha256sum, tar and awk only (no curl, no bash).
+BB=$T/busybox
+mkdir -p "$BB"
+for a in $(busybox --list); do ln -sf "$(command -v busybox)" "$BB/$a"; done
+# A release (tests/emulators/release/make-release.sh) on a loopback release host that
+# redirects like the real one; v6.6.6's asset does not match its SHA256SUMS; v7.0.0 has none.
+REL=$T/rel/files
+mkdir -p "$REL"
+sh tests/emulators/release/make-release.sh "$REL/v1.2.3" v1.2.3 "$BKCACHE" "$BKCACHE"
+sh tests/emulators/release/make-release.sh "$REL/v6.6.6" v6.6.6 "$BKCACHE" "$BKCACHE"
+printf x >>"$REL/v6.6.6/bkcache-v6.6.6-linux-amd64.tar.gz"
+node tests/emulators/release/server.js "$REL" >"$T/rel/server.log" 2>&1 &
+REL_PID=$!
+trap 'kill $REL_PID 2>/dev/null' EXIT
+for _ in $(seq 50); do grep -q listening "$T/rel/server.log" && break; sleep 0.1; done
+REL_URL=http://127.0.0.1:$(sed -n 's/release host listening on //p' "$T/rel/server.log")
+installed() { [ -x "$1/.bkcache-bin/bkcache" ] && [ -x "$1/.bkcache-bin/bkcache-helper" ] && grep -q "installed $1/.bkcache-bin/bkcache" "$T/log"; }
+export -f installed; export T
+
 mkdir -p "$T/inst1"
 run_job sh install-only "$T/inst1" BKCACHE_BIN=bkcache-not-installed
-check "install: no binary and no BKCACHE_DOWNLOAD_URL fails the job" test $? -ne 0
-check "install: with a message saying so" grep -q "BKCACHE_DOWNLOAD_URL is not set" "$T/log"
-curl -sf -X PUT -H "JOB-TOKEN: job-maintainer" --upload-file "$BKCACHE" \
-  "$CI_API_V4_URL/projects/42/packages/generic/bkcache-bin/1.0.0/bkcache" >/dev/null
+check "install: no binary, no BKCACHE_VERSION and no image fails the job" test $? -ne 0
+check "install: with a message saying what to set" grep -q "set BKCACHE_VERSION (a release to download) or BKCACHE_BINARY_IMAGE" "$T/log"
+
+# the release mirrored in the project's generic package registry: busybox wget with the job token
+for f in bkcache-v1.2.3-linux-amd64.tar.gz SHA256SUMS; do
+  curl -sf -X PUT -H "JOB-TOKEN: job-maintainer" --upload-file "$REL/v1.2.3/$f" \
+    "$CI_API_V4_URL/projects/42/packages/generic/bkcache-release/v1.2.3/$f" >/dev/null
+done
 mkdir -p "$T/inst2"
-run_job sh install-only "$T/inst2" BKCACHE_BIN=bkcache-not-installed \
-  BKCACHE_DOWNLOAD_URL="$CI_API_V4_URL/projects/42/packages/generic/bkcache-bin/1.0.0/bkcache"
-check "install: downloads the binary from the package registry with the job token" \
-  bash -c "[ -x '$T/inst2/.bkcache-bin/bkcache' ] && grep -q 'installed $T/inst2/.bkcache-bin/bkcache' '$T/log'"
+run_job "$BB/sh" install-only "$T/inst2" PATH="$BB" BKCACHE_BIN=bkcache-not-installed BKCACHE_VERSION=v1.2.3 \
+  BKCACHE_RELEASE_URL="$CI_API_V4_URL/projects/42/packages/generic/bkcache-release/v1.2.3"
+check "install (busybox sh + wget): the release from the package registry with the job token, checksum verified" \
+  bash -c "installed '$T/inst2' && grep -q 'installed release v1.2.3 (amd64)' '$T/log' && grep -q '^bkcache ' '$T/log'"
+mkdir -p "$T/inst3"
+run_job "$BB/sh" install-only "$T/inst3" PATH="$BB" BKCACHE_BIN=bkcache-not-installed BKCACHE_VERSION=v1.2.3 \
+  BKCACHE_RELEASE_URL="$REL_URL/v1.2.3/"
+check "install (busybox): from a release host that redirects" installed "$T/inst3"
+mkdir -p "$T/inst4"
+run_job bash install-only "$T/inst4" BKCACHE_BIN=bkcache-not-installed BKCACHE_VERSION=v1.2.3 \
+  BKCACHE_RELEASE_URL="$REL_URL/v1.2.3"
+check "install (bash + curl): the same release" installed "$T/inst4"
+mkdir -p "$T/inst5"
+run_job "$BB/sh" install-only "$T/inst5" PATH="$BB" BKCACHE_BIN=bkcache-not-installed BKCACHE_VERSION=v6.6.6 \
+  BKCACHE_RELEASE_URL="$REL_URL/v6.6.6"
+check "install: a checksum mismatch fails the job, nothing installed" bash -c \
+  "[ $? -ne 0 ] && grep -q 'checksum mismatch for .*bkcache-v6.6.6-linux-amd64.tar.gz.*refusing to run it' '$T/log' && [ ! -e '$T/inst5/.bkcache-bin/bkcache' ]"
+mkdir -p "$T/inst6"
+run_job "$BB/sh" restore-save "$T/inst6" PATH="$BB" BKCACHE_BIN=bkcache-not-installed BKCACHE_VERSION=v7.0.0 \
+  BKCACHE_RELEASE_URL="$REL_URL/v7.0.0"
+check "install: a missing asset warns and the job runs on without caches (restore/save skipped)" bash -c \
+  "[ $? -eq 0 ] && grep -q 'WARNING: cannot download bkcache-v7.0.0-linux-amd64.tar.gz' '$T/log' && grep -qx BKCACHE_RESTORE=skipped '$T/inst6/bkcache.env' && grep -qx BKCACHE_SAVE=skipped '$T/inst6/bkcache.env'"
+
+# the bkcache image: docker create + docker cp (a stand-in docker that serves an image's files)
+mkdir -p "$T/fakedocker" "$T/image-root"
+cp "$BKCACHE" "$T/image-root/bkcache" && cp "$BKCACHE" "$T/image-root/bkcache-helper"
+cat >"$T/fakedocker/docker" <<FAKE
+#!/bin/sh
+echo "docker \$*" >>"$T/docker.log"
+case \$1 in
+create) echo cid-1 ;;
+cp) cp "$T/image-root/\${2#cid-1:/}" "\$3" ;;
+rm) ;;
+esac
+FAKE
+chmod +x "$T/fakedocker/docker"
+mkdir -p "$T/inst7"
+run_job "$BB/sh" install-only "$T/inst7" PATH="$T/fakedocker:$BB" BKCACHE_BIN=bkcache-not-installed \
+  BKCACHE_BINARY_IMAGE=bkcache:v1.2.3
+check "install: BKCACHE_BINARY_IMAGE copies both binaries out of the image and removes the container" bash -c \
+  "installed '$T/inst7' && grep -qx 'docker create bkcache:v1.2.3 /bkcache' '$T/docker.log' && grep -qx 'docker rm cid-1' '$T/docker.log'"
 
 # probe: save/restore in directory mode need the planner and the archive code
 mkdir -p "$T/probe/cache/x"
