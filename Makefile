@@ -39,7 +39,7 @@ TEST_SUPPORT = $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/unit/support/*.c))
 
 .SECONDARY: $(TEST_SUPPORT)
 .PHONY: FORCE all deps demo test test-unit check-asan fuzz bench format format-check clean \
-        test-e2e test-github test-azure test-gitlab test-objectstore
+        test-e2e test-github test-azure test-gitlab test-objectstore test-schemas
 
 all: bkcache
 
@@ -85,7 +85,7 @@ check-asan:
 	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	  test-unit
 
-test: test-unit test-e2e test-github test-azure test-gitlab test-objectstore
+test: test-unit test-e2e test-github test-azure test-gitlab test-objectstore test-schemas
 	@echo "make test: all suites passed"
 
 format:
