@@ -77,3 +77,9 @@ check "release: release-url replaces the derived base URL" bash -c \
 fresh
 BKCACHE_BIN=$HERE/fake-bkcache.sh $SIM "$A/save" main "$WORK/step" store=s3://bucket/ci >/dev/null 2>&1
 check "the store input becomes --store" grep -q -- "^argv: save .*--store s3://bucket/ci " "$FAKE_LOG"
+fresh
+printf "Object.defineProperty(process, 'arch', { value: 'riscv64' });\n" >"$WORK/arch-riscv64.js"
+before=$(wc -l <"$RLOG")
+NODE_OPTIONS="--require $WORK/arch-riscv64.js" as_used_at v1.2.3 save "$WORK/step" >/dev/null 2>&1
+check "release: an architecture without a build (riscv64) builds from source with a warning" bash -c \
+  "grep -q '^::warning::bkcache: no release build for linux/riscv64; building from source' $WORK/step/main.log && [ \$(wc -l <$RLOG) = $before ] && grep -qx '$ROOT' $WORK/step/path.txt"
