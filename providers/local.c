@@ -12,6 +12,7 @@
  *   DIR/entries/H.json        sidecar: {"key", "size", "created", "created_ns",
  *                             "last_used", "identity"}; the times are Unix seconds
  *   DIR/entries/.tmp-*, *.tmp-*  writes in progress (same directory, so rename is atomic)
+ *   DIR/blobs/sha256/<hex>    content-addressed blobs (local_blobs.c)
  *
  * Writes are atomic: the archive and the sidecar are each written to a
  * temporary file in entries/, fsync'ed, renamed into place under the
@@ -26,7 +27,7 @@
  * place instead of copying it first.
  * Lookup lists every sidecar and applies bk_provider_pick(), newest first.
  */
-#include "providers/provider.h"
+#include "providers/local_common.h"
 
 #include "core/util/fileio.h"
 #include "core/util/json.h"
@@ -46,13 +47,6 @@
 #include <unistd.h>
 
 extern const struct bk_provider_ops bk_provider_local;
-
-struct local_store {
-    struct bk_provider base;
-    char *root;
-    char *entries; /* root/entries */
-    int read_only;
-};
 
 struct local_meta {
     struct bk_provider_entry e; /* handle: the archive path */
@@ -465,6 +459,7 @@ static void local_destroy(struct bk_provider *p)
     struct local_store *ls = (struct local_store *)p;
     free(ls->root);
     free(ls->entries);
+    free(ls->blobs);
     free(ls);
 }
 
@@ -504,22 +499,28 @@ static int local_create(const struct bk_provider_config *cfg, struct bk_provider
     ls->base.ops = &bk_provider_local;
     ls->root = root;
     ls->entries = bk_xasprintf("%s/entries", root);
+    ls->blobs = bk_xasprintf("%s/blobs/sha256", root);
     ls->read_only = cfg->read_only;
     *out = &ls->base;
     return BK_OK;
 }
 
 const struct bk_provider_ops bk_provider_local = {
-    .name = "local",                     /* name */
-    .scheme = "file",                    /* scheme */
-    .caps = BK_CAP_DELETE | BK_CAP_LIST, /* caps */
-    .detect = NULL,                      /* detect: the fallback */
-    .create = local_create,              /* create */
-    .lookup = local_lookup,              /* lookup */
-    .download = local_download,          /* download */
-    .open_local = local_open_local,      /* open_local */
-    .upload = local_upload,              /* upload */
-    .list = local_list,                  /* list */
-    .remove = local_remove,              /* remove */
-    .destroy = local_destroy,            /* destroy */
+    .name = "local",                                         /* name */
+    .scheme = "file",                                        /* scheme */
+    .caps = BK_CAP_DELETE | BK_CAP_LIST | BK_CAP_THREADSAFE, /* caps */
+    .detect = NULL,                                          /* detect: the fallback */
+    .create = local_create,                                  /* create */
+    .lookup = local_lookup,                                  /* lookup */
+    .download = local_download,                              /* download */
+    .open_local = local_open_local,                          /* open_local */
+    .upload = local_upload,                                  /* upload */
+    .list = local_list,                                      /* list */
+    .remove = local_remove,                                  /* remove */
+    .destroy = local_destroy,                                /* destroy */
+    .blob_stat = local_blob_stat,                            /* blob_stat */
+    .blob_get = local_blob_get,                              /* blob_get */
+    .blob_put = local_blob_put,                              /* blob_put */
+    .blob_list = local_blob_list,                            /* blob_list */
+    .blob_remove = local_blob_remove,                        /* blob_remove */
 };

@@ -39,6 +39,7 @@ enum bk_provider_caps {
     BK_CAP_DELETE = 1u << 1,         /* remove() works */
     BK_CAP_BRANCH_SCOPED = 1u << 2,  /* lookups see only this branch and its bases */
     BK_CAP_LIST = 1u << 3,           /* list() works */
+    BK_CAP_THREADSAFE = 1u << 4,     /* the entry slots may run on several threads at once */
 };
 
 /* One stored archive. Filled by lookup() and list(); released by core with
@@ -76,6 +77,15 @@ struct bk_provider;
 
 typedef int (*bk_entry_cb)(const struct bk_provider_entry *e, void *payload);
 
+/* One stored content-addressed blob, as blob_list() reports it. */
+struct bk_provider_blob {
+    const char *digest; /* "sha256:<64 lowercase hex>" */
+    uint64_t size;      /* bytes; 0 when unknown */
+    int64_t created;    /* Unix seconds; 0 when unknown */
+};
+
+typedef int (*bk_blob_cb)(const struct bk_provider_blob *b, void *payload);
+
 struct bk_provider_ops {
     const char *name;   /* "local", "github", ... : --provider NAME */
     const char *scheme; /* URL scheme of --store it owns ("s3"), or NULL */
@@ -108,6 +118,32 @@ struct bk_provider_ops {
     /* Delete one entry. NULL when the store cannot delete. */
     int (*remove)(struct bk_provider *p, const struct bk_provider_entry *e);
     void (*destroy)(struct bk_provider *p);
+
+    /*
+     * Content-addressed blobs (the layer cache's layers; later, archive
+     * chunks), shared by every key of the store. All five slots, or none:
+     * with blob_put NULL, core/store/store_blob.c keeps each blob as an
+     * ordinary entry under the reserved key "bkcache-.blob-sha256-<hex>"
+     * through the slots above (the GitHub cache stores blobs that way, one
+     * immutable entry per digest). A store with a file or object namespace
+     * implements them to keep blobs at blobs/sha256/<hex> beside its entries.
+     *
+     * `digest` is always "sha256:<64 lowercase hex>" (core checks it first).
+     * The content is opaque: core verifies the digest of every blob it reads,
+     * a provider need not. These slots may be called from several threads at
+     * once (core moves blobs in parallel), each call with its own fd.
+     */
+    /* Size of a stored blob into *size_out; BK_ENOTFOUND when absent. */
+    int (*blob_stat)(struct bk_provider *p, const char *digest, uint64_t *size_out);
+    /* Write the blob into `fd` (a regular file open for writing). BK_ENOTFOUND when absent. */
+    int (*blob_get)(struct bk_provider *p, const char *digest, int fd);
+    /* Store `size` bytes read from `fd` (pread at any offset) as the blob.
+     * Atomic: a reader never sees a partial blob. Storing a blob that exists is fine. */
+    int (*blob_put)(struct bk_provider *p, const char *digest, int fd, uint64_t size);
+    /* Call cb for each stored blob; stop early when cb returns non-zero. */
+    int (*blob_list)(struct bk_provider *p, bk_blob_cb cb, void *payload);
+    /* Delete one blob; BK_ENOTFOUND when absent. */
+    int (*blob_remove)(struct bk_provider *p, const char *digest);
 };
 
 /* The public part of every provider instance; embed it as the first member. */

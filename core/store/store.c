@@ -2,12 +2,12 @@
  * store.c - provider selection, retries, statistics and verified downloads;
  * see store.h.
  *
- * Every operation goes through run_op(): it times the whole operation,
+ * Every operation goes through bk_store__run_op(): it times the whole operation,
  * retries the provider slot while it answers BK_ETRANSIENT or BK_ETIMEOUT,
  * sleeps with exponential backoff and jitter between attempts, and scrubs
  * the final message of registered secrets.
  */
-#include "core/store/store.h"
+#include "core/store/store_int.h"
 
 #include "core/util/fileio.h"
 #include "core/util/strbuf.h"
@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 static const char *const k_op_names[BK_STORE_NOPS] = {
-    "lookup", "download", "upload", "list", "remove",
+    "lookup", "download", "upload", "list", "remove", "blob-stat", "blob-get", "blob-put",
 };
 
 /* ---- helpers ---- */
@@ -50,7 +50,7 @@ static int env_int(const struct bk_store_opts *o, const char *name, int fallback
     return (int)n;
 }
 
-static void redact_error(void)
+void bk_store__redact_error(void)
 {
     char clean[1024];
     bk_log_redact(bk_error_msg(), clean, sizeof(clean));
@@ -69,8 +69,11 @@ static long backoff(struct bk_store *s, int attempt, long retry_after)
     if (delay > s->max_delay_ms)
         delay = s->max_delay_ms;
     /* Equal jitter: half the delay fixed, the other half random. */
-    if (delay > 0)
+    if (delay > 0) {
+        pthread_mutex_lock(&s->lock);
         delay = delay / 2 + (long)(rand_r(&s->seed) % (unsigned)(delay / 2 + 1));
+        pthread_mutex_unlock(&s->lock);
+    }
     if (retry_after > BK_STORE_MAX_RETRY_AFTER_MS)
         retry_after = BK_STORE_MAX_RETRY_AFTER_MS;
     if (retry_after > delay)
@@ -84,16 +87,16 @@ static long backoff(struct bk_store *s, int attempt, long retry_after)
     return delay;
 }
 
-typedef int (*attempt_fn)(struct bk_store *s, void *ctx);
-
-static int run_op(struct bk_store *s, enum bk_store_op op, const char *what, attempt_fn fn,
-                  void *ctx)
+/* Runs from several threads at once for blobs: the statistics are under s->lock. */
+int bk_store__run_op(struct bk_store *s, enum bk_store_op op, const char *what,
+                     bk_store__attempt_fn fn, void *ctx)
 {
     struct bk_store_opstat *st = &s->stats[op];
     double t0 = now_seconds();
+    unsigned retries = 0;
+    uint64_t waited = 0;
     int rc;
 
-    st->calls++;
     for (int attempt = 0;; attempt++) {
         long retry_after;
         bk_error_clear();
@@ -102,22 +105,36 @@ static int run_op(struct bk_store *s, enum bk_store_op op, const char *what, att
         retry_after = bk_error_retry_after_ms();
         if (!bk_status_retryable(rc) || attempt >= s->retries)
             break;
-        redact_error();
+        bk_store__redact_error();
         bk_progress("%s %s: %s (%s); retry %d of %d", s->ops->name, k_op_names[op], what,
                     bk_error_msg(), attempt + 1, s->retries);
-        st->retries++;
-        st->waited_ms += (uint64_t)backoff(s, attempt, retry_after);
+        retries++;
+        waited += (uint64_t)backoff(s, attempt, retry_after);
     }
+    pthread_mutex_lock(&s->lock);
+    st->calls++;
+    st->retries += retries;
+    st->waited_ms += waited;
     st->seconds += now_seconds() - t0;
     if (rc < 0 && rc != BK_ENOTFOUND)
         st->failures++;
+    pthread_mutex_unlock(&s->lock);
     if (rc < 0) {
         if (!bk_error_msg()[0])
             bk_error_set(rc, "%s %s %s: %s", s->ops->name, k_op_names[op], what,
                          bk_status_name(rc));
-        redact_error();
+        bk_store__redact_error();
     }
     return rc;
+}
+
+void bk_store__count(struct bk_store *s, enum bk_store_op op, uint64_t bytes, int failed)
+{
+    pthread_mutex_lock(&s->lock);
+    s->stats[op].bytes += bytes;
+    if (failed)
+        s->stats[op].failures++;
+    pthread_mutex_unlock(&s->lock);
 }
 
 /* ---- open and close ---- */
@@ -152,9 +169,11 @@ int bk_store_open_ops(const struct bk_provider_ops *ops, const struct bk_store_o
                       : env_int(o, "BKCACHE_RETRY_DELAY_MS", BK_STORE_DEFAULT_DELAY_MS);
     s->max_delay_ms = o->max_delay_ms > 0 ? o->max_delay_ms : BK_STORE_DEFAULT_MAX_DELAY_MS;
     s->seed = (unsigned)time(NULL) ^ (unsigned)getpid();
+    pthread_mutex_init(&s->lock, NULL);
     rc = ops->create(&cfg, &s->provider);
     if (rc < 0) {
-        redact_error();
+        bk_store__redact_error();
+        pthread_mutex_destroy(&s->lock);
         free(s);
         return bk_error_wrap(rc, "provider %s", ops->name);
     }
@@ -204,6 +223,7 @@ void bk_store_close(struct bk_store *s)
     }
     if (s->provider && s->ops->destroy)
         s->ops->destroy(s->provider);
+    pthread_mutex_destroy(&s->lock);
     free(s);
 }
 
@@ -239,7 +259,7 @@ int bk_store_lookup(struct bk_store *s, const struct bk_lookup *q, struct bk_pro
     memset(out, 0, sizeof(*out));
     if (!s->ops->lookup)
         return bk_error_set(BK_ERR, "provider %s cannot look up keys", s->ops->name);
-    rc = run_op(s, BK_STORE_LOOKUP, q->key, lookup_once, &c);
+    rc = bk_store__run_op(s, BK_STORE_LOOKUP, q->key, lookup_once, &c);
     if (rc < 0)
         bk_provider_entry_release(out);
     return rc;
@@ -293,7 +313,7 @@ static int download_copy(struct bk_store *s, const struct bk_provider_entry *e, 
         free(tmp);
         return rc;
     }
-    rc = run_op(s, BK_STORE_DOWNLOAD, e->key, download_once, &c);
+    rc = bk_store__run_op(s, BK_STORE_DOWNLOAD, e->key, download_once, &c);
     if (rc == BK_OK)
         rc = verify_download(e, c.fd, size);
     close(c.fd); /* no fsync: a download is a temporary file, consumed right away */
@@ -319,7 +339,7 @@ static int download_in_place(struct bk_store *s, const struct bk_provider_entry 
     struct download_ctx c = {e, -1};
     char *prefix = bk_xasprintf("%s.part-", path);
     char *tmp = NULL;
-    int rc = run_op(s, BK_STORE_DOWNLOAD, e->key, open_local_once, &c);
+    int rc = bk_store__run_op(s, BK_STORE_DOWNLOAD, e->key, open_local_once, &c);
 
     if (rc == BK_OK)
         rc = verify_download(e, c.fd, size);
@@ -354,9 +374,9 @@ int bk_store_download(struct bk_store *s, const struct bk_provider_entry *e, con
         rc = download_copy(s, e, path, &size);
     }
     if (rc == BK_ECORRUPT) {
-        s->stats[BK_STORE_DOWNLOAD].failures++;
+        bk_store__count(s, BK_STORE_DOWNLOAD, 0, 1);
     } else if (rc == BK_OK) {
-        s->stats[BK_STORE_DOWNLOAD].bytes += size;
+        bk_store__count(s, BK_STORE_DOWNLOAD, size, 0);
         if (bytes_out)
             *bytes_out = size;
     }
@@ -393,9 +413,9 @@ int bk_store_upload(struct bk_store *s, const struct bk_upload *u, const char *p
         return bk_error_set(BK_ERR, "%s: %s", path, strerror(errno));
     }
     copy.size = (uint64_t)st.st_size;
-    rc = run_op(s, BK_STORE_UPLOAD, u->key, upload_once, &c);
+    rc = bk_store__run_op(s, BK_STORE_UPLOAD, u->key, upload_once, &c);
     if (rc == BK_OK)
-        s->stats[BK_STORE_UPLOAD].bytes += copy.size;
+        bk_store__count(s, BK_STORE_UPLOAD, copy.size, 0);
     close(c.fd);
     return rc;
 }
@@ -435,7 +455,7 @@ int bk_store_list(struct bk_store *s, struct bk_provider_entry **out, size_t *n_
     *n_out = 0;
     if (!s->ops->list)
         return bk_error_set(BK_ERR, "provider %s cannot list its entries", s->ops->name);
-    rc = run_op(s, BK_STORE_LIST, "entries", list_once, &c);
+    rc = bk_store__run_op(s, BK_STORE_LIST, "entries", list_once, &c);
     if (rc < 0) {
         bk_store_entries_free(c.v, c.n);
         return rc;
@@ -467,5 +487,5 @@ int bk_store_remove(struct bk_store *s, const struct bk_provider_entry *e)
     struct remove_ctx c = {e};
     if (!s->ops->remove)
         return bk_error_set(BK_ERR, "provider %s cannot delete entries", s->ops->name);
-    return run_op(s, BK_STORE_REMOVE, e->key, remove_once, &c);
+    return bk_store__run_op(s, BK_STORE_REMOVE, e->key, remove_once, &c);
 }

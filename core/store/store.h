@@ -31,6 +31,7 @@
 
 #include "providers/provider.h"
 
+#include <pthread.h>
 #include <stdint.h>
 
 #define BK_STORE_DEFAULT_RETRIES 3
@@ -44,6 +45,9 @@ enum bk_store_op {
     BK_STORE_UPLOAD,
     BK_STORE_LIST,
     BK_STORE_REMOVE,
+    BK_STORE_BLOB_STAT,
+    BK_STORE_BLOB_GET,
+    BK_STORE_BLOB_PUT,
     BK_STORE_NOPS,
 };
 
@@ -72,6 +76,7 @@ struct bk_store {
     struct bk_provider *provider;
     int retries, delay_ms, max_delay_ms;
     unsigned seed;
+    pthread_mutex_t lock; /* guards seed and stats: blobs move on several threads */
     struct bk_store_opstat stats[BK_STORE_NOPS];
 };
 
@@ -113,5 +118,51 @@ void bk_store_entries_free(struct bk_provider_entry *v, size_t n);
 
 /* Delete one entry; BK_ERR when the provider cannot delete. */
 int bk_store_remove(struct bk_store *s, const struct bk_provider_entry *e);
+
+/* ---- content-addressed blobs (store_blob.c) ----
+ *
+ * A blob is named by its digest, "sha256:<64 lowercase hex>", and shared by
+ * every key of the store. Providers with the blob slots keep blobs their own
+ * way (blobs/sha256/<hex>); any other provider keeps each blob as an entry
+ * under the reserved key BK_BLOB_KEY_PREFIX<hex>, which `ls` and prune's age
+ * and size policy leave alone (bk_store_is_reserved_key). Every function
+ * here may run on several threads at once when bk_store_blob_parallel()
+ * says so; a bad digest is BK_EINVAL. */
+
+#define BK_BLOB_KEY_PREFIX "bkcache-.blob-sha256-"
+
+/* One blob as bk_store_blob_list() returns it (digest owned by the array). */
+struct bk_store_blob {
+    char *digest;
+    uint64_t size;
+    int64_t created;
+};
+
+/* 1 when a key belongs to bkcache itself, not to one cache mount: a blob
+ * kept as an entry, or a layer-cache index (the name part starts with '.',
+ * which no mount name can). */
+int bk_store_is_reserved_key(const char *key);
+
+/* 1 when blobs may move on several threads at once. */
+int bk_store_blob_parallel(const struct bk_store *s);
+
+/* The stored blob's size; BK_ENOTFOUND when the store lacks it. */
+int bk_store_blob_stat(struct bk_store *s, const char *digest, uint64_t *size_out);
+
+/* Download the blob into `path` through a temporary file next to it, verify
+ * its SHA-256 (and its size when `size` > 0) and rename it into place. A
+ * wrong or truncated blob is BK_ECORRUPT and nothing is left at `path`. */
+int bk_store_blob_get(struct bk_store *s, const char *digest, uint64_t size, const char *path);
+
+/* Store the file at `path` as the blob `digest` (the caller has verified
+ * the content). Storing a blob the store holds already is not an error. */
+int bk_store_blob_put(struct bk_store *s, const char *digest, const char *path);
+
+/* Every stored blob; free with bk_store_blobs_free(). */
+int bk_store_blob_list(struct bk_store *s, struct bk_store_blob **out, size_t *n_out);
+void bk_store_blobs_free(struct bk_store_blob *v, size_t n);
+
+/* Delete one blob; BK_ENOTFOUND when absent. */
+int bk_store_blob_remove(struct bk_store *s, const char *digest);
 
 #endif

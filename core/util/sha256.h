@@ -1,0 +1,19 @@
+/*
+ * sha256.h - SHA-256 of a whole file, the check every content-addressed
+ * blob goes through (the store verifies what it downloads, save what it
+ * uploads).
+ */
+#ifndef BK_SHA256_H
+#define BK_SHA256_H
+
+#include <stdint.h>
+
+/* Lowercase hex SHA-256 of everything in `fd` from offset 0 (pread; the
+ * file offset is left alone) into hex (65 bytes with the NUL); *size_out
+ * (may be NULL) gets the byte count. BK_ERR naming `what` on a read error. */
+int bk_sha256_fd(int fd, const char *what, char hex[65], uint64_t *size_out);
+
+/* 1 when `digest` is "sha256:" followed by 64 lowercase hex digits. */
+int bk_digest_valid(const char *digest);
+
+#endif
