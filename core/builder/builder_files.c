@@ -10,7 +10,6 @@
 #include <cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <libgen.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -75,22 +74,6 @@ int bk_bfiles_write(const char *path, const char *data, size_t len)
     if (fclose(f) != 0)
         return bk_error_set(BK_ERR, "%s: %s", path, strerror(errno));
     return BK_OK;
-}
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    if (flag == FTW_DP || flag == FTW_D)
-        rmdir(path);
-    else
-        unlink(path);
-    return 0;
-}
-
-void bk_bfiles_remove_tree(const char *path)
-{
-    nftw(path, remove_entry, 32, FTW_DEPTH | FTW_PHYS);
 }
 
 void bk_bfiles_nonce(char *buf, size_t size)

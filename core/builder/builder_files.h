@@ -30,9 +30,6 @@ int bk_bfiles_place(const char *src, const char *dir, const char *name);
 /* Write `len` bytes to `path` (created or truncated). */
 int bk_bfiles_write(const char *path, const char *data, size_t len);
 
-/* rm -rf `path`, never following symlinks. Errors are ignored. */
-void bk_bfiles_remove_tree(const char *path);
-
 /* `size`-1 random hex digits (size >= 2). */
 void bk_bfiles_nonce(char *buf, size_t size);
 

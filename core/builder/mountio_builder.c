@@ -34,6 +34,7 @@
 #include "core/builder/builder.h"
 
 #include "core/builder/builder_files.h"
+#include "core/util/fileio.h"
 #include "core/util/error.h"
 #include "core/builder/gen_dockerfile.h"
 #include "core/util/log.h"
@@ -119,9 +120,9 @@ static void fill_mount(struct bk_gen_mount *m, const struct bk_mountio_item *it)
 static void batch_release(struct batch *b)
 {
     if (b->subdir && b->helper_dir)
-        bk_bfiles_remove_tree(b->helper_dir);
+        bk_remove_tree(b->helper_dir);
     if (b->tmp && !getenv("BKCACHE_KEEP_TMP"))
-        bk_bfiles_remove_tree(b->tmp);
+        bk_remove_tree(b->tmp);
     free(b->tmp);
     free(b->ctx);
     free(b->helper_dir);

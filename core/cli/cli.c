@@ -18,6 +18,7 @@
 #define XFER BK_OPTG_TRANSFER
 #define BUILDER BK_OPTG_BUILDER
 #define JSON BK_OPTG_JSON
+#define LAYERS BK_OPTG_LAYERS
 
 const struct bk_command bk_commands[] = {
     {"key", bk_cmd_key, DF | KEYS | JSON, "bkcache key [options]",
@@ -34,10 +35,11 @@ const struct bk_command bk_commands[] = {
      "Dry run: show mounts, keys, provider and builder, and what restore and save would do.", NULL},
     {"prune", bk_cmd_prune, STORE | BK_OPTG_PRUNE | JSON, "bkcache prune [options]",
      "Remove store entries, least recently used first, down to the limits.", NULL},
-    {"restore", bk_cmd_restore, DF | KEYS | STORE | XFER | BUILDER | JSON,
+    {"restore", bk_cmd_restore, DF | KEYS | STORE | XFER | BUILDER | LAYERS | JSON,
      "bkcache restore [options]",
      "Restore each cache identity from the store into the builder (or --dir).", NULL},
-    {"save", bk_cmd_save, DF | KEYS | STORE | XFER | BUILDER | JSON, "bkcache save [options]",
+    {"save", bk_cmd_save, DF | KEYS | STORE | XFER | BUILDER | LAYERS | JSON,
+     "bkcache save [options]",
      "Save each cache identity from the builder (or --dir) into the store.", NULL},
     {"unpack", bk_cmd_unpack, BK_OPTG_ARCHIVE | JSON, "bkcache unpack [options] ARCHIVE DIR",
      "Verify and unpack a bkcache archive into DIR; ARCHIVE - is stdin.", NULL},

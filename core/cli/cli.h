@@ -37,6 +37,7 @@ enum bk_opt_group {
     BK_OPTG_PRUNE = 1u << 5,      /* --max-size, --max-age, --keep */
     BK_OPTG_JSON = 1u << 6,       /* --json */
     BK_OPTG_ARCHIVE = 1u << 7,    /* --compression-level, --allow-special (pack/unpack) */
+    BK_OPTG_LAYERS = 1u << 8,     /* --layers, --layers-from, --layers-dir */
 };
 
 struct bk_options {
@@ -69,6 +70,10 @@ struct bk_options {
     uint64_t max_size; /* bytes; 0: no limit */
     int64_t max_age;   /* seconds; 0: no limit */
     long keep;         /* -1: no limit */
+    /* BK_OPTG_LAYERS */
+    int layers;                   /* --layers (also set by --layers-from) */
+    struct bk_strvec layers_from; /* --layers-from TARGET */
+    const char *layers_dir;       /* --layers-dir DIR */
     /* BK_OPTG_JSON */
     int json;
     /* positional arguments */

@@ -96,6 +96,7 @@ int bk_cmd_ls(struct bk_options *o)
         bk_store_close(s);
         return 1;
     }
+    n = bk_store_drop_blob_entries(v, n); /* blobs are parts of layer caches, not caches */
     qsort(v, n, sizeof(*v), newest_first);
     if (o->json)
         print_json(v, n, o->key_prefix);

@@ -7,8 +7,16 @@
  * removes nothing. Prints one line per removed entry (--json: a document
  * {"removed": [...], "kept": N, "freed": BYTES}). Exit 1 when the store
  * cannot list or delete; a failed removal is reported and the rest go on.
+ *
+ * Then the blobs of layer caches (core/layers/): those that no remaining
+ * layer index references and that are older than $BKCACHE_BLOB_GRACE
+ * seconds (default 3600: a save uploads its blobs before its index) go too,
+ * one line "blobs: N removed, SIZE freed" (--json: "blobs_removed",
+ * "blobs_freed"). The limits above apply to entries only (a layer cache's
+ * index counts, with the index's own size).
  */
 #include "core/cli/cli.h"
+#include "core/layers/layers.h"
 #include "core/util/format.h"
 #include "core/util/log.h"
 #include "core/store/store.h"
@@ -18,6 +26,32 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+
+static int64_t blob_grace(void)
+{
+    const char *v = getenv("BKCACHE_BLOB_GRACE");
+    return v && *v ? strtoll(v, NULL, 10) : 3600;
+}
+
+/* Remove unreferenced blobs; adds its counts to `doc` (JSON) or prints them. */
+static int prune_blobs(struct bk_store *s, cJSON *doc, int json)
+{
+    size_t removed = 0;
+    uint64_t freed = 0;
+    char size[32];
+    int rc = bk_layers_prune_blobs(s, (int64_t)time(NULL), blob_grace(), 0, &removed, &freed);
+
+    if (rc < 0)
+        bk_warn("warning: blobs not pruned: %s", bk_error_msg());
+    if (json) {
+        cJSON_AddNumberToObject(doc, "blobs_removed", (double)removed);
+        cJSON_AddNumberToObject(doc, "blobs_freed", (double)freed);
+    } else if (removed) {
+        bk_format_size(freed, size, sizeof(size));
+        printf("blobs: %zu removed, %s freed\n", removed, size);
+    }
+    return rc < 0;
+}
 
 static int prune_entries(struct bk_store *s, struct bk_provider_entry *v, size_t n,
                          const unsigned char *remove, int json)
@@ -53,6 +87,11 @@ static int prune_entries(struct bk_store *s, struct bk_provider_entry *v, size_t
             printf("removed %s (%s, last used %s)\n", v[i].key, size, used);
         }
     }
+    if (!json) {
+        bk_format_size(freed, size, sizeof(size));
+        printf("pruned: %zu removed, %zu kept, %s freed\n", n - kept, kept, size);
+    }
+    failed |= prune_blobs(s, doc, json);
     if (json) {
         char *text;
         cJSON_AddNumberToObject(doc, "kept", (double)kept);
@@ -60,9 +99,6 @@ static int prune_entries(struct bk_store *s, struct bk_provider_entry *v, size_t
         text = cJSON_Print(doc);
         puts(text);
         cJSON_free(text);
-    } else {
-        bk_format_size(freed, size, sizeof(size));
-        printf("pruned: %zu removed, %zu kept, %s freed\n", n - kept, kept, size);
     }
     cJSON_Delete(doc);
     return failed;
@@ -93,6 +129,7 @@ int bk_cmd_prune(struct bk_options *o)
         bk_store_close(s);
         return 1;
     }
+    n = bk_store_drop_blob_entries(v, n); /* blobs go by reference, below */
     remove = bk_xcalloc(n + 1, 1);
     bk_prune_select(v, n, (int64_t)time(NULL), &lim, remove);
     rc = prune_entries(s, v, n, remove, o->json);

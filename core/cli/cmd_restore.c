@@ -20,12 +20,15 @@ int bk_cmd_restore(struct bk_options *o)
         bk_xfer_cli_close(&c);
         return rc;
     }
-    if (bk_restore_run(&c.x) < 0) {
+    if (bk_restore_run(&c.x) < 0 ||
+        (c.x.layers && bk_layers_restore(c.x.layers, c.x.store, c.x.store_error) < 0)) {
         bk_error("restore: %s", bk_error_msg());
         bk_xfer_cli_close(&c);
         return 1;
     }
     bk_xfer_print(&c.x, "restore", o->json);
+    if (c.x.layers)
+        bk_xfer_cli_layers_export(&c, o->json);
     rc = bk_xfer_exit_status(&c.x, o->fail_on_cache_miss, o->fail_on_error);
     bk_xfer_cli_close(&c);
     return rc;

@@ -45,6 +45,9 @@ enum opt_id {
     O_MAX_SIZE,
     O_MAX_AGE,
     O_KEEP,
+    O_LAYERS,
+    O_LAYERS_FROM,
+    O_LAYERS_DIR,
     O_JSON,
     O_VERBOSE,
     O_QUIET,
@@ -87,6 +90,9 @@ static const struct opt_spec k_opts[] = {
     {"max-size", 0, 1, BK_OPTG_PRUNE, O_MAX_SIZE},
     {"max-age", 0, 1, BK_OPTG_PRUNE, O_MAX_AGE},
     {"keep", 0, 1, BK_OPTG_PRUNE, O_KEEP},
+    {"layers", 0, 0, BK_OPTG_LAYERS, O_LAYERS},
+    {"layers-from", 0, 1, BK_OPTG_LAYERS, O_LAYERS_FROM},
+    {"layers-dir", 0, 1, BK_OPTG_LAYERS, O_LAYERS_DIR},
     {"json", 0, 0, BK_OPTG_JSON, O_JSON},
     {"verbose", 'v', 0, 0, O_VERBOSE},
     {"quiet", 'q', 0, 0, O_QUIET},
@@ -144,6 +150,14 @@ static void print_help(const struct bk_command *cmd)
                "      --max-size SIZE     keep the store under SIZE (10G, 500M)\n"
                "      --max-age AGE       remove entries unused for AGE (7d, 12h)\n"
                "      --keep N            keep at most N entries\n");
+    if (cmd->groups & BK_OPTG_LAYERS)
+        printf("\nLayer cache options (BuildKit's instruction cache, beside the mounts):\n"
+               "      --layers            also move the layer cache (--cache-from/--cache-to "
+               "type=local)\n"
+               "      --layers-from T     also import target T's layer cache (repeatable; "
+               "implies --layers)\n"
+               "      --layers-dir DIR    where its OCI layouts live (default: beside the state "
+               "file)\n");
     if (cmd->groups & BK_OPTG_JSON)
         printf("\n      --json              machine-readable output on stdout\n");
     printf("  -v, --verbose / -q, --quiet   more / less on stderr\n");
@@ -218,6 +232,12 @@ static int apply(const struct opt_spec *o, const char *v, struct bk_options *opt
             return BK_EINVAL;
         opts->keep = n;
         break;
+    case O_LAYERS: opts->layers = 1; break;
+    case O_LAYERS_FROM:
+        opts->layers = 1;
+        bk_strvec_push(&opts->layers_from, v);
+        break;
+    case O_LAYERS_DIR: opts->layers_dir = v; break;
     case O_JSON: opts->json = 1; break;
     case O_VERBOSE: bk_log_verbosity++; break;
     case O_QUIET:
@@ -237,6 +257,7 @@ int bk_options_parse(const struct bk_command *cmd, int argc, char **argv, struct
     opts->key_extra = (struct bk_strvec)BK_STRVEC_INIT;
     opts->store_opts = (struct bk_strvec)BK_STRVEC_INIT;
     opts->mounts = (struct bk_strvec)BK_STRVEC_INIT;
+    opts->layers_from = (struct bk_strvec)BK_STRVEC_INIT;
     opts->args = (struct bk_strvec)BK_STRVEC_INIT;
     opts->file = "Dockerfile";
     opts->provider = "auto";
@@ -310,5 +331,6 @@ void bk_options_release(struct bk_options *opts)
     bk_strvec_clear(&opts->key_extra);
     bk_strvec_clear(&opts->store_opts);
     bk_strvec_clear(&opts->mounts);
+    bk_strvec_clear(&opts->layers_from);
     bk_strvec_clear(&opts->args);
 }

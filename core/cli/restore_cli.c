@@ -14,6 +14,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/cli/project.h"
 
@@ -40,6 +41,54 @@ static int select_mountio(const struct bk_options *o, struct bk_mountio **out, c
     }
     /* the builder's cache mounts, through generated builds (core/builder/builder.h) */
     return bk_builder_mountio_open(o, out, desc);
+}
+
+/* ---- the layer cache ---- */
+
+/* The working directory, absolute: the build may run elsewhere. Caller frees. */
+static char *layers_dir(const struct bk_options *o, const char *state_path)
+{
+    const char *env = getenv("BKCACHE_LAYERS_DIR");
+    size_t n = strlen(state_path);
+    char *dir, cwd[4096];
+
+    if (o->layers_dir)
+        dir = bk_xstrdup(o->layers_dir);
+    else if (env && *env)
+        dir = bk_xstrdup(env);
+    else {
+        if (n > 5 && strcmp(state_path + n - 5, ".json") == 0)
+            n -= 5;
+        dir = bk_xasprintf("%.*s-layers", (int)n, state_path);
+    }
+    if (dir[0] != '/' && getcwd(cwd, sizeof(cwd))) {
+        char *abs = bk_xasprintf("%s/%s", cwd, dir);
+        free(dir);
+        dir = abs;
+    }
+    return dir;
+}
+
+static int open_layers(const struct bk_options *o, struct bk_xfer_cli *c)
+{
+    struct bk_key_opts ko = {o->key_prefix, &o->key_files, &o->key_extra, c->project->base_dir};
+    struct bk_cache_key k;
+    char *dir;
+    int rc = bk_keys_layers(c->plan, &ko, &k);
+
+    if (rc < 0)
+        return rc;
+    dir = layers_dir(o, c->state_path);
+    bk_layers_init(&c->layers, dir, c->plan->stages[c->plan->target].label, k.key, &k.restore_keys);
+    for (size_t i = 0; i < o->layers_from.n; i++) {
+        char *prefix = bk_keys_layers_prefix(c->plan, &ko, o->layers_from.v[i]);
+        bk_layers_add_from(&c->layers, o->layers_from.v[i], prefix);
+        free(prefix);
+    }
+    c->x.layers = &c->layers;
+    bk_cache_key_release(&k);
+    free(dir);
+    return BK_OK;
 }
 
 /* ---- open and close ---- */
@@ -83,6 +132,10 @@ int bk_xfer_cli_open(struct bk_options *o, enum bk_xfer_cli_mode mode, struct bk
         o->state ? bk_xstrdup(o->state) : bk_state_default_path(o->file, o->target, NULL);
     c->x.state_path = c->state_path;
     c->x.lookup_only = o->lookup_only;
+    if (o->layers && open_layers(o, c) < 0) {
+        bk_error("%s", bk_error_msg());
+        return 2;
+    }
     return 0;
 }
 
@@ -93,6 +146,8 @@ void bk_xfer_cli_close(struct bk_xfer_cli *c)
         c->x.io->ops->destroy(c->x.io);
     bk_store_close(c->x.store);
     bk_project_free(c->project);
+    if (c->x.layers)
+        bk_layers_release(&c->layers);
     free(c->state_path);
     free(c->store_error);
     free(c->mountio_desc);

@@ -8,6 +8,12 @@
  * input such as an unreadable Dockerfile, an unknown --mount name or
  * --provider). A store that cannot be opened is not bad input: x.store is
  * NULL, x.store_error says why, and each identity reports the failure.
+ *
+ * With --layers (or --layers-from) it also sets up the layer cache: its key
+ * (bk_keys_layers), the other targets' restore keys, and the working
+ * directory (--layers-dir, else $BKCACHE_LAYERS_DIR, else the state file's
+ * path with "-layers" in place of ".json", so save finds what restore set
+ * up). bk_xfer_cli_layers_export() hands the build arguments to the CI.
  */
 #ifndef BK_RESTORE_CLI_H
 #define BK_RESTORE_CLI_H
@@ -24,7 +30,8 @@ struct bk_xfer_cli {
     struct bk_xfer x;                /* items, store, mountio (NULL for plan), state path */
     char *state_path;
     char *store_error;
-    char *mountio_desc; /* "dir DIR", ... */
+    char *mountio_desc;      /* "dir DIR", ... */
+    struct bk_layers layers; /* with --layers: x.layers points here */
 };
 
 enum bk_xfer_cli_mode {
@@ -35,5 +42,12 @@ enum bk_xfer_cli_mode {
 
 int bk_xfer_cli_open(struct bk_options *o, enum bk_xfer_cli_mode mode, struct bk_xfer_cli *c);
 void bk_xfer_cli_close(struct bk_xfer_cli *c);
+
+/* Pass the layer cache's build arguments to later steps of the CI job
+ * (core/cli/ci_export.c): GitHub's GITHUB_OUTPUT (layers-args) and
+ * GITHUB_ENV, an Azure Pipelines variable (text output only: the logging
+ * command goes to stdout), GitLab's dotenv report ($BKCACHE_OUTPUT, default
+ * bkcache.env); each as BKCACHE_LAYERS_ARGS. Failures are warnings. */
+void bk_xfer_cli_layers_export(const struct bk_xfer_cli *c, int json);
 
 #endif

@@ -391,6 +391,86 @@ int bk_keys_compute(const struct bk_buildplan *plan, const struct bk_key_opts *o
     return BK_OK;
 }
 
+/* ---- the layer cache --------------------------------------------------- */
+
+#define BK_LAYERS_SCHEMA "bkcache-layers v1"
+
+static void add_key_chars(struct bk_strbuf *sb, const char *s)
+{
+    for (const char *p = s; *p; p++)
+        bk_strbuf_addch(sb, key_char_ok(*p) ? *p : '-');
+}
+
+char *bk_keys_layers_prefix(const struct bk_buildplan *plan, const struct bk_key_opts *opts,
+                            const char *target)
+{
+    struct bk_strbuf sb = BK_STRBUF_INIT;
+
+    bk_strbuf_addf(&sb, "%s-.layers-", opts->prefix ? opts->prefix : "bkcache");
+    add_key_chars(&sb, target);
+    bk_strbuf_addch(&sb, '-');
+    add_key_chars(&sb, plan->platform);
+    bk_strbuf_addch(&sb, '-');
+    return bk_strbuf_detach(&sb);
+}
+
+int bk_keys_layers(const struct bk_buildplan *plan, const struct bk_key_opts *opts,
+                   struct bk_cache_key *out)
+{
+    const char *prefix = opts->prefix ? opts->prefix : "bkcache";
+    const char *target = plan->stages[plan->target].label;
+    struct bk_strbuf sb = BK_STRBUF_INIT;
+    unsigned char *set = bk_xcalloc(plan->nstages ? plan->nstages : 1, 1);
+    char(*cache)[65] = bk_xcalloc(plan->nstages ? plan->nstages : 1, 65);
+    char df_hex[65], all_hex[65];
+    char *start;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if ((rc = bk_key_prefix_validate(prefix)))
+        goto done;
+    mark_deps(plan, plan->target, set);
+    bk_strbuf_adds(&sb, BK_LAYERS_SCHEMA "\ntarget");
+    put(&sb, target);
+    bk_strbuf_adds(&sb, "\nplatform");
+    put(&sb, plan->platform);
+    bk_strbuf_addch(&sb, '\n');
+    for (size_t st = 0; st < plan->nstages; st++) {
+        if (!set[st])
+            continue;
+        bk_strbuf_adds(&sb, "stage-sha256 ");
+        bk_strbuf_adds(&sb, stage_digest(plan, st, cache));
+        bk_strbuf_addch(&sb, '\n');
+    }
+    bk_strbuf_adds(&sb, "end-dockerfile\n");
+    bk_sha256_hex(sb.buf, sb.len, df_hex);
+    if ((rc = serialize_inputs(opts, &sb)))
+        goto done;
+    bk_sha256_hex(sb.buf, sb.len, all_hex);
+
+    start = bk_keys_layers_prefix(plan, opts, target);
+    out->restore_keys = (struct bk_strvec)BK_STRVEC_INIT;
+    out->key = bk_xasprintf("%s%.16s%.16s", start, df_hex, all_hex);
+    bk_strvec_pushf(&out->restore_keys, "%s%.16s", start, df_hex);
+    bk_strvec_push(&out->restore_keys, start);
+    free(start);
+    rc = bk_key_validate(out->key);
+    if (rc)
+        bk_cache_key_release(out);
+done:
+    bk_strbuf_release(&sb);
+    free(set);
+    free(cache);
+    return rc;
+}
+
+void bk_cache_key_release(struct bk_cache_key *k)
+{
+    free(k->key);
+    bk_strvec_clear(&k->restore_keys);
+    memset(k, 0, sizeof(*k));
+}
+
 void bk_keyset_free(struct bk_keyset *ks)
 {
     if (!ks)

@@ -46,6 +46,25 @@ int bk_keys_compute(const struct bk_buildplan *plan, const struct bk_key_opts *o
                     struct bk_keyset **out);
 void bk_keyset_free(struct bk_keyset *ks);
 
+/*
+ * The layer cache (the instruction cache BuildKit exports) of the build of
+ * plan's target: key "<prefix>-.layers-<target>-<slug>-<32 hex>", hashed
+ * like an identity's key over every stage of the target's closure (schema
+ * "bkcache-layers v1", the target's label, the platform, the stages'
+ * digests, then key files and extras); restore keys "...-<first 16>" and
+ * "<prefix>-.layers-<target>-<slug>-". The name part starts with '.', which
+ * no cache mount's name can, so the two kinds of keys never meet.
+ * out->identity is NULL; release with bk_cache_key_release().
+ */
+int bk_keys_layers(const struct bk_buildplan *plan, const struct bk_key_opts *opts,
+                   struct bk_cache_key *out);
+void bk_cache_key_release(struct bk_cache_key *k);
+
+/* "<prefix>-.layers-<target>-<slug>-": the restore key that finds the
+ * newest layer cache of another target (--layers-from). Caller frees. */
+char *bk_keys_layers_prefix(const struct bk_buildplan *plan, const struct bk_key_opts *opts,
+                            const char *target);
+
 /* 0 when `key` obeys the key rules, else BK_EINVAL naming the key and rule. */
 int bk_key_validate(const char *key);
 

@@ -143,6 +143,11 @@ struct bk_store_blob {
  * which no mount name can). */
 int bk_store_is_reserved_key(const char *key);
 
+/* Remove the blobs kept as entries from v (releasing them), keeping the
+ * order of the rest; returns how many are left. `ls` and prune's policy
+ * work on what is left. */
+size_t bk_store_drop_blob_entries(struct bk_provider_entry *v, size_t n);
+
 /* 1 when blobs may move on several threads at once. */
 int bk_store_blob_parallel(const struct bk_store *s);
 

@@ -44,4 +44,8 @@ int bk_file_stage_fd(int fd, const char *prefix, int durable, char **tmp_out);
 /* mkdir -p: create `path` and its missing parents. */
 int bk_mkdir_p(const char *path);
 
+/* rm -rf: remove `path` and everything under it, never following a
+ * symbolic link; what cannot be removed is left (best effort). */
+void bk_remove_tree(const char *path);
+
 #endif

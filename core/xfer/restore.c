@@ -4,12 +4,13 @@
  */
 #include "core/xfer/restore.h"
 
+#include "core/util/fileio.h"
+
 #include "core/util/log.h"
 #include "core/xfer/state.h"
 #include "core/util/strbuf.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,20 +108,11 @@ static int mkworkdir(const struct bk_xfer *x, char **out)
     return BK_OK;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    remove(path);
-    return 0;
-}
-
 static void rmworkdir(char *dir)
 {
     if (!dir)
         return;
-    nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    bk_remove_tree(dir);
     free(dir);
 }
 

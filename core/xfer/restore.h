@@ -2,7 +2,8 @@
  * restore.h - save and restore as library functions, independent of where
  *
  * core/xfer/ is the orchestration of save and restore (restore.c, save.c),
- * their per-item report (restore_report.c) and the state file that carries
+ * their per-item report (restore_report.c, with the layer cache's
+ * results from core/layers/) and the state file that carries
  * what restore found to the save of the same job (state.h). It sits on
  * core/store/, core/builder/ (through mountio) and core/plan/.
  * the caches live.
@@ -33,6 +34,7 @@
 #define BK_RESTORE_H
 
 #include "core/archive/archive.h"
+#include "core/layers/layers.h"
 #include "core/plan/buildplan.h"
 #include "core/plan/keys.h"
 #include "core/builder/mountio.h"
@@ -71,6 +73,7 @@ struct bk_xfer {
     int lookup_only;        /* restore: stop after the lookup */
     struct bk_xfer_item *items;
     size_t n;
+    struct bk_layers *layers; /* the layer cache (--layers), or NULL; printed with the items */
 };
 
 /* One item per identity of `ks` (plan order), keeping only the names in
@@ -89,7 +92,8 @@ const char *bk_hit_name(enum bk_hit h); /* "exact", "partial", "miss", "" */
 
 /* Print the per-identity summary on stdout: one line each, or with `json`
  * {"command": ..., "provider": ..., "identities": [{name, key, matched_key,
- * hit, action, reason, bytes, files, seconds, digest}]}. */
+ * hit, action, reason, bytes, files, seconds, digest}]}, plus "layers" when
+ * x->layers is set (restore_report.c says what it holds). */
 void bk_xfer_print(const struct bk_xfer *x, const char *command, int json);
 
 /* 1 when --fail-on-error and an item failed, or --fail-on-cache-miss and

@@ -5,6 +5,14 @@
  * Text: one line per identity on stdout,
  *   NAME: ACTION KEY [from MATCHED] (HIT, SIZE, N files, S s)[: REASON]
  * JSON: one document, {"command", "provider", "identities": [...]}.
+ *
+ * With the layer cache (x->layers), text adds a line per source, the save
+ * line, and the build arguments as one line ("build-args: --cache-from
+ * ..."); JSON adds "layers": after restore {"key", "matched_key", "hit",
+ * "build_args": [...], "sources": [{"target", "matched_key", "hit",
+ * "blobs_fetched", "blobs_present", "bytes_fetched", "reason"}]}, after save
+ * {"key", "action", "reason", "blobs_uploaded", "blobs_skipped",
+ * "bytes_uploaded"}.
  */
 #include "core/xfer/restore.h"
 
@@ -50,6 +58,68 @@ static void add_str_or_null(cJSON *o, const char *name, const char *v)
         cJSON_AddNullToObject(o, name);
 }
 
+static void print_layers_text(const struct bk_layers *l)
+{
+    char size[32];
+
+    if (l->saved) {
+        bk_format_size(l->bytes_uploaded, size, sizeof(size));
+        printf("layers: %s %s (%u blobs uploaded, %s, %u already stored)%s%s\n", l->action, l->key,
+               l->blobs_uploaded, size, l->blobs_skipped, l->save_reason ? ": " : "",
+               l->save_reason ? l->save_reason : "");
+        return;
+    }
+    for (size_t i = 0; i < l->nsources; i++) {
+        const struct bk_layers_source *src = &l->sources[i];
+        int found = src->matched_key != NULL;
+        bk_format_size(src->bytes_fetched, size, sizeof(size));
+        printf("layers %s: %s %s", src->target, found ? "restored" : "miss",
+               found ? src->matched_key : (src->key ? src->key : src->restore.v[0]));
+        if (found)
+            printf(" (%s hit, %u blobs fetched, %s, %u present)", src->hit, src->blobs_fetched,
+                   size, src->blobs_present);
+        printf("%s%s\n", src->reason ? ": " : "", src->reason ? src->reason : "");
+    }
+    printf("build-args:");
+    for (size_t i = 0; i < l->build_args.n; i++)
+        printf(" %s", l->build_args.v[i]);
+    printf("\n");
+}
+
+static cJSON *layers_json(const struct bk_layers *l)
+{
+    cJSON *o = cJSON_CreateObject(), *args, *srcs;
+
+    cJSON_AddStringToObject(o, "key", l->key);
+    if (l->saved) {
+        cJSON_AddStringToObject(o, "action", l->action);
+        add_str_or_null(o, "reason", l->save_reason);
+        cJSON_AddNumberToObject(o, "blobs_uploaded", l->blobs_uploaded);
+        cJSON_AddNumberToObject(o, "blobs_skipped", l->blobs_skipped);
+        cJSON_AddNumberToObject(o, "bytes_uploaded", (double)l->bytes_uploaded);
+        return o;
+    }
+    add_str_or_null(o, "matched_key", l->sources[0].matched_key);
+    cJSON_AddStringToObject(o, "hit", l->sources[0].hit);
+    args = cJSON_AddArrayToObject(o, "build_args");
+    for (size_t i = 0; i < l->build_args.n; i++)
+        cJSON_AddItemToArray(args, cJSON_CreateString(l->build_args.v[i]));
+    srcs = cJSON_AddArrayToObject(o, "sources");
+    for (size_t i = 0; i < l->nsources; i++) {
+        const struct bk_layers_source *src = &l->sources[i];
+        cJSON *so = cJSON_CreateObject();
+        cJSON_AddStringToObject(so, "target", src->target);
+        add_str_or_null(so, "matched_key", src->matched_key);
+        cJSON_AddStringToObject(so, "hit", src->hit);
+        cJSON_AddNumberToObject(so, "blobs_fetched", src->blobs_fetched);
+        cJSON_AddNumberToObject(so, "blobs_present", src->blobs_present);
+        cJSON_AddNumberToObject(so, "bytes_fetched", (double)src->bytes_fetched);
+        add_str_or_null(so, "reason", src->reason);
+        cJSON_AddItemToArray(srcs, so);
+    }
+    return o;
+}
+
 static void print_json(const struct bk_xfer *x, const char *command)
 {
     cJSON *doc = cJSON_CreateObject();
@@ -74,6 +144,8 @@ static void print_json(const struct bk_xfer *x, const char *command)
         cJSON_AddItemToArray(arr, o);
     }
     cJSON_AddItemToObject(doc, "identities", arr);
+    if (x->layers)
+        cJSON_AddItemToObject(doc, "layers", layers_json(x->layers));
     text = cJSON_Print(doc);
     puts(text);
     cJSON_free(text);
@@ -88,6 +160,8 @@ void bk_xfer_print(const struct bk_xfer *x, const char *command, int json)
     }
     for (size_t i = 0; i < x->n; i++)
         print_text(&x->items[i]);
+    if (x->layers)
+        print_layers_text(x->layers);
 }
 
 int bk_xfer_exit_status(const struct bk_xfer *x, int fail_on_cache_miss, int fail_on_error)
@@ -99,5 +173,15 @@ int bk_xfer_exit_status(const struct bk_xfer *x, int fail_on_cache_miss, int fai
         if (fail_on_cache_miss && it->hit != BK_HIT_EXACT)
             return 1;
     }
+    if (x->layers && fail_on_error) {
+        for (size_t i = 0; i < x->layers->nsources; i++)
+            if (x->layers->sources[i].failed)
+                return 1;
+        if (x->layers->save_failed)
+            return 1;
+    }
+    if (x->layers && fail_on_cache_miss && !x->layers->saved &&
+        strcmp(x->layers->sources[0].hit, "exact") != 0)
+        return 1;
     return 0;
 }

@@ -14,6 +14,7 @@
 
 #include "core/archive/archive.h"
 #include "core/builder/builder_files.h"
+#include "core/util/fileio.h"
 #include "core/util/error.h"
 #include "core/util/strbuf.h"
 
@@ -59,7 +60,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    bk_bfiles_remove_tree(g_dir);
+    bk_remove_tree(g_dir);
     return 0;
 }
 
@@ -339,7 +340,7 @@ static void test_place_remove(void **state)
     symlink("/", link);
     free(deep);
     free(link);
-    bk_bfiles_remove_tree(dir);
+    bk_remove_tree(dir);
     assert_int_equal(access(dir, F_OK), -1);
     assert_int_equal(access("/", F_OK), 0);
 

@@ -1,0 +1,143 @@
+/*
+ * layers.h - the layer cache (BuildKit's instruction cache) through a store.
+ *
+ * core/layers/ moves the cache BuildKit exports with `--cache-to
+ * type=local,dest=DIR,mode=max` and imports with `--cache-from
+ * type=local,src=DIR`: an OCI image layout (index.json, oci-layout,
+ * blobs/sha256/<hex>). It sits between core/xfer/ (which prints its report)
+ * and core/store/ (which keeps its blobs); it knows nothing of builders.
+ *
+ * In the store a layer cache is:
+ *   - an index entry under an ordinary key (keys.h: bk_keys_layers), a zstd
+ *     frame of JSON {"schema": "bkcache-layers v1", "index": "<index.json
+ *     verbatim>", "blobs": [{"digest", "size"}, ...]}: the OCI index and
+ *     every blob it reaches (manifests, cache config, layers);
+ *   - each of those blobs, content-addressed (bk_store_blob_*), shared by
+ *     every key and every target of the store, so an unchanged layer is
+ *     stored once and uploaded once.
+ *
+ * restore, per source (this target, then each --layers-from target): look
+ *   up the index (exact key, then each restore key), fetch every blob it
+ *   names that the source directory lacks, in parallel, each verified
+ *   against its digest before it gets its name, then write index.json last.
+ *   An index naming a blob the store lost is a miss for that index: the
+ *   next restore key is tried, the build never breaks. The destination
+ *   directory (the build's --cache-to) is emptied, so it will hold only
+ *   what the new cache references.
+ * save: read the destination directory, check every blob it references is
+ *   there with its size, upload (in parallel) each blob the store lacks,
+ *   hashing it first, and upload the index LAST, only when every blob is
+ *   stored, so no restore ever sees an index whose blobs are missing.
+ * prune: blobs that no remaining index references, older than a grace
+ *   period (a save in progress uploads its blobs before its index).
+ *
+ * Layout of the working directory (--layers-dir, see core/cli/):
+ *   DIR/from/<target>/   one OCI layout per source, the --cache-from src
+ *   DIR/to/              the --cache-to dest
+ */
+#ifndef BK_LAYERS_H
+#define BK_LAYERS_H
+
+#include "core/store/store.h"
+#include "core/util/strbuf.h"
+#include "core/util/strvec.h"
+
+#include <stdint.h>
+
+#define BK_LAYERS_SCHEMA "bkcache-layers v1"
+
+/* ---- the index (layers_index.c, layers_oci.c) ---- */
+
+struct bk_layer_blob {
+    char digest[72]; /* "sha256:<hex>" */
+    uint64_t size;
+};
+
+struct bk_layer_index {
+    char *oci_index; /* index.json, verbatim */
+    struct bk_layer_blob *blobs;
+    size_t n, alloc;
+};
+
+void bk_layer_index_release(struct bk_layer_index *ix);
+
+/* Read the OCI layout at `dir`: index.json and every blob it reaches
+ * (descriptors under "manifests", "layers", "config", "blobs"; a blob whose
+ * media type is an index or a manifest is read for more). Each reached
+ * blob must exist with its descriptor's size. BK_ENOTFOUND when there is no
+ * index.json; BK_ECORRUPT naming the file for anything malformed. */
+int bk_layer_index_read_dir(const char *dir, struct bk_layer_index *out);
+
+/* The stored form: a zstd frame of the JSON document above. */
+int bk_layer_index_encode(const struct bk_layer_index *ix, struct bk_strbuf *out);
+/* BK_ECORRUPT naming `what` when the data is not such a document. */
+int bk_layer_index_decode(const void *data, size_t len, const char *what,
+                          struct bk_layer_index *out);
+
+/* ---- restore and save (layers_restore.c, layers_save.c) ---- */
+
+/* One cache to import: this target's, or a --layers-from target's. */
+struct bk_layers_source {
+    char *target;             /* the target it belongs to */
+    char *key;                /* tried exactly first (NULL for --layers-from) */
+    struct bk_strvec restore; /* then each as a prefix */
+    char *dir;                /* DIR/from/<target> */
+    /* results */
+    char *matched_key;
+    const char *hit; /* "exact", "partial", "miss" */
+    unsigned blobs_fetched, blobs_present;
+    uint64_t bytes_fetched;
+    char *reason; /* why it missed or failed, or NULL */
+    int failed;   /* a store operation failed (not a plain miss) */
+};
+
+struct bk_layers {
+    char *dir;  /* the working directory */
+    char *key;  /* this target's key: what save stores */
+    char *dest; /* DIR/to */
+    struct bk_layers_source *sources;
+    size_t nsources;
+    int jobs;  /* blobs moved at once (1 when the store is not thread-safe) */
+    int saved; /* 1 after bk_layers_save() ran */
+    /* save results */
+    const char *action; /* saved, unchanged, exists, skipped, error */
+    char *save_reason;
+    int save_failed;
+    unsigned blobs_uploaded, blobs_skipped;
+    uint64_t bytes_uploaded;
+    /* the arguments the build needs: --cache-from ... --cache-to ... */
+    struct bk_strvec build_args;
+};
+
+/* Set up `l` for the key `k` (this target) under working directory `dir`;
+ * add other targets with bk_layers_add_from(). */
+void bk_layers_init(struct bk_layers *l, const char *dir, const char *target, const char *key,
+                    const struct bk_strvec *restore_keys);
+void bk_layers_add_from(struct bk_layers *l, const char *target, const char *restore_prefix);
+void bk_layers_release(struct bk_layers *l);
+
+/* Import every source into its directory and empty the destination; fills
+ * the sources' results and build_args. BK_OK unless a directory cannot be
+ * made (store problems are per-source results). `s` may be NULL (the store
+ * is unavailable: every source misses with that reason). */
+int bk_layers_restore(struct bk_layers *l, struct bk_store *s, const char *store_error);
+
+/* Upload the destination directory's blobs and then its index under l->key;
+ * results in l->action and the counters. */
+int bk_layers_save(struct bk_layers *l, struct bk_store *s, const char *store_error);
+
+/* The build arguments for the current directories (restore fills them). */
+void bk_layers_build_args(struct bk_layers *l);
+
+/* ---- prune (layers_prune.c) ---- */
+
+/* Remove blobs that no layer index in the store references and that are
+ * older than `grace` seconds before `now`; the counts go to *removed and *bytes;
+ * with `dry_run` nothing is deleted. */
+int bk_layers_prune_blobs(struct bk_store *s, int64_t now, int64_t grace, int dry_run,
+                          size_t *removed, uint64_t *bytes);
+
+/* ---- internal: run fn(i) for i < n on up to `jobs` threads ---- */
+void bk_layers__parallel(size_t n, int jobs, void (*fn)(size_t i, void *ctx), void *ctx);
+
+#endif

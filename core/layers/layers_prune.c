@@ -1,0 +1,101 @@
+/*
+ * layers_prune.c - remove the blobs that no layer index references; see
+ * layers.h.
+ *
+ * The referenced set is read from every layer index the store still holds
+ * (entries whose key has the "-.layers-" name part). A blob younger than
+ * the grace period stays even when unreferenced: a save uploads its blobs
+ * before its index, so a blob may be seconds away from being referenced.
+ * An index that cannot be read stops the prune (nothing is removed), since
+ * its blobs would look unreferenced.
+ */
+#include "core/layers/layers.h"
+
+#include "core/util/error.h"
+#include "core/util/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Every digest named by a layer index in the store, sorted. */
+static int referenced(struct bk_store *s, struct bk_strvec *out)
+{
+    struct bk_provider_entry *v = NULL;
+    size_t n = 0;
+    char tmpl[] = "/tmp/bkcache-prune-XXXXXX";
+    char *dir = mkdtemp(tmpl), *path;
+    int rc;
+
+    if (!dir)
+        return bk_error_set(BK_ERR, "cannot create a temporary directory");
+    path = bk_xasprintf("%s/index", dir);
+    rc = bk_store_list(s, &v, &n);
+    for (size_t i = 0; i < n && rc == BK_OK; i++) {
+        struct bk_strbuf data = BK_STRBUF_INIT;
+        struct bk_layer_index ix;
+        if (!bk_store_is_reserved_key(v[i].key) || !strstr(v[i].key, "-.layers-"))
+            continue;
+        rc = bk_store_download(s, &v[i], path, NULL);
+        if (rc == BK_OK)
+            rc = bk_strbuf_read_file(&data, path);
+        if (rc == BK_OK)
+            rc = bk_layer_index_decode(data.buf, data.len, v[i].key, &ix);
+        if (rc == BK_OK) {
+            for (size_t b = 0; b < ix.n; b++)
+                bk_strvec_push(out, ix.blobs[b].digest);
+            bk_layer_index_release(&ix);
+        }
+        unlink(path);
+        bk_strbuf_release(&data);
+    }
+    bk_store_entries_free(v, n);
+    free(path);
+    rmdir(dir);
+    qsort(out->v, out->n, sizeof(char *), cmp_str);
+    return rc;
+}
+
+int bk_layers_prune_blobs(struct bk_store *s, int64_t now, int64_t grace, int dry_run,
+                          size_t *removed, uint64_t *bytes)
+{
+    struct bk_strvec refs = BK_STRVEC_INIT;
+    struct bk_store_blob *blobs = NULL;
+    size_t nblobs = 0;
+    int rc;
+
+    *removed = 0;
+    *bytes = 0;
+    rc = referenced(s, &refs);
+    if (rc == BK_OK)
+        rc = bk_store_blob_list(s, &blobs, &nblobs);
+    for (size_t i = 0; i < nblobs && rc == BK_OK; i++) {
+        const char *d = blobs[i].digest;
+        if (bsearch(&d, refs.v, refs.n, sizeof(char *), cmp_str))
+            continue;
+        if (blobs[i].created && now - blobs[i].created < grace)
+            continue;
+        if (!dry_run) {
+            int r = bk_store_blob_remove(s, d);
+            if (r == BK_ENOTFOUND)
+                continue;
+            if (r < 0) {
+                rc = r;
+                break;
+            }
+        }
+        bk_debug("prune: blob %s (%llu bytes) is referenced by no index", d,
+                 (unsigned long long)blobs[i].size);
+        (*removed)++;
+        *bytes += blobs[i].size;
+    }
+    bk_store_blobs_free(blobs, nblobs);
+    bk_strvec_clear(&refs);
+    return rc;
+}
