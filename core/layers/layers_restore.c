@@ -165,35 +165,57 @@ static int read_index(struct bk_store *s, const struct bk_layers_source *src,
     return rc;
 }
 
-/* Try one lookup; BK_ENOTFOUND when it finds nothing usable. */
-static int try_candidate(struct bk_layers *l, struct bk_store *s, struct bk_layers_source *src,
-                         const struct bk_lookup *q, struct bk_strvec *tried)
+/* The newest entry matching q that was not tried yet: the store's lookup,
+ * and when that answers with a tried key, the store's list (when it can
+ * list) without the tried keys. BK_ENOTFOUND when none is left. */
+static int find_untried(struct bk_store *s, const struct bk_lookup *q,
+                        const struct bk_strvec *tried, struct bk_provider_entry *out)
 {
-    struct bk_provider_entry e;
-    struct bk_layer_index ix;
-    int rc = bk_store_lookup(s, q, &e);
+    struct bk_provider_entry *v = NULL;
+    size_t n = 0, kept = 0;
+    long pick;
+    int rc = bk_store_lookup(s, q, out);
 
-    if (rc < 0)
+    if (rc < 0 || bk_strvec_find(tried, out->key) < 0)
         return rc;
-    if (bk_strvec_find(tried, e.key) >= 0) {
-        bk_provider_entry_release(&e);
-        return BK_ENOTFOUND;
+    bk_provider_entry_release(out);
+    if (!(bk_store_caps(s) & BK_CAP_LIST))
+        return bk_error_set(BK_ENOTFOUND, "no other layer cache under %s", q->key);
+    if ((rc = bk_store_list(s, &v, &n)) < 0)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        if (bk_strvec_find(tried, v[i].key) >= 0)
+            bk_provider_entry_release(&v[i]);
+        else
+            v[kept++] = v[i];
     }
-    bk_strvec_push(tried, e.key);
-    rc = read_index(s, src, &e, &ix);
+    pick = bk_provider_pick(v, kept, q);
+    if (pick >= 0)
+        bk_provider_entry_copy(out, &v[pick]);
+    bk_store_entries_free(v, kept);
+    return pick >= 0 ? BK_OK : bk_error_set(BK_ENOTFOUND, "no other layer cache under %s", q->key);
+}
+
+/* Take entry `e`: its index and every blob. BK_ENOTFOUND when the index is
+ * damaged or names a blob the store lacks or holds damaged. */
+static int take_entry(struct bk_layers *l, struct bk_store *s, struct bk_layers_source *src,
+                      const struct bk_provider_entry *e)
+{
+    struct bk_layer_index ix;
+    int rc = read_index(s, src, e, &ix);
+
     if (rc == BK_ECORRUPT)
         rc = BK_ENOTFOUND; /* a damaged index is a miss for that index */
     if (rc == BK_OK) {
-        rc = fetch_index(l, s, src, &ix, e.key);
+        rc = fetch_index(l, s, src, &ix, e->key);
         bk_layer_index_release(&ix);
     }
     if (rc == BK_OK) {
-        src->matched_key = bk_xstrdup(e.key);
-        src->hit = src->key && strcmp(e.key, src->key) == 0 ? "exact" : "partial";
+        src->matched_key = bk_xstrdup(e->key);
+        src->hit = src->key && strcmp(e->key, src->key) == 0 ? "exact" : "partial";
     } else {
         bk_warn("warning: layer cache %s: %s", src->target, bk_error_msg());
     }
-    bk_provider_entry_release(&e);
     return rc;
 }
 
@@ -205,11 +227,24 @@ static void restore_source(struct bk_layers *l, struct bk_store *s, struct bk_la
 
     unlink(index); /* a directory is usable only once this restore completed it */
     free(index);
+    /* candidates: the exact key, then each restore key, newest match first,
+     * then the next newest while the ones found are incomplete */
     for (size_t c = src->key ? 0 : 1; c <= src->restore.n && rc == BK_ENOTFOUND; c++) {
         const char *k = c == 0 ? src->key : src->restore.v[c - 1];
         const char *one[1] = {k};
         struct bk_lookup q = {.key = k, .restore_keys = c ? one : NULL, .nrestore = c ? 1 : 0};
-        rc = try_candidate(l, s, src, &q, &tried);
+        struct bk_provider_entry e;
+        while (rc == BK_ENOTFOUND) {
+            int found = find_untried(s, &q, &tried, &e);
+            if (found < 0) {
+                if (found != BK_ENOTFOUND)
+                    rc = found; /* the lookup failed: stop */
+                break;
+            }
+            bk_strvec_push(&tried, e.key);
+            rc = take_entry(l, s, src, &e);
+            bk_provider_entry_release(&e);
+        }
     }
     if (rc < 0 && rc != BK_ENOTFOUND) {
         src->failed = 1;

@@ -295,9 +295,55 @@ static void test_serialization_is_versioned(void **state)
     unload(&k);
 }
 
+/* The layer cache's key follows the target's closure: an unrelated stage
+ * does not move it, a stage the target builds on does (restore keys stay). */
+static void test_layers_key_follows_the_target_closure(void **state)
+{
+    const char *base = "FROM alpine AS a\nRUN echo a\nFROM a AS b\nRUN echo b\n"
+                       "FROM alpine AS other\nRUN echo other\n";
+    const char *unrelated = "FROM alpine AS a\nRUN echo a\nFROM a AS b\nRUN echo b\n"
+                            "FROM alpine AS other\nRUN echo changed\n";
+    const char *upstream = "FROM alpine AS a\nRUN echo a2\nFROM a AS b\nRUN echo b\n"
+                           "FROM alpine AS other\nRUN echo other\n";
+    struct bk_key_opts ko = {NULL, NULL, NULL, NULL};
+    struct keyed k1, k2, k3;
+    struct bk_cache_key l1, l2, l3;
+    char *from_a;
+    (void)state;
+
+    load(&k1, base, "b", NULL, NULL);
+    load(&k2, unrelated, "b", NULL, NULL);
+    load(&k3, upstream, "b", NULL, NULL);
+    assert_int_equal(bk_keys_layers(k1.plan, &ko, &l1), 0);
+    assert_int_equal(bk_keys_layers(k2.plan, &ko, &l2), 0);
+    assert_int_equal(bk_keys_layers(k3.plan, &ko, &l3), 0);
+    assert_int_equal(strncmp(l1.key, "bkcache-.layers-b-linux-amd64-", 30), 0);
+    assert_int_equal(strlen(l1.key), 30 + 32);
+    assert_null(l1.identity);
+    assert_string_equal(l1.key, l2.key);
+    assert_string_not_equal(l1.key, l3.key);
+    assert_int_equal(l1.restore_keys.n, 2);
+    assert_string_equal(l1.restore_keys.v[1], "bkcache-.layers-b-linux-amd64-");
+    assert_string_equal(l3.restore_keys.v[1], l1.restore_keys.v[1]);
+    assert_int_equal(strncmp(l1.key, l1.restore_keys.v[0], strlen(l1.restore_keys.v[0])), 0);
+    /* another target's newest cache: --layers-from a */
+    from_a = bk_keys_layers_prefix(k1.plan, &ko, "a");
+    assert_string_equal(from_a, "bkcache-.layers-a-linux-amd64-");
+    /* never a mount's key: mount names cannot start with '.' */
+    assert_int_equal(l1.key[8], '.');
+    free(from_a);
+    bk_cache_key_release(&l1);
+    bk_cache_key_release(&l2);
+    bk_cache_key_release(&l3);
+    unload(&k1);
+    unload(&k2);
+    unload(&k3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_layers_key_follows_the_target_closure),
         cmocka_unit_test(test_golden_example_keys),
         cmocka_unit_test(test_formatting_keeps_keys),
         cmocka_unit_test(test_relevant_changes_move_keys),
