@@ -1,8 +1,10 @@
 # mk/store.mk - the store area: the CLI end-to-end tests in directory mode
-# (tests/e2e/dirmode.sh), run as part of `make test-unit` against the build
+# (tests/e2e/dirmode.sh) and the layer cache through the local store
+# (tests/layers/local.sh), run as part of `make test-unit` against the build
 # directory's own binary (so check-asan runs them under ASan too).
 .PHONY: test-unit-cli
 test-unit-cli: $(BUILD)/bkcache
 	@BKCACHE=$(CURDIR)/$(BUILD)/bkcache sh tests/e2e/dirmode.sh
+	@BKCACHE=$(CURDIR)/$(BUILD)/bkcache bash tests/layers/local.sh
 
 test-unit: test-unit-cli

@@ -232,7 +232,10 @@ static void restore_source(struct bk_layers *l, struct bk_store *s, struct bk_la
     for (size_t c = src->key ? 0 : 1; c <= src->restore.n && rc == BK_ENOTFOUND; c++) {
         const char *k = c == 0 ? src->key : src->restore.v[c - 1];
         const char *one[1] = {k};
-        struct bk_lookup q = {.key = k, .restore_keys = c ? one : NULL, .nrestore = c ? 1 : 0};
+        struct bk_lookup q = {.key = k,
+                              .restore_keys = c ? one : NULL,
+                              .nrestore = c ? 1 : 0,
+                              .identity = BK_LAYERS_SCHEMA}; /* as save uploads it */
         struct bk_provider_entry e;
         while (rc == BK_ENOTFOUND) {
             int found = find_untried(s, &q, &tried, &e);

@@ -97,33 +97,40 @@ static int upload_blobs(struct bk_layers *l, struct bk_store *s, const struct bk
     return rc;
 }
 
-/* 1 when the store's entry under l->key holds this very index already. */
-static int index_unchanged(struct bk_layers *l, struct bk_store *s, const struct bk_layer_index *ix)
+enum stored { STORED_NONE, STORED_SAME, STORED_OTHER };
+
+/* What the store holds under l->key: nothing, this very index, or another. */
+static enum stored stored_index(struct bk_layers *l, struct bk_store *s,
+                                const struct bk_layer_index *ix)
 {
-    struct bk_lookup q = {.key = l->key};
+    struct bk_lookup q = {.key = l->key, .identity = BK_LAYERS_SCHEMA};
     struct bk_provider_entry e;
     struct bk_strbuf data = BK_STRBUF_INIT;
     struct bk_layer_index old;
     char *path = bk_xasprintf("%s/.bkcache-index", l->dir);
-    int same = 0;
+    enum stored st = STORED_NONE;
 
     if (bk_store_lookup(s, &q, &e) != BK_OK) {
         bk_error_clear();
         free(path);
-        return 0;
+        return STORED_NONE;
     }
-    if (strcmp(e.key, l->key) == 0 && bk_store_download(s, &e, path, NULL) == BK_OK &&
-        bk_strbuf_read_file(&data, path) == BK_OK &&
-        bk_layer_index_decode(data.buf, data.len, e.key, &old) == BK_OK) {
-        same = strcmp(old.oci_index, ix->oci_index) == 0;
-        bk_layer_index_release(&old);
+    if (strcmp(e.key, l->key) == 0) {
+        st = STORED_OTHER;
+        if (bk_store_download(s, &e, path, NULL) == BK_OK &&
+            bk_strbuf_read_file(&data, path) == BK_OK &&
+            bk_layer_index_decode(data.buf, data.len, e.key, &old) == BK_OK) {
+            if (strcmp(old.oci_index, ix->oci_index) == 0)
+                st = STORED_SAME;
+            bk_layer_index_release(&old);
+        }
     }
     bk_error_clear();
     unlink(path);
     free(path);
     bk_strbuf_release(&data);
     bk_provider_entry_release(&e);
-    return same;
+    return st;
 }
 
 static int upload_index(struct bk_layers *l, struct bk_store *s, const struct bk_layer_index *ix)
@@ -154,6 +161,7 @@ static void set_outcome(struct bk_layers *l, const char *action, int failed)
 int bk_layers_save(struct bk_layers *l, struct bk_store *s, const char *store_error)
 {
     struct bk_layer_index ix;
+    enum stored stored;
     int rc;
 
     l->saved = 1;
@@ -175,9 +183,13 @@ int bk_layers_save(struct bk_layers *l, struct bk_store *s, const char *store_er
         set_outcome(l, "error", 1);
         return BK_OK;
     }
-    if (index_unchanged(l, s, &ix)) {
+    stored = stored_index(l, s, &ix);
+    if (stored == STORED_SAME) {
         l->blobs_skipped = (unsigned)ix.n;
         set_outcome(l, "unchanged", 0);
+    } else if (stored == STORED_OTHER && (bk_store_caps(s) & BK_CAP_IMMUTABLE_KEYS)) {
+        bk_error_clear(); /* the key cannot be replaced: uploading blobs would be wasted */
+        set_outcome(l, "exists", 0);
     } else if ((rc = upload_blobs(l, s, &ix)) < 0) {
         bk_error_wrap(rc, "layer cache not saved, its index was not uploaded");
         set_outcome(l, "error", 1);
