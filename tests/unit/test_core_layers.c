@@ -204,6 +204,7 @@ static void test_index_round_trip_and_garbage(void **state)
         assert_string_equal(back.blobs[i].digest, ix.blobs[i].digest);
         assert_int_equal(back.blobs[i].size, ix.blobs[i].size);
     }
+    bk_layer_index_release(&back);
     assert_int_equal(bk_layer_index_decode("garbage", 7, "k", &back), BK_ECORRUPT);
     assert_int_equal(bk_layer_index_decode(enc.buf, enc.len - 3, "k", &back), BK_ECORRUPT);
     bk_layer_index_release(&ix);
