@@ -264,15 +264,15 @@ static void az_destroy(struct bk_provider *p)
 }
 
 const struct bk_provider_ops bk_provider_azblob = {
-    .name = "azblob",                    /* name */
-    .scheme = "azblob",                  /* scheme */
-    .caps = BK_CAP_DELETE | BK_CAP_LIST, /* caps */
-    .detect = NULL,                      /* detect: only when asked for */
-    .create = az_create,                 /* create */
-    .lookup = az_lookup,                 /* lookup */
-    .download = az_download,             /* download */
-    .upload = az_upload,                 /* upload */
-    .list = az_list,                     /* list */
-    .remove = az_remove,                 /* remove */
-    .destroy = az_destroy,               /* destroy */
+    .name = "azblob",                                        /* name */
+    .scheme = "azblob",                                      /* scheme */
+    .caps = BK_CAP_DELETE | BK_CAP_LIST | BK_CAP_THREADSAFE, /* caps */
+    .detect = NULL,                                          /* detect: only when asked for */
+    .create = az_create,                                     /* create */
+    .lookup = az_lookup,                                     /* lookup */
+    .download = az_download,                                 /* download */
+    .upload = az_upload,                                     /* upload */
+    .list = az_list,                                         /* list */
+    .remove = az_remove,                                     /* remove */
+    .destroy = az_destroy,                                   /* destroy */
 };

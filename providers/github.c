@@ -108,15 +108,16 @@ static void github_destroy(struct bk_provider *p)
 }
 
 const struct bk_provider_ops bk_provider_github = {
-    .name = "github",                                     /* --provider github */
-    .scheme = NULL,                                       /* no --store URL scheme */
-    .caps = BK_CAP_IMMUTABLE_KEYS | BK_CAP_BRANCH_SCOPED, /* no list, no delete */
-    .detect = github_detect,                              /* GITHUB_ACTIONS + runtime token */
-    .create = github_create,                              /* config from env and attrs */
-    .lookup = github_lookup,                              /* exact key, then prefixes */
-    .download = github_download,                          /* parallel ranged GETs */
-    .upload = github_upload,                              /* reserve, blocks, finalize */
-    .list = NULL,                                         /* the service cannot list */
-    .remove = NULL,                                       /* nor delete */
+    .name = "github", /* --provider github */
+    .scheme = NULL,   /* no --store URL scheme */
+    .caps =
+        BK_CAP_IMMUTABLE_KEYS | BK_CAP_BRANCH_SCOPED | BK_CAP_THREADSAFE, /* no list, no delete */
+    .detect = github_detect,     /* GITHUB_ACTIONS + runtime token */
+    .create = github_create,     /* config from env and attrs */
+    .lookup = github_lookup,     /* exact key, then prefixes */
+    .download = github_download, /* parallel ranged GETs */
+    .upload = github_upload,     /* reserve, blocks, finalize */
+    .list = NULL,                /* the service cannot list */
+    .remove = NULL,              /* nor delete */
     .destroy = github_destroy,
 };

@@ -77,6 +77,11 @@ struct bk_provider;
 
 typedef int (*bk_entry_cb)(const struct bk_provider_entry *e, void *payload);
 
+/* The reserved key of a blob kept as an ordinary entry (see the blob slots
+ * below): this prefix and the digest's 64 hex digits. A store may place such
+ * entries wherever it likes (s3 and azblob: PREFIX + "blobs/sha256/<hex>"). */
+#define BK_BLOB_KEY_PREFIX "bkcache-.blob-sha256-"
+
 /* One stored content-addressed blob, as blob_list() reports it. */
 struct bk_provider_blob {
     const char *digest; /* "sha256:<64 lowercase hex>" */
@@ -123,10 +128,11 @@ struct bk_provider_ops {
      * Content-addressed blobs (the layer cache's layers; later, archive
      * chunks), shared by every key of the store. All five slots, or none:
      * with blob_put NULL, core/store/store_blob.c keeps each blob as an
-     * ordinary entry under the reserved key "bkcache-.blob-sha256-<hex>"
-     * through the slots above (the GitHub cache stores blobs that way, one
-     * immutable entry per digest). A store with a file or object namespace
-     * implements them to keep blobs at blobs/sha256/<hex> beside its entries.
+     * ordinary entry under the reserved key BK_BLOB_KEY_PREFIX<hex> through
+     * the slots above: the GitHub cache stores blobs that way (one immutable
+     * entry per digest), and s3/azblob too, naming those entries' objects
+     * blobs/sha256/<hex> (s3_layout.c). The local store implements the
+     * slots, to keep blobs as plain files at blobs/sha256/<hex>.
      *
      * `digest` is always "sha256:<64 lowercase hex>" (core checks it first).
      * The content is opaque: core verifies the digest of every blob it reads,

@@ -469,15 +469,15 @@ static void s3_destroy(struct bk_provider *p)
 }
 
 const struct bk_provider_ops bk_provider_s3 = {
-    .name = "s3",                        /* name */
-    .scheme = "s3",                      /* scheme */
-    .caps = BK_CAP_DELETE | BK_CAP_LIST, /* caps */
-    .detect = NULL,                      /* detect: only when asked for */
-    .create = s3_create,                 /* create */
-    .lookup = s3_lookup,                 /* lookup */
-    .download = s3_download,             /* download */
-    .upload = s3_upload,                 /* upload */
-    .list = s3_list,                     /* list */
-    .remove = s3_remove,                 /* remove */
-    .destroy = s3_destroy,               /* destroy */
+    .name = "s3",                                            /* name */
+    .scheme = "s3",                                          /* scheme */
+    .caps = BK_CAP_DELETE | BK_CAP_LIST | BK_CAP_THREADSAFE, /* caps */
+    .detect = NULL,                                          /* detect: only when asked for */
+    .create = s3_create,                                     /* create */
+    .lookup = s3_lookup,                                     /* lookup */
+    .download = s3_download,                                 /* download */
+    .upload = s3_upload,                                     /* upload */
+    .list = s3_list,                                         /* list */
+    .remove = s3_remove,                                     /* remove */
+    .destroy = s3_destroy,                                   /* destroy */
 };

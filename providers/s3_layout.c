@@ -2,7 +2,10 @@
  * s3_layout.c - the entry layout and lookup rule that the s3 and azblob
  * stores share; see s3.h.
  *
- * An entry is one object named PREFIX + KEY + ".tar.zst". Lookup asks for
+ * An entry is one object named PREFIX + KEY + ".tar.zst", except a blob
+ * kept as an entry (key BK_BLOB_KEY_PREFIX<hex>, see provider.h): its
+ * object is PREFIX + "blobs/sha256/<hex>", beside the entries, so the
+ * blobs of every key are one content-addressed directory. Lookup asks for
  * the exact key with a HEAD, then lists each restore key as a name prefix
  * and takes the newest match (bk_provider_pick()). Only the requests differ
  * between the two services, so each store passes its own head() and list()
@@ -27,8 +30,13 @@ void s3_entries_free(struct s3_entries *es)
     memset(es, 0, sizeof(*es));
 }
 
+#define BLOB_DIR "blobs/sha256/"
+#define BLOB_KEY_LEN (sizeof(BK_BLOB_KEY_PREFIX) - 1)
+
 char *s3_layout_name(const char *prefix, const char *key)
 {
+    if (strncmp(key, BK_BLOB_KEY_PREFIX, BLOB_KEY_LEN) == 0)
+        return bk_xasprintf("%s" BLOB_DIR "%s", prefix, key + BLOB_KEY_LEN);
     return bk_xasprintf("%s%s%s", prefix, key, S3_SUFFIX);
 }
 
@@ -36,6 +44,9 @@ char *s3_layout_name(const char *prefix, const char *key)
 static char *layout_key(const char *prefix, const char *name)
 {
     size_t pl = strlen(prefix), n = strlen(name);
+    if (strncmp(name, prefix, pl) == 0 && strncmp(name + pl, BLOB_DIR, strlen(BLOB_DIR)) == 0 &&
+        n == pl + strlen(BLOB_DIR) + 64)
+        return bk_xasprintf("%s%s", BK_BLOB_KEY_PREFIX, name + pl + strlen(BLOB_DIR));
     if (n <= pl + SUFFIX_LEN || strncmp(name, prefix, pl) != 0 ||
         strcmp(name + n - SUFFIX_LEN, S3_SUFFIX) != 0)
         return NULL;

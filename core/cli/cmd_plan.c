@@ -9,6 +9,11 @@
  * unchanged since the restore recorded in the state file). It opens the
  * store read-only, creates no mountio, writes nothing and starts no build.
  * --json prints the same as one document.
+ *
+ * With --layers: the layer cache's key and restore keys, what restore would
+ * take per source (hit, blobs and bytes, how many not on this machine yet)
+ * and, when the build has exported its cache, how many blobs and bytes save
+ * would upload ("layers" in --json).
  */
 #include "core/cli/cli.h"
 #include "core/util/format.h"
@@ -101,6 +106,69 @@ static void print_text(struct bk_xfer_cli *c, const struct plan_row *rows)
     }
 }
 
+static void print_layers_text(const struct bk_layers *l, const struct bk_layers_plan *p)
+{
+    const struct bk_layers_source *own = &l->sources[0];
+    char size[32], fetch[32];
+
+    printf("\nlayer cache (target %s)\n", own->target);
+    printf("  key:          %s\n", l->key);
+    for (size_t k = 0; k < own->restore.n; k++)
+        printf("  %s %s\n", k ? "             " : "restore keys:", own->restore.v[k]);
+    for (size_t i = 0; i < p->n; i++) {
+        const struct bk_layers_plan_source *ps = &p->src[i];
+        printf("  restore from %s: ", ps->target);
+        if (ps->note)
+            printf("unknown (%s)\n", ps->note);
+        else if (!ps->matched_key)
+            printf("miss\n");
+        else {
+            bk_format_size(ps->bytes, size, sizeof(size));
+            bk_format_size(ps->fetch_bytes, fetch, sizeof(fetch));
+            printf("%s hit %s (%u blobs, %s; fetch %u, %s)\n", ps->hit, ps->matched_key, ps->blobs,
+                   size, ps->fetch, fetch);
+        }
+    }
+    if (p->exported) {
+        bk_format_size(p->up_bytes, size, sizeof(size));
+        printf("  save:         upload %u of %u blobs (%s), then the index %s\n", p->up_blobs,
+               p->up_total, size, l->key);
+    } else {
+        printf("  save:         %s\n", p->save_note);
+    }
+}
+
+static cJSON *layers_json(const struct bk_layers *l, const struct bk_layers_plan *p)
+{
+    cJSON *o = cJSON_CreateObject(), *rk = cJSON_AddArrayToObject(o, "restore_keys");
+    cJSON *srcs = cJSON_AddArrayToObject(o, "sources"), *save;
+
+    cJSON_AddStringToObject(o, "key", l->key);
+    for (size_t k = 0; k < l->sources[0].restore.n; k++)
+        cJSON_AddItemToArray(rk, cJSON_CreateString(l->sources[0].restore.v[k]));
+    for (size_t i = 0; i < p->n; i++) {
+        const struct bk_layers_plan_source *ps = &p->src[i];
+        cJSON *so = cJSON_CreateObject();
+        cJSON_AddStringToObject(so, "target", ps->target);
+        cJSON_AddStringToObject(so, "hit", ps->hit);
+        if (ps->matched_key)
+            cJSON_AddStringToObject(so, "matched_key", ps->matched_key);
+        else
+            cJSON_AddNullToObject(so, "matched_key");
+        cJSON_AddNumberToObject(so, "blobs", ps->blobs);
+        cJSON_AddNumberToObject(so, "bytes", (double)ps->bytes);
+        cJSON_AddNumberToObject(so, "blobs_to_fetch", ps->fetch);
+        cJSON_AddNumberToObject(so, "bytes_to_fetch", (double)ps->fetch_bytes);
+        cJSON_AddItemToArray(srcs, so);
+    }
+    save = cJSON_AddObjectToObject(o, "save");
+    cJSON_AddBoolToObject(save, "exported", p->exported);
+    cJSON_AddNumberToObject(save, "blobs", p->up_total);
+    cJSON_AddNumberToObject(save, "blobs_to_upload", p->up_blobs);
+    cJSON_AddNumberToObject(save, "bytes_to_upload", (double)p->up_bytes);
+    return o;
+}
+
 static void add_str(cJSON *o, const char *name, const char *v)
 {
     if (v)
@@ -109,7 +177,8 @@ static void add_str(cJSON *o, const char *name, const char *v)
         cJSON_AddNullToObject(o, name);
 }
 
-static void print_json(struct bk_xfer_cli *c, const struct plan_row *rows)
+static void print_json(struct bk_xfer_cli *c, const struct plan_row *rows,
+                       const struct bk_layers_plan *lp)
 {
     cJSON *doc = cJSON_CreateObject();
     cJSON *arr;
@@ -143,6 +212,8 @@ static void print_json(struct bk_xfer_cli *c, const struct plan_row *rows)
         add_str(o, "save", r->save);
         cJSON_AddItemToArray(arr, o);
     }
+    if (c->x.layers)
+        cJSON_AddItemToObject(doc, "layers", layers_json(c->x.layers, lp));
     text = cJSON_Print(doc);
     puts(text);
     cJSON_free(text);
@@ -154,6 +225,7 @@ int bk_cmd_plan(struct bk_options *o)
     struct bk_xfer_cli c;
     struct bk_state st = BK_STATE_INIT;
     struct plan_row *rows;
+    struct bk_layers_plan lp = {0};
     int rc = bk_xfer_cli_open(o, BK_XFER_CLI_PLAN, &c);
 
     if (rc) {
@@ -165,10 +237,16 @@ int bk_cmd_plan(struct bk_options *o)
     rows = bk_xcalloc(c.x.n + 1, sizeof(*rows));
     for (size_t i = 0; i < c.x.n; i++)
         plan_one(&c, &st, &c.x.items[i], &rows[i]);
-    if (o->json)
-        print_json(&c, rows);
-    else
+    if (c.x.layers && bk_layers_plan(c.x.layers, c.x.store, &lp) < 0)
+        bk_warn("warning: layer cache: %s", bk_error_msg());
+    if (o->json) {
+        print_json(&c, rows, &lp);
+    } else {
         print_text(&c, rows);
+        if (c.x.layers)
+            print_layers_text(c.x.layers, &lp);
+    }
+    bk_layers_plan_release(&lp);
     for (size_t i = 0; i < c.x.n; i++) {
         free(rows[i].matched_key);
         free(rows[i].restore_note);

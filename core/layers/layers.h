@@ -129,6 +129,34 @@ int bk_layers_save(struct bk_layers *l, struct bk_store *s, const char *store_er
 /* The build arguments for the current directories (restore fills them). */
 void bk_layers_build_args(struct bk_layers *l);
 
+/* ---- plan (layers_plan.c) ---- */
+
+struct bk_layers_plan_source {
+    const char *target; /* borrowed from the source */
+    char *matched_key;  /* what restore would take first, or NULL */
+    const char *hit;    /* "exact", "partial", "miss" */
+    unsigned blobs;     /* in that index */
+    uint64_t bytes;
+    unsigned fetch; /* of those, not in the source directory yet */
+    uint64_t fetch_bytes;
+    char *note; /* a lookup that failed, or NULL */
+};
+
+struct bk_layers_plan {
+    struct bk_layers_plan_source *src;
+    size_t n;
+    int exported;      /* the destination holds an export save would upload */
+    unsigned up_total; /* its blobs */
+    unsigned up_blobs; /* of those, the store lacks */
+    uint64_t up_bytes;
+    char *save_note; /* why save has nothing yet, or NULL */
+};
+
+/* What restore would fetch and save would upload; reads only. `s` may be
+ * NULL (every source unknown). */
+int bk_layers_plan(const struct bk_layers *l, struct bk_store *s, struct bk_layers_plan *out);
+void bk_layers_plan_release(struct bk_layers_plan *p);
+
 /* ---- prune (layers_prune.c) ---- */
 
 /* Remove blobs that no layer index in the store references and that are

@@ -129,8 +129,6 @@ int bk_store_remove(struct bk_store *s, const struct bk_provider_entry *e);
  * here may run on several threads at once when bk_store_blob_parallel()
  * says so; a bad digest is BK_EINVAL. */
 
-#define BK_BLOB_KEY_PREFIX "bkcache-.blob-sha256-"
-
 /* One blob as bk_store_blob_list() returns it (digest owned by the array). */
 struct bk_store_blob {
     char *digest;

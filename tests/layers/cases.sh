@@ -47,6 +47,9 @@ lbk restore --target app --layers --layers-dir "$L/w2" --json >"$L/r2.json" 2>"$
 check "layers: after a one-line change restore is a partial hit on the previous cache" \
   test "$(jget "$L/r2.json" 'd["hit"], d["matched_key"] != d["key"]')" = "('partial', True)"
 python3 "$HERE_LAYERS/make_oci_cache.py" "$L/w2/to" 5 v2
+lbk plan --target app --layers --layers-dir "$L/w2" --json >"$L/p2.json" 2>"$L/p2.err"
+check "layers: plan says save would upload 3 of the 7 blobs" \
+  test "$(jget "$L/p2.json" 'd["save"]["blobs_to_upload"], d["save"]["blobs"]')" = "(3, 7)"
 lbk save --target app --layers --layers-dir "$L/w2" --json >"$L/s2.json" 2>"$L/s2.err"
 check "layers: a save after a one-line change uploads only the 3 new blobs" \
   test "$(jget "$L/s2.json" 'd["blobs_uploaded"], d["blobs_skipped"]')" = "(3, 4)"

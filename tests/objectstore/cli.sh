@@ -100,4 +100,32 @@ run_cli_suite() {
     t "cli: save, ls, restore, prune on azblob" cli_azblob
     t "cli: SlowDown on upload retried by core" cli_s3_retried_by_core
     t "cli: two saves of the same caches at once" cli_s3_concurrent_saves
+    t "cli: the layer cache on s3, blob by blob" layers_s3
+    t "cli: the layer cache on azblob, blob by blob" layers_azblob
+}
+
+# ---- the layer cache (--layers): blobs at PREFIX/blobs/sha256/<hex>, uploaded once ----
+
+# layers_on PORT PATH-REGEX PROVIDER-ARGS...: the shared cases, then the server's own
+# record (the fault proxy's log): 10 blob PUTs in all (7, then 3 after a one-line change;
+# none for blobs it held), each under blobs/sha256/<64 hex>.
+layers_on() {
+    port=$1 re=$2
+    shift 2
+    proxy_reset "$port"
+    LAYERS_WORK=$TMP/layers-$port bash "$ROOT/tests/layers/run_cases.sh" "$@"
+    puts=$(count_log "$port" PUT "${re}blobs/sha256/[0-9a-f]{64}(\\?|\$)")
+    echo "blob PUTs: $puts"
+    [ "$puts" -eq 10 ]
+}
+
+layers_s3() {
+    layers_on "$S3P" '/bk/layers/' --store s3://bk/layers \
+        --store-opt "endpoint=http://127.0.0.1:$S3P"
+}
+
+layers_azblob() {
+    AZURE_STORAGE_KEY=$AZ_KEY layers_on "$AZP" "/bkl/layers/" \
+        --store "azblob://$AZ_ACCOUNT/bkl/layers" \
+        --store-opt "endpoint=http://127.0.0.1:$AZP/$AZ_ACCOUNT"
 }

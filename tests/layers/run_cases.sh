@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# tests/layers/run_cases.sh PROVIDER-ARGS... - the layer cache cases (cases.sh) through the
+# store those arguments name, for suites written in sh (tests/objectstore, ...). Needs
+# BKCACHE; LAYERS_WORK defaults to a fresh temporary directory. Exit 0 when every case
+# passed; the failing ones are printed with their output.
+set -u
+BKCACHE=${BKCACHE:?set BKCACHE to the bkcache binary}
+LAYERS_WORK=${LAYERS_WORK:-$(mktemp -d "${TMPDIR:-/tmp}/bkcache-layers-XXXXXX")}
+LAYERS_ARGS=("$@")
+PASS=0 FAIL=0
+check() {
+  local name=$1
+  shift
+  if "$@" >"$LAYERS_WORK.check" 2>&1; then
+    PASS=$((PASS + 1))
+    echo "ok   $name"
+  else
+    FAIL=$((FAIL + 1))
+    echo "FAIL $name"
+    sed 's/^/  /' "$LAYERS_WORK.check"
+  fi
+}
+# shellcheck source=tests/layers/cases.sh
+. "$(dirname "$0")/cases.sh"
+rm -f "$LAYERS_WORK.check"
+echo "layers: $PASS passed, $FAIL failed"
+[ "$FAIL" -eq 0 ]
