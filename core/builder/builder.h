@@ -50,7 +50,29 @@ struct bk_builder_ops {
     /* The argv and extra environment ("K=V") that run `req`. */
     int (*command)(const struct bk_builder_config *cfg, const struct bk_build_request *req,
                    struct bk_strvec *argv, struct bk_strvec *env);
+    /* 0 when the user's build through this driver can export a layer cache
+     * (--cache-to type=local); else BK_ESKIPPED with a one-line explanation
+     * of what to switch on. NULL: always can. */
+    int (*cache_export)(const struct bk_builder_config *cfg);
 };
+
+/* ---- can the build export its layer cache? (core/builder/builder_cache_export.c) ---- */
+
+/*
+ * The verdict from what the clients said: the server's version (the
+ * "Server.Version" of `docker version`, "" when not asked), the driver of
+ * the buildx builder ("docker", "docker-container", ...; NULL for the plain
+ * docker driver) and the daemon's storage driver status (`docker info
+ * --format '{{json .DriverStatus}}'`). Only a builder on the docker driver
+ * without the containerd image store cannot export, and Docker before 23,
+ * whose `docker build` has no --cache-to at all. Pure: unit tested.
+ */
+int bk_builder_cache_export_verdict(const char *server_version, const char *buildx_driver,
+                                    const char *driver_status);
+
+/* The cache_export slots of the buildx and docker drivers. */
+int bk_builder__buildx_cache_export(const struct bk_builder_config *cfg);
+int bk_builder__docker_cache_export(const struct bk_builder_config *cfg);
 
 /* NULL-terminated, in auto-selection order: buildx, docker, buildctl. */
 extern const struct bk_builder_ops *const bk_builders[];

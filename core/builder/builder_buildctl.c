@@ -103,4 +103,5 @@ const struct bk_builder_ops bk_builder_buildctl = {
     "buildctl",       /* name */
     buildctl_probe,   /* probe */
     buildctl_command, /* command */
+    NULL,             /* cache_export: buildctl always can */
 };

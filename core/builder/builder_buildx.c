@@ -102,7 +102,8 @@ static int buildx_command(const struct bk_builder_config *cfg, const struct bk_b
 }
 
 const struct bk_builder_ops bk_builder_buildx = {
-    "buildx",       /* name */
-    buildx_probe,   /* probe */
-    buildx_command, /* command */
+    "buildx",                        /* name */
+    buildx_probe,                    /* probe */
+    buildx_command,                  /* command */
+    bk_builder__buildx_cache_export, /* cache_export */
 };

@@ -103,7 +103,8 @@ static int docker_command(const struct bk_builder_config *cfg, const struct bk_b
 }
 
 const struct bk_builder_ops bk_builder_docker = {
-    "docker",       /* name */
-    docker_probe,   /* probe */
-    docker_command, /* command */
+    "docker",                        /* name */
+    docker_probe,                    /* probe */
+    docker_command,                  /* command */
+    bk_builder__docker_cache_export, /* cache_export */
 };

@@ -107,3 +107,20 @@ int bk_builder_mountio_open(const struct bk_options *o, struct bk_mountio **out,
     }
     return rc;
 }
+
+int bk_builder_layers_check(const struct bk_options *o)
+{
+    struct bk_builder_config bc = {0};
+    const struct bk_builder_ops *ops = NULL;
+    int rc;
+
+    bc.docker = o->docker;
+    bc.builder = o->builder;
+    bc.buildkit_addr = o->buildkit_addr;
+    rc = bk_builder_select(o->driver, &bc, &ops);
+    if (rc < 0) {
+        bk_error_clear(); /* no builder: the mounts report it; the user's build may differ */
+        return BK_OK;
+    }
+    return ops->cache_export ? ops->cache_export(&bc) : BK_OK;
+}

@@ -111,6 +111,11 @@ struct bk_mountio;
  * (plan) only probe and describe. */
 int bk_builder_mountio_open(const struct bk_options *o, struct bk_mountio **out, char **desc);
 
+/* Can the user's build, through the builder these options choose, export a
+ * layer cache (--cache-to type=local)? BK_OK, or BK_ESKIPPED with a one-line
+ * explanation of what to switch on (core/cli/builder_cli.c). */
+int bk_builder_layers_check(const struct bk_options *o);
+
 int bk_cli_main(int argc, char **argv);
 
 /* Command handlers: core/cmd_<name>.c */

@@ -69,7 +69,8 @@ static char *layers_dir(const struct bk_options *o, const char *state_path)
     return dir;
 }
 
-static int open_layers(const struct bk_options *o, struct bk_xfer_cli *c)
+static int open_layers(const struct bk_options *o, enum bk_xfer_cli_mode mode,
+                       struct bk_xfer_cli *c)
 {
     struct bk_key_opts ko = {o->key_prefix, &o->key_files, &o->key_extra, c->project->base_dir};
     struct bk_cache_key k;
@@ -86,6 +87,11 @@ static int open_layers(const struct bk_options *o, struct bk_xfer_cli *c)
         free(prefix);
     }
     c->x.layers = &c->layers;
+    /* the builder's own check; with --dir the user's build is not ours to judge */
+    if (!o->dir && mode != BK_XFER_CLI_PLAN && bk_builder_layers_check(o) == BK_ESKIPPED) {
+        c->layers.unsupported = bk_xstrdup(bk_error_msg());
+        bk_warn("warning: %s", c->layers.unsupported);
+    }
     bk_cache_key_release(&k);
     free(dir);
     return BK_OK;
@@ -132,7 +138,7 @@ int bk_xfer_cli_open(struct bk_options *o, enum bk_xfer_cli_mode mode, struct bk
         o->state ? bk_xstrdup(o->state) : bk_state_default_path(o->file, o->target, NULL);
     c->x.state_path = c->state_path;
     c->x.lookup_only = o->lookup_only;
-    if (o->layers && open_layers(o, c) < 0) {
+    if (o->layers && open_layers(o, mode, c) < 0) {
         bk_error("%s", bk_error_msg());
         return 2;
     }

@@ -66,6 +66,7 @@ void bk_layers_release(struct bk_layers *l)
     free(l->key);
     free(l->dest);
     free(l->save_reason);
+    free(l->unsupported);
     bk_strvec_clear(&l->build_args);
     memset(l, 0, sizeof(*l));
 }

@@ -97,8 +97,10 @@ struct bk_layers {
     char *dest; /* DIR/to */
     struct bk_layers_source *sources;
     size_t nsources;
-    int jobs;  /* blobs moved at once (1 when the store is not thread-safe) */
-    int saved; /* 1 after bk_layers_save() ran */
+    int jobs;          /* blobs moved at once (1 when the store is not thread-safe) */
+    char *unsupported; /* the builder cannot export a layer cache: why (set by the caller);
+                          restore and save then move nothing and pass no build argument */
+    int saved;         /* 1 after bk_layers_save() ran */
     /* save results */
     const char *action; /* saved, unchanged, exists, skipped, error */
     char *save_reason;

@@ -262,6 +262,12 @@ int bk_layers_restore(struct bk_layers *l, struct bk_store *s, const char *store
 {
     int rc;
 
+    if (l->unsupported) { /* no argument: --cache-to would fail the user's build */
+        for (size_t i = 0; i < l->nsources; i++)
+            l->sources[i].reason = bk_xstrdup(l->unsupported);
+        bk_strvec_clear(&l->build_args);
+        return BK_OK;
+    }
     bk_remove_tree(l->dest); /* a fresh --cache-to dest: it will hold only the new cache */
     if ((rc = bk_mkdir_p(l->dest)) < 0)
         return rc;

@@ -165,6 +165,11 @@ int bk_layers_save(struct bk_layers *l, struct bk_store *s, const char *store_er
     int rc;
 
     l->saved = 1;
+    if (l->unsupported) {
+        bk_error_set(BK_ESKIPPED, "%s", l->unsupported);
+        set_outcome(l, "skipped", 0);
+        return BK_OK;
+    }
     if (!s) {
         bk_error_set(BK_ERR, "%s", store_error ? store_error : "the store is unavailable");
         set_outcome(l, "error", 1);

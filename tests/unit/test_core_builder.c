@@ -351,9 +351,33 @@ static void test_run_with_sink(void **state)
     free((char *)cfg.docker);
 }
 
+/* Which builders can export a layer cache, from what the clients say. */
+static void test_cache_export_verdict(void **state)
+{
+    const char *containerd = "[[\"driver-type\",\"io.containerd.snapshotter.v1\"]]";
+    const char *overlay = "[[\"Backing Filesystem\",\"extfs\"],[\"Supports d_type\",\"true\"]]";
+    (void)state;
+
+    /* BuildKit in its own container always can */
+    assert_int_equal(bk_builder_cache_export_verdict(NULL, "docker-container", NULL), BK_OK);
+    assert_int_equal(bk_builder_cache_export_verdict(NULL, "remote", ""), BK_OK);
+    /* the daemon's BuildKit only with the containerd image store */
+    assert_int_equal(bk_builder_cache_export_verdict(NULL, "docker", containerd), BK_OK);
+    assert_int_equal(bk_builder_cache_export_verdict(NULL, "docker", overlay), BK_ESKIPPED);
+    assert_non_null(strstr(bk_error_msg(), "containerd-snapshotter"));
+    assert_non_null(strstr(bk_error_msg(), "cache mounts still work"));
+    assert_null(strchr(bk_error_msg(), '\n'));
+    assert_int_equal(bk_builder_cache_export_verdict("26.1.4", NULL, containerd), BK_OK);
+    assert_int_equal(bk_builder_cache_export_verdict("26.1.4", NULL, overlay), BK_ESKIPPED);
+    /* Docker 20.10's docker build has no --cache-to, containerd or not */
+    assert_int_equal(bk_builder_cache_export_verdict("20.10.24", NULL, containerd), BK_ESKIPPED);
+    assert_non_null(strstr(bk_error_msg(), "20.10.24"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cache_export_verdict),
         cmocka_unit_test(test_docker_command),
         cmocka_unit_test(test_buildx_command),
         cmocka_unit_test(test_buildctl_command),
