@@ -240,6 +240,16 @@ else
   echo "skip - CLI save/ls/prune: bkcache save does not work in this build ($(head -1 "$WORK/err"))"
 fi
 
+# ---- the layer cache (--layers) on both stores: tests/layers/cases.sh ----
+for st in packages runner; do
+  reset
+  (cd "$WORK" && LAYERS_WORK=$WORK/layers-$st BKCACHE=$BKCACHE \
+    bash "$ROOT/tests/layers/run_cases.sh" --provider gitlab --store-opt store=$st) >"$WORK/layers.out" 2>&1
+  lrc=$?
+  grep -v '^ok ' "$WORK/layers.out" | sed 's/^/    /'
+  check "layers on the $st store: round trip, dedup after a one-line change, --layers-from" test "$lrc" -eq 0
+done
+
 # ---- the CI templates ----
 if [ -x tests/gitlab/templates.sh ] || [ -f tests/gitlab/templates.sh ]; then
   tpl_out=$(EMU="$EMU" WORK="$WORK" bash tests/gitlab/templates.sh)
