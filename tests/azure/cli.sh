@@ -42,3 +42,16 @@ if grep -q 'SYSTEM_ACCESSTOKEN: \$(System.AccessToken)' "$work/err"; then
   ok "cli: a missing token is reported with the line that maps it (exit $rc)"
 else bad "cli missing token (rc=$rc)" "$work/err"; fi
 cd "$root" || exit 1
+
+# ---- the layer cache (--layers): tests/layers/cases.sh, one pipeline run per job ----
+fresh
+export E work
+LAYERS_WORK=$work/layers LAYERS_HOOKS=$here/layers_hooks.sh LAYERS_FIRST_BUILD=300 \
+  bash "$root/tests/layers/run_cases.sh" --provider azure >"$work/layers.out" 2>&1; rc=$?
+if [ $rc -eq 0 ]; then ok "cli: the layer cache through build artifacts (round trip, dedup, --layers-from)"
+else bad "cli layers (rc=$rc)" "$work/layers.out"; fi
+# the emulator's record: blobs are artifacts of the run that first stored them; a later run
+# that needs them references them there (10 blob artifacts in all: 7, then 3)
+blobs=$(state | js "Object.values(s.artifacts).flat().filter(a=>a.name.startsWith('bkcache-.blob-sha256-')).length")
+if [ "$blobs" = 10 ]; then ok "cli: 10 blob artifacts for two caches of 7 blobs sharing 4"
+else bad "cli layers: $blobs blob artifacts, wanted 10" "$work/layers.out"; fi

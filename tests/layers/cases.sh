@@ -4,6 +4,8 @@
 #   LAYERS_WORK   a scratch directory
 #   LAYERS_ARGS   an array: the provider options (--provider X --store Y ...)
 #   check NAME CMD...   the suite's assertion helper
+# and, optionally, a function layers_next_job, called between the jobs of the pipeline
+# (a CI whose store ties entries to a run starts the next run there).
 # Checks: a save uploads every blob and the index; a restore on a fresh runner brings back
 # the identical layout; a second save after a one-line change uploads only the 3 blobs that
 # differ (dedup); --layers-from imports another target's cache. Blob counts come from
@@ -20,6 +22,7 @@ FROM app AS b
 COPY g /g
 DF
 lbk() { "$BKCACHE" "$@" -f "$L/Dockerfile" --dir "$L/mounts" --state "$L/state.json" "${LAYERS_ARGS[@]}"; }
+next_job() { if declare -F layers_next_job >/dev/null; then layers_next_job; fi; }
 jget() { python3 -c "import json,sys; d=json.load(open(sys.argv[1]))['layers']; print(eval(sys.argv[2]))" "$@"; }
 
 # job 1: the build exported v1 into the --cache-to dest; save uploads it all
@@ -31,6 +34,7 @@ lbk save --target app --layers --layers-dir "$L/w1" --json >"$L/s1.json" 2>"$L/s
 check "layers: the first save uploads 5 layers, the config and the index list" \
   test "$(jget "$L/s1.json" 'd["action"], d["blobs_uploaded"], d["blobs_skipped"]')" = "('saved', 7, 0)"
 
+next_job
 # job 2: a fresh runner restores the identical layout
 lbk restore --target app --layers --layers-dir "$L/w2" --json >"$L/r1.json" 2>"$L/r1.err"
 check "layers: restore on a fresh runner is an exact hit of 7 blobs" \
@@ -40,6 +44,7 @@ check "layers: the restored layout is identical (index.json and every blob)" \
 check "layers: the build args name the restored source and an empty destination" \
   test "$(jget "$L/r1.json" '" ".join(d["build_args"])')" = "--cache-from type=local,src=$L/w2/from/app --cache-to type=local,dest=$L/w2/to,mode=max"
 
+next_job
 # job 3 edits a late line of app: its restore falls back to the previous cache by prefix,
 # and its save uploads only the changed layer, the config and the list
 sed -i 's|^COPY f /f$|COPY f /f\nCOPY h /h|' "$L/Dockerfile"
@@ -56,10 +61,13 @@ check "layers: a save after a one-line change uploads only the 3 new blobs" \
 LAYERS_BYTES_V2=$(jget "$L/s2.json" 'd["bytes_uploaded"]')
 export LAYERS_BYTES_V2
 
+next_job
+# a later job exported the very same cache: nothing to upload
 lbk save --target app --layers --layers-dir "$L/w2" --json >"$L/s3.json" 2>"$L/s3.err"
 check "layers: saving the same cache again uploads nothing" \
   test "$(jget "$L/s3.json" 'd["blobs_uploaded"]')" = 0
 
+next_job
 # job 4: target b imports app's cache with --layers-from
 lbk restore --target b --layers-from app --layers-dir "$L/w3" --json >"$L/r3.json" 2>"$L/r3.err"
 check "layers: --layers-from app imports app's newest cache into target b's build" \

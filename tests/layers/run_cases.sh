@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/layers/run_cases.sh PROVIDER-ARGS... - the layer cache cases (cases.sh) through the
 # store those arguments name, for suites written in sh (tests/objectstore, ...). Needs
-# BKCACHE; LAYERS_WORK defaults to a fresh temporary directory. Exit 0 when every case
+# BKCACHE; LAYERS_WORK defaults to a fresh temporary directory; LAYERS_HOOKS may name a
+# file to source first (it may define layers_next_job, see cases.sh). Exit 0 when every case
 # passed; the failing ones are printed with their output.
 set -u
 BKCACHE=${BKCACHE:?set BKCACHE to the bkcache binary}
@@ -20,6 +21,10 @@ check() {
     sed 's/^/  /' "$LAYERS_WORK.check"
   fi
 }
+if [ -n "${LAYERS_HOOKS:-}" ]; then
+  # shellcheck source=/dev/null
+  . "$LAYERS_HOOKS"
+fi
 # shellcheck source=tests/layers/cases.sh
 . "$(dirname "$0")/cases.sh"
 rm -f "$LAYERS_WORK.check"
