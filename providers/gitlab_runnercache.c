@@ -13,7 +13,8 @@
  * at most keep of them, by the rule `bkcache prune` uses
  * (bk_prune_select). The entry just saved is the most recently used,
  * so it always stays; an archive larger than max-size on its own is refused
- * up front (BK_ESKIPPED), and keep=0 counts as 1.
+ * up front (BK_ESKIPPED), and keep=0 counts as 1. The blobs of layer caches
+ * are outside the budget (see collect_cb).
  */
 #include "providers/gitlab_common.h"
 
@@ -39,9 +40,14 @@ struct collect {
     size_t n, alloc;
 };
 
+/* Blobs of layer caches (reserved keys) are not entries of the budget: an
+ * index whose blob was evicted would be useless, and `bkcache prune`
+ * removes the blobs no index references. */
 static int collect_cb(const struct bk_provider_entry *e, void *payload)
 {
     struct collect *col = payload;
+    if (strncmp(e->key, BK_BLOB_KEY_PREFIX, strlen(BK_BLOB_KEY_PREFIX)) == 0)
+        return 0;
     if (col->n == col->alloc) {
         col->alloc = col->alloc ? 2 * col->alloc : 16;
         col->v = bk_xrealloc(col->v, col->alloc * sizeof(*col->v));
