@@ -12,6 +12,7 @@
 # (make demo then falls back to directory mode and says so); without it,
 # that is an error (make test-e2e).
 set -u
+. "$(dirname "$0")/daemon-lib.sh"
 optional=0
 if [ "${1:-}" = "--optional" ]; then optional=1; shift; fi
 DOCKER=${DOCKER:-/usr/bin/docker}
@@ -20,9 +21,7 @@ log=$(mktemp "${TMPDIR:-/tmp}/bkcache-dockerd-XXXXXX.log")
 
 cleanup() {
   if [ -n "$started" ]; then
-    kill "$started" 2>/dev/null
-    i=0
-    while kill -0 "$started" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.2; i=$((i + 1)); done
+    daemon_stop "$started" dockerd
     echo "dockerd: stopped the daemon started for this run (pid $started)"
   fi
   rm -f "$log"
@@ -44,18 +43,10 @@ if [ -x "$DOCKER" ] && ! "$DOCKER" version >/dev/null 2>&1 && command -v dockerd
   echo "dockerd: no daemon answers; starting one (--iptables=false --ip-masq=false --bridge=none)"
   dockerd --iptables=false --ip-masq=false --bridge=none >"$log" 2>&1 &
   started=$!
-  i=0
-  until "$DOCKER" version >/dev/null 2>&1; do
-    i=$((i + 1))
-    if [ $i -gt 300 ] || ! kill -0 "$started" 2>/dev/null; then
-      echo "dockerd: the daemon did not come up:" >&2
-      tail -20 "$log" >&2
-      kill "$started" 2>/dev/null
-      started=""
-      break
-    fi
-    sleep 0.2
-  done
+  if ! daemon_wait "$started" "$log" dockerd "$DOCKER" version; then
+    daemon_stop "$started" dockerd
+    started=""
+  fi
 fi
 
 if ! [ -x "$DOCKER" ] || ! "$DOCKER" version >/dev/null 2>&1; then
