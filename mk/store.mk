@@ -5,6 +5,7 @@
 .PHONY: test-unit-cli
 test-unit-cli: $(BUILD)/bkcache
 	@BKCACHE=$(CURDIR)/$(BUILD)/bkcache sh tests/e2e/dirmode.sh
-	@BKCACHE=$(CURDIR)/$(BUILD)/bkcache bash tests/layers/local.sh
+	@BKCACHE=$(CURDIR)/$(BUILD)/bkcache LAYERS_HOOKS=tests/layers/local.sh LAYERS_QUIET=1 \
+	  bash tests/layers/run_cases.sh
 
 test-unit: test-unit-cli

@@ -167,7 +167,14 @@ void bk_layers_plan_release(struct bk_layers_plan *p);
 int bk_layers_prune_blobs(struct bk_store *s, int64_t now, int64_t grace, int dry_run,
                           size_t *removed, uint64_t *bytes);
 
-/* ---- internal: run fn(i) for i < n on up to `jobs` threads ---- */
+/* ---- internal ---- */
+
+/* Download the index entry `e` into `path` (removed afterwards) and decode
+ * it (layers_restore.c). */
+int bk_layers__read_entry(struct bk_store *s, const struct bk_provider_entry *e, const char *path,
+                          struct bk_layer_index *ix);
+
+/* Run fn(i) for i < n on up to `jobs` threads (layers.c). */
 void bk_layers__parallel(size_t n, int jobs, void (*fn)(size_t i, void *ctx), void *ctx);
 
 #endif

@@ -18,17 +18,10 @@
 static int read_entry(struct bk_store *s, const struct bk_provider_entry *e, const char *tmp,
                       struct bk_layer_index *ix)
 {
-    struct bk_strbuf data = BK_STRBUF_INIT;
     char *path = bk_xasprintf("%s/index", tmp);
-    int rc = bk_store_download(s, e, path, NULL);
+    int rc = bk_layers__read_entry(s, e, path, ix);
 
-    if (rc == BK_OK)
-        rc = bk_strbuf_read_file(&data, path);
-    if (rc == BK_OK)
-        rc = bk_layer_index_decode(data.buf, data.len, e->key, ix);
-    unlink(path);
     free(path);
-    bk_strbuf_release(&data);
     return rc;
 }
 

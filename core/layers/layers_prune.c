@@ -38,22 +38,15 @@ static int referenced(struct bk_store *s, struct bk_strvec *out)
     path = bk_xasprintf("%s/index", dir);
     rc = bk_store_list(s, &v, &n);
     for (size_t i = 0; i < n && rc == BK_OK; i++) {
-        struct bk_strbuf data = BK_STRBUF_INIT;
         struct bk_layer_index ix;
         if (!bk_store_is_reserved_key(v[i].key) || !strstr(v[i].key, "-.layers-"))
             continue;
-        rc = bk_store_download(s, &v[i], path, NULL);
-        if (rc == BK_OK)
-            rc = bk_strbuf_read_file(&data, path);
-        if (rc == BK_OK)
-            rc = bk_layer_index_decode(data.buf, data.len, v[i].key, &ix);
+        rc = bk_layers__read_entry(s, &v[i], path, &ix);
         if (rc == BK_OK) {
             for (size_t b = 0; b < ix.n; b++)
                 bk_strvec_push(out, ix.blobs[b].digest);
             bk_layer_index_release(&ix);
         }
-        unlink(path);
-        bk_strbuf_release(&data);
     }
     bk_store_entries_free(v, n);
     free(path);

@@ -147,12 +147,10 @@ static int fetch_index(struct bk_layers *l, struct bk_store *s, struct bk_layers
     return rc;
 }
 
-/* Download and decode the index entry `e`. */
-static int read_index(struct bk_store *s, const struct bk_layers_source *src,
-                      const struct bk_provider_entry *e, struct bk_layer_index *ix)
+int bk_layers__read_entry(struct bk_store *s, const struct bk_provider_entry *e, const char *path,
+                          struct bk_layer_index *ix)
 {
     struct bk_strbuf data = BK_STRBUF_INIT;
-    char *path = bk_xasprintf("%s/.bkcache-index", src->dir);
     int rc = bk_store_download(s, e, path, NULL);
 
     if (rc == BK_OK)
@@ -160,8 +158,18 @@ static int read_index(struct bk_store *s, const struct bk_layers_source *src,
     if (rc == BK_OK)
         rc = bk_layer_index_decode(data.buf, data.len, e->key, ix);
     unlink(path);
-    free(path);
     bk_strbuf_release(&data);
+    return rc;
+}
+
+/* Download and decode the index entry `e`, through the source directory. */
+static int read_index(struct bk_store *s, const struct bk_layers_source *src,
+                      const struct bk_provider_entry *e, struct bk_layer_index *ix)
+{
+    char *path = bk_xasprintf("%s/.bkcache-index", src->dir);
+    int rc = bk_layers__read_entry(s, e, path, ix);
+
+    free(path);
     return rc;
 }
 

@@ -105,7 +105,6 @@ static enum stored stored_index(struct bk_layers *l, struct bk_store *s,
 {
     struct bk_lookup q = {.key = l->key, .identity = BK_LAYERS_SCHEMA};
     struct bk_provider_entry e;
-    struct bk_strbuf data = BK_STRBUF_INIT;
     struct bk_layer_index old;
     char *path = bk_xasprintf("%s/.bkcache-index", l->dir);
     enum stored st = STORED_NONE;
@@ -117,18 +116,14 @@ static enum stored stored_index(struct bk_layers *l, struct bk_store *s,
     }
     if (strcmp(e.key, l->key) == 0) {
         st = STORED_OTHER;
-        if (bk_store_download(s, &e, path, NULL) == BK_OK &&
-            bk_strbuf_read_file(&data, path) == BK_OK &&
-            bk_layer_index_decode(data.buf, data.len, e.key, &old) == BK_OK) {
+        if (bk_layers__read_entry(s, &e, path, &old) == BK_OK) {
             if (strcmp(old.oci_index, ix->oci_index) == 0)
                 st = STORED_SAME;
             bk_layer_index_release(&old);
         }
     }
     bk_error_clear();
-    unlink(path);
     free(path);
-    bk_strbuf_release(&data);
     bk_provider_entry_release(&e);
     return st;
 }

@@ -5,7 +5,8 @@
 #   LAYERS_ARGS   an array: the provider options (--provider X --store Y ...)
 #   check NAME CMD...   the suite's assertion helper
 # and, optionally, a function layers_next_job, called between the jobs of the pipeline
-# (a CI whose store ties entries to a run starts the next run there).
+# (a CI whose store ties entries to a run starts the next run there), and layers_after,
+# called at the end for the suite's own checks of its store.
 # Checks: a save uploads every blob and the index; a restore on a fresh runner brings back
 # the identical layout; a second save after a one-line change uploads only the 3 blobs that
 # differ (dedup); --layers-from imports another target's cache. Blob counts come from
@@ -74,3 +75,4 @@ check "layers: --layers-from app imports app's newest cache into target b's buil
   test "$(jget "$L/r3.json" '[(s["target"], s["hit"], s["blobs_fetched"]) for s in d["sources"]]')" = "[('b', 'miss', 0), ('app', 'partial', 7)]"
 check "layers: target b's build args read app's cache" \
   grep -q "type=local,src=$L/w3/from/app" "$L/r3.json"
+if declare -F layers_after >/dev/null; then layers_after; fi

@@ -142,6 +142,21 @@ static void layers_for(struct bk_layers *l, const char *key, const char *const *
     free(dir);
 }
 
+/* Restore KEY (restore key PREFIX) on a fresh runner, with nothing of the
+ * working directory left; it must be an exact hit when `exact`. */
+static void restore_fresh(struct bk_store *s, struct bk_layers *l, int exact)
+{
+    const char *restore[] = {PREFIX};
+    char *work = bk_xasprintf("%s/work", g_dir);
+
+    bk_remove_tree(work);
+    free(work);
+    layers_for(l, KEY, restore, 1);
+    assert_int_equal(bk_layers_restore(l, s, NULL), BK_OK);
+    if (exact)
+        assert_string_equal(l->sources[0].hit, "exact");
+}
+
 /* ---- the walk and the stored index ---- */
 
 static void test_read_dir_reaches_every_blob(void **state)
@@ -226,7 +241,6 @@ static void save_layout(struct bk_store *s, const char *key, int n, const char *
 static void test_save_then_restore_local(void **state)
 {
     struct bk_store *s = open_local();
-    const char *restore[] = {PREFIX};
     struct bk_layers l;
     struct bk_strbuf want = BK_STRBUF_INIT, got = BK_STRBUF_INIT;
     char *blobs = bk_xasprintf("%s/store/blobs/sha256", g_dir);
@@ -245,14 +259,7 @@ static void test_save_then_restore_local(void **state)
     bk_layers_release(&l);
 
     /* a fresh runner: nothing of the working directory is left */
-    {
-        char *work = bk_xasprintf("%s/work", g_dir);
-        bk_remove_tree(work);
-        free(work);
-    }
-    layers_for(&l, KEY, restore, 1);
-    assert_int_equal(bk_layers_restore(&l, s, NULL), BK_OK);
-    assert_string_equal(l.sources[0].hit, "exact");
+    restore_fresh(s, &l, 1);
     assert_string_equal(l.sources[0].matched_key, KEY);
     assert_int_equal(l.sources[0].blobs_fetched, 7);
     {
@@ -405,7 +412,6 @@ static void test_save_without_export_is_skipped(void **state)
 static void test_blobs_as_entries(void **state)
 {
     struct bk_store *s;
-    const char *restore[] = {PREFIX};
     struct bk_layers l;
     struct bk_provider_entry *v;
     size_t n, blobs = 0;
@@ -429,14 +435,7 @@ static void test_blobs_as_entries(void **state)
     assert_int_equal(l.blobs_skipped, 2);
     bk_layers_release(&l);
 
-    {
-        char *work = bk_xasprintf("%s/work", g_dir);
-        bk_remove_tree(work);
-        free(work);
-    }
-    layers_for(&l, KEY, restore, 1);
-    assert_int_equal(bk_layers_restore(&l, s, NULL), BK_OK);
-    assert_string_equal(l.sources[0].hit, "exact");
+    restore_fresh(s, &l, 1);
     assert_int_equal(l.sources[0].blobs_fetched, 5);
     bk_layers_release(&l);
 
