@@ -146,6 +146,8 @@ function commonArgs(bin) {
     mountsFromCacheMap(runner.getInput('cache-map')));
   for (const m of resolveMounts(bin, df, wanted)) a.push('--mount', m);
   if (runner.getBooleanInput('verbose')) a.push('--verbose');
+  if (runner.getBooleanInput('layers')) a.push('--layers');
+  for (const t of runner.getMultilineInput('layers-from')) a.push('--layers-from', t);
   return a;
 }
 
