@@ -19,6 +19,13 @@ function main() {
     const name = tl.getInput('cacheHitVar', false);
     if (name) tl.setVariable(name, hit);
     tl.setVariable('cacheHit', hit, false, true);
+    // with `arguments: --layers`: the build arguments of the layer cache, for the build step
+    let layers = null;
+    try {
+      layers = JSON.parse(res.stdout).layers;
+    } catch (e) { /* no JSON: nothing to pass */ }
+    if (layers && Array.isArray(layers.build_args))
+      tl.setVariable('BKCACHE_LAYERS_ARGS', layers.build_args.join(' '));
     console.log(`bkcache: cache hit: ${hit}`);
     if (res.code !== 0) {
       tl.setResult(tl.TaskResult.Failed, `bkcache restore exited with status ${res.code}`);

@@ -87,6 +87,16 @@ if grep -q "^##vso\[task.complete result=Failed;\]this task was packaged without
   ok "task main: an architecture the package lacks fails with a message saying so"
 else bad "task missing arch" "$work/task.out"; fi
 
+# with `arguments: --layers`, restore --json carries the build arguments: the task sets them
+# shellcheck disable=SC2086
+run_task main.js $S 'INPUT_ARGUMENTS=--layers' \
+  'STUB_OUT={"command":"restore","identities":[],"layers":{"key":"k","hit":"miss","build_args":["--cache-to","type=local,dest=/t/to,mode=max"]}}' \
+  >"$work/task.out" 2>&1
+if grep -q '^--layers$' "$work/stub.log" &&
+   grep -Eq '^##vso\[task.setvariable variable=BKCACHE_LAYERS_ARGS;.*\]--cache-to type=local,dest=/t/to,mode=max$' "$work/task.out"; then
+  ok "task main: arguments --layers reaches bkcache; BKCACHE_LAYERS_ARGS is set from restore --json"
+else bad "task main layers variable" "$work/task.out"; fi
+
 hit_for() { # STUB_OUT -> the cacheHit value the task sets
   # shellcheck disable=SC2086
   run_task main.js $S "STUB_OUT=$1" 2>&1 | sed -n 's/^##vso\[task.setvariable variable=cacheHit;.*\]\(.*\)$/\1/p'
