@@ -87,6 +87,7 @@ static int open_layers(const struct bk_options *o, enum bk_xfer_cli_mode mode,
         free(prefix);
     }
     c->x.layers = &c->layers;
+    c->layers.lookup_only = o->lookup_only;
     /* the builder's own check; with --dir the user's build is not ours to judge */
     if (!o->dir && mode != BK_XFER_CLI_PLAN && bk_builder_layers_check(o) == BK_ESKIPPED) {
         c->layers.unsupported = bk_xstrdup(bk_error_msg());

@@ -98,6 +98,7 @@ struct bk_layers {
     struct bk_layers_source *sources;
     size_t nsources;
     int jobs;          /* blobs moved at once (1 when the store is not thread-safe) */
+    int lookup_only;   /* restore only looks the sources up: nothing fetched, no argument */
     char *unsupported; /* the builder cannot export a layer cache: why (set by the caller);
                           restore and save then move nothing and pass no build argument */
     int saved;         /* 1 after bk_layers_save() ran */

@@ -266,9 +266,35 @@ static void restore_source(struct bk_layers *l, struct bk_store *s, struct bk_la
     bk_strvec_clear(&tried);
 }
 
+/* --lookup-only: what restore would take first, nothing fetched. */
+static void look_up_source(struct bk_store *s, struct bk_layers_source *src)
+{
+    struct bk_lookup q = {.key = src->key ? src->key : src->restore.v[0],
+                          .restore_keys = (const char *const *)src->restore.v,
+                          .nrestore = src->restore.n,
+                          .identity = BK_LAYERS_SCHEMA};
+    struct bk_provider_entry e;
+    int rc = bk_store_lookup(s, &q, &e);
+
+    if (rc == BK_OK) {
+        src->matched_key = bk_xstrdup(e.key);
+        src->hit = src->key && strcmp(e.key, src->key) == 0 ? "exact" : "partial";
+        bk_provider_entry_release(&e);
+    } else if (rc != BK_ENOTFOUND) {
+        src->failed = 1;
+        src->reason = bk_xstrdup(bk_error_msg());
+    }
+}
+
 int bk_layers_restore(struct bk_layers *l, struct bk_store *s, const char *store_error)
 {
     int rc;
+
+    if (l->lookup_only && s) {
+        for (size_t i = 0; i < l->nsources; i++)
+            look_up_source(s, &l->sources[i]);
+        return BK_OK;
+    }
 
     if (l->unsupported) { /* no argument: --cache-to would fail the user's build */
         for (size_t i = 0; i < l->nsources; i++)

@@ -73,9 +73,10 @@ static void print_layers_text(const struct bk_layers *l)
         const struct bk_layers_source *src = &l->sources[i];
         int found = src->matched_key != NULL;
         bk_format_size(src->bytes_fetched, size, sizeof(size));
-        printf("layers %s: %s %s", src->target, found ? "restored" : "miss",
+        printf("layers %s: %s %s", src->target,
+               found ? (l->lookup_only ? "found" : "restored") : "miss",
                found ? src->matched_key : (src->key ? src->key : src->restore.v[0]));
-        if (found)
+        if (found && !l->lookup_only)
             printf(" (%s hit, %u blobs fetched, %s, %u present)", src->hit, src->blobs_fetched,
                    size, src->blobs_present);
         printf("%s%s\n", src->reason ? ": " : "", src->reason ? src->reason : "");

@@ -36,6 +36,10 @@ check "layers: the first save uploads 5 layers, the config and the index list" \
   test "$(jget "$L/s1.json" 'd["action"], d["blobs_uploaded"], d["blobs_skipped"]')" = "('saved', 7, 0)"
 
 next_job
+lbk restore --target app --layers --layers-dir "$L/w9" --lookup-only --json >"$L/r9.json" 2>"$L/r9.err"
+check "layers: --lookup-only finds the cache and fetches nothing" \
+  bash -c "[ \"\$(python3 -c \"import json; d=json.load(open('$L/r9.json'))['layers']; print(d['hit'], d['build_args'])\")\" = 'exact []' ] && [ ! -e '$L/w9/from' ]"
+
 # job 2: a fresh runner restores the identical layout
 lbk restore --target app --layers --layers-dir "$L/w2" --json >"$L/r1.json" 2>"$L/r1.err"
 check "layers: restore on a fresh runner is an exact hit of 7 blobs" \
