@@ -470,8 +470,16 @@ int gitlab_packages_remove(const struct gitlab_config *c, const struct bk_provid
     return rc;
 }
 
+static int is_blob_key(const char *key)
+{
+    return strncmp(key, BK_BLOB_KEY_PREFIX, strlen(BK_BLOB_KEY_PREFIX)) == 0;
+}
+
 /* keep=N: delete every version of `name` but the N newest; the version just
- * saved always stays and counts as one of them. Failures are warnings. */
+ * saved always stays and counts as one of them. The blobs of layer caches
+ * are not versions of the budget (an index without its blobs is useless;
+ * `bkcache prune` removes those no index references). Failures are
+ * warnings. */
 static void prune_versions(const struct gitlab_config *c, const char *name, const char *saved)
 {
     struct collect col = {0};
@@ -487,7 +495,7 @@ static void prune_versions(const struct gitlab_config *c, const char *name, cons
         long id;
         int rc;
 
-        if (split_handle(&col.v[i], &buf, &id, &n, &version))
+        if (is_blob_key(col.v[i].key) || split_handle(&col.v[i], &buf, &id, &n, &version))
             continue;
         if (strcmp(version, saved) == 0 || kept < others) {
             kept += strcmp(version, saved) != 0;
@@ -553,7 +561,7 @@ int gitlab_packages_upload(const struct gitlab_config *c, const struct bk_upload
                               u->key, got, sum);
         cJSON_Delete(o);
     }
-    if (rc == BK_OK && c->keep >= 0)
+    if (rc == BK_OK && c->keep >= 0 && !is_blob_key(u->key))
         prune_versions(c, name, version);
 out:
     free(url);

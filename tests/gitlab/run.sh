@@ -241,11 +241,10 @@ else
 fi
 
 # ---- the layer cache (--layers) on both stores: tests/layers/cases.sh ----
-# (the runner store with keep=1: its budget evicts old indexes, never a blob)
+# (both with keep=1: the budget drops old indexes, never a blob)
 for st in packages runner; do
   reset
-  budget=()
-  [ "$st" = runner ] && budget=(--store-opt keep=1)
+  budget=(--store-opt keep=1)
   (cd "$WORK" && LAYERS_WORK=$WORK/layers-$st BKCACHE=$BKCACHE \
     bash "$ROOT/tests/layers/run_cases.sh" --provider gitlab --store-opt store=$st "${budget[@]}") >"$WORK/layers.out" 2>&1
   lrc=$?
