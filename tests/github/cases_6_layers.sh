@@ -1,4 +1,4 @@
-# cases_5_layers.sh - the layer cache (--layers) through the GitHub cache (sourced by run.sh):
+# cases_6_layers.sh - the layer cache (--layers) through the GitHub cache (sourced by run.sh):
 # each blob is one immutable entry keyed by its digest, the index an ordinary entry. The
 # shared cases (tests/layers/cases.sh) run against the emulator, then the emulator's own
 # records show the dedup: entries created only for blobs it did not hold.
