@@ -120,13 +120,14 @@ void bk_layers_add_from(struct bk_layers *l, const char *target, const char *res
 void bk_layers_release(struct bk_layers *l);
 
 /* Import every source into its directory and empty the destination; fills
- * the sources' results and build_args. BK_OK unless a directory cannot be
- * made (store problems are per-source results). `s` may be NULL (the store
- * is unavailable: every source misses with that reason). */
+ * the sources' results and build_args. Always BK_OK: a store problem or a
+ * directory that cannot be made is a per-source failure (a warning), never
+ * the build's. `s` may be NULL (the store is unavailable: every source
+ * fails with that reason). */
 int bk_layers_restore(struct bk_layers *l, struct bk_store *s, const char *store_error);
 
 /* Upload the destination directory's blobs and then its index under l->key;
- * results in l->action and the counters. */
+ * results in l->action and the counters. Always BK_OK, as restore. */
 int bk_layers_save(struct bk_layers *l, struct bk_store *s, const char *store_error);
 
 /* The build arguments for the current directories (restore fills them). */

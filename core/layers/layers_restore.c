@@ -286,16 +286,24 @@ static void look_up_source(struct bk_store *s, struct bk_layers_source *src)
     }
 }
 
+/* Every source fails with the current message; no build argument. */
+static void fail_all(struct bk_layers *l, const char *why)
+{
+    for (size_t i = 0; i < l->nsources; i++) {
+        free(l->sources[i].reason);
+        l->sources[i].reason = bk_xstrdup(why);
+        l->sources[i].failed = 1;
+    }
+    bk_strvec_clear(&l->build_args);
+}
+
 int bk_layers_restore(struct bk_layers *l, struct bk_store *s, const char *store_error)
 {
-    int rc;
-
     if (l->lookup_only && s) {
         for (size_t i = 0; i < l->nsources; i++)
             look_up_source(s, &l->sources[i]);
         return BK_OK;
     }
-
     if (l->unsupported) { /* no argument: --cache-to would fail the user's build */
         for (size_t i = 0; i < l->nsources; i++)
             l->sources[i].reason = bk_xstrdup(l->unsupported);
@@ -303,20 +311,25 @@ int bk_layers_restore(struct bk_layers *l, struct bk_store *s, const char *store
         return BK_OK;
     }
     bk_remove_tree(l->dest); /* a fresh --cache-to dest: it will hold only the new cache */
-    if ((rc = bk_mkdir_p(l->dest)) < 0)
-        return rc;
+    if (bk_mkdir_p(l->dest) < 0) {
+        bk_warn("warning: layer cache: %s", bk_error_msg());
+        fail_all(l, bk_error_msg());
+        return BK_OK;
+    }
     if (s && !bk_store_blob_parallel(s))
         l->jobs = 1;
     for (size_t i = 0; i < l->nsources; i++) {
         struct bk_layers_source *src = &l->sources[i];
-        if ((rc = bk_mkdir_p(src->dir)) < 0)
-            return rc;
-        if (!s) {
+        if (bk_mkdir_p(src->dir) < 0) {
+            src->failed = 1;
+            src->reason = bk_xstrdup(bk_error_msg());
+            bk_warn("warning: layer cache %s: %s", src->target, src->reason);
+        } else if (!s) {
             src->failed = 1;
             src->reason = bk_xstrdup(store_error ? store_error : "the store is unavailable");
-            continue;
+        } else {
+            restore_source(l, s, src);
         }
-        restore_source(l, s, src);
     }
     bk_layers_build_args(l);
     return BK_OK;
