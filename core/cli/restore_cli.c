@@ -83,6 +83,7 @@ int bk_xfer_cli_open(struct bk_options *o, enum bk_xfer_cli_mode mode, struct bk
         o->state ? bk_xstrdup(o->state) : bk_state_default_path(o->file, o->target, NULL);
     c->x.state_path = c->state_path;
     c->x.lookup_only = o->lookup_only;
+    c->x.keep_runs = o->keep_per_key >= 0 ? o->keep_per_key : BK_KEEP_PER_KEY_DEFAULT;
     return 0;
 }
 

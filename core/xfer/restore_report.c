@@ -4,7 +4,10 @@
  *
  * Text: one line per identity on stdout,
  *   NAME: ACTION KEY [from MATCHED] (HIT, SIZE, N files, S s)[: REASON]
- * JSON: one document, {"command", "provider", "identities": [...]}.
+ * where KEY is the key save writes (save_key, with its run part) for save,
+ * and the Dockerfile-derived key for restore.
+ * JSON: one document, {"command", "provider", "identities": [...]}; "key" is
+ * always the Dockerfile-derived key, "save_key" the key save writes.
  */
 #include "core/xfer/restore.h"
 
@@ -16,13 +19,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void print_text(const struct bk_xfer_item *it)
+static void print_text(const struct bk_xfer_item *it, int save)
 {
+    const char *key = save && it->save_key ? it->save_key : it->key;
     char size[32];
     struct bk_strbuf sb = BK_STRBUF_INIT;
 
-    bk_strbuf_addf(&sb, "%s: %s %s", it->identity->name, it->action, it->key);
-    if (it->matched_key && strcmp(it->matched_key, it->key) != 0)
+    bk_strbuf_addf(&sb, "%s: %s %s", it->identity->name, it->action, key);
+    if (!save && it->matched_key && strcmp(it->matched_key, it->key) != 0)
         bk_strbuf_addf(&sb, " from %s", it->matched_key);
     bk_strbuf_adds(&sb, " (");
     if (it->hit == BK_HIT_EXACT || it->hit == BK_HIT_PARTIAL)
@@ -63,6 +67,7 @@ static void print_json(const struct bk_xfer *x, const char *command)
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "name", it->identity->name);
         cJSON_AddStringToObject(o, "key", it->key);
+        add_str_or_null(o, "save_key", it->save_key);
         add_str_or_null(o, "matched_key", it->matched_key);
         add_str_or_null(o, "hit", bk_hit_name(it->hit));
         cJSON_AddStringToObject(o, "action", it->action ? it->action : "");
@@ -87,7 +92,7 @@ void bk_xfer_print(const struct bk_xfer *x, const char *command, int json)
         return;
     }
     for (size_t i = 0; i < x->n; i++)
-        print_text(&x->items[i]);
+        print_text(&x->items[i], strcmp(command, "save") == 0);
 }
 
 int bk_xfer_exit_status(const struct bk_xfer *x, int fail_on_cache_miss, int fail_on_error)

@@ -29,7 +29,7 @@ static void load(struct keyed *k, const char *text, const char *target, const ch
                  const struct bk_key_opts *ko_in)
 {
     struct bk_build_opts bo = {target, NULL, platform ? platform : "linux/amd64", "linux/amd64"};
-    struct bk_key_opts ko = {NULL, NULL, NULL, NULL};
+    struct bk_key_opts ko = {NULL, NULL, NULL, NULL, NULL};
 
     if (ko_in)
         ko = *ko_in;
@@ -94,7 +94,7 @@ static void test_golden_example_keys(void **state)
     assert_string_equal(k.ks->keys[0].restore_keys.v[1], "bkcache-gomod-linux-amd64-");
     unload(&k);
 
-    struct bk_key_opts ko = {"ci", NULL, NULL, NULL};
+    struct bk_key_opts ko = {"ci", NULL, NULL, NULL, NULL};
     load(&k, text, "lint", "linux/arm64", &ko);
     assert_int_equal(k.ks->n, 1);
     assert_string_equal(k.ks->keys[0].key, "ci-root-.cache-golangci-lint-b8a1caac-linux-arm64-"
@@ -209,7 +209,7 @@ static void test_key_files_and_extra(void **state)
     bk_strvec_push(&files, "*.sum");
     bk_strvec_push(&files, "nothing-*.lock"); /* warns, does not fail */
 
-    struct bk_key_opts ko = {NULL, &files, NULL, dir};
+    struct bk_key_opts ko = {NULL, &files, NULL, dir, NULL};
     load(&k, text, NULL, NULL, &ko);
     k0 = bk_xstrdup(k.ks->keys[0].key);
     /* the Dockerfile half and the restore keys do not depend on key files */
@@ -268,7 +268,7 @@ static void test_key_rules(void **state)
     assert_int_equal(bk_key_prefix_validate(""), BK_EINVAL);
 
     struct keyed k;
-    struct bk_key_opts ko = {"bad,prefix", NULL, NULL, NULL};
+    struct bk_key_opts ko = {"bad,prefix", NULL, NULL, NULL, NULL};
     struct bk_build_opts bo = {NULL, NULL, "linux/amd64", "linux/amd64"};
     static const char text[] = "FROM alpine\nRUN --mount=type=cache,target=/x true\n";
     assert_int_equal(bk_dockerfile_parse(text, strlen(text), "Dockerfile", &k.df), 0);
@@ -283,7 +283,7 @@ static void test_serialization_is_versioned(void **state)
 {
     struct keyed k;
     struct bk_strbuf sb = BK_STRBUF_INIT;
-    struct bk_key_opts ko = {NULL, NULL, NULL, NULL};
+    struct bk_key_opts ko = {NULL, NULL, NULL, NULL, NULL};
     load(&k, "FROM alpine\nRUN --mount=type=cache,target=/x true\n", NULL, NULL, NULL);
     assert_int_equal(bk_keys_serialize(k.plan, 0, &ko, &sb), 0);
     assert_int_equal(strncmp(sb.buf, "bkcache-key v1\n", 15), 0);
