@@ -33,6 +33,20 @@ if grep -q '"action":.*"saved"' "$C/probe.log"; then
   check "cli: a 429 with Retry-After on lookup is retried by core" \
     bk restore --dir "$C/back2"
   check "cli: after the retry the tree is there" diff -r "$C/src" "$C/back2"
+  # caches that keep learning on a store whose keys are immutable
+  # shellcheck source=tests/learning/scenario.sh
+  . "$ROOT/tests/learning/scenario.sh"
+  check "cli: the github cache keeps learning: runs of one key" \
+    learning_scenario "$C/learn" 0 --provider github
+  run_id_key() { # (a state file of its own: nothing restored, so nothing is "unchanged")
+    local s=(save -f "$C/Dockerfile" --provider github --state "$C/run9.state" --dir "$C/src" --json)
+    GITHUB_RUN_ID=9 GITHUB_RUN_ATTEMPT=2 "$BKCACHE" "${s[@]}" >"$C/run9.json" &&
+      grep -q '"save_key":.*-gh9\.2"' "$C/run9.json" &&
+      curl -fsS "$EMU/_emu/entries" | grep -q -- '-gh9\.2"' &&
+      GITHUB_RUN_ID=9 GITHUB_RUN_ATTEMPT=2 "$BKCACHE" "${s[@]}" >"$C/run9b.json" &&
+      grep -q '"action":.*"exists"' "$C/run9b.json" || { cat "$C/run9.json" "$C/run9b.json"; false; }
+  }
+  check "cli: run 9 attempt 2 saves <key>-gh9.2; its second save finds it there" run_id_key
   if [ -f "$HERE/e2e_actions.sh" ]; then
     # shellcheck source=/dev/null
     . "$HERE/e2e_actions.sh"
