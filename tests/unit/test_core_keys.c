@@ -295,6 +295,42 @@ static void test_serialization_is_versioned(void **state)
     unload(&k);
 }
 
+/* With a run part: saves write <key>-<run>, and <key> heads the restore keys. */
+static void test_run_part(void **state)
+{
+    struct keyed k;
+    struct bk_key_opts ko = {NULL, NULL, NULL, NULL, "gh9.1"};
+    const struct bk_cache_key *ck;
+    (void)state;
+
+    load(&k, "FROM alpine\nRUN --mount=type=cache,target=/x true\n", NULL, NULL, &ko);
+    ck = &k.ks->keys[0];
+    assert_int_equal(strlen(ck->save_key), strlen(ck->key) + 6);
+    assert_int_equal(strncmp(ck->save_key, ck->key, strlen(ck->key)), 0);
+    assert_string_equal(ck->save_key + strlen(ck->key), "-gh9.1");
+    assert_int_equal(ck->restore_keys.n, 3);
+    assert_string_equal(ck->restore_keys.v[0], ck->key);
+    assert_int_equal(strlen(ck->restore_keys.v[1]), strlen(ck->key) - 16);
+    unload(&k);
+
+    /* without one (library callers), saves write the key itself */
+    load(&k, "FROM alpine\nRUN --mount=type=cache,target=/x true\n", NULL, NULL, NULL);
+    assert_string_equal(k.ks->keys[0].save_key, k.ks->keys[0].key);
+    assert_int_equal(k.ks->keys[0].restore_keys.n, 2);
+    unload(&k);
+}
+
+static void test_same_cache(void **state)
+{
+    const char *key = "bk-x-linux-amd64-0123456789abcdef0123456789abcdef";
+    (void)state;
+    assert_true(bk_key_same_cache(key, key));
+    assert_true(bk_key_same_cache(key, "bk-x-linux-amd64-0123456789abcdef0123456789abcdef-gh1.1"));
+    assert_false(bk_key_same_cache(key, "bk-x-linux-amd64-0123456789abcdef0123456789abcdefx"));
+    assert_false(bk_key_same_cache(key, "bk-x-linux-amd64-0123456789abcdef"));
+    assert_false(bk_key_same_cache(key, "bk-x-linux-amd64-"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -304,6 +340,8 @@ int main(void)
         cmocka_unit_test(test_key_files_and_extra),
         cmocka_unit_test(test_key_rules),
         cmocka_unit_test(test_serialization_is_versioned),
+        cmocka_unit_test(test_run_part),
+        cmocka_unit_test(test_same_cache),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
