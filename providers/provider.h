@@ -107,6 +107,9 @@ struct bk_provider_ops {
     int (*list)(struct bk_provider *p, bk_entry_cb cb, void *payload);
     /* Delete one entry. NULL when the store cannot delete. */
     int (*remove)(struct bk_provider *p, const struct bk_provider_entry *e);
+    /* Optional: capabilities this instance adds to `caps` because of its
+     * configuration (GitHub lists and deletes only with an API token). */
+    unsigned (*extra_caps)(const struct bk_provider *p);
     void (*destroy)(struct bk_provider *p);
 };
 

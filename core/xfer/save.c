@@ -60,13 +60,21 @@ static int unchanged(const struct bk_state *st, struct bk_xfer_item *it)
     return 1;
 }
 
-/* After a save: remove runs of it->key beyond the x->keep_runs newest. */
+static int same_scope(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* After a save: remove runs of it->key beyond the x->keep_runs newest, in
+ * the new entry's scope (branch) only; nothing when the list does not show
+ * the new entry yet. */
 static void trim_runs(struct bk_xfer *x, const struct bk_xfer_item *it)
 {
     const unsigned need = BK_CAP_LIST | BK_CAP_DELETE;
-    struct bk_provider_entry *v = NULL;
+    struct bk_provider_entry *v = NULL, *runs;
+    const struct bk_provider_entry *mine = NULL;
     unsigned char *remove;
-    size_t n = 0;
+    size_t n = 0, m = 0;
 
     if (x->keep_runs <= 0 || (bk_store_caps(x->store) & need) != need)
         return;
@@ -75,20 +83,27 @@ static void trim_runs(struct bk_xfer *x, const struct bk_xfer_item *it)
                 bk_error_msg());
         return;
     }
-    remove = bk_xcalloc(n + 1, 1);
-    bk_prune_select_runs(v, n, x->keep_runs, remove);
-    for (size_t i = 0; i < n; i++) {
-        if (!remove[i] || !bk_key_same_cache(it->key, v[i].key) ||
-            strcmp(v[i].key, it->save_key) == 0)
+    for (size_t i = 0; i < n && !mine; i++)
+        if (strcmp(v[i].key, it->save_key) == 0)
+            mine = &v[i];
+    runs = bk_xcalloc(n + 1, sizeof(*runs)); /* shallow copies: the runs of this key here */
+    for (size_t i = 0; mine && i < n; i++)
+        if (bk_key_same_cache(it->key, v[i].key) && same_scope(v[i].scope, mine->scope))
+            runs[m++] = v[i];
+    remove = bk_xcalloc(m + 1, 1);
+    bk_prune_select_runs(runs, m, x->keep_runs, remove);
+    for (size_t i = 0; i < m; i++) {
+        if (!remove[i] || strcmp(runs[i].key, it->save_key) == 0)
             continue;
-        if (bk_store_remove(x->store, &v[i]) < 0)
-            bk_warn("warning: %s: cannot remove older run %s: %s", it->identity->name, v[i].key,
+        if (bk_store_remove(x->store, &runs[i]) < 0)
+            bk_warn("warning: %s: cannot remove older run %s: %s", it->identity->name, runs[i].key,
                     bk_error_msg());
         else
             bk_info("%s: removed older run %s (keeping the newest %ld)", it->identity->name,
-                    v[i].key, x->keep_runs);
+                    runs[i].key, x->keep_runs);
     }
     free(remove);
+    free(runs);
     bk_store_entries_free(v, n);
 }
 
