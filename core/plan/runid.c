@@ -81,6 +81,6 @@ int bk_run_part_detect(const char *override, const char *(*getenv_fn)(const char
              tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
              now->tv_nsec / 1000, pid);
     snprintf(out->source, sizeof(out->source),
-             "the clock and process id (no --run-id, BKCACHE_RUN_ID or CI run variables)");
+             "the clock and process id; no --run-id, BKCACHE_RUN_ID or CI run variables");
     return BK_OK;
 }
