@@ -9,9 +9,11 @@
  * definition whose result is succeeded or partiallySucceeded, newest finish
  * time first, page by page (`$top` = page-size, next page from the
  * x-ms-continuationtoken response header), and list each build's artifacts.
- * An artifact named exactly after the key ends the search at once; otherwise
- * the branch's builds are read up to max-builds and bk_provider_pick()
- * chooses the newest prefix match (restore keys in order). A branch with any
+ * An artifact named exactly after the key, or matching the first restore key
+ * (a run of the key itself; no older build can hold a newer one), ends the
+ * search at once; otherwise the branch's builds are read up to max-builds
+ * and bk_provider_pick() chooses the newest prefix match (restore keys in
+ * order). A branch with any
  * match wins over the next branch. Paging also stops when the service sends a
  * page it already sent (a known quirk of build continuation tokens).
  *
@@ -325,13 +327,16 @@ struct collect {
     size_t n;
 };
 
+/* 2: the search can stop here (the exact key, or a match of the first
+ * restore key: builds come newest first, and an entry is as old as its
+ * build, so no later build holds a newer one); 1: a match; 0: none. */
 static int matches(const struct bk_lookup *q, const char *key)
 {
     if (strcmp(key, q->key) == 0)
         return 2;
     for (size_t i = 0; i < q->nrestore; i++)
         if (strncmp(key, q->restore_keys[i], strlen(q->restore_keys[i])) == 0)
-            return 1;
+            return i == 0 ? 2 : 1;
     return 0;
 }
 
@@ -343,7 +348,7 @@ static int collect_cb(const struct bk_provider_entry *e, void *payload)
         return 0;
     c->v = bk_xrealloc(c->v, (c->n + 1) * sizeof(*c->v));
     bk_provider_entry_copy(&c->v[c->n++], e);
-    return m == 2; /* the exact key: stop */
+    return m == 2; /* the exact key or a run of it: stop */
 }
 
 static void collect_release(struct collect *c)

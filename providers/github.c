@@ -7,8 +7,11 @@
  * chooses (github_config.c). Entries are immutable and branch scoped: a save
  * goes to the current ref's scope, a lookup sees the current ref, then the
  * pull request's base and the default branch; the service matches keys
- * case-insensitively and restore keys as prefixes, newest first. It offers
- * no list and no delete, so neither slot is set.
+ * case-insensitively and restore keys as prefixes, newest first. The cache
+ * service offers no list and no delete; the repository's REST API does
+ * (github_rest.c), so with an API token (GITHUB_TOKEN), GITHUB_API_URL and
+ * GITHUB_REPOSITORY the provider can list and delete too (extra_caps), and
+ * save removes older runs of a key (docs/keys.md).
  *
  * Entries are scoped by `version` as well as by key (github_version()), so
  * an entry saved here is found by actions/cache or @actions/cache given the
@@ -47,6 +50,8 @@ static int github_create(const struct bk_provider_config *cfg, struct bk_provide
         return rc;
     }
     bk_log_add_secret(g->cfg.token);
+    if (g->cfg.api_token)
+        bk_log_add_secret(g->cfg.api_token);
     g->base.ops = &bk_provider_github;
     bk_debug("github: service %s at %s, token from %s", g->cfg.v2 ? "v2" : "v1", g->cfg.url,
              g->cfg.token_env);
@@ -75,7 +80,7 @@ static int github_download(struct bk_provider *p, const struct bk_provider_entry
     struct bk_blob_target t = {.url = e->handle};
     int rc;
 
-    if (!e->handle)
+    if (!e->handle || strncmp(e->handle, "cache-id:", 9) == 0)
         return bk_error_set(BK_ERR, "github: entry '%s' has no download URL (look it up first)",
                             e->key);
     rc = bk_blob_download(&t, fd, &g->cfg.blob, NULL);
@@ -98,6 +103,32 @@ static int github_upload(struct bk_provider *p, const struct bk_upload *u, int f
     return rc;
 }
 
+static unsigned github_extra_caps(const struct bk_provider *p)
+{
+    const struct github *g = (const struct github *)p;
+    return g->cfg.api_token ? BK_CAP_LIST | BK_CAP_DELETE : 0;
+}
+
+static int github_list(struct bk_provider *p, bk_entry_cb cb, void *payload)
+{
+    struct github *g = (struct github *)p;
+    if (!g->cfg.api_token)
+        return bk_error_set(BK_EDENIED,
+                            "github: listing needs an API token: set %s (and GITHUB_API_URL, "
+                            "GITHUB_REPOSITORY, which the runner sets)",
+                            g->cfg.api_token_env);
+    return github_rest_list(g, cb, payload);
+}
+
+static int github_remove(struct bk_provider *p, const struct bk_provider_entry *e)
+{
+    struct github *g = (struct github *)p;
+    if (!g->cfg.api_token)
+        return bk_error_set(BK_EDENIED, "github: deleting needs an API token: set %s",
+                            g->cfg.api_token_env);
+    return github_rest_remove(g, e);
+}
+
 static void github_destroy(struct bk_provider *p)
 {
     struct github *g = (struct github *)p;
@@ -110,14 +141,14 @@ static void github_destroy(struct bk_provider *p)
 const struct bk_provider_ops bk_provider_github = {
     .name = "github", /* --provider github */
     .scheme = NULL,   /* no --store URL scheme */
-    .caps =
-        BK_CAP_IMMUTABLE_KEYS | BK_CAP_BRANCH_SCOPED | BK_CAP_THREADSAFE, /* no list, no delete */
-    .detect = github_detect,     /* GITHUB_ACTIONS + runtime token */
-    .create = github_create,     /* config from env and attrs */
-    .lookup = github_lookup,     /* exact key, then prefixes */
-    .download = github_download, /* parallel ranged GETs */
-    .upload = github_upload,     /* reserve, blocks, finalize */
-    .list = NULL,                /* the service cannot list */
-    .remove = NULL,              /* nor delete */
+    .caps = BK_CAP_IMMUTABLE_KEYS | BK_CAP_BRANCH_SCOPED | BK_CAP_THREADSAFE, /* +extra_caps */
+    .detect = github_detect,         /* GITHUB_ACTIONS + runtime token */
+    .create = github_create,         /* config from env and attrs */
+    .lookup = github_lookup,         /* exact key, then prefixes */
+    .download = github_download,     /* parallel ranged GETs */
+    .upload = github_upload,         /* reserve, blocks, finalize */
+    .list = github_list,             /* REST API, with a token */
+    .remove = github_remove,         /* likewise */
+    .extra_caps = github_extra_caps, /* list, delete with a token */
     .destroy = github_destroy,
 };

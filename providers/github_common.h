@@ -8,6 +8,7 @@
  *   github_v2.c      service v2: Twirp JSON at ACTIONS_RESULTS_URL + signed blob URLs
  *   github_v1.c      service v1: REST at ACTIONS_CACHE_URL + chunked PATCH
  *   github_common.c  helpers the two versions share (auth header, messages)
+ *   github_rest.c    list and delete through the repository's REST API
  *   github.c         the vtable: detect, create, lookup, download, upload;
  *                    it calls the versions, they never call back into it
  *
@@ -34,6 +35,11 @@ struct github_config {
     char *compression;        /* "zstd-without-long" (default), "zstd" or "gzip" */
     char *version;            /* `version=`: a fixed version string, or NULL */
     struct bk_blob_opts blob; /* block-size, range-size, parallel */
+    /* the REST API, for list and delete (github_rest.c); NULL when not configured */
+    char *api_url;             /* api-url=, else GITHUB_API_URL; no trailing slash */
+    char *repository;          /* repository=, else GITHUB_REPOSITORY ("owner/name") */
+    char *api_token;           /* a secret, registered with the log */
+    const char *api_token_env; /* api-token-env=, else GITHUB_TOKEN */
 };
 
 /*
@@ -41,7 +47,10 @@ struct github_config {
  * ACTIONS_CACHE_URL, ACTIONS_RUNTIME_TOKEN, ACTIONS_CACHE_SERVICE_V2,
  * GITHUB_SERVER_URL), then --store (a service URL) and the attributes, which
  * override it: url, service=v1|v2, token-env=NAME, path=P (repeatable),
- * compression, version, block-size, range-size, parallel. Pure: no network, no logging.
+ * compression, version, block-size, range-size, parallel; and, for list and
+ * delete through the REST API (all three or none): api-url (GITHUB_API_URL),
+ * repository (GITHUB_REPOSITORY), api-token-env=NAME (GITHUB_TOKEN). Pure: no
+ * network, no logging.
  * BK_EINVAL with a message naming the variable or attribute at fault.
  */
 int github_parse_config(const struct bk_provider_config *cfg, struct github_config *out);
@@ -72,6 +81,11 @@ int github_v2_upload(struct github *g, const struct bk_upload *u, const char *ve
 int github_v1_lookup(struct github *g, const struct bk_lookup *q, const char *version,
                      struct bk_provider_entry *out);
 int github_v1_upload(struct github *g, const struct bk_upload *u, const char *version, int fd);
+
+/* The REST API (github_rest.c): every cache of the repository, newest first,
+ * scope = its ref; and delete one listed entry. Need c->api_token. */
+int github_rest_list(struct github *g, bk_entry_cb cb, void *payload);
+int github_rest_remove(struct github *g, const struct bk_provider_entry *e);
 
 /* "Authorization: Bearer <token>" into headers. */
 void github_auth_header(const struct github *g, struct bk_strvec *headers);

@@ -182,6 +182,32 @@ int github_parse_config(const struct bk_provider_config *cfg, struct github_conf
         goto fail;
     }
     c->token = bk_xstrdup(v);
+
+    /* the REST API: optional, all three parts or none */
+    c->api_token_env = bk_provider_attr(cfg, "api-token-env");
+    if (!c->api_token_env)
+        c->api_token_env = "GITHUB_TOKEN";
+    v = bk_provider_env(cfg, c->api_token_env);
+    url = bk_provider_attr(cfg, "api-url");
+    if (!url)
+        url = bk_provider_env(cfg, "GITHUB_API_URL");
+    if (url && !is_http_url(url)) {
+        rc = bk_error_set(BK_EINVAL, "github: API URL '%s' is not http(s)", url);
+        goto fail;
+    }
+    if (v && url) {
+        const char *repo = bk_provider_attr(cfg, "repository");
+        if (!repo)
+            repo = bk_provider_env(cfg, "GITHUB_REPOSITORY");
+        if (repo && strchr(repo, '/')) {
+            size_t n = strlen(url);
+            while (n && url[n - 1] == '/')
+                n--;
+            c->api_url = bk_xasprintf("%.*s", (int)n, url);
+            c->repository = bk_xstrdup(repo);
+            c->api_token = bk_xstrdup(v);
+        }
+    }
     return BK_OK;
 fail:
     github_config_release(c);
@@ -194,6 +220,9 @@ void github_config_release(struct github_config *c)
     free(c->token);
     free(c->compression);
     free(c->version);
+    free(c->api_url);
+    free(c->repository);
+    free(c->api_token);
     bk_strvec_clear(&c->paths);
     memset(c, 0, sizeof(*c));
     c->paths = (struct bk_strvec)BK_STRVEC_INIT;

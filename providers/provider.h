@@ -122,6 +122,9 @@ struct bk_provider_ops {
     int (*list)(struct bk_provider *p, bk_entry_cb cb, void *payload);
     /* Delete one entry. NULL when the store cannot delete. */
     int (*remove)(struct bk_provider *p, const struct bk_provider_entry *e);
+    /* Optional: capabilities this instance adds to `caps` because of its
+     * configuration (GitHub lists and deletes only with an API token). */
+    unsigned (*extra_caps)(const struct bk_provider *p);
     void (*destroy)(struct bk_provider *p);
 
     /*
@@ -207,5 +210,18 @@ struct bk_prune_limits {
 /* Sets remove[i] to 1 for each entry to remove; returns how many. */
 size_t bk_prune_select(const struct bk_provider_entry *v, size_t n, int64_t now,
                        const struct bk_prune_limits *lim, unsigned char *remove);
+
+/*
+ * The per-key limit (`prune --keep-per-key`, and save after each upload):
+ * entries whose keys share the Dockerfile-derived part (everything through
+ * the key's first '-'-separated segment of 32 lowercase hex digits) are
+ * runs of one key (docs/keys.md); of each such group the `keep` newest
+ * (created, then last_used, then key) stay and the rest are marked in
+ * remove[] (which is added to, not cleared). Entries without such a part
+ * are not bkcache keys and stay. keep <= 0: nothing is marked. Returns how
+ * many were newly marked.
+ */
+size_t bk_prune_select_runs(const struct bk_provider_entry *v, size_t n, long keep,
+                            unsigned char *remove);
 
 #endif

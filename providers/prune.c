@@ -71,3 +71,74 @@ size_t bk_prune_select(const struct bk_provider_entry *v, size_t n, int64_t now,
     free(r);
     return removed;
 }
+
+/* ---- per key ---- */
+
+/* Length of the key's Dockerfile-derived part, or 0 (see provider.h). */
+static size_t base_len(const char *key)
+{
+    const char *seg = strchr(key, '-');
+
+    while (seg) {
+        const char *s = seg + 1, *end = strchr(s, '-');
+        size_t len = end ? (size_t)(end - s) : strlen(s), hex = 0;
+        while (hex < len && ((s[hex] >= '0' && s[hex] <= '9') || (s[hex] >= 'a' && s[hex] <= 'f')))
+            hex++;
+        if (len == 32 && hex == 32)
+            return (size_t)(s - key) + 32;
+        seg = end;
+    }
+    return 0;
+}
+
+/* Newest first: created, then last_used, then key (descending). */
+static int newest_first(const void *a, const void *b)
+{
+    const struct ranked *x = a, *y = b;
+    if (x->e->created != y->e->created)
+        return x->e->created > y->e->created ? -1 : 1;
+    if (x->e->last_used != y->e->last_used)
+        return x->e->last_used > y->e->last_used ? -1 : 1;
+    return -strcmp(x->e->key, y->e->key);
+}
+
+/* Same group: the same Dockerfile-derived part. */
+static int same_base(const struct bk_provider_entry *a, size_t alen,
+                     const struct bk_provider_entry *b)
+{
+    return base_len(b->key) == alen && strncmp(a->key, b->key, alen) == 0;
+}
+
+size_t bk_prune_select_runs(const struct bk_provider_entry *v, size_t n, long keep,
+                            unsigned char *remove)
+{
+    struct ranked *r;
+    unsigned char *done;
+    size_t marked = 0;
+
+    if (keep <= 0 || n == 0)
+        return 0;
+    r = bk_xcalloc(n, sizeof(*r));
+    done = bk_xcalloc(n, 1);
+    for (size_t i = 0; i < n; i++) {
+        size_t len = base_len(v[i].key), m = 0;
+        if (done[i] || !len)
+            continue;
+        for (size_t j = i; j < n; j++) {
+            if (!done[j] && same_base(&v[i], len, &v[j])) {
+                done[j] = 1;
+                r[m++] = (struct ranked){&v[j], j};
+            }
+        }
+        qsort(r, m, sizeof(*r), newest_first);
+        for (size_t k = (size_t)keep; k < m; k++) {
+            if (!remove[r[k].index]) {
+                remove[r[k].index] = 1;
+                marked++;
+            }
+        }
+    }
+    free(r);
+    free(done);
+    return marked;
+}

@@ -1,8 +1,9 @@
 // post.js - the task's post-job execution: `bkcache save`. The agent runs
 // post-job steps always, even when the main step was skipped or the job
 // failed, so this step decides: nothing when the restore did not run, nothing
-// when every cache hit its exact key (the artifacts already exist), nothing
-// when the job did not succeed unless saveOnFailure is set.
+// when the job did not succeed unless saveOnFailure is set. An exact hit is
+// still saved: the build may have changed the cache, and bkcache save uploads
+// it as this run's entry, or nothing when it is unchanged (docs/keys.md).
 'use strict';
 const tl = require('azure-pipelines-task-lib/task');
 const common = require('./common');
@@ -11,10 +12,6 @@ function main() {
   try {
     if (tl.getTaskVariable(common.RAN) !== 'true') {
       console.log('bkcache: the restore step did not run; nothing to save');
-      return;
-    }
-    if (tl.getTaskVariable(common.HIT) === 'true') {
-      console.log('bkcache: every cache hit its exact key; nothing to save');
       return;
     }
     const status = tl.getVariable('Agent.JobStatus') || 'Succeeded';

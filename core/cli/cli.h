@@ -37,8 +37,12 @@ enum bk_opt_group {
     BK_OPTG_PRUNE = 1u << 5,      /* --max-size, --max-age, --keep */
     BK_OPTG_JSON = 1u << 6,       /* --json */
     BK_OPTG_ARCHIVE = 1u << 7,    /* --compression-level, --allow-special (pack/unpack) */
-    BK_OPTG_LAYERS = 1u << 8,     /* --layers, --layers-from, --layers-dir */
+    BK_OPTG_RUNS = 1u << 8,       /* --keep-per-key (save, plan, prune) */
+    BK_OPTG_LAYERS = 1u << 9,     /* --layers, --layers-from, --layers-dir */
 };
+
+/* Runs of one key that save keeps where the store can delete (docs/keys.md). */
+#define BK_KEEP_PER_KEY_DEFAULT 3
 
 struct bk_options {
     /* BK_OPTG_DOCKERFILE */
@@ -51,6 +55,7 @@ struct bk_options {
     const char *key_prefix;
     struct bk_strvec key_files;
     struct bk_strvec key_extra;
+    const char *run_id; /* --run-id; NULL: from $BKCACHE_RUN_ID, the CI or the clock */
     /* BK_OPTG_STORE */
     const char *provider; /* "auto" by default */
     const char *store;
@@ -70,6 +75,8 @@ struct bk_options {
     uint64_t max_size; /* bytes; 0: no limit */
     int64_t max_age;   /* seconds; 0: no limit */
     long keep;         /* -1: no limit */
+    /* BK_OPTG_RUNS */
+    long keep_per_key; /* -1: not given (save: BK_KEEP_PER_KEY_DEFAULT; prune: no limit) */
     /* BK_OPTG_LAYERS */
     int layers;                   /* --layers (also set by --layers-from) */
     struct bk_strvec layers_from; /* --layers-from TARGET */

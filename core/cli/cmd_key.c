@@ -1,8 +1,10 @@
 /*
  * cmd_key.c - `bkcache key`: one entry per distinct cache identity (cache
- * id + uid + gid + mode + from) with its key and restore keys. --json
- * prints a JSON array of {"name", "cache_id", "key", "restore_keys"};
- * without it, a readable list. See docs/keys.md for what goes into a key.
+ * id + uid + gid + mode + from) with its key, the key a save would write
+ * (the key plus this run's part, and which variable gave the part) and the
+ * restore keys. --json prints a JSON array of {"name", "cache_id", "key",
+ * "save_key", "run_part", "run_source", "restore_keys"}; without it, a
+ * readable list. See docs/keys.md for what goes into a key.
  */
 #include "core/cli/cli.h"
 #include "core/cli/project.h"
@@ -23,6 +25,9 @@ static void print_json(const struct bk_project *p)
         cJSON_AddStringToObject(o, "name", k->identity->name);
         cJSON_AddStringToObject(o, "cache_id", k->identity->cache_id);
         cJSON_AddStringToObject(o, "key", k->key);
+        cJSON_AddStringToObject(o, "save_key", k->save_key);
+        cJSON_AddStringToObject(o, "run_part", p->run.text);
+        cJSON_AddStringToObject(o, "run_source", p->run.source);
         rk = cJSON_AddArrayToObject(o, "restore_keys");
         for (size_t r = 0; r < k->restore_keys.n; r++)
             cJSON_AddItemToArray(rk, cJSON_CreateString(k->restore_keys.v[r]));
@@ -43,11 +48,12 @@ static void print_text(const struct bk_project *p)
     }
     for (size_t i = 0; i < p->keys->n; i++) {
         const struct bk_cache_key *k = &p->keys->keys[i];
-        printf("%s%s  (cache id %s)\n  key:     %s\n", i ? "\n" : "", k->identity->name,
-               k->identity->cache_id, k->key);
+        printf("%s%s  (cache id %s)\n  key:     %s\n  saves:   %s\n", i ? "\n" : "",
+               k->identity->name, k->identity->cache_id, k->key, k->save_key);
         for (size_t r = 0; r < k->restore_keys.n; r++)
             printf("  restore: %s\n", k->restore_keys.v[r]);
     }
+    printf("\nrun part %s: from %s\n", p->run.text, p->run.source);
 }
 
 int bk_cmd_key(struct bk_options *o)

@@ -4,9 +4,11 @@
  * Shows, per cache identity: its first mount (stage, line, target), key and
  * restore keys; the provider and where the caches would be read from and
  * written to; and, when the store answers, what restore would fetch (exact
- * or partial hit and which key, or a miss) and what save would do (upload,
- * or skip because an immutable store holds the key, or upload unless
- * unchanged since the restore recorded in the state file). It opens the
+ * or partial hit and which key, or a miss) and what save would do: upload
+ * under which key (the key plus this run's part, and where the part came
+ * from), or skip because an immutable store holds that key already, or
+ * upload unless unchanged since the restore recorded in the state file;
+ * and how many runs of the key it would keep. It opens the
  * store read-only, creates no mountio, writes nothing and starts no build.
  * --json prints the same as one document.
  *
@@ -16,6 +18,7 @@
  * would upload ("layers" in --json).
  */
 #include "core/cli/cli.h"
+#include "core/cli/project.h"
 #include "core/util/format.h"
 #include "core/util/log.h"
 #include "core/cli/restore_cli.h"
@@ -39,7 +42,7 @@ static void plan_one(struct bk_xfer_cli *c, const struct bk_state *st,
                      const struct bk_xfer_item *it, struct plan_row *r)
 {
     struct bk_lookup q = {
-        .key = it->key,
+        .key = it->save_key,
         .restore_keys = it->restore_keys,
         .nrestore = it->nrestore,
         .identity = it->identity->descriptor,
@@ -61,22 +64,39 @@ static void plan_one(struct bk_xfer_cli *c, const struct bk_state *st,
     } else if (rc < 0) {
         r->restore_note = bk_xasprintf("lookup failed: %s", bk_error_msg());
     } else {
-        r->restore = strcmp(e.key, it->key) == 0 ? "exact" : "partial";
+        r->restore = bk_key_same_cache(it->key, e.key) ? "exact" : "partial";
         r->matched_key = bk_xstrdup(e.key);
         r->bytes = e.size;
         bk_provider_entry_release(&e);
     }
-    if (strcmp(r->restore, "exact") == 0 && (bk_store_caps(c->x.store) & BK_CAP_IMMUTABLE_KEYS))
-        r->save =
-            bk_xasprintf("skip: the store already holds %s and its keys are immutable", it->key);
-    else if (se && se->matched_key && se->digest && strcmp(se->matched_key, it->key) == 0)
-        r->save = bk_xasprintf("upload %s unless its digest is still %.12s (restored)", it->key,
-                               se->digest);
+    if (r->matched_key && strcmp(r->matched_key, it->save_key) == 0 &&
+        (bk_store_caps(c->x.store) & BK_CAP_IMMUTABLE_KEYS))
+        r->save = bk_xasprintf("skip: the store already holds %s and its keys are immutable",
+                               it->save_key);
+    else if (se && se->key && strcmp(se->key, it->key) == 0 && se->matched_key && se->digest &&
+             bk_key_same_cache(it->key, se->matched_key))
+        r->save = bk_xasprintf("upload %s unless its digest is still %.12s (restored from %s)",
+                               it->save_key, se->digest, se->matched_key);
     else
-        r->save = bk_xasprintf("upload %s", it->key);
+        r->save = bk_xasprintf("upload %s", it->save_key);
 }
 
-static void print_text(struct bk_xfer_cli *c, const struct plan_row *rows)
+/* What happens to older runs of a key after a save, for this store. */
+static char *runs_note(const struct bk_xfer_cli *c)
+{
+    const unsigned need = BK_CAP_LIST | BK_CAP_DELETE;
+
+    if (!c->x.store)
+        return bk_xstrdup("unknown (the store is unavailable)");
+    if (c->x.keep_runs <= 0)
+        return bk_xstrdup("all kept (--keep-per-key 0)");
+    if ((bk_store_caps(c->x.store) & need) != need)
+        return bk_xasprintf("all kept: %s cannot delete; its own expiry removes old ones",
+                            bk_store_name(c->x.store));
+    return bk_xasprintf("the newest %ld of each key kept after a save", c->x.keep_runs);
+}
+
+static void print_text(struct bk_xfer_cli *c, const struct plan_row *rows, const char *runs)
 {
     char size[32];
 
@@ -84,6 +104,8 @@ static void print_text(struct bk_xfer_cli *c, const struct plan_row *rows)
            c->store_error ? ": " : "", c->store_error ? c->store_error : "");
     printf("caches:   %s\n", c->mountio_desc);
     printf("state:    %s\n", c->state_path);
+    printf("run part: %s (from %s)\n", c->project->run.text, c->project->run.source);
+    printf("runs:     %s\n", runs);
     for (size_t i = 0; i < c->x.n; i++) {
         const struct bk_xfer_item *it = &c->x.items[i];
         const struct plan_row *r = &rows[i];
@@ -93,6 +115,7 @@ static void print_text(struct bk_xfer_cli *c, const struct plan_row *rows)
             printf("  first use:    %s line %d, target %s\n", it->use->stage_label, it->use->line,
                    it->use->target);
         printf("  key:          %s\n", it->key);
+        printf("  saves as:     %s\n", it->save_key);
         for (size_t k = 0; k < it->nrestore; k++)
             printf("  %s %s\n", k ? "             " : "restore keys:", it->restore_keys[k]);
         if (r->restore_note)
@@ -132,7 +155,7 @@ static void print_layers_text(const struct bk_layers *l, const struct bk_layers_
     if (p->exported) {
         bk_format_size(p->up_bytes, size, sizeof(size));
         printf("  save:         upload %u of %u blobs (%s), then the index %s\n", p->up_blobs,
-               p->up_total, size, l->key);
+               p->up_total, size, l->save_key);
     } else {
         printf("  save:         %s\n", p->save_note);
     }
@@ -177,7 +200,7 @@ static void add_str(cJSON *o, const char *name, const char *v)
         cJSON_AddNullToObject(o, name);
 }
 
-static void print_json(struct bk_xfer_cli *c, const struct plan_row *rows,
+static void print_json(struct bk_xfer_cli *c, const struct plan_row *rows, const char *runs,
                        const struct bk_layers_plan *lp)
 {
     cJSON *doc = cJSON_CreateObject();
@@ -188,6 +211,9 @@ static void print_json(struct bk_xfer_cli *c, const struct plan_row *rows,
     add_str(doc, "store_error", c->store_error);
     add_str(doc, "caches", c->mountio_desc);
     add_str(doc, "state", c->state_path);
+    add_str(doc, "run_part", c->project->run.text);
+    add_str(doc, "run_source", c->project->run.source);
+    add_str(doc, "runs", runs);
     arr = cJSON_AddArrayToObject(doc, "identities");
     for (size_t i = 0; i < c->x.n; i++) {
         const struct bk_xfer_item *it = &c->x.items[i];
@@ -202,6 +228,7 @@ static void print_json(struct bk_xfer_cli *c, const struct plan_row *rows,
             add_str(use, "target", it->use->target);
         }
         add_str(o, "key", it->key);
+        add_str(o, "save_key", it->save_key);
         for (size_t k = 0; k < it->nrestore; k++)
             cJSON_AddItemToArray(rk, cJSON_CreateString(it->restore_keys[k]));
         cJSON_AddItemToObject(o, "restore_keys", rk);
@@ -226,6 +253,7 @@ int bk_cmd_plan(struct bk_options *o)
     struct bk_state st = BK_STATE_INIT;
     struct plan_row *rows;
     struct bk_layers_plan lp = {0};
+    char *runs;
     int rc = bk_xfer_cli_open(o, BK_XFER_CLI_PLAN, &c);
 
     if (rc) {
@@ -237,16 +265,18 @@ int bk_cmd_plan(struct bk_options *o)
     rows = bk_xcalloc(c.x.n + 1, sizeof(*rows));
     for (size_t i = 0; i < c.x.n; i++)
         plan_one(&c, &st, &c.x.items[i], &rows[i]);
+    runs = runs_note(&c);
     if (c.x.layers && bk_layers_plan(c.x.layers, c.x.store, &lp) < 0)
         bk_warn("warning: layer cache: %s", bk_error_msg());
     if (o->json) {
-        print_json(&c, rows, &lp);
+        print_json(&c, rows, runs, &lp);
     } else {
-        print_text(&c, rows);
+        print_text(&c, rows, runs);
         if (c.x.layers)
             print_layers_text(c.x.layers, &lp);
     }
     bk_layers_plan_release(&lp);
+    free(runs);
     for (size_t i = 0; i < c.x.n; i++) {
         free(rows[i].matched_key);
         free(rows[i].restore_note);

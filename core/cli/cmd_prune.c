@@ -1,6 +1,9 @@
 /*
- * cmd_prune.c - `bkcache prune --max-size SIZE --max-age AGE --keep N`.
+ * cmd_prune.c - `bkcache prune --max-size SIZE --max-age AGE --keep N
+ * --keep-per-key N`.
  *
+ * --keep-per-key keeps the N newest runs of each key (bk_prune_select_runs);
+ * an entry goes when it breaks that rule or the other limits.
  * Removes store entries, least recently used first; the exact rule for how
  * the three limits combine is bk_prune_select() (core/store/store.h): an
  * entry stays only when it is within all of them. Without any limit it
@@ -115,8 +118,9 @@ int bk_cmd_prune(struct bk_options *o)
 
     if (o->args.n)
         return bk_error("prune: unexpected argument '%s'", o->args.v[0]), 2;
-    if (!lim.max_size && !lim.max_age && lim.keep < 0)
-        bk_info("prune: no --max-size, --max-age or --keep given: nothing to remove");
+    if (!lim.max_size && !lim.max_age && lim.keep < 0 && o->keep_per_key < 0)
+        bk_info("prune: no --max-size, --max-age, --keep or --keep-per-key given: nothing to "
+                "remove");
     rc = bk_store_open_cli(o, 0, &s);
     if (rc == BK_EINVAL)
         return bk_error("%s", bk_error_msg()), 2;
@@ -132,6 +136,7 @@ int bk_cmd_prune(struct bk_options *o)
     n = bk_store_drop_blob_entries(v, n); /* blobs go by reference, below */
     remove = bk_xcalloc(n + 1, 1);
     bk_prune_select(v, n, (int64_t)time(NULL), &lim, remove);
+    bk_prune_select_runs(v, n, o->keep_per_key, remove);
     rc = prune_entries(s, v, n, remove, o->json);
     free(remove);
     bk_store_entries_free(v, n);

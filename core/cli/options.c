@@ -26,6 +26,8 @@ enum opt_id {
     O_KEY_PREFIX,
     O_KEY_FILE,
     O_KEY_EXTRA,
+    O_RUN_ID,
+    O_KEEP_PER_KEY,
     O_PROVIDER,
     O_STORE,
     O_STORE_OPT,
@@ -71,6 +73,8 @@ static const struct opt_spec k_opts[] = {
     {"key-prefix", 0, 1, BK_OPTG_KEY, O_KEY_PREFIX},
     {"key-file", 0, 1, BK_OPTG_KEY, O_KEY_FILE},
     {"key-extra", 0, 1, BK_OPTG_KEY, O_KEY_EXTRA},
+    {"run-id", 0, 1, BK_OPTG_KEY, O_RUN_ID},
+    {"keep-per-key", 0, 1, BK_OPTG_RUNS, O_KEEP_PER_KEY},
     {"provider", 0, 1, BK_OPTG_STORE, O_PROVIDER},
     {"store", 0, 1, BK_OPTG_STORE, O_STORE},
     {"store-opt", 0, 1, BK_OPTG_STORE, O_STORE_OPT},
@@ -118,7 +122,9 @@ static void print_help(const struct bk_command *cmd)
         printf("\nKey options:\n"
                "      --key-prefix S      first part of every key (default bkcache)\n"
                "      --key-file GLOB     hash these files into the keys (repeatable)\n"
-               "      --key-extra S       hash this string into the keys (repeatable)\n");
+               "      --key-extra S       hash this string into the keys (repeatable)\n"
+               "      --run-id ID         last part of saved keys (default $BKCACHE_RUN_ID,\n"
+               "                          the CI run's id, else the time)\n");
     if (cmd->groups & BK_OPTG_STORE)
         printf("\nStore options:\n"
                "      --provider NAME     auto (default), local, ...\n"
@@ -150,6 +156,11 @@ static void print_help(const struct bk_command *cmd)
                "      --max-size SIZE     keep the store under SIZE (10G, 500M)\n"
                "      --max-age AGE       remove entries unused for AGE (7d, 12h)\n"
                "      --keep N            keep at most N entries\n");
+    if (cmd->groups & BK_OPTG_RUNS)
+        printf("\nRuns of a key:\n"
+               "      --keep-per-key N    keep the N newest runs of each key (save: default %d,\n"
+               "                          where the store can delete; 0 keeps all)\n",
+               BK_KEEP_PER_KEY_DEFAULT);
     if (cmd->groups & BK_OPTG_LAYERS)
         printf("\nLayer cache options (BuildKit's instruction cache, beside the mounts):\n"
                "      --layers            also move the layer cache (--cache-from/--cache-to "
@@ -195,6 +206,12 @@ static int apply(const struct opt_spec *o, const char *v, struct bk_options *opt
     case O_KEY_PREFIX: opts->key_prefix = v; break;
     case O_KEY_FILE: bk_strvec_push(&opts->key_files, v); break;
     case O_KEY_EXTRA: bk_strvec_push(&opts->key_extra, v); break;
+    case O_RUN_ID: opts->run_id = v; break;
+    case O_KEEP_PER_KEY:
+        if (bk_parse_long("--keep-per-key", v, 0, 1000000000L, &n))
+            return BK_EINVAL;
+        opts->keep_per_key = n;
+        break;
     case O_PROVIDER: opts->provider = v; break;
     case O_STORE: opts->store = v; break;
     case O_STORE_OPT:
@@ -263,6 +280,7 @@ int bk_options_parse(const struct bk_command *cmd, int argc, char **argv, struct
     opts->provider = "auto";
     opts->driver = "auto";
     opts->keep = -1;
+    opts->keep_per_key = -1;
 
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];

@@ -10,6 +10,8 @@
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 static char *dockerfile_dir(const char *file)
 {
@@ -35,8 +37,13 @@ int bk_project_load(const struct bk_options *opts, unsigned flags, struct bk_pro
     if (rc == BK_OK)
         rc = bk_buildplan_resolve(p->df, &bo, &p->plan);
     if (rc == BK_OK && (flags & BK_PROJECT_KEYS)) {
-        struct bk_key_opts ko = {opts->key_prefix, &opts->key_files, &opts->key_extra, p->base_dir};
-        rc = bk_keys_compute(p->plan, &ko, &p->keys);
+        struct bk_key_opts ko = {opts->key_prefix, &opts->key_files, &opts->key_extra, p->base_dir,
+                                 p->run.text};
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        rc = bk_run_part_detect(opts->run_id, NULL, &now, (long)getpid(), &p->run);
+        if (rc == BK_OK)
+            rc = bk_keys_compute(p->plan, &ko, &p->keys);
     }
     if (rc) {
         bk_project_free(p);

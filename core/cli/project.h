@@ -29,6 +29,7 @@
 #include "core/cli/cli.h"
 #include "core/dockerfile/dockerfile.h"
 #include "core/plan/keys.h"
+#include "core/plan/runid.h"
 
 enum bk_project_flags {
     BK_PROJECT_KEYS = 1u << 0, /* also compute keys (needs the key option group) */
@@ -39,6 +40,7 @@ struct bk_project {
     struct bk_buildplan *plan;
     struct bk_keyset *keys; /* NULL unless BK_PROJECT_KEYS; keys[i] is for identities[i] */
     char *base_dir;         /* directory that --key-file globs are relative to */
+    struct bk_run_part run; /* the run part of saved keys, and where it came from */
 };
 
 /* Load the Dockerfile named by opts->file and resolve it. *out is owned by

@@ -72,7 +72,8 @@ static char *layers_dir(const struct bk_options *o, const char *state_path)
 static int open_layers(const struct bk_options *o, enum bk_xfer_cli_mode mode,
                        struct bk_xfer_cli *c)
 {
-    struct bk_key_opts ko = {o->key_prefix, &o->key_files, &o->key_extra, c->project->base_dir};
+    struct bk_key_opts ko = {o->key_prefix, &o->key_files, &o->key_extra, c->project->base_dir,
+                             c->project->run.text};
     struct bk_cache_key k;
     char *dir;
     int rc = bk_keys_layers(c->plan, &ko, &k);
@@ -80,7 +81,8 @@ static int open_layers(const struct bk_options *o, enum bk_xfer_cli_mode mode,
     if (rc < 0)
         return rc;
     dir = layers_dir(o, c->state_path);
-    bk_layers_init(&c->layers, dir, c->plan->stages[c->plan->target].label, k.key, &k.restore_keys);
+    bk_layers_init(&c->layers, dir, c->plan->stages[c->plan->target].label, k.key, k.save_key,
+                   &k.restore_keys);
     for (size_t i = 0; i < o->layers_from.n; i++) {
         char *prefix = bk_keys_layers_prefix(c->plan, &ko, o->layers_from.v[i]);
         bk_layers_add_from(&c->layers, o->layers_from.v[i], prefix);
@@ -139,6 +141,7 @@ int bk_xfer_cli_open(struct bk_options *o, enum bk_xfer_cli_mode mode, struct bk
         o->state ? bk_xstrdup(o->state) : bk_state_default_path(o->file, o->target, NULL);
     c->x.state_path = c->state_path;
     c->x.lookup_only = o->lookup_only;
+    c->x.keep_runs = o->keep_per_key >= 0 ? o->keep_per_key : BK_KEEP_PER_KEY_DEFAULT;
     if (o->layers && open_layers(o, mode, c) < 0) {
         bk_error("%s", bk_error_msg());
         return 2;

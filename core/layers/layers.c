@@ -26,13 +26,14 @@ static struct bk_layers_source *new_source(struct bk_layers *l, const char *targ
 }
 
 void bk_layers_init(struct bk_layers *l, const char *dir, const char *target, const char *key,
-                    const struct bk_strvec *restore_keys)
+                    const char *save_key, const struct bk_strvec *restore_keys)
 {
     struct bk_layers_source *src;
 
     memset(l, 0, sizeof(*l));
     l->dir = bk_xstrdup(dir);
     l->key = bk_xstrdup(key);
+    l->save_key = bk_xstrdup(save_key ? save_key : key);
     l->dest = bk_xasprintf("%s/to", dir);
     l->jobs = 8;
     l->build_args = (struct bk_strvec)BK_STRVEC_INIT;
@@ -64,6 +65,7 @@ void bk_layers_release(struct bk_layers *l)
     free(l->sources);
     free(l->dir);
     free(l->key);
+    free(l->save_key);
     free(l->dest);
     free(l->save_reason);
     free(l->unsupported);

@@ -92,9 +92,10 @@ struct bk_layers_source {
 };
 
 struct bk_layers {
-    char *dir;  /* the working directory */
-    char *key;  /* this target's key: what save stores */
-    char *dest; /* DIR/to */
+    char *dir;      /* the working directory */
+    char *key;      /* this target's key */
+    char *save_key; /* what save stores: the key, or "<key>-<run part>" (keys.h) */
+    char *dest;     /* DIR/to */
     struct bk_layers_source *sources;
     size_t nsources;
     int jobs;          /* blobs moved at once (1 when the store is not thread-safe) */
@@ -112,10 +113,11 @@ struct bk_layers {
     struct bk_strvec build_args;
 };
 
-/* Set up `l` for the key `k` (this target) under working directory `dir`;
- * add other targets with bk_layers_add_from(). */
+/* Set up `l` for this target's key (saved as save_key) under working
+ * directory `dir`; add other targets with bk_layers_add_from(). An entry
+ * "<key>" or "<key>-<run>" is an exact hit (bk_key_same_cache()). */
 void bk_layers_init(struct bk_layers *l, const char *dir, const char *target, const char *key,
-                    const struct bk_strvec *restore_keys);
+                    const char *save_key, const struct bk_strvec *restore_keys);
 void bk_layers_add_from(struct bk_layers *l, const char *target, const char *restore_prefix);
 void bk_layers_release(struct bk_layers *l);
 

@@ -6,6 +6,8 @@
  */
 #include "core/layers/layers.h"
 
+#include "core/plan/keys.h"
+
 #include "core/util/error.h"
 #include "core/util/fileio.h"
 
@@ -44,7 +46,7 @@ static void plan_source(const struct bk_layers_source *src, struct bk_store *s, 
         return;
     }
     out->matched_key = bk_xstrdup(e.key);
-    out->hit = src->key && strcmp(e.key, src->key) == 0 ? "exact" : "partial";
+    out->hit = src->key && bk_key_same_cache(src->key, e.key) ? "exact" : "partial";
     if (read_entry(s, &e, tmp, &ix) == BK_OK) {
         for (size_t i = 0; i < ix.n; i++) {
             char *path = bk_xasprintf("%s/blobs/sha256/%s", src->dir, ix.blobs[i].digest + 7);

@@ -11,6 +11,8 @@
  */
 #include "core/layers/layers.h"
 
+#include "core/plan/keys.h"
+
 #include "core/util/error.h"
 #include "core/util/fileio.h"
 #include "core/util/log.h"
@@ -220,7 +222,7 @@ static int take_entry(struct bk_layers *l, struct bk_store *s, struct bk_layers_
     }
     if (rc == BK_OK) {
         src->matched_key = bk_xstrdup(e->key);
-        src->hit = src->key && strcmp(e->key, src->key) == 0 ? "exact" : "partial";
+        src->hit = src->key && bk_key_same_cache(src->key, e->key) ? "exact" : "partial";
     } else {
         bk_warn("warning: layer cache %s: %s", src->target, bk_error_msg());
     }
@@ -278,7 +280,7 @@ static void look_up_source(struct bk_store *s, struct bk_layers_source *src)
 
     if (rc == BK_OK) {
         src->matched_key = bk_xstrdup(e.key);
-        src->hit = src->key && strcmp(e.key, src->key) == 0 ? "exact" : "partial";
+        src->hit = src->key && bk_key_same_cache(src->key, e.key) ? "exact" : "partial";
         bk_provider_entry_release(&e);
     } else if (rc != BK_ENOTFOUND) {
         src->failed = 1;

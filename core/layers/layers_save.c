@@ -10,6 +10,8 @@
  */
 #include "core/layers/layers.h"
 
+#include "core/plan/keys.h"
+
 #include "core/util/error.h"
 #include "core/util/fileio.h"
 #include "core/util/log.h"
@@ -99,11 +101,17 @@ static int upload_blobs(struct bk_layers *l, struct bk_store *s, const struct bk
 
 enum stored { STORED_NONE, STORED_SAME, STORED_OTHER };
 
-/* What the store holds under l->key: nothing, this very index, or another. */
+/* What the store's newest run of l->key holds: this very index (SAME: the
+ * save would add nothing), another one under this run's own save_key
+ * (OTHER), or nothing of this run (NONE: upload under save_key). */
 static enum stored stored_index(struct bk_layers *l, struct bk_store *s,
                                 const struct bk_layer_index *ix)
 {
-    struct bk_lookup q = {.key = l->key, .identity = BK_LAYERS_SCHEMA};
+    const char *runs[1] = {l->key};
+    struct bk_lookup q = {.key = l->save_key,
+                          .restore_keys = runs,
+                          .nrestore = strcmp(l->save_key, l->key) != 0,
+                          .identity = BK_LAYERS_SCHEMA};
     struct bk_provider_entry e;
     struct bk_layer_index old;
     char *path = bk_xasprintf("%s/.bkcache-index", l->dir);
@@ -114,8 +122,9 @@ static enum stored stored_index(struct bk_layers *l, struct bk_store *s,
         free(path);
         return STORED_NONE;
     }
-    if (strcmp(e.key, l->key) == 0) {
-        st = STORED_OTHER;
+    if (bk_key_same_cache(l->key, e.key)) {
+        if (strcmp(e.key, l->save_key) == 0)
+            st = STORED_OTHER;
         if (bk_layers__read_entry(s, &e, path, &old) == BK_OK) {
             if (strcmp(old.oci_index, ix->oci_index) == 0)
                 st = STORED_SAME;
@@ -132,7 +141,7 @@ static int upload_index(struct bk_layers *l, struct bk_store *s, const struct bk
 {
     struct bk_strbuf data = BK_STRBUF_INIT;
     char *path = bk_xasprintf("%s/.bkcache-index-up", l->dir);
-    struct bk_upload up = {.key = l->key, .identity = BK_LAYERS_SCHEMA};
+    struct bk_upload up = {.key = l->save_key, .identity = BK_LAYERS_SCHEMA};
     int rc = bk_layer_index_encode(ix, &data);
 
     if (rc == BK_OK)

@@ -110,6 +110,12 @@ int bk_key_validate(const char *key)
     return BK_OK;
 }
 
+int bk_key_same_cache(const char *key, const char *stored)
+{
+    size_t n = strlen(key);
+    return strncmp(stored, key, n) == 0 && (stored[n] == '\0' || stored[n] == '-');
+}
+
 int bk_key_prefix_validate(const char *prefix)
 {
     size_t len = strlen(prefix);
@@ -375,10 +381,18 @@ int bk_keys_compute(const struct bk_buildplan *plan, const struct bk_key_opts *o
         k->restore_keys = (struct bk_strvec)BK_STRVEC_INIT;
         start = bk_xasprintf("%s-%s-%s-", prefix, plan->identities[i].name, slug.buf);
         k->key = bk_xasprintf("%s%.16s%.16s", start, df_hex, all_hex);
+        if (opts->run_part) {
+            k->save_key = bk_xasprintf("%s-%s", k->key, opts->run_part);
+            bk_strvec_push(&k->restore_keys, k->key);
+        } else {
+            k->save_key = bk_xstrdup(k->key);
+        }
         bk_strvec_pushf(&k->restore_keys, "%s%.16s", start, df_hex);
         bk_strvec_push(&k->restore_keys, start);
         free(start);
         rc = bk_key_validate(k->key);
+        if (rc == BK_OK)
+            rc = bk_key_validate(k->save_key);
     }
     free(cache);
     bk_strbuf_release(&inputs);
@@ -451,10 +465,18 @@ int bk_keys_layers(const struct bk_buildplan *plan, const struct bk_key_opts *op
     start = bk_keys_layers_prefix(plan, opts, target);
     out->restore_keys = (struct bk_strvec)BK_STRVEC_INIT;
     out->key = bk_xasprintf("%s%.16s%.16s", start, df_hex, all_hex);
+    if (opts->run_part) { /* as an identity's key: runs of the key come first */
+        out->save_key = bk_xasprintf("%s-%s", out->key, opts->run_part);
+        bk_strvec_push(&out->restore_keys, out->key);
+    } else {
+        out->save_key = bk_xstrdup(out->key);
+    }
     bk_strvec_pushf(&out->restore_keys, "%s%.16s", start, df_hex);
     bk_strvec_push(&out->restore_keys, start);
     free(start);
     rc = bk_key_validate(out->key);
+    if (rc == BK_OK)
+        rc = bk_key_validate(out->save_key);
     if (rc)
         bk_cache_key_release(out);
 done:
@@ -467,6 +489,7 @@ done:
 void bk_cache_key_release(struct bk_cache_key *k)
 {
     free(k->key);
+    free(k->save_key);
     bk_strvec_clear(&k->restore_keys);
     memset(k, 0, sizeof(*k));
 }
@@ -477,6 +500,7 @@ void bk_keyset_free(struct bk_keyset *ks)
         return;
     for (size_t i = 0; i < ks->n; i++) {
         free(ks->keys[i].key);
+        free(ks->keys[i].save_key);
         bk_strvec_clear(&ks->keys[i].restore_keys);
     }
     free(ks->keys);

@@ -234,7 +234,8 @@ const char *bk_store_name(const struct bk_store *s)
 
 unsigned bk_store_caps(const struct bk_store *s)
 {
-    return s->ops->caps;
+    unsigned extra = s->ops->extra_caps && s->provider ? s->ops->extra_caps(s->provider) : 0;
+    return s->ops->caps | extra;
 }
 
 /* ---- lookup ---- */

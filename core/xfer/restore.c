@@ -58,6 +58,7 @@ int bk_xfer_items_from_plan(const struct bk_buildplan *plan, const struct bk_key
                       ? &plan->uses[ck->identity->first_use]
                       : NULL;
         it->key = ck->key;
+        it->save_key = ck->save_key ? ck->save_key : ck->key;
         it->restore_keys = (const char *const *)ck->restore_keys.v;
         it->nrestore = ck->restore_keys.n;
     }
@@ -171,7 +172,7 @@ const char *bk_hit_name(enum bk_hit h)
 static int fetch_one(struct bk_xfer *x, struct bk_xfer_item *it, const char *path)
 {
     struct bk_lookup q = {
-        .key = it->key,
+        .key = it->save_key,
         .restore_keys = it->restore_keys,
         .nrestore = it->nrestore,
         .identity = it->identity->descriptor,
@@ -197,7 +198,7 @@ static int fetch_one(struct bk_xfer *x, struct bk_xfer_item *it, const char *pat
         return 0;
     }
     it->matched_key = bk_xstrdup(e.key);
-    it->hit = strcmp(e.key, it->key) == 0 ? BK_HIT_EXACT : BK_HIT_PARTIAL;
+    it->hit = bk_key_same_cache(it->key, e.key) ? BK_HIT_EXACT : BK_HIT_PARTIAL;
     it->bytes = e.size;
     if (x->lookup_only) {
         it->action = "found";

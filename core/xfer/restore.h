@@ -13,14 +13,17 @@
  * an open store (core/store/store.h), a mountio (core/builder/mountio.h: a directory or a
  * builder; this code never asks which) and the state file path. Then:
  *
- *   restore, per item: lookup(key, restore keys) -> download into a
+ *   restore, per item: lookup(save key, restore keys: the key itself
+ *     first, so the newest run of it wins) -> download into a
  *     temporary directory (verified by the store) -> one inject batch ->
  *     record hit kind, matched key and digest in the state file. With
  *     lookup_only it stops after the lookup and writes no state.
  *   save, per item: when the store's keys are immutable and it already
- *     holds the exact key, skip (nothing would change); else one extract
- *     batch (pack) -> skip when the state file says this key was restored
- *     with the same digest -> upload.
+ *     holds the save key (this run saved it), skip; else one extract batch
+ *     (pack) -> skip when the state file says a run of this key was restored
+ *     with the same digest -> upload under the save key -> where the store
+ *     can list and delete, remove runs of the key beyond the keep_runs
+ *     newest.
  *
  * Nothing here fails the build: every outcome (miss, failed lookup, failed
  * upload, ...) is recorded per item, logged as a warning when it is a
@@ -48,11 +51,13 @@ struct bk_xfer_item {
     /* inputs (borrowed) */
     const struct bk_identity *identity;
     const struct bk_mount_use *use; /* first use, or NULL */
-    const char *key;
+    const char *key;                /* the Dockerfile-derived key */
+    const char *save_key; /* what save writes ("<key>-<run part>", keys.h); lookups try it first */
     const char *const *restore_keys;
     size_t nrestore;
     /* results */
-    enum bk_hit hit;    /* restore: what the lookup found; save: what restore found, or NONE */
+    enum bk_hit hit;    /* restore: what the lookup found (exact: key, saved by any run;
+                           keys.h); save: what restore found, or NONE */
     char *matched_key;  /* the key that matched, or NULL */
     const char *action; /* restore: restored, found, miss, skipped, error;
                            save: saved, unchanged, exists, empty, skipped, error */
@@ -71,6 +76,8 @@ struct bk_xfer {
     const char *state_path; /* NULL: no state file */
     const char *tmpdir;     /* NULL: $TMPDIR, else /tmp */
     int lookup_only;        /* restore: stop after the lookup */
+    long keep_runs;         /* save: runs of a key kept after an upload (store permitting);
+                               <= 0: none removed */
     struct bk_xfer_item *items;
     size_t n;
     struct bk_layers *layers; /* the layer cache (--layers), or NULL; printed with the items */

@@ -4,15 +4,18 @@
  *
  * Text: one line per identity on stdout,
  *   NAME: ACTION KEY [from MATCHED] (HIT, SIZE, N files, S s)[: REASON]
- * JSON: one document, {"command", "provider", "identities": [...]}.
+ * where KEY is the key save writes (save_key, with its run part) for save,
+ * and the Dockerfile-derived key for restore.
+ * JSON: one document, {"command", "provider", "identities": [...]}; "key" is
+ * always the Dockerfile-derived key, "save_key" the key save writes.
  *
  * With the layer cache (x->layers), text adds a line per source, the save
  * line, and the build arguments as one line ("build-args: --cache-from
  * ..."); JSON adds "layers": after restore {"key", "matched_key", "hit",
  * "build_args": [...], "sources": [{"target", "matched_key", "hit",
  * "blobs_fetched", "blobs_present", "bytes_fetched", "reason"}]}, after save
- * {"key", "action", "reason", "blobs_uploaded", "blobs_skipped",
- * "bytes_uploaded"}.
+ * {"key", "save_key", "action", "reason", "blobs_uploaded", "blobs_skipped",
+ * "bytes_uploaded"}; the text line names the save key, as for the mounts.
  */
 #include "core/xfer/restore.h"
 
@@ -24,13 +27,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void print_text(const struct bk_xfer_item *it)
+static void print_text(const struct bk_xfer_item *it, int save)
 {
+    const char *key = save && it->save_key ? it->save_key : it->key;
     char size[32];
     struct bk_strbuf sb = BK_STRBUF_INIT;
 
-    bk_strbuf_addf(&sb, "%s: %s %s", it->identity->name, it->action, it->key);
-    if (it->matched_key && strcmp(it->matched_key, it->key) != 0)
+    bk_strbuf_addf(&sb, "%s: %s %s", it->identity->name, it->action, key);
+    if (!save && it->matched_key && strcmp(it->matched_key, it->key) != 0)
         bk_strbuf_addf(&sb, " from %s", it->matched_key);
     bk_strbuf_adds(&sb, " (");
     if (it->hit == BK_HIT_EXACT || it->hit == BK_HIT_PARTIAL)
@@ -64,8 +68,8 @@ static void print_layers_text(const struct bk_layers *l)
 
     if (l->saved) {
         bk_format_size(l->bytes_uploaded, size, sizeof(size));
-        printf("layers: %s %s (%u blobs uploaded, %s, %u already stored)%s%s\n", l->action, l->key,
-               l->blobs_uploaded, size, l->blobs_skipped, l->save_reason ? ": " : "",
+        printf("layers: %s %s (%u blobs uploaded, %s, %u already stored)%s%s\n", l->action,
+               l->save_key, l->blobs_uploaded, size, l->blobs_skipped, l->save_reason ? ": " : "",
                l->save_reason ? l->save_reason : "");
         return;
     }
@@ -93,6 +97,7 @@ static cJSON *layers_json(const struct bk_layers *l)
 
     cJSON_AddStringToObject(o, "key", l->key);
     if (l->saved) {
+        cJSON_AddStringToObject(o, "save_key", l->save_key);
         cJSON_AddStringToObject(o, "action", l->action);
         add_str_or_null(o, "reason", l->save_reason);
         cJSON_AddNumberToObject(o, "blobs_uploaded", l->blobs_uploaded);
@@ -134,6 +139,7 @@ static void print_json(const struct bk_xfer *x, const char *command)
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "name", it->identity->name);
         cJSON_AddStringToObject(o, "key", it->key);
+        add_str_or_null(o, "save_key", it->save_key);
         add_str_or_null(o, "matched_key", it->matched_key);
         add_str_or_null(o, "hit", bk_hit_name(it->hit));
         cJSON_AddStringToObject(o, "action", it->action ? it->action : "");
@@ -160,7 +166,7 @@ void bk_xfer_print(const struct bk_xfer *x, const char *command, int json)
         return;
     }
     for (size_t i = 0; i < x->n; i++)
-        print_text(&x->items[i]);
+        print_text(&x->items[i], strcmp(command, "save") == 0);
     if (x->layers)
         print_layers_text(x->layers);
 }

@@ -2,10 +2,14 @@
  * save.c - save the caches into the store; see restore.h.
  *
  * Order per item: skip early when an immutable store already holds the
- * exact key (no packing needed), else pack in one extract batch, skip when
- * the state file says restore put this very key in place with the same
- * digest, else upload. A store that refuses by policy (BK_EEXISTS,
- * BK_ESKIPPED: another job saved first, quota) is a skip, not a failure.
+ * save key (this run saved it already; no packing needed), else pack in
+ * one extract batch, skip when the state file says restore put a run of
+ * this key in place with the same digest, else upload under the save key
+ * ("<key>-<run part>", so a changed cache is stored again even where keys
+ * are immutable), then trim: where the store can list and delete, runs of
+ * the key beyond the keep_runs newest are removed (bk_prune_select_runs).
+ * A store that refuses by policy (BK_EEXISTS, BK_ESKIPPED: another job
+ * saved first, quota) is a skip, not a failure; a failed trim is a warning.
  */
 #include "core/xfer/restore.h"
 
@@ -17,12 +21,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* 1 when the store is immutable and already holds it->key. */
+/* 1 when the store is immutable and already holds it->save_key. */
 static int already_stored(struct bk_xfer *x, struct bk_xfer_item *it)
 {
-    struct bk_lookup q = {.key = it->key, .identity = it->identity->descriptor};
+    struct bk_lookup q = {.key = it->save_key, .identity = it->identity->descriptor};
     struct bk_provider_entry e;
-    int rc;
+    int rc, held;
 
     if (!x->store || !(bk_store_caps(x->store) & BK_CAP_IMMUTABLE_KEYS))
         return 0;
@@ -32,28 +36,80 @@ static int already_stored(struct bk_xfer *x, struct bk_xfer_item *it)
             bk_debug("%s: lookup before save failed: %s", it->identity->name, bk_error_msg());
         return 0;
     }
+    held = strcmp(e.key, it->save_key) == 0; /* some stores also match it as a prefix */
     bk_provider_entry_release(&e);
+    if (!held)
+        return 0;
     it->action = "exists";
-    it->reason = bk_xasprintf("the store already holds %s and its keys are immutable", it->key);
+    it->reason =
+        bk_xasprintf("the store already holds %s and its keys are immutable", it->save_key);
     return 1;
 }
 
-/* 1 when the state file shows this key restored with this digest. */
+/* 1 when the state file shows a run of this key restored with this digest. */
 static int unchanged(const struct bk_state *st, struct bk_xfer_item *it)
 {
     const struct bk_state_entry *e = bk_state_find(st, it->identity->name);
 
-    if (!e || !e->matched_key || !e->digest || strcmp(e->matched_key, it->key) != 0 ||
-        strcmp(e->digest, it->digest) != 0)
+    if (!e || !e->key || !e->matched_key || !e->digest || strcmp(e->key, it->key) != 0 ||
+        !bk_key_same_cache(it->key, e->matched_key) || strcmp(e->digest, it->digest) != 0)
         return 0;
     it->action = "unchanged";
-    it->reason = bk_xstrdup("restored with the same digest, not uploaded again");
+    it->reason =
+        bk_xasprintf("restored from %s with the same digest, not uploaded again", e->matched_key);
     return 1;
+}
+
+static int same_scope(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* After a save: remove runs of it->key beyond the x->keep_runs newest, in
+ * the new entry's scope (branch) only; nothing when the list does not show
+ * the new entry yet. */
+static void trim_runs(struct bk_xfer *x, const struct bk_xfer_item *it)
+{
+    const unsigned need = BK_CAP_LIST | BK_CAP_DELETE;
+    struct bk_provider_entry *v = NULL, *runs;
+    const struct bk_provider_entry *mine = NULL;
+    unsigned char *remove;
+    size_t n = 0, m = 0;
+
+    if (x->keep_runs <= 0 || (bk_store_caps(x->store) & need) != need)
+        return;
+    if (bk_store_list(x->store, &v, &n) < 0) {
+        bk_warn("warning: %s: cannot list the store to remove older runs: %s", it->identity->name,
+                bk_error_msg());
+        return;
+    }
+    for (size_t i = 0; i < n && !mine; i++)
+        if (strcmp(v[i].key, it->save_key) == 0)
+            mine = &v[i];
+    runs = bk_xcalloc(n + 1, sizeof(*runs)); /* shallow copies: the runs of this key here */
+    for (size_t i = 0; mine && i < n; i++)
+        if (bk_key_same_cache(it->key, v[i].key) && same_scope(v[i].scope, mine->scope))
+            runs[m++] = v[i];
+    remove = bk_xcalloc(m + 1, 1);
+    bk_prune_select_runs(runs, m, x->keep_runs, remove);
+    for (size_t i = 0; i < m; i++) {
+        if (!remove[i] || strcmp(runs[i].key, it->save_key) == 0)
+            continue;
+        if (bk_store_remove(x->store, &runs[i]) < 0)
+            bk_warn("warning: %s: cannot remove older run %s: %s", it->identity->name, runs[i].key,
+                    bk_error_msg());
+        else
+            bk_info("%s: removed older run %s (keeping the newest %ld)", it->identity->name,
+                    runs[i].key, x->keep_runs);
+    }
+    free(remove);
+    free(runs);
+    bk_store_entries_free(v, n);
 }
 
 static void upload_one(struct bk_xfer *x, struct bk_xfer_item *it, const char *path)
 {
-    struct bk_upload u = {.key = it->key, .identity = it->identity->descriptor};
+    struct bk_upload u = {.key = it->save_key, .identity = it->identity->descriptor};
     struct stat sb;
     int rc;
 
@@ -73,6 +129,7 @@ static void upload_one(struct bk_xfer *x, struct bk_xfer_item *it, const char *p
         bk_xfer__fail(it, "upload");
     } else {
         it->action = "saved";
+        trim_runs(x, it);
     }
 }
 

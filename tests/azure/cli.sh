@@ -41,6 +41,68 @@ env -u SYSTEM_ACCESSTOKEN "$BKCACHE" restore --provider azure --dir "$work/cli/c
 if grep -q 'SYSTEM_ACCESSTOKEN: \$(System.AccessToken)' "$work/err"; then
   ok "cli: a missing token is reported with the line that maps it (exit $rc)"
 else bad "cli missing token (rc=$rc)" "$work/err"; fi
+# ---- caches that keep learning (issue 15): each build is a run ----
+fresh
+L=$work/learn
+rm -rf "$L" && mkdir -p "$L/r1/gomod" && head -c 100000 /dev/urandom >"$L/r1/gomod/pkg.bin"
+lsave() { "$BKCACHE" save --provider azure --dir "$L/$1" --state "$L/$1.state" --json --fail-on-error \
+  >"$L/$1.out" 2>"$L/$1.err"; }
+lrestore() { "$BKCACHE" restore --provider azure --dir "$L/$1" --state "$L/$1.state" --json \
+  --fail-on-error --fail-on-cache-miss "${@:2}" >"$L/$1.rout" 2>"$L/$1.err"; }
+field() { js "s.identities[0].$2" <"$L/$1"; }
+artifacts() { state | js "(s.artifacts['$1']||[]).map(a=>a.name).join(' ')"; }
+pipeline 300 refs/heads/main
+lsave r1
+lkey=$(field r1.out key)
+finish 300 refs/heads/main
+if [ -n "$lkey" ] && [ "$(artifacts 300)" = "$lkey-az300" ]; then
+  ok "learning: run 300 saves <key>-az300 (BUILD_BUILDID)"
+else bad "learning run 300 (artifacts: $(artifacts 300))" "$L/r1.err"; fi
+pipeline 301 refs/heads/main
+lrestore r2
+lhit=$(field r2.rout hit) lmatched=$(field r2.rout matched_key)
+echo learned >"$L/r2/gomod/learned.txt"
+lsave r2
+finish 301 refs/heads/main
+if [ "$lhit" = exact ] && [ "$lmatched" = "$lkey-az300" ] && [ "$(artifacts 301)" = "$lkey-az301" ]; then
+  ok "learning: run 301 restores run 300's entry (an exact hit), changes it and saves <key>-az301"
+else bad "learning run 301 (hit=$lhit matched=$lmatched artifacts: $(artifacts 301))" "$L/r2.err"; fi
+pipeline 302 refs/heads/main
+lrestore r3
+lmatched=$(field r3.rout matched_key)
+lsave r3
+finish 302 refs/heads/main
+if [ "$lmatched" = "$lkey-az301" ] && diff -r "$L/r2" "$L/r3" >/dev/null &&
+  [ "$(field r3.out action)" = unchanged ] && [ -z "$(artifacts 302)" ]; then
+  ok "learning: run 302 restores run 301's content; unchanged, it uploads nothing"
+else bad "learning run 302 (matched=$lmatched action=$(field r3.out action))" "$L/r3.err"; fi
+# builds 303 and 304 run at once, each saving its own tree
+cp -r "$L/r3" "$L/r4a" && cp -r "$L/r3" "$L/r4b" && echo a >"$L/r4a/gomod/a" && echo b >"$L/r4b/gomod/b"
+pipeline 303 refs/heads/main
+(lsave r4a) &
+lpa=$!
+pipeline 304 refs/heads/main
+(lsave r4b) &
+lpb=$!
+wait $lpa && wait $lpb
+lrc=$?
+finish 303 refs/heads/main
+finish 304 refs/heads/main
+pipeline 305 refs/heads/main
+lboth=1
+for r in a b; do # each artifact, fetched by its exact name, unpacks to its tree
+  lb=$([ $r = a ] && echo 303 || echo 304)
+  drv fetch "$L/v4$r.tar.zst" "$lkey-az$lb" >/dev/null 2>&1 &&
+    "$BKCACHE" unpack "$L/v4$r.tar.zst" "$L/v4$r" >/dev/null 2>&1 &&
+    diff -r "$L/r4$r/gomod" "$L/v4$r" >/dev/null || lboth=0
+done
+lrestore r5
+finish 305 refs/heads/main
+if [ $lrc -eq 0 ] && [ "$(artifacts 303)" = "$lkey-az303" ] && [ "$(artifacts 304)" = "$lkey-az304" ] &&
+  [ $lboth = 1 ] && { diff -r "$L/r4a" "$L/r5" >/dev/null || diff -r "$L/r4b" "$L/r5" >/dev/null; }; then
+  ok "learning: builds 303 and 304 saving at once leave two whole entries; run 305 restores one"
+else bad "learning runs 303-305 (rc=$lrc both=$lboth)" "$L/r5.err"; fi
+
 cd "$root" || exit 1
 
 # ---- the layer cache (--layers): tests/layers/cases.sh, one pipeline run per job ----

@@ -153,6 +153,13 @@ if [ $rc -eq 0 ] && [ "$pages" = 1 ] && [ "$arts" = 1 ]; then
   ok "paging: an exact hit in the newest build stops after one page and one artifact list"
 else bad "early stop (rc=$rc pages=$pages artifact lists=$arts)" "$work/err"; fi
 before=$(reqs | js "s.length")
+drv -o page-size=2 lookup bkcache-rust-x-az40 bkcache-rust- bkcache- >"$work/out" 2>"$work/err"; rc=$?
+pages=$(reqs | js "s.slice($before).filter(r=>r.path.endsWith('/_apis/build/builds')).length")
+arts=$(reqs | js "s.slice($before).filter(r=>r.path.endsWith('/artifacts')).length")
+if [ $rc -eq 0 ] && grep -q '^hit bkcache-rust-36 ' "$work/out" && [ "$pages" = 1 ] && [ "$arts" = 1 ]; then
+  ok "paging: a match of the first restore key (a run of the key) stops at the newest build holding one"
+else bad "early stop on the first restore key (rc=$rc pages=$pages artifact lists=$arts)" "$work/err"; fi
+before=$(reqs | js "s.length")
 drv -o page-size=2 -o max-builds=3 lookup bkcache-go-x bkcache-go- >"$work/out" 2>"$work/err"; rc=$?
 arts=$(reqs | js "s.slice($before).filter(r=>r.path.endsWith('/artifacts')).length")
 if [ $rc -eq 3 ] && [ "$arts" = 3 ]; then # 3 builds on main, none on develop

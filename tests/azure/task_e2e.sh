@@ -1,8 +1,9 @@
 # task_e2e.sh - sourced by task.sh: the task with the real bkcache (--dir
 # mode, no builder) against the emulator, over two pipeline runs: run 91
-# misses, its post-job step saves an artifact; run 92 restores it exactly.
-# Set AZURE_TASK_LOG=DIR to keep the three step logs (docs/azure-pipelines.md
-# quotes them).
+# misses, its post-job step saves an artifact; run 92 restores it exactly, and
+# its post-job step, run after an exact hit, uploads nothing because nothing
+# changed. Set AZURE_TASK_LOG=DIR to keep the four step logs
+# (docs/azure-pipelines.md quotes them).
 E2E="BKCACHE_BINARY=$BKCACHE INPUT_CACHEHITVAR=CACHE_RESTORED"
 fresh
 ctl build '{"id":91,"definition":5,"branch":"refs/heads/main","status":"inProgress","result":null}'
@@ -42,6 +43,15 @@ if [ $rc -eq 0 ] && grep -Eq '^##vso\[task.setvariable variable=CACHE_RESTORED;.
    cmp -s "$work/caches91/$name/hello.txt" "$work/caches92/$name/hello.txt"; then
   ok "task end to end: the next run restores the files exactly and sets the variable to true"
 else bad "task e2e warm run (rc=$rc)" "$work/main92.log"; fi
+# shellcheck disable=SC2086
+TASK_BUILD=92 run_task post.js $E2E AGENT_TEMPDIRECTORY="$work/t92" "INPUT_ARGUMENTS=--dir $work/caches92" \
+  VSTS_TASKVARIABLE_BKCACHE_RESTORE_RAN=true VSTS_TASKVARIABLE_BKCACHE_CACHE_HIT=true \
+  AGENT_JOBSTATUS=Succeeded >"$work/post92.log" 2>&1; rc=$?
+if [ $rc -eq 0 ] && grep -q "^$name: unchanged" "$work/post92.log" &&
+   [ -z "$(state | js "(s.artifacts['92']||[]).map(a=>a.name).join(' ')")" ]; then
+  ok "task end to end: after an exact hit the post-job step saves, and uploads nothing unchanged"
+else bad "task e2e unchanged save (rc=$rc)" "$work/post92.log"; fi
 if [ -n "${AZURE_TASK_LOG:-}" ]; then
-  mkdir -p "$AZURE_TASK_LOG" && cp "$work/main91.log" "$work/post91.log" "$work/main92.log" "$AZURE_TASK_LOG/"
+  mkdir -p "$AZURE_TASK_LOG" &&
+    cp "$work/main91.log" "$work/post91.log" "$work/main92.log" "$work/post92.log" "$AZURE_TASK_LOG/"
 fi

@@ -47,7 +47,7 @@ int main(int argc, char **argv)
         struct bk_buildplan *plan = NULL;
         struct bk_keyset *ks = NULL;
         struct bk_build_opts bo = {NULL, NULL, "linux/amd64", "linux/amd64"};
-        struct bk_key_opts ko = {NULL, NULL, NULL, NULL};
+        struct bk_key_opts ko = {NULL, NULL, NULL, NULL, NULL};
         struct timespec t0, t1;
 
         clock_gettime(CLOCK_MONOTONIC, &t0);

@@ -33,6 +33,40 @@ if grep -q '"action":.*"saved"' "$C/probe.log"; then
   check "cli: a 429 with Retry-After on lookup is retried by core" \
     bk restore --dir "$C/back2"
   check "cli: after the retry the tree is there" diff -r "$C/src" "$C/back2"
+  # caches that keep learning on a store whose keys are immutable
+  # shellcheck source=tests/learning/scenario.sh
+  . "$ROOT/tests/learning/scenario.sh"
+  check "cli: the github cache keeps learning: runs of one key" \
+    learning_scenario "$C/learn" 0 --provider github
+  # with a token for the repository's REST API, older runs of a key are removed
+  reset
+  check "cli: with an API token (actions: write) the github cache keeps 3 runs of a key" \
+    env GITHUB_TOKEN=ghs-emu-write GITHUB_API_URL="$EMU" GITHUB_REPOSITORY=octo/app ROOT="$ROOT" BKCACHE="$BKCACHE" \
+    bash -c ". '$ROOT/tests/learning/scenario.sh' && learning_scenario '$C/learn-api' 1 --provider github"
+  read_only_token() {
+    local o=(-f "$C/Dockerfile" --provider github --dir "$C/src" --state "$C/ro.state")
+    export GITHUB_API_URL="$EMU" GITHUB_REPOSITORY=octo/app
+    GITHUB_TOKEN=ghs-emu-read "$BKCACHE" save "${o[@]}" --run-id ro1 >/dev/null 2>&1
+    sleep 1
+    echo ro >"$C/src/npm/ro.txt"
+    GITHUB_TOKEN=ghs-emu-read "$BKCACHE" save "${o[@]}" --run-id ro2 --keep-per-key 1 \
+      --fail-on-error >"$C/ro.out" 2>"$C/ro.err" &&
+      grep -q 'npm: saved' "$C/ro.out" && grep -q 'actions: write' "$C/ro.err" &&
+      ! "$BKCACHE" ls --provider github >"$C/ls.out" 2>"$C/ls.err" &&
+      grep -q 'GITHUB_TOKEN' "$C/ls.err" || { cat "$C/ro.out" "$C/ro.err" "$C/ls.err"; false; }
+    unset GITHUB_API_URL GITHUB_REPOSITORY
+  }
+  check "cli: a token that may not delete: the save stands, a warning names the permission" \
+    read_only_token
+  run_id_key() { # (a state file of its own: nothing restored, so nothing is "unchanged")
+    local s=(save -f "$C/Dockerfile" --provider github --state "$C/run9.state" --dir "$C/src" --json)
+    GITHUB_RUN_ID=9 GITHUB_RUN_ATTEMPT=2 "$BKCACHE" "${s[@]}" >"$C/run9.json" &&
+      grep -q '"save_key":.*-gh9\.2"' "$C/run9.json" &&
+      curl -fsS "$EMU/_emu/entries" | grep -q -- '-gh9\.2"' &&
+      GITHUB_RUN_ID=9 GITHUB_RUN_ATTEMPT=2 "$BKCACHE" "${s[@]}" >"$C/run9b.json" &&
+      grep -q '"action":.*"exists"' "$C/run9b.json" || { cat "$C/run9.json" "$C/run9b.json"; false; }
+  }
+  check "cli: run 9 attempt 2 saves <key>-gh9.2; its second save finds it there" run_id_key
   if [ -f "$HERE/e2e_actions.sh" ]; then
     # shellcheck source=/dev/null
     . "$HERE/e2e_actions.sh"

@@ -240,6 +240,16 @@ else
   echo "skip - CLI save/ls/prune: bkcache save does not work in this build ($(head -1 "$WORK/err"))"
 fi
 
+# ---- caches that keep learning: runs of one key (tests/learning/scenario.sh) ----
+reset
+. tests/learning/scenario.sh
+learn() { learning_scenario "$WORK/learn-$1" 1 --provider gitlab --store-opt "store=$1" 2>"$WORK/err"; }
+check "packages store keeps learning: runs of one key" learn packages
+check "runner cache keeps learning: runs of one key" learn runner
+learn_pipeline_key() { CI_PIPELINE_ID=7 CI_JOB_ID=70 "$BKCACHE" key -f "$WORK/cli/Dockerfile" >"$WORK/out" &&
+  grep -q 'saves: .*-gl7\.70$' "$WORK/out" && grep -q 'from CI_PIPELINE_ID, CI_JOB_ID' "$WORK/out"; }
+check "a pipeline's job saves <key>-gl<pipeline>.<job>" learn_pipeline_key
+
 # ---- the layer cache (--layers) on both stores: tests/layers/cases.sh ----
 # (both with keep=1: the budget drops old indexes, never a blob)
 for st in packages runner; do

@@ -2,6 +2,8 @@
 # stores (examples/Dockerfile's cache mounts, --dir mode). Sourced by
 # run.sh.
 
+. "$ROOT/tests/learning/scenario.sh"
+
 cli_probe() {
     mkdir -p "$TMP/probe" && echo x >"$TMP/probe/f"
     "$BKCACHE" pack "$TMP/probe" "$TMP/probe.tar.zst" >/dev/null 2>&1 &&
@@ -94,12 +96,25 @@ cli_s3_concurrent_saves() {
     diff -r "$src" "$TMP/cli-conc-dst"
 }
 
+# caches that keep learning: runs of one key (tests/learning/scenario.sh)
+cli_s3_learning() {
+    learning_scenario "$TMP/learn-s3" 1 --store s3://bk/learn \
+        --store-opt "endpoint=http://127.0.0.1:$S3P"
+}
+
+cli_azblob_learning() {
+    AZURE_STORAGE_KEY=$AZ_KEY learning_scenario "$TMP/learn-az" 1 \
+        --store "azblob://$AZ_ACCOUNT/bkc/learn" --store-opt "endpoint=http://127.0.0.1:$AZP/$AZ_ACCOUNT"
+}
+
 run_cli_suite() {
     t "cli: pack and plan work in this build" cli_probe
     t "cli: save, ls, restore, prune on s3" cli_s3
     t "cli: save, ls, restore, prune on azblob" cli_azblob
     t "cli: SlowDown on upload retried by core" cli_s3_retried_by_core
     t "cli: two saves of the same caches at once" cli_s3_concurrent_saves
+    t "cli: s3 keeps learning: runs of one key" cli_s3_learning
+    t "cli: azblob keeps learning: runs of one key" cli_azblob_learning
     t "cli: the layer cache on s3, blob by blob" layers_s3
     t "cli: the layer cache on azblob, blob by blob" layers_azblob
 }

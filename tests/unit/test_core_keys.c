@@ -29,7 +29,7 @@ static void load(struct keyed *k, const char *text, const char *target, const ch
                  const struct bk_key_opts *ko_in)
 {
     struct bk_build_opts bo = {target, NULL, platform ? platform : "linux/amd64", "linux/amd64"};
-    struct bk_key_opts ko = {NULL, NULL, NULL, NULL};
+    struct bk_key_opts ko = {NULL, NULL, NULL, NULL, NULL};
 
     if (ko_in)
         ko = *ko_in;
@@ -94,7 +94,7 @@ static void test_golden_example_keys(void **state)
     assert_string_equal(k.ks->keys[0].restore_keys.v[1], "bkcache-gomod-linux-amd64-");
     unload(&k);
 
-    struct bk_key_opts ko = {"ci", NULL, NULL, NULL};
+    struct bk_key_opts ko = {"ci", NULL, NULL, NULL, NULL};
     load(&k, text, "lint", "linux/arm64", &ko);
     assert_int_equal(k.ks->n, 1);
     assert_string_equal(k.ks->keys[0].key, "ci-root-.cache-golangci-lint-b8a1caac-linux-arm64-"
@@ -209,7 +209,7 @@ static void test_key_files_and_extra(void **state)
     bk_strvec_push(&files, "*.sum");
     bk_strvec_push(&files, "nothing-*.lock"); /* warns, does not fail */
 
-    struct bk_key_opts ko = {NULL, &files, NULL, dir};
+    struct bk_key_opts ko = {NULL, &files, NULL, dir, NULL};
     load(&k, text, NULL, NULL, &ko);
     k0 = bk_xstrdup(k.ks->keys[0].key);
     /* the Dockerfile half and the restore keys do not depend on key files */
@@ -268,7 +268,7 @@ static void test_key_rules(void **state)
     assert_int_equal(bk_key_prefix_validate(""), BK_EINVAL);
 
     struct keyed k;
-    struct bk_key_opts ko = {"bad,prefix", NULL, NULL, NULL};
+    struct bk_key_opts ko = {"bad,prefix", NULL, NULL, NULL, NULL};
     struct bk_build_opts bo = {NULL, NULL, "linux/amd64", "linux/amd64"};
     static const char text[] = "FROM alpine\nRUN --mount=type=cache,target=/x true\n";
     assert_int_equal(bk_dockerfile_parse(text, strlen(text), "Dockerfile", &k.df), 0);
@@ -283,7 +283,7 @@ static void test_serialization_is_versioned(void **state)
 {
     struct keyed k;
     struct bk_strbuf sb = BK_STRBUF_INIT;
-    struct bk_key_opts ko = {NULL, NULL, NULL, NULL};
+    struct bk_key_opts ko = {NULL, NULL, NULL, NULL, NULL};
     load(&k, "FROM alpine\nRUN --mount=type=cache,target=/x true\n", NULL, NULL, NULL);
     assert_int_equal(bk_keys_serialize(k.plan, 0, &ko, &sb), 0);
     assert_int_equal(strncmp(sb.buf, "bkcache-key v1\n", 15), 0);
@@ -305,7 +305,7 @@ static void test_layers_key_follows_the_target_closure(void **state)
                             "FROM alpine AS other\nRUN echo changed\n";
     const char *upstream = "FROM alpine AS a\nRUN echo a2\nFROM a AS b\nRUN echo b\n"
                            "FROM alpine AS other\nRUN echo other\n";
-    struct bk_key_opts ko = {NULL, NULL, NULL, NULL};
+    struct bk_key_opts ko = {NULL, NULL, NULL, NULL, NULL};
     struct keyed k1, k2, k3;
     struct bk_cache_key l1, l2, l3;
     char *from_a;
@@ -340,16 +340,75 @@ static void test_layers_key_follows_the_target_closure(void **state)
     unload(&k3);
 }
 
+/* With a run part the layer cache is saved as a run of its key, as a mount's. */
+static void test_layers_key_runs(void **state)
+{
+    struct bk_key_opts ko = {NULL, NULL, NULL, NULL, "gh9.1"};
+    struct keyed k;
+    struct bk_cache_key l;
+    (void)state;
+
+    load(&k, "FROM alpine AS a\nRUN echo a\n", "a", NULL, NULL);
+    assert_int_equal(bk_keys_layers(k.plan, &ko, &l), 0);
+    assert_non_null(l.save_key);
+    assert_int_equal(strncmp(l.save_key, l.key, strlen(l.key)), 0);
+    assert_string_equal(l.save_key + strlen(l.key), "-gh9.1");
+    assert_int_equal(l.restore_keys.n, 3);
+    assert_string_equal(l.restore_keys.v[0], l.key);
+    assert_true(bk_key_same_cache(l.key, l.save_key));
+    bk_cache_key_release(&l);
+    unload(&k);
+}
+
+/* With a run part: saves write <key>-<run>, and <key> heads the restore keys. */
+static void test_run_part(void **state)
+{
+    struct keyed k;
+    struct bk_key_opts ko = {NULL, NULL, NULL, NULL, "gh9.1"};
+    const struct bk_cache_key *ck;
+    (void)state;
+
+    load(&k, "FROM alpine\nRUN --mount=type=cache,target=/x true\n", NULL, NULL, &ko);
+    ck = &k.ks->keys[0];
+    assert_int_equal(strlen(ck->save_key), strlen(ck->key) + 6);
+    assert_int_equal(strncmp(ck->save_key, ck->key, strlen(ck->key)), 0);
+    assert_string_equal(ck->save_key + strlen(ck->key), "-gh9.1");
+    assert_int_equal(ck->restore_keys.n, 3);
+    assert_string_equal(ck->restore_keys.v[0], ck->key);
+    assert_int_equal(strlen(ck->restore_keys.v[1]), strlen(ck->key) - 16);
+    unload(&k);
+
+    /* without one (library callers), saves write the key itself */
+    load(&k, "FROM alpine\nRUN --mount=type=cache,target=/x true\n", NULL, NULL, NULL);
+    assert_string_equal(k.ks->keys[0].save_key, k.ks->keys[0].key);
+    assert_int_equal(k.ks->keys[0].restore_keys.n, 2);
+    unload(&k);
+}
+
+static void test_same_cache(void **state)
+{
+    const char *key = "bk-x-linux-amd64-0123456789abcdef0123456789abcdef";
+    (void)state;
+    assert_true(bk_key_same_cache(key, key));
+    assert_true(bk_key_same_cache(key, "bk-x-linux-amd64-0123456789abcdef0123456789abcdef-gh1.1"));
+    assert_false(bk_key_same_cache(key, "bk-x-linux-amd64-0123456789abcdef0123456789abcdefx"));
+    assert_false(bk_key_same_cache(key, "bk-x-linux-amd64-0123456789abcdef"));
+    assert_false(bk_key_same_cache(key, "bk-x-linux-amd64-"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_layers_key_follows_the_target_closure),
+        cmocka_unit_test(test_layers_key_runs),
         cmocka_unit_test(test_golden_example_keys),
         cmocka_unit_test(test_formatting_keeps_keys),
         cmocka_unit_test(test_relevant_changes_move_keys),
         cmocka_unit_test(test_key_files_and_extra),
         cmocka_unit_test(test_key_rules),
         cmocka_unit_test(test_serialization_is_versioned),
+        cmocka_unit_test(test_run_part),
+        cmocka_unit_test(test_same_cache),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -137,7 +137,7 @@ static void layers_for(struct bk_layers *l, const char *key, const char *const *
     char *dir = bk_xasprintf("%s/work", g_dir);
     for (size_t i = 0; i < n; i++)
         bk_strvec_push(&rk, restore[i]);
-    bk_layers_init(l, dir, "app", key, &rk);
+    bk_layers_init(l, dir, "app", key, NULL, &rk);
     bk_strvec_clear(&rk);
     free(dir);
 }

@@ -259,8 +259,9 @@ static void test_detect_and_registry(void **state)
     struct bk_provider_config cfg;
 
     assert_non_null(ops);
-    assert_null(ops->list);
-    assert_null(ops->remove);
+    assert_non_null(ops->list); /* through the REST API, with a token (extra_caps) */
+    assert_non_null(ops->remove);
+    assert_false(ops->caps & (BK_CAP_LIST | BK_CAP_DELETE));
     assert_true(ops->caps & BK_CAP_IMMUTABLE_KEYS);
     assert_true(ops->caps & BK_CAP_BRANCH_SCOPED);
     cfg = config(k_runner_v2, NULL);
@@ -268,6 +269,75 @@ static void test_detect_and_registry(void **state)
     assert_ptr_equal(bk_provider_detect(&cfg), ops);
     cfg = config(no_token, NULL); /* a plain run: step: no token, so not usable */
     assert_false(ops->detect(&cfg));
+}
+
+/* The REST API for list and delete: all of token, API URL and repository, or none. */
+static void test_rest_api_config(void **state)
+{
+    static const char *const with_api[] = {"ACTIONS_RESULTS_URL",
+                                           "https://r.test/",
+                                           "ACTIONS_RUNTIME_TOKEN",
+                                           "tok-1",
+                                           "ACTIONS_CACHE_SERVICE_V2",
+                                           "true",
+                                           "GITHUB_TOKEN",
+                                           "ghs-secret",
+                                           "GITHUB_API_URL",
+                                           "https://api.test/",
+                                           "GITHUB_REPOSITORY",
+                                           "octo/app",
+                                           NULL};
+    static const char *const no_repo[] = {"ACTIONS_RESULTS_URL",
+                                          "https://r.test/",
+                                          "ACTIONS_RUNTIME_TOKEN",
+                                          "tok-1",
+                                          "ACTIONS_CACHE_SERVICE_V2",
+                                          "true",
+                                          "GITHUB_TOKEN",
+                                          "ghs-secret",
+                                          "GITHUB_API_URL",
+                                          "https://api.test",
+                                          NULL};
+    struct bk_strvec attrs = BK_STRVEC_INIT;
+    const struct bk_provider_ops *ops = bk_provider_find("github");
+    struct bk_provider_config cfg = config(with_api, NULL);
+    struct bk_provider *p = NULL;
+    struct github_config c;
+    char out[64];
+
+    assert_int_equal(github_parse_config(&cfg, &c), BK_OK);
+    assert_string_equal(c.api_url, "https://api.test");
+    assert_string_equal(c.repository, "octo/app");
+    assert_string_equal(c.api_token, "ghs-secret");
+    github_config_release(&c);
+    /* the instance can list and delete, and the API token is a secret */
+    assert_int_equal(ops->create(&cfg, &p), BK_OK);
+    assert_int_equal(ops->extra_caps(p), BK_CAP_LIST | BK_CAP_DELETE);
+    bk_log_redact("token ghs-secret", out, sizeof(out));
+    assert_string_equal(out, "token ***");
+    ops->destroy(p);
+    bk_log_clear_secrets();
+
+    /* without a repository: no REST API, so no list or delete */
+    cfg = config(no_repo, NULL);
+    assert_int_equal(github_parse_config(&cfg, &c), BK_OK);
+    assert_null(c.api_token);
+    github_config_release(&c);
+    assert_int_equal(ops->create(&cfg, &p), BK_OK);
+    assert_int_equal(ops->extra_caps(p), 0);
+    assert_int_equal(ops->list(p, NULL, NULL), BK_EDENIED);
+    assert_non_null(strstr(bk_error_msg(), "GITHUB_TOKEN"));
+    ops->destroy(p);
+    bk_log_clear_secrets();
+
+    /* attributes name another variable and repository; a bad API URL is exit 2 */
+    bk_strvec_push(&attrs, "api-token-env=MY_PAT");
+    bk_strvec_push(&attrs, "repository=acme/tool");
+    bk_strvec_push(&attrs, "api-url=ftp://x");
+    cfg = config(no_repo, &attrs);
+    assert_int_equal(github_parse_config(&cfg, &c), BK_EINVAL);
+    assert_non_null(strstr(bk_error_msg(), "ftp://x"));
+    bk_strvec_clear(&attrs);
 }
 
 static void test_create_registers_the_token(void **state)
@@ -298,6 +368,7 @@ int main(void)
         cmocka_unit_test(test_config_errors_name_the_culprit),
         cmocka_unit_test(test_version_vectors),
         cmocka_unit_test(test_key_rules),
+        cmocka_unit_test(test_rest_api_config),
         cmocka_unit_test(test_is_ghes),
         cmocka_unit_test(test_detect_and_registry),
         cmocka_unit_test(test_create_registers_the_token),

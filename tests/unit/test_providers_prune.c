@@ -87,6 +87,42 @@ static void test_limits_combine(void **state)
     assert_int_equal(r[0], 0); /* c, the most recently used, stays */
 }
 
+/* Runs of one key (docs/keys.md): the newest `keep` of each key stay. */
+#define K1 "bk-go-linux-amd64-0123456789abcdef0123456789abcdef"
+#define K2 "bk-go-linux-amd64-fedcba9876543210fedcba9876543210"
+static void test_keep_per_key(void **state)
+{
+    struct bk_provider_entry v[] = {
+        {.key = K1 "-gh1.1", .created = 100},
+        {.key = K1 "-gh3.1", .created = 300},
+        {.key = K2 "-gh2.1", .created = 200},
+        {.key = K1, .created = 50},            /* saved before run parts */
+        {.key = K1 "-gh4.1", .created = 300},  /* same second as gh3.1 */
+        {.key = "someone-else", .created = 1}, /* not a bkcache key: stays */
+        {.key = K1 "-gh2.1", .created = 200, .last_used = 999},
+    };
+    unsigned char r[7] = {0};
+    (void)state;
+
+    assert_int_equal(bk_prune_select_runs(v, 7, 0, r), 0); /* no limit */
+    assert_int_equal(bk_prune_select_runs(v, 7, 2, r), 3);
+    /* K1 kept: gh4.1 and gh3.1 (same second: the larger key first); K2 alone */
+    assert_int_equal(r[0], 1);
+    assert_int_equal(r[1], 0);
+    assert_int_equal(r[2], 0);
+    assert_int_equal(r[3], 1);
+    assert_int_equal(r[4], 0);
+    assert_int_equal(r[5], 0);
+    assert_int_equal(r[6], 1); /* a recent use does not make an old run newer */
+    /* marks add to what is already marked */
+    memset(r, 0, sizeof(r));
+    r[5] = 1;
+    assert_int_equal(bk_prune_select_runs(v, 7, 1, r), 4);
+    assert_int_equal(r[5], 1);
+    assert_int_equal(r[4], 0);
+    assert_int_equal(r[2], 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -95,6 +131,7 @@ int main(void)
         cmocka_unit_test(test_max_age_uses_last_use),
         cmocka_unit_test(test_max_size_removes_lru_until_under),
         cmocka_unit_test(test_limits_combine),
+        cmocka_unit_test(test_keep_per_key),
     };
     return cmocka_run_group_tests_name("core_store_prune", tests, NULL, NULL);
 }

@@ -32,6 +32,18 @@
 // window for concurrent saves). GET /_emu/stats returns request counters; POST /_emu/reset
 // clears entries, faults and counters.
 //
+// The repository's REST API for caches (not part of the cache service; GitHub's REST
+// reference, "GitHub Actions cache"), which bkcache uses to list and delete:
+//   GET    /repos/OWNER/REPO/actions/caches?key=&ref=&sort=&direction=&per_page=&page=
+//          -> {"total_count", "actions_caches": [{id, ref, key, version, last_accessed_at,
+//             created_at, size_in_bytes}]}; key is an exact key or a prefix; sort is
+//             created_at, last_accessed_at (default) or size_in_bytes; direction desc
+//             (default) or asc; per_page at most 100 (default 30)
+//   DELETE /repos/OWNER/REPO/actions/caches/ID -> 204, 404 {"message":"Not Found"}
+// Tokens (Authorization: Bearer): "ghs-emu-write" may list and delete (actions: write),
+// "ghs-emu-read" may only list (403 on delete); anything else is 401 "Bad credentials".
+// A lookup that finds an entry records its last_accessed_at.
+//
 // Environment: EMU_PORT (0: any; the port is printed as "emulator listening on PORT"),
 // AZURITE_URL (http://127.0.0.1:10000/devstoreaccount1), EMU_DIR (temp dir for v1 data).
 
@@ -155,12 +167,51 @@ function lookup(scopes, keys, version) {
     const pool = entries.filter((e) => e.final && e.scope === s.scope && e.version === version);
     for (const k of seen) {
       const exact = pool.filter((e) => sameKey(e.key, k));
-      if (exact.length) return newest(exact);
-      const pre = pool.filter((e) => e.key.toLowerCase().startsWith(k.toLowerCase()));
-      if (pre.length) return newest(pre);
+      const hit = exact.length ? newest(exact)
+        : newest(pool.filter((e) => e.key.toLowerCase().startsWith(k.toLowerCase())));
+      if (hit) {
+        hit.accessed = Date.now();
+        return hit;
+      }
     }
   }
   return null;
+}
+
+// ---- the REST API for caches (list and delete) ----
+
+function restCaches(req, res, url, id) {
+  const auth = /^Bearer (.+)$/.exec(req.headers.authorization || '');
+  const perm = auth && { 'ghs-emu-write': 'write', 'ghs-emu-read': 'read' }[auth[1]];
+  count(`rest.${req.method}`);
+  if (!perm) return send(res, 401, { message: 'Bad credentials' });
+  const iso = (ms) => new Date(ms).toISOString();
+  if (id !== undefined) {
+    if (req.method !== 'DELETE') return send(res, 404, { message: 'Not Found' });
+    if (perm !== 'write') return send(res, 403, { message: 'Resource not accessible by integration' });
+    const i = entries.findIndex((e) => e.final && String(e.id) === id);
+    if (i < 0) return send(res, 404, { message: 'Not Found' });
+    entries.splice(i, 1);
+    return send(res, 204, null);
+  }
+  if (req.method !== 'GET') return send(res, 404, { message: 'Not Found' });
+  const q = url.searchParams;
+  const key = (q.get('key') || '').toLowerCase();
+  const ref = q.get('ref');
+  const field = { created_at: 'created', size_in_bytes: 'size' }[q.get('sort')] || 'accessed';
+  const dir = q.get('direction') === 'asc' ? 1 : -1;
+  const perPage = Math.min(Math.max(Number(q.get('per_page') || 30), 1), 100);
+  const page = Math.max(Number(q.get('page') || 1), 1);
+  const all = entries.filter((e) => e.final && e.key.toLowerCase().startsWith(key) &&
+    (!ref || e.scope === ref))
+    .map((e) => Object.assign({ accessed: e.accessed || e.created }, e))
+    .sort((a, b) => dir * (a[field] - b[field]) || dir * (a.id - b.id));
+  return send(res, 200, {
+    total_count: all.length,
+    actions_caches: all.slice((page - 1) * perPage, page * perPage).map((e) => ({
+      id: e.id, ref: e.scope, key: e.key, version: e.version,
+      last_accessed_at: iso(e.accessed), created_at: iso(e.created), size_in_bytes: e.size })),
+  });
 }
 
 function findEntry(scope, key, version) {
@@ -423,6 +474,8 @@ async function handle(req, res) {
   if (p.startsWith('/_apis/artifactcache/'))
     return v1(req, res, p.slice('/_apis/artifactcache/'.length), url.searchParams);
   if (p.startsWith(`/${ACCOUNT}/`)) return proxyBlob(req, res, url);
+  const rest = /^\/repos\/[^/]+\/[^/]+\/actions\/caches(?:\/(\d+))?$/.exec(p);
+  if (rest) return restCaches(req, res, url, rest[1]);
   if (p === '/_emu/token') {
     const ac = JSON.parse(url.searchParams.get('ac') ||
       '[{"Scope":"refs/heads/main","Permission":3}]');

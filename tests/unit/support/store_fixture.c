@@ -386,6 +386,7 @@ void fixture_keys_free(struct bk_keyset *ks)
 {
     for (size_t i = 0; i < ks->n; i++) {
         free(ks->keys[i].key);
+        free(ks->keys[i].save_key);
         bk_strvec_clear(&ks->keys[i].restore_keys);
     }
     free(ks->keys);
