@@ -341,6 +341,27 @@ int bk_keys_serialize(const struct bk_buildplan *plan, size_t i, const struct bk
 
 /* ---- keys -------------------------------------------------------------- */
 
+/* key, save_key and restore keys from the key's start ("<prefix>-<name>-<slug>-")
+ * and the two hashes; see keys.h. */
+static int fill_key(struct bk_cache_key *k, const char *start, const char *df_hex,
+                    const char *all_hex, const char *run_part)
+{
+    int rc;
+
+    k->restore_keys = (struct bk_strvec)BK_STRVEC_INIT;
+    k->key = bk_xasprintf("%s%.16s%.16s", start, df_hex, all_hex);
+    if (run_part) { /* runs of this very key come first */
+        k->save_key = bk_xasprintf("%s-%s", k->key, run_part);
+        bk_strvec_push(&k->restore_keys, k->key);
+    } else {
+        k->save_key = bk_xstrdup(k->key);
+    }
+    bk_strvec_pushf(&k->restore_keys, "%s%.16s", start, df_hex);
+    bk_strvec_push(&k->restore_keys, start);
+    rc = bk_key_validate(k->key);
+    return rc ? rc : bk_key_validate(k->save_key);
+}
+
 int bk_keys_compute(const struct bk_buildplan *plan, const struct bk_key_opts *opts,
                     struct bk_keyset **out)
 {
@@ -378,21 +399,9 @@ int bk_keys_compute(const struct bk_buildplan *plan, const struct bk_key_opts *o
         bk_strbuf_release(&sb);
 
         k->identity = &plan->identities[i];
-        k->restore_keys = (struct bk_strvec)BK_STRVEC_INIT;
         start = bk_xasprintf("%s-%s-%s-", prefix, plan->identities[i].name, slug.buf);
-        k->key = bk_xasprintf("%s%.16s%.16s", start, df_hex, all_hex);
-        if (opts->run_part) {
-            k->save_key = bk_xasprintf("%s-%s", k->key, opts->run_part);
-            bk_strvec_push(&k->restore_keys, k->key);
-        } else {
-            k->save_key = bk_xstrdup(k->key);
-        }
-        bk_strvec_pushf(&k->restore_keys, "%s%.16s", start, df_hex);
-        bk_strvec_push(&k->restore_keys, start);
+        rc = fill_key(k, start, df_hex, all_hex, opts->run_part);
         free(start);
-        rc = bk_key_validate(k->key);
-        if (rc == BK_OK)
-            rc = bk_key_validate(k->save_key);
     }
     free(cache);
     bk_strbuf_release(&inputs);
@@ -463,20 +472,8 @@ int bk_keys_layers(const struct bk_buildplan *plan, const struct bk_key_opts *op
     bk_sha256_hex(sb.buf, sb.len, all_hex);
 
     start = bk_keys_layers_prefix(plan, opts, target);
-    out->restore_keys = (struct bk_strvec)BK_STRVEC_INIT;
-    out->key = bk_xasprintf("%s%.16s%.16s", start, df_hex, all_hex);
-    if (opts->run_part) { /* as an identity's key: runs of the key come first */
-        out->save_key = bk_xasprintf("%s-%s", out->key, opts->run_part);
-        bk_strvec_push(&out->restore_keys, out->key);
-    } else {
-        out->save_key = bk_xstrdup(out->key);
-    }
-    bk_strvec_pushf(&out->restore_keys, "%s%.16s", start, df_hex);
-    bk_strvec_push(&out->restore_keys, start);
+    rc = fill_key(out, start, df_hex, all_hex, opts->run_part);
     free(start);
-    rc = bk_key_validate(out->key);
-    if (rc == BK_OK)
-        rc = bk_key_validate(out->save_key);
     if (rc)
         bk_cache_key_release(out);
 done:
