@@ -60,9 +60,28 @@ struct unpack_ctx {
     struct bk_strvec dirs; /* directory members that are ancestors of the next one */
     struct bk_strbuf full, link;
     uint64_t skipped;
-    struct bk_writers *pool; /* NULL: write_disk creates every file */
-    time_t start;            /* atime of members without one, as write_disk */
+    struct bk_writers *pool;             /* NULL: write_disk creates every file */
+    time_t start;                        /* atime of members without one, as write_disk */
+    const struct bk_archive_manifest *m; /* the counts no member may exceed */
 };
+
+/* A bomb (more members, files or bytes than the manifest announced) is
+ * stopped before the member that would exceed a count is written, not after
+ * the whole stream has filled the disk. */
+static int check_within_manifest(const struct unpack_ctx *c, const struct bk_archive_rec *rec)
+{
+    const struct bk_archive_manifest *m = c->m;
+    int file = rec->type == BK_AT_FILE;
+
+    if (c->d.entries + 1 > m->entries || (file && c->d.files + 1 > m->files) ||
+        (file && rec->size > m->bytes - c->d.bytes))
+        return bk_error_set(BK_ECORRUPT,
+                            "member '%s': the archive holds more than its manifest says "
+                            "(%llu files, %llu entries, %llu bytes)",
+                            rec->path, (unsigned long long)m->files, (unsigned long long)m->entries,
+                            (unsigned long long)m->bytes);
+    return BK_OK;
+}
 
 static int read_fail(struct unpack_ctx *c, const char *what)
 {
@@ -336,6 +355,9 @@ static int unpack_entry(struct unpack_ctx *c, struct archive_entry *e)
         rec.size = (uint64_t)archive_entry_size(e);
     if (rec.type == BK_AT_CHAR || rec.type == BK_AT_BLOCK)
         rec.rdev = (uint64_t)archive_entry_rdev(e);
+    rc = check_within_manifest(c, &rec);
+    if (rc)
+        goto out;
     if (rec.type == BK_AT_SYMLINK)
         rec.target = archive_entry_symlink(e) ? archive_entry_symlink(e) : "";
     if (rec.type == BK_AT_HARDLINK) {
@@ -471,6 +493,7 @@ int bk_archive_unpack(int in_fd, const char *dir, const struct bk_unpack_opts *o
         rc = read_manifest_member(&c, &m);
     if (rc == BK_OK)
         rc = check_expected(c.opts, &m);
+    c.m = &m;
     if (rc == BK_OK)
         rc = bk_archive__mktemp_for(dir, c.opts->replace_contents, &c.tmp);
     if (rc == BK_OK)

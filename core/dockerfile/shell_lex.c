@@ -111,7 +111,27 @@ struct lexer {
     int esc;
     const struct bk_vars *vars;
     struct bk_strbuf err; /* first error message, without the "failed to process" part */
+    size_t budget;        /* pattern steps left (BK_SHELL_MAX_STEPS at the start) */
 };
+
+/* A word that outgrows BK_SHELL_MAX_LEN, or patterns that take more than
+ * BK_SHELL_MAX_STEPS, stop the expansion: ARGs that double at each level
+ * would otherwise take minutes and all the memory there is. */
+static int over_limits(struct lexer *lx, const struct bk_strbuf *out)
+{
+    if (out->len > BK_SHELL_MAX_LEN) {
+        bk_strbuf_reset(&lx->err);
+        bk_strbuf_addf(&lx->err, "the expansion is longer than %u bytes", BK_SHELL_MAX_LEN);
+        return BK_EINVAL;
+    }
+    if (lx->budget == 0) {
+        bk_strbuf_reset(&lx->err);
+        bk_strbuf_addf(&lx->err, "the patterns take more than %u steps to expand",
+                       BK_SHELL_MAX_STEPS);
+        return BK_EINVAL;
+    }
+    return BK_OK;
+}
 
 static int peek(const struct lexer *lx)
 {
@@ -179,6 +199,7 @@ struct pattern {
     unsigned char *kind;
     char *lit;
     size_t n;
+    size_t *budget; /* steps left; matching fails once it reaches 0 */
 };
 
 static int pattern_compile(const char *p, struct pattern *out, struct bk_strbuf *err)
@@ -187,6 +208,7 @@ static int pattern_compile(const char *p, struct pattern *out, struct bk_strbuf 
     out->kind = bk_xmalloc(len + 1);
     out->lit = bk_xmalloc(len + 1);
     out->n = 0;
+    out->budget = NULL;
     for (size_t i = 0; i < len; i++) {
         char c = p[i];
         if (c == '*' || c == '?') {
@@ -236,6 +258,9 @@ static size_t rune_len(const char *s, size_t i, size_t len)
 static long pattern_match(const struct pattern *p, size_t ti, const char *s, size_t len, size_t si,
                           int greedy, int to_end)
 {
+    if (*p->budget == 0)
+        return -1;
+    --*p->budget;
     if (ti == p->n)
         return (!to_end || si == len) ? (long)si : -1;
     switch (p->kind[ti]) {
@@ -303,7 +328,7 @@ static void replace(const struct pattern *p, const char *v, const char *repl, in
     size_t len = strlen(v), pos = 0;
     long last_end = -1;
 
-    while (pos <= len) {
+    while (pos <= len && out->len <= BK_SHELL_MAX_LEN && *p->budget) {
         long st = -1, en = -1;
         for (size_t k = pos; k <= len; k++) {
             en = pattern_match(p, 0, v, len, k, 1, 0);
@@ -357,6 +382,7 @@ static int apply_pattern(struct lexer *lx, int op, const char *word, const char 
     }
     if (pattern_compile(word, &p, &lx->err))
         return BK_EINVAL;
+    p.budget = &lx->budget;
     if (op == '%')
         trim_suffix(&p, value, greedy, out);
     else
@@ -437,6 +463,7 @@ static int process_replace(struct lexer *lx, const char *name, struct bk_strbuf 
     }
     if (pattern_compile(pat.buf, &p, &lx->err))
         goto done;
+    p.budget = &lx->budget;
     replace(&p, value ? value : "", repl.buf, all, out);
     pattern_free(&p);
     rc = BK_OK;
@@ -462,7 +489,7 @@ static int process_dollar(struct lexer *lx, struct bk_strbuf *out)
             bk_strbuf_adds(out, v ? v : "");
         }
         bk_strbuf_release(&name);
-        return BK_OK;
+        return over_limits(lx, out);
     }
     next(lx); /* '{' */
     ch = peek(lx);
@@ -502,7 +529,7 @@ static int process_dollar(struct lexer *lx, struct bk_strbuf *out)
         rc = BK_EINVAL;
     }
     bk_strbuf_release(&name);
-    return rc;
+    return rc ? rc : over_limits(lx, out);
 }
 
 /* ---- quotes and the main loop ------------------------------------------ */
@@ -592,7 +619,8 @@ static int process_until(struct lexer *lx, int stop, int raw, struct bk_strbuf *
 
 int bk_shell_expand(const char *word, char escape, const struct bk_vars *vars, char **out)
 {
-    struct lexer lx = {word, strlen(word), 0, (unsigned char)escape, vars, BK_STRBUF_INIT};
+    struct lexer lx = {word,           strlen(word),      0, (unsigned char)escape, vars,
+                       BK_STRBUF_INIT, BK_SHELL_MAX_STEPS};
     struct bk_strbuf res = BK_STRBUF_INIT;
 
     *out = NULL;

@@ -19,6 +19,10 @@
  *  - `${}`, `${:x}`, `${{x}` are "bad substitution" errors.
  *  - Unset variables expand to "" silently.
  *
+ * Expansion is bounded: a word longer than BK_SHELL_MAX_LEN, or patterns
+ * needing more than BK_SHELL_MAX_STEPS match steps, fail with BK_EINVAL (a
+ * Dockerfile whose ARGs double at each level must not take the machine).
+ *
  * Errors are BK_EINVAL with BuildKit's text, e.g.
  * `failed to process "${}": syntax error: bad substitution`; callers prefix
  * the file and line.
@@ -30,6 +34,9 @@
 #define BK_SHELL_LEX_H
 
 #include <stddef.h>
+
+#define BK_SHELL_MAX_LEN (1u << 20)    /* bytes in one expanded word */
+#define BK_SHELL_MAX_STEPS (64u << 20) /* pattern match steps in one word */
 
 struct bk_vars {
     char **names;

@@ -191,6 +191,19 @@ static void test_lying_or_missing_manifest(void **state)
     craft_and_reject(f, m, 1, TU_NO_MANIFEST, "no manifest");
 }
 
+/* A bomb is stopped at the first member beyond the manifest's counts, not
+ * at the end of the stream: the error names that member. */
+static void test_bomb_stopped_at_first_excess_member(void **state)
+{
+    struct fx *f = *state;
+    struct tu_member m[] = {{"a", 'f', "data", NULL},
+                            {"b", 'f', "more data than announced", NULL},
+                            {"c", 'f', "and more", NULL}};
+    craft_and_reject(f, m, 3, TU_BOMB, "bomb");
+    assert_non_null(strstr(bk_error_msg(), "member 'b'"));
+    assert_non_null(strstr(bk_error_msg(), "more than its manifest says"));
+}
+
 static void test_expect_digest_mismatch(void **state)
 {
     struct fx *f = *state;
@@ -281,6 +294,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lying_or_missing_manifest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expect_digest_mismatch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncated_stream, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bomb_stopped_at_first_excess_member, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_checksum, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_an_archive, setup, teardown),
     };

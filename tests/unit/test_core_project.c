@@ -160,6 +160,15 @@ static int cli_setup(void **state)
     write_df("uid", "FROM alpine\nRUN --mount=type=cache,target=/c,uid=-1 true\n");
     write_df("from",
              "FROM alpine AS a\nFROM alpine\nRUN --mount=type=cache,target=/c,from=$A true\n");
+    {
+        struct bk_strbuf df = BK_STRBUF_INIT; /* ARGs doubling 40 times into an id= */
+        bk_strbuf_adds(&df, "FROM alpine\nARG A0=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n");
+        for (int i = 1; i <= 40; i++)
+            bk_strbuf_addf(&df, "ARG A%d=${A%d}${A%d}\n", i, i - 1, i - 1);
+        bk_strbuf_adds(&df, "RUN --mount=type=cache,id=${A40},target=/c true\n");
+        write_df("doubling", df.buf);
+        bk_strbuf_release(&df);
+    }
     return 0;
 }
 
@@ -186,6 +195,7 @@ static void test_cli_bad_input(void **state)
     expect_bad("-f uid", "bkcache: uid:2: ", "invalid value -1 for uid");
     expect_bad("-f from", "bkcache: from:3: ", "'from' doesn't support variable expansion");
     expect_bad("-f good --build-arg =x", "bkcache: ", "--build-arg");
+    expect_bad("-f doubling", "bkcache: doubling:18: ", "longer than 1048576 bytes");
 }
 
 static void test_cli_good(void **state)

@@ -13,6 +13,7 @@
 #include "core/util/error.h"
 #include "core/dockerfile/shell_lex.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -147,6 +148,41 @@ static void test_syntax_errors(void **state)
     expect_error("${}", "failed to process \"${}\"");
 }
 
+/* ARGs that double at each level, or patterns that backtrack without end,
+ * stop with an error instead of taking the machine's memory and time. */
+static void test_expansion_is_bounded(void **state)
+{
+    struct bk_vars v = BK_VARS_INIT;
+    char *got = NULL, name[16], word[32];
+    int rc = 0, level;
+
+    bk_vars_set(&v, "A0", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+    for (level = 1; level <= 40 && rc == 0; level++) {
+        snprintf(word, sizeof(word), "${A%d}${A%d}", level - 1, level - 1);
+        rc = bk_shell_expand(word, '\\', &v, &got);
+        if (rc == 0) {
+            snprintf(name, sizeof(name), "A%d", level);
+            bk_vars_set(&v, name, got);
+            free(got);
+        }
+    }
+    assert_int_equal(rc, BK_EINVAL);
+    assert_int_equal(level - 1, 16); /* 32 << 15 is the last word within 1 MiB */
+    assert_non_null(strstr(bk_error_msg(), "longer than 1048576 bytes"));
+    assert_null(got);
+
+    /* one replacement that would multiply the length: stopped as it grows */
+    rc = bk_shell_expand("${A12//?/${A12}}", '\\', &v, &got);
+    assert_int_equal(rc, BK_EINVAL);
+    assert_non_null(strstr(bk_error_msg(), "longer than"));
+
+    /* a pattern with many stars that cannot match: bounded in steps */
+    rc = bk_shell_expand("${A15%%*x*x*x*x*x*x*y}", '\\', &v, &got);
+    assert_int_equal(rc, BK_EINVAL);
+    assert_non_null(strstr(bk_error_msg(), "steps"));
+    bk_vars_release(&v);
+}
+
 static void test_vars_store(void **state)
 {
     struct bk_vars v = BK_VARS_INIT, c = BK_VARS_INIT;
@@ -171,7 +207,7 @@ int main(void)
         cmocka_unit_test(test_plain_names),        cmocka_unit_test(test_default_forms),
         cmocka_unit_test(test_question_errors),    cmocka_unit_test(test_patterns),
         cmocka_unit_test(test_quotes_and_escapes), cmocka_unit_test(test_syntax_errors),
-        cmocka_unit_test(test_vars_store),
+        cmocka_unit_test(test_vars_store),         cmocka_unit_test(test_expansion_is_bounded),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -218,7 +218,8 @@ void tu_craft(const char *file, const struct tu_member *m, size_t n, int flags)
         struct bk_archive_rec r;
         unsigned char hash[32];
         member_rec(&m[i], &r, hash);
-        bk_archive__digest_add(&d, &r);
+        if (i == 0 || !(flags & TU_BOMB))
+            bk_archive__digest_add(&d, &r);
     }
     memset(&man, 0, sizeof(man));
     man.files = d.files;

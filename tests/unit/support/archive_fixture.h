@@ -48,7 +48,8 @@ struct tu_member {
     const char *target; /* 'l', 'h' */
 };
 
-enum { TU_NO_MANIFEST = 1, TU_LYING_DIGEST = 2, TU_LYING_COUNTS = 4 };
+/* TU_BOMB: the manifest announces only the first member (a bomb's lie). */
+enum { TU_NO_MANIFEST = 1, TU_LYING_DIGEST = 2, TU_LYING_COUNTS = 4, TU_BOMB = 8 };
 
 /* Write an archive at `file` holding a manifest (unless TU_NO_MANIFEST) whose
  * digest matches the members exactly as unpack computes it (unless
