@@ -51,6 +51,14 @@ void bk_log_clear_secrets(void)
     pthread_mutex_unlock(&g_secret_lock);
 }
 
+/* At "://": the length of a URL's userinfo ("user:password" before '@'),
+ * 0 when the URL has none. */
+static size_t userinfo_len(const char *p)
+{
+    size_t n = strcspn(p, "/?#@ \t\r\n\"'<>");
+    return p[n] == '@' ? n : 0;
+}
+
 char *bk_log_redact(const char *in, char *out, size_t outsz)
 {
     size_t o = 0;
@@ -67,10 +75,21 @@ char *bk_log_redact(const char *in, char *out, size_t outsz)
                 break;
             }
         }
+        size_t user = 0;
+        if (!hit && strncmp(in, "://", 3) == 0 && (user = userinfo_len(in + 3)) > 0) {
+            /* a password in a URL: keep the user name, mask the rest */
+            const char *colon = memchr(in + 3, ':', user);
+            size_t keep = 3 + (colon ? (size_t)(colon - in - 3) + 1 : 0);
+            for (size_t k = 0; k < keep && o + 1 < outsz; k++)
+                out[o++] = in[k];
+            in += 3 + user;
+            hit = 1;
+        }
         if (hit) {
             for (const char *m = "***"; *m && o + 1 < outsz; m++)
                 out[o++] = *m;
-            in += hit;
+            if (user == 0)
+                in += hit;
         } else {
             out[o++] = *in++;
         }

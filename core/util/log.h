@@ -10,6 +10,9 @@
  * Secrets (tokens, signed URLs' signatures) are registered once with
  * bk_log_add_secret(); every message is scrubbed of them before it is
  * written, so a provider can log a URL or a header without leaking a token.
+ * A URL's userinfo is masked too, wherever it appears in a message: the
+ * password of "http://user:SECRET@host/" prints as "http://user:***@host/",
+ * and a userinfo without ':' (a token as user name) by "***" as a whole.
  */
 #ifndef BK_LOG_H
 #define BK_LOG_H
@@ -39,7 +42,7 @@ void bk_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 void bk_log_add_secret(const char *secret);
 
 /* Copy `in` into `out` (size `outsz`, always NUL-terminated) with every
- * registered secret replaced by "***". Returns `out`. */
+ * registered secret, and every URL's password, replaced by "***". */
 char *bk_log_redact(const char *in, char *out, size_t outsz);
 
 /* Drop all registered secrets (tests). */

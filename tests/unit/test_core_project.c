@@ -101,10 +101,11 @@ struct run {
 
 static char g_tmp[] = "/tmp/bk-cli-XXXXXX";
 
-static void run_cli(struct run *r, const char *args)
+/* Run bkcache ARGS in g_tmp with `env` (VAR=VALUE words, may be "") set. */
+static void run_cli_env(struct run *r, const char *env, const char *args)
 {
-    char *cmd =
-        bk_xasprintf("cd %s && \"%s\" %s >out.txt 2>err.txt", g_tmp, getenv("BKCACHE"), args);
+    char *cmd = bk_xasprintf("cd %s && env %s \"%s\" %s >out.txt 2>err.txt", g_tmp, env,
+                             getenv("BKCACHE"), args);
     char *o = bk_xasprintf("%s/out.txt", g_tmp), *e = bk_xasprintf("%s/err.txt", g_tmp);
     int st = system(cmd);
 
@@ -116,6 +117,11 @@ static void run_cli(struct run *r, const char *args)
     free(cmd);
     free(o);
     free(e);
+}
+
+static void run_cli(struct run *r, const char *args)
+{
+    run_cli_env(r, "", args);
 }
 
 static void write_df(const char *name, const char *text)
@@ -198,6 +204,23 @@ static void test_cli_bad_input(void **state)
     expect_bad("-f doubling", "bkcache: doubling:18: ", "longer than 1048576 bytes");
 }
 
+/* -v prints the GitHub service URL; a password in it never reaches stderr. */
+static void test_cli_masks_url_password(void **state)
+{
+    struct run r;
+    if (!getenv("BKCACHE"))
+        skip();
+    run_cli_env(&r,
+                "GITHUB_ACTIONS=true ACTIONS_RUNTIME_TOKEN=tok0 "
+                "ACTIONS_CACHE_URL=http://user:SECRET@127.0.0.1:9/",
+                "plan -v -v --provider github --dir d -f good");
+    assert_non_null(strstr(r.err.buf, "service v1 at http://user:***@127.0.0.1:9/"));
+    assert_null(strstr(r.err.buf, "SECRET"));
+    assert_null(strstr(r.out.buf, "SECRET"));
+    bk_strbuf_release(&r.out);
+    bk_strbuf_release(&r.err);
+}
+
 static void test_cli_good(void **state)
 {
     struct run r;
@@ -224,6 +247,7 @@ int main(void)
         cmocka_unit_test(test_real_dockerfiles),
         cmocka_unit_test(test_cli_bad_input),
         cmocka_unit_test(test_cli_good),
+        cmocka_unit_test(test_cli_masks_url_password),
     };
     return cmocka_run_group_tests(tests, cli_setup, cli_teardown);
 }

@@ -117,6 +117,12 @@ static void test_secret_redaction(void **state)
     bk_log_clear_secrets();
     bk_log_redact("s3cr3t-token", out, sizeof(out));
     assert_string_equal(out, "s3cr3t-token");
+
+    /* a URL's password, never registered, is masked wherever it appears */
+    bk_log_redact("service v1 at http://user:SECRET@host:8080/x?a=b@c", out, sizeof(out));
+    assert_string_equal(out, "service v1 at http://user:***@host:8080/x?a=b@c");
+    bk_log_redact("'https://TOKEN@host/' and https://host/p@x", out, sizeof(out));
+    assert_string_equal(out, "'https://***@host/' and https://host/p@x");
 }
 
 static void response_with(struct bk_http_response *r, long status, const char *header,
