@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char *env_or_null(const char *(*getenv_fn)(const char *), const char *name)
@@ -83,6 +84,41 @@ char *bk_state_default_path(const char *dockerfile, const char *target,
     return out;
 }
 
+/* What lies at `path` (not followed when it is a symlink): BK_ENOTFOUND
+ * nothing, BK_OK a regular file; a symlink or anything else is refused, so
+ * the state file is never read or written through a link someone placed. */
+static int state_path_kind(const char *path)
+{
+    struct stat sb;
+    if (lstat(path, &sb) != 0)
+        return errno == ENOENT ? BK_ENOTFOUND
+                               : bk_error_set(BK_ERR, "%s: %s", path, strerror(errno));
+    if (S_ISLNK(sb.st_mode))
+        return bk_error_set(BK_EINVAL, "%s: is a symbolic link; the state file must not be one",
+                            path);
+    if (!S_ISREG(sb.st_mode))
+        return bk_error_set(BK_EINVAL, "%s: not a regular file", path);
+    return sb.st_size == 0 ? BK_ENOTFOUND : BK_OK; /* an empty file, e.g. from mktemp */
+}
+
+/* The parsed document at `path` when it is a state file ({"identities":{...}}). */
+static int read_state_doc(const char *path, cJSON **out)
+{
+    void *raw = NULL;
+    int rc = bk_json_read_file(path, &raw);
+    cJSON *ids = raw ? cJSON_GetObjectItemCaseSensitive(raw, "identities") : NULL;
+
+    *out = NULL;
+    if (rc < 0 && rc != BK_ECORRUPT)
+        return rc;
+    if (!cJSON_IsObject(ids)) {
+        cJSON_Delete(raw);
+        return bk_error_set(BK_ECORRUPT, "%s: not a bkcache state file", path);
+    }
+    *out = raw;
+    return BK_OK;
+}
+
 static char *str_or_null(const cJSON *obj, const char *name)
 {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, name);
@@ -91,24 +127,20 @@ static char *str_or_null(const cJSON *obj, const char *name)
 
 int bk_state_load(const char *path, struct bk_state *st)
 {
-    void *raw;
     cJSON *doc, *ids, *it;
     int rc;
 
     bk_state_release(st);
-    rc = bk_json_read_file(path, &raw);
+    rc = state_path_kind(path);
     if (rc == BK_ENOTFOUND) {
         bk_error_clear();
         return BK_OK;
     }
-    if (rc < 0 && rc != BK_ECORRUPT)
+    if (rc == BK_OK)
+        rc = read_state_doc(path, &doc);
+    if (rc < 0)
         return rc;
-    doc = raw;
-    ids = doc ? cJSON_GetObjectItemCaseSensitive(doc, "identities") : NULL;
-    if (!cJSON_IsObject(ids)) {
-        cJSON_Delete(doc);
-        return bk_error_set(BK_ECORRUPT, "%s: not a bkcache state file", path);
-    }
+    ids = cJSON_GetObjectItemCaseSensitive(doc, "identities");
     cJSON_ArrayForEach(it, ids)
     {
         char *key, *matched, *hit, *digest;
@@ -142,8 +174,21 @@ int bk_state_save(const char *path, const struct bk_state *st)
     cJSON *ids = cJSON_CreateObject();
     struct bk_strbuf sb = BK_STRBUF_INIT;
     char *text;
-    int rc;
+    int rc = state_path_kind(path);
 
+    if (rc == BK_OK) { /* overwrite only what is already a state file */
+        cJSON *old = NULL;
+        rc = read_state_doc(path, &old);
+        cJSON_Delete(old);
+        if (rc == BK_ECORRUPT)
+            rc = bk_error_set(
+                BK_EINVAL, "%s: exists and is not a bkcache state file; not overwriting it", path);
+    }
+    if (rc < 0 && rc != BK_ENOTFOUND) {
+        cJSON_Delete(doc);
+        cJSON_Delete(ids);
+        return bk_error_wrap(rc, "state file");
+    }
     cJSON_AddNumberToObject(doc, "version", 1);
     for (size_t i = 0; i < st->n; i++) {
         const struct bk_state_entry *e = &st->v[i];

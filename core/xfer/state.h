@@ -46,11 +46,15 @@ struct bk_state {
 char *bk_state_default_path(const char *dockerfile, const char *target,
                             const char *(*getenv_fn)(const char *name));
 
-/* Load `path` into `st` (emptied first). A missing file is an empty state
- * (BK_OK); a malformed one is BK_ECORRUPT naming the file. */
+/* Load `path` into `st` (emptied first). A missing or empty file is an
+ * empty state (BK_OK); a malformed one is BK_ECORRUPT naming the file; a
+ * symlink or a non-regular file is BK_EINVAL (never followed). */
 int bk_state_load(const char *path, struct bk_state *st);
 
-/* Write `st` to `path` atomically. */
+/* Write `st` to `path` atomically (a rename: a symlink there is replaced,
+ * never followed). Refuses (BK_EINVAL) when `path` is a symlink, not a
+ * regular file, or a non-empty file that is not a state file: --state
+ * pointed at the wrong file must not destroy it. */
 int bk_state_save(const char *path, const struct bk_state *st);
 
 const struct bk_state_entry *bk_state_find(const struct bk_state *st, const char *name);

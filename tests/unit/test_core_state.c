@@ -15,6 +15,8 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static const char *env_runner(const char *n)
 {
@@ -98,11 +100,56 @@ static void test_roundtrip(void **state)
     free(dir);
 }
 
+/* --state pointed at the wrong file: neither read through a symlink nor
+ * overwritten when it is not a state file. */
+static void test_refuses_foreign_files(void **state)
+{
+    char *dir = bk_test_mkdtemp();
+    char *path = bk_xasprintf("%s/notes.txt", dir), *link = bk_xasprintf("%s/link.json", dir);
+    char *good = bk_xasprintf("%s/good.json", dir), *empty = bk_xasprintf("%s/empty", dir);
+    struct bk_state st = BK_STATE_INIT;
+    struct bk_strbuf sb = BK_STRBUF_INIT;
+    struct stat lst;
+    (void)state;
+
+    bk_state_set(&st, "go-build", "k-1", NULL, "miss", NULL);
+    bk_test_write_file(path, "precious\n", 9);
+    assert_int_equal(bk_state_save(path, &st), BK_EINVAL);
+    assert_non_null(strstr(bk_error_msg(), "not a bkcache state file"));
+    assert_int_equal(bk_strbuf_read_file(&sb, path), BK_OK);
+    assert_string_equal(sb.buf, "precious\n");
+
+    assert_int_equal(bk_state_save(good, &st), BK_OK);
+    assert_int_equal(symlink(good, link), 0);
+    assert_int_equal(bk_state_save(link, &st), BK_EINVAL);
+    assert_non_null(strstr(bk_error_msg(), "symbolic link"));
+    assert_int_equal(lstat(link, &lst), 0);
+    assert_true(S_ISLNK(lst.st_mode));
+    assert_int_equal(bk_state_load(link, &st), BK_EINVAL);
+
+    bk_test_write_file(empty, "", 0); /* --state "$(mktemp)" */
+    assert_int_equal(bk_state_load(empty, &st), BK_OK);
+    bk_state_set(&st, "apt", "a-1", NULL, "miss", NULL);
+    assert_int_equal(bk_state_save(empty, &st), BK_OK);
+    assert_int_equal(bk_state_load(empty, &st), BK_OK);
+    assert_non_null(bk_state_find(&st, "apt"));
+
+    bk_state_release(&st);
+    bk_strbuf_release(&sb);
+    bk_test_rmtree(dir);
+    free(path);
+    free(link);
+    free(good);
+    free(empty);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_default_path),
         cmocka_unit_test(test_roundtrip),
+        cmocka_unit_test(test_refuses_foreign_files),
     };
     return cmocka_run_group_tests_name("core_state", tests, NULL, NULL);
 }
