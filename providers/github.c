@@ -27,8 +27,10 @@
 #include "core/util/log.h"
 #include "core/util/strbuf.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 extern const struct bk_provider_ops bk_provider_github;
 
@@ -89,6 +91,43 @@ static int github_download(struct bk_provider *p, const struct bk_provider_entry
     return rc;
 }
 
+/*
+ * The service answers "already exists" for a key that a save reserved and
+ * never committed (a job cancelled or killed while uploading) as for one
+ * that another job saved. Only a lookup tells them apart: a committed entry
+ * is found, a reservation is not. A job uploading right now commits within
+ * moments, so the lookup is tried a few times, a second apart; a key still
+ * only reserved after that is a real failure (it cannot be saved and
+ * restores of it miss), not a skip.
+ */
+#define CONFLICT_LOOKUPS 4
+
+static int explain_conflict(struct github *g, const struct bk_upload *u, const char *version)
+{
+    struct bk_lookup q = {.key = u->key, .identity = u->identity};
+    char msg[1024];
+    int rc = BK_ENOTFOUND;
+
+    snprintf(msg, sizeof(msg), "%s", bk_error_msg());
+    for (int i = 0; i < CONFLICT_LOOKUPS && rc == BK_ENOTFOUND; i++) {
+        struct bk_provider_entry e;
+        if (i)
+            sleep(1);
+        memset(&e, 0, sizeof(e));
+        rc =
+            g->cfg.v2 ? github_v2_lookup(g, &q, version, &e) : github_v1_lookup(g, &q, version, &e);
+        bk_provider_entry_release(&e);
+    }
+    if (rc == BK_ENOTFOUND)
+        return bk_error_set(BK_ERR,
+                            "github: key '%s' is reserved by a save that has not finished: a job "
+                            "cancelled or killed while uploading leaves it reserved, so it cannot "
+                            "be saved and restores of it miss; save under another key (e.g. "
+                            "--key-extra with the run id)",
+                            u->key);
+    return bk_error_set(BK_EEXISTS, "%s", msg);
+}
+
 static int github_upload(struct bk_provider *p, const struct bk_upload *u, int fd)
 {
     struct github *g = (struct github *)p;
@@ -99,6 +138,8 @@ static int github_upload(struct bk_provider *p, const struct bk_upload *u, int f
         return rc;
     version = github_version(&g->cfg, u->identity);
     rc = g->cfg.v2 ? github_v2_upload(g, u, version, fd) : github_v1_upload(g, u, version, fd);
+    if (rc == BK_EEXISTS)
+        rc = explain_conflict(g, u, version);
     free(version);
     return rc;
 }

@@ -90,6 +90,18 @@ wait $r1 $r2
 check "concurrent saves: one wins, one gets EEXISTS" \
   test "$(cat "$D/race1.rc" "$D/race2.rc" | sort | tr '\n' ' ')" = "0 3 "
 
+# a save that dies after reserving its key (here: every block upload fails) leaves the key
+# reserved; the next save says so, and fails (exit 1), instead of "another job saved it"
+rand_file "$D/dead" 100000
+fault '{"blob503":1000}'
+expect_exit "a save whose blocks all fail is a transient failure" 4 $G -i dead save dead-key "$D/dead"
+fault '{"blob503":0}'
+check "the dead save left its key reserved, not committed" \
+  bash -c "curl -fsS $EMU/_emu/entries | grep -q '\"key\":\"dead-key\",[^}]*\"final\":false'"
+expect_exit "the next save of that key is a failure, not a skip" 1 $G -i dead save dead-key "$D/dead"
+check "its message explains the unfinished save" grep -q "reserved by a save that has not finished" "$WORK/last"
+expect_exit "restores of the reserved key miss" 6 $G -i dead lookup dead-key
+
 # tokens: expired, wrong signature, read-only
 expect_exit "expired token is denied" 5 env ACTIONS_RUNTIME_TOKEN="$(token '' -60)" \
   $G -i id1 lookup small-key-1
