@@ -13,15 +13,31 @@
  *       With --skip-nonempty a DIR that holds anything is left alone and the
  *       report says "skipped"; with --base BASE (the from= content a new
  *       cache starts with), a DIR whose content equals BASE's still counts
- *       as new.
+ *       as new. A DIR marked by an unfinished restore is always replaced.
  *   bkcache-helper pack DIR ARCHIVE --report FILE [--level N]
  *       Pack DIR into ARCHIVE; an empty DIR gives no archive and the report
- *       says "empty".
+ *       says "empty". A DIR marked by an unfinished restore is refused (an
+ *       error report): its contents may be a mix of two versions.
+ *   bkcache-helper repair DIR --report FILE
+ *       Empty DIR when it is marked by an unfinished restore (report
+ *       "repaired"), else leave it ("ok"). bkcache runs it when a restore's
+ *       build was interrupted while bkcache itself lives on.
  *   bkcache-helper digest DIR
  *       Print DIR's content digest and counts (the report format) on stdout.
  *
+ * Every command first removes what killed runs left in DIR (abandoned
+ * ".bkcache-unpack-*" and ".bkcache-old-*" directories); bkcache's own
+ * ".bkcache-*" names never count as data and are never packed (archive.h).
+ *
+ * Tests only: BKCACHE_HELPER_PAUSE=POINT (unpack: half the members are
+ * written; swap: the cache has started to change) makes the helper stop at
+ * that point for up to 120 s, renamed "bkcache-paused" (/proc/PID/comm), so
+ * a test can kill it, or its build, exactly there. bkcache passes the
+ * variable into transfer builds only when BKCACHE_TEST_HELPER_PAUSE is set
+ * in its own environment; unset, nothing changes.
+ *
  * The report is one line of JSON that bkcache reads from the build's
- * exported output: {"status":"ok|skipped|empty","digest":"HEX","files":N,
+ * exported output: {"status":"ok|skipped|empty|repaired","digest":"HEX","files":N,
  * "entries":N,"bytes":N}, or {"status":"error","message":"..."}. Exit
  * status 0 when a report was written (an error too, so that one bad cache
  * does not stop the other caches' RUNs), 1 when none could be.
@@ -38,6 +54,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -61,11 +78,13 @@ static int usage(void)
     fprintf(stderr, "usage: bkcache-helper unpack ARCHIVE DIR --report FILE [--skip-nonempty]\n"
                     "                      [--base DIR] [--expect-digest HEX] [--allow-special]\n"
                     "       bkcache-helper pack DIR ARCHIVE --report FILE [--level N]\n"
+                    "       bkcache-helper repair DIR --report FILE\n"
                     "       bkcache-helper digest DIR\n");
     return 2;
 }
 
-/* 1 when `dir` holds no entry, 0 when it does, -1 when it cannot be read. */
+/* 1 when `dir` holds no entry but bkcache's own, 0 when it does, -1 when it
+ * cannot be read. */
 static int dir_is_empty(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -75,7 +94,8 @@ static int dir_is_empty(const char *dir)
     if (!d)
         return errno == ENOENT ? 1 : -1;
     while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+            !bk_archive_is_own_name(e->d_name)) {
             empty = 0;
             break;
         }
@@ -193,13 +213,32 @@ static int parse_args(int argc, char **argv, int want, struct args *a)
     return a->npos == want ? 0 : -1;
 }
 
+/* BKCACHE_HELPER_PAUSE (tests only, see the top of the file). */
+static void pause_at(const char *point, void *arg)
+{
+    const char *want = arg;
+    if (strcmp(point, want) != 0)
+        return;
+    prctl(PR_SET_NAME, "bkcache-paused", 0, 0, 0);
+    fprintf(stderr, "bkcache-helper: paused at %s\n", point);
+    for (int i = 0; i < 120; i++)
+        sleep(1);
+    prctl(PR_SET_NAME, "bkcache-helper", 0, 0, 0);
+}
+
 static int cmd_unpack(const struct args *a)
 {
     struct bk_unpack_opts uo = {0};
     struct bk_archive_stats st = {0};
-    int fd, rc;
+    const char *pause = getenv("BKCACHE_HELPER_PAUSE");
+    int fd, rc, unfinished = bk_archive_unfinished(a->pos[1]);
 
-    if (a->skip_nonempty) {
+    if (unfinished < 0)
+        return fail(a->report, a->pos[1]);
+    if (unfinished) /* a mix: replaced, whatever --skip-nonempty says */
+        fprintf(stderr, "bkcache-helper: %s: an earlier restore did not finish; replacing it\n",
+                a->pos[1]);
+    if (a->skip_nonempty && !unfinished) {
         int empty = dir_is_empty(a->pos[1]);
         if (empty < 0)
             return fail_errno(a->report, a->pos[1]);
@@ -220,6 +259,10 @@ static int cmd_unpack(const struct args *a)
     uo.expect_digest = a->expect_digest;
     uo.replace_contents = 1;
     uo.keep_owner = 1;
+    if (pause && *pause) {
+        uo.checkpoint = pause_at;
+        uo.checkpoint_arg = (void *)pause;
+    }
     rc = bk_archive_unpack(fd, a->pos[1], &uo, &st, NULL);
     close(fd);
     if (rc)
@@ -232,8 +275,17 @@ static int cmd_pack(const struct args *a)
 {
     struct bk_pack_opts po = {0};
     struct bk_archive_stats st = {0};
-    int fd, rc, empty = dir_is_empty(a->pos[0]);
+    int fd, rc, empty, unfinished = bk_archive_unfinished(a->pos[0]);
 
+    if (unfinished < 0)
+        return fail(a->report, a->pos[0]);
+    if (unfinished) {
+        bk_error_set(BK_ERR, "the cache holds a restore that did not finish (it may mix two "
+                             "versions); not saving it: the next restore replaces it");
+        return fail(a->report, "unfinished restore");
+    }
+    bk_archive_clean_leftovers(a->pos[0], 1);
+    empty = dir_is_empty(a->pos[0]);
     if (empty < 0)
         return fail_errno(a->report, a->pos[0]);
     if (empty)
@@ -253,6 +305,20 @@ static int cmd_pack(const struct args *a)
     return write_report(a->report, "ok", &st);
 }
 
+static int cmd_repair(const struct args *a)
+{
+    int unfinished = bk_archive_unfinished(a->pos[0]);
+
+    if (unfinished < 0)
+        return fail(a->report, a->pos[0]);
+    bk_archive_clean_leftovers(a->pos[0], 1);
+    if (!unfinished)
+        return write_report(a->report, "ok", NULL);
+    if (bk_archive_empty_contents(a->pos[0]))
+        return fail(a->report, a->pos[0]);
+    return write_report(a->report, "repaired", NULL);
+}
+
 int main(int argc, char **argv)
 {
     struct args a;
@@ -269,6 +335,11 @@ int main(int argc, char **argv)
         if (parse_args(argc - 2, argv + 2, 2, &a) || !a.report)
             return usage();
         return cmd_pack(&a);
+    }
+    if (strcmp(argv[1], "repair") == 0) {
+        if (parse_args(argc - 2, argv + 2, 1, &a) || !a.report)
+            return usage();
+        return cmd_repair(&a);
     }
     if (strcmp(argv[1], "digest") == 0) {
         if (parse_args(argc - 2, argv + 2, 1, &a))

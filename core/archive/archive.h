@@ -67,6 +67,11 @@ struct bk_pack_opts {
 };
 
 struct bk_unpack_opts {
+    /* Called at named points ("unpack": half the members written; "swap":
+     * the target has started to change), for tests that stop a process
+     * there (bkcache-helper's BKCACHE_HELPER_PAUSE). NULL in normal use. */
+    void (*checkpoint)(const char *point, void *arg);
+    void *checkpoint_arg;
     int allow_special;         /* create device nodes and FIFOs instead of skipping */
     const char *expect_digest; /* when set, the manifest's digest must equal it */
     int replace_contents;      /* the target cannot be renamed (a mount point):
@@ -100,5 +105,28 @@ int bk_archive_read_manifest(int in_fd, struct bk_archive_manifest *out);
 int bk_archive_digest_dir(const char *dir, struct bk_archive_stats *st);
 
 void bk_archive_manifest_release(struct bk_archive_manifest *m);
+
+/*
+ * bkcache's own names in a cache (a mount point restored in replace_contents
+ * mode). Root entries whose names start with BK_ARCHIVE_OWN_PREFIX are its
+ * bookkeeping: pack and the digest skip them, unpack refuses them.
+ * BK_ARCHIVE_UNFINISHED is the marker a replace_contents unpack writes before
+ * it changes anything and removes once the new contents are complete: while
+ * it exists, the contents may be a mix of old and new.
+ */
+#define BK_ARCHIVE_OWN_PREFIX ".bkcache-"
+#define BK_ARCHIVE_UNFINISHED ".bkcache-restoring"
+
+int bk_archive_is_own_name(const char *name);
+/* 1 when `dir` holds the marker of an unfinished restore, 0 when not. */
+int bk_archive_unfinished(const char *dir);
+/* Remove everything in `dir` (not `dir` itself), the marker last: the
+ * repair of an unfinished restore. */
+int bk_archive_empty_contents(const char *dir);
+/* Remove what killed runs left while unpacking into `dir`: its abandoned
+ * ".bkcache-unpack-*" and ".bkcache-old-*" children (inside) or
+ * ".NAME.bkcache-*" siblings. Directories a live process holds are kept.
+ * Returns how many were removed. */
+int bk_archive_clean_leftovers(const char *dir, int inside);
 
 #endif

@@ -170,11 +170,18 @@ void bk_archive__zstd_reader_free(struct bk_zstd_reader *r);
 /* Remove `path` recursively without following symlinks; ENOENT is fine. */
 int bk_archive__rm_rf(const char *path);
 /* Create a fresh temporary directory for unpacking into `dir`: a sibling
- * (".NAME.bkcache-XXXXXX") or, with `inside`, a hidden child. Caller frees. */
-int bk_archive__mktemp_for(const char *dir, int inside, char **out);
+ * (".NAME.bkcache-XXXXXX") or, with `inside`, a hidden child
+ * (".bkcache-unpack-XXXXXX"), held (bk_mkdtemp_held) through *lock_fd until
+ * the caller closes it. Caller frees *out. */
+int bk_archive__mktemp_for(const char *dir, int inside, char **out, int *lock_fd);
 /* Make `tmp` become `dir`: atomically exchange when `dir` exists, then remove
- * the old contents. With `inside`, move tmp's entries up into dir instead. */
-int bk_archive__swap_in(const char *tmp, const char *dir, int inside);
+ * the old contents. With `inside`, move tmp's entries up into dir instead,
+ * removing the marker once done (archive_swap.c). o->checkpoint("swap") is
+ * called once the target has started to change (o may be NULL). */
+int bk_archive__swap_in(const char *tmp, const char *dir, int inside,
+                        const struct bk_unpack_opts *o);
+/* Create (set) or remove the BK_ARCHIVE_UNFINISHED marker in `dir`. */
+int bk_archive__mark_unfinished(const char *dir, int set);
 
 /* The pool of file-creating threads (archive_writers.c). start returns NULL
  * when no thread could be started (unpack then writes every file itself);

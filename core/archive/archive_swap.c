@@ -1,5 +1,6 @@
 /*
- * archive_swap.c - where unpack writes, and how the result replaces the target.
+ * archive_swap.c - where unpack writes, how the result replaces the target,
+ * and how an interrupted restore is recognised and repaired.
  *
  * Unpack never writes into the target directly. It makes a temporary
  * directory next to it (".NAME.bkcache-XXXXXX" in the same parent, so a
@@ -9,10 +10,22 @@
  * rename when it does not. Where RENAME_EXCHANGE is unsupported, the old
  * directory is renamed aside first (a short window without the target).
  *
- * A mount point cannot be renamed, so "inside" mode (replace_contents) puts
- * the temporary directory inside the target (".bkcache-unpack-XXXXXX"),
- * and after verification removes every other entry and moves the new ones
- * up. The root keeps its own owner and mode. That last step is not atomic.
+ * A mount point cannot be renamed, so "inside" mode (replace_contents) works
+ * inside the target, with names that are bkcache's own (BK_ARCHIVE_OWN_PREFIX,
+ * never packed, never accepted from an archive):
+ *   1. write the marker BK_ARCHIVE_UNFINISHED before anything else changes;
+ *   2. unpack into ".bkcache-unpack-XXXXXX" and verify;
+ *   3. move every other entry into ".bkcache-old-XXXXXX", move the new
+ *      entries up, remove the marker, then remove the old entries.
+ * A failure in step 2 removes the temporary directory and the marker: the
+ * target is as it was. A process killed anywhere between the marker's
+ * creation and its removal leaves the marker, so whoever looks next knows
+ * that the contents may be a mix (bk_archive_unfinished) and empties them
+ * (bk_archive_empty_contents). The root keeps its own owner and mode.
+ *
+ * Every temporary directory is created with bk_mkdtemp_held (an flock held
+ * while in use), so the leftovers of a killed run are told apart from the
+ * directories of a run still going, and removed (bk_archive_clean_leftovers).
  *
  * The temporary path is built from realpath() of the parent so that no
  * component of it is a symlink (libarchive's symlink check covers the whole
@@ -22,6 +35,7 @@
 #include "core/archive/archive_internal.h"
 
 #include "core/util/error.h"
+#include "core/util/fileio.h"
 #include "core/util/log.h"
 
 #include <dirent.h>
@@ -50,85 +64,149 @@ int bk_archive__path_is_safe(const char *p)
     }
 }
 
-static int rm_rf_at(int dfd, const char *name, const char *shown)
+int bk_archive__rm_rf(const char *path)
 {
-    struct stat st;
-    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-        return errno == ENOENT ? BK_OK : bk_error_set(BK_ERR, "%s: %s", shown, strerror(errno));
-    if (!S_ISDIR(st.st_mode)) {
-        if (unlinkat(dfd, name, 0) != 0 && errno != ENOENT)
-            return bk_error_set(BK_ERR, "%s: cannot remove: %s", shown, strerror(errno));
-        return BK_OK;
-    }
-    int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0 && errno == EACCES && fchmodat(dfd, name, 0700, 0) == 0)
-        fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
-        return bk_error_set(BK_ERR, "%s: cannot open: %s", shown, strerror(errno));
-    if ((st.st_mode & 0700) != 0700)
-        fchmod(fd, st.st_mode | 0700);
-    DIR *d = fdopendir(fd);
-    if (!d) {
-        close(fd);
-        return bk_error_set(BK_ERR, "%s: cannot read: %s", shown, strerror(errno));
-    }
+    return bk_rm_rf_at(AT_FDCWD, path, path);
+}
+
+#define UNPACK_PREFIX BK_ARCHIVE_OWN_PREFIX "unpack-"
+#define OLD_PREFIX BK_ARCHIVE_OWN_PREFIX "old-"
+
+int bk_archive_is_own_name(const char *name)
+{
+    return strncmp(name, BK_ARCHIVE_OWN_PREFIX, strlen(BK_ARCHIVE_OWN_PREFIX)) == 0;
+}
+
+/* `dir` without trailing slashes, its real parent and its base name. */
+static int split_target(const char *dir, char **parent_real, char **base)
+{
+    char real[PATH_MAX];
+    char *copy = bk_xstrdup(dir), *c1, *c2;
     int rc = BK_OK;
-    struct dirent *de;
-    while (rc == BK_OK && (de = readdir(d)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        rc = rm_rf_at(dirfd(d), de->d_name, shown);
+
+    *parent_real = *base = NULL;
+    while (strlen(copy) > 1 && copy[strlen(copy) - 1] == '/')
+        copy[strlen(copy) - 1] = '\0';
+    c1 = bk_xstrdup(copy);
+    c2 = bk_xstrdup(copy);
+    if (strcmp(basename(c2), "/") == 0 || strcmp(basename(c2), ".") == 0 ||
+        strcmp(basename(c2), "..") == 0)
+        rc = bk_error_set(BK_EINVAL, "%s: cannot unpack into this path (give a named directory)",
+                          dir);
+    else if (!realpath(dirname(c1), real))
+        rc = bk_error_set(BK_ERR, "%s: %s", dir, strerror(errno));
+    else {
+        *parent_real = bk_xstrdup(real);
+        *base = bk_xstrdup(basename(c2));
     }
-    closedir(d);
-    if (rc == BK_OK && unlinkat(dfd, name, AT_REMOVEDIR) != 0 && errno != ENOENT)
-        rc = bk_error_set(BK_ERR, "%s: cannot remove: %s", shown, strerror(errno));
+    free(c1);
+    free(c2);
+    free(copy);
     return rc;
 }
 
-int bk_archive__rm_rf(const char *path)
-{
-    return rm_rf_at(AT_FDCWD, path, path);
-}
-
-int bk_archive__mktemp_for(const char *dir, int inside, char **out)
+int bk_archive__mktemp_for(const char *dir, int inside, char **out, int *lock_fd)
 {
     char real[PATH_MAX];
-    char *copy = bk_xstrdup(dir), *base, *parent;
     int rc = BK_OK;
 
     *out = NULL;
-    while (strlen(copy) > 1 && copy[strlen(copy) - 1] == '/')
-        copy[strlen(copy) - 1] = '\0';
+    *lock_fd = -1;
     if (inside) {
-        if (mkdir(copy, 0777) != 0 && errno != EEXIST)
-            rc = bk_error_set(BK_ERR, "%s: cannot create: %s", dir, strerror(errno));
-        else if (!realpath(copy, real))
-            rc = bk_error_set(BK_ERR, "%s: %s", dir, strerror(errno));
-        else
-            *out = bk_xasprintf("%s/.bkcache-unpack-XXXXXX", real);
+        if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+            return bk_error_set(BK_ERR, "%s: cannot create: %s", dir, strerror(errno));
+        if (!realpath(dir, real))
+            return bk_error_set(BK_ERR, "%s: %s", dir, strerror(errno));
+        *out = bk_xasprintf("%s/" UNPACK_PREFIX "XXXXXX", real);
     } else {
-        char *c1 = bk_xstrdup(copy), *c2 = bk_xstrdup(copy);
-        parent = dirname(c1);
-        base = basename(c2);
-        if (strcmp(base, "/") == 0 || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
-            rc = bk_error_set(BK_EINVAL,
-                              "%s: cannot unpack into this path (give a named "
-                              "directory)",
-                              dir);
-        else if (!realpath(parent, real))
-            rc = bk_error_set(BK_ERR, "%s: %s", parent, strerror(errno));
-        else
-            *out = bk_xasprintf("%s/.%s.bkcache-XXXXXX", strcmp(real, "/") ? real : "", base);
-        free(c1);
-        free(c2);
+        char *parent, *base;
+        rc = split_target(dir, &parent, &base);
+        if (rc == BK_OK)
+            *out = bk_xasprintf("%s/.%s.bkcache-XXXXXX", strcmp(parent, "/") ? parent : "", base);
+        free(parent);
+        free(base);
     }
-    free(copy);
-    if (rc == BK_OK && !mkdtemp(*out)) {
-        rc = bk_error_set(BK_ERR, "%s: cannot create a temporary directory: %s", *out,
-                          strerror(errno));
+    if (rc == BK_OK)
+        rc = bk_mkdtemp_held(*out, lock_fd);
+    if (rc) {
         free(*out);
         *out = NULL;
     }
+    return rc;
+}
+
+int bk_archive_clean_leftovers(const char *dir, int inside)
+{
+    char *parent, *base, *prefix;
+    int n;
+
+    if (inside)
+        return bk_remove_abandoned(dir, UNPACK_PREFIX) + bk_remove_abandoned(dir, OLD_PREFIX);
+    if (split_target(dir, &parent, &base)) {
+        bk_error_clear();
+        return 0;
+    }
+    prefix = bk_xasprintf(".%s.bkcache-", base);
+    n = bk_remove_abandoned(parent, prefix);
+    free(prefix);
+    free(parent);
+    free(base);
+    return n;
+}
+
+int bk_archive_unfinished(const char *dir)
+{
+    char *mark = bk_xasprintf("%s/" BK_ARCHIVE_UNFINISHED, dir);
+    struct stat st;
+    int rc = lstat(mark, &st) == 0;
+
+    if (!rc && errno != ENOENT && errno != ENOTDIR)
+        rc = bk_error_set(BK_ERR, "%s: %s", mark, strerror(errno));
+    free(mark);
+    return rc;
+}
+
+int bk_archive_empty_contents(const char *dir)
+{
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = BK_OK;
+    DIR *d;
+    struct dirent *de;
+
+    if (dfd < 0)
+        return errno == ENOENT ? BK_OK
+                               : bk_error_set(BK_ERR, "%s: cannot open: %s", dir, strerror(errno));
+    d = fdopendir(dup(dfd));
+    while (d && rc == BK_OK && (de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+            strcmp(de->d_name, BK_ARCHIVE_UNFINISHED))
+            rc = bk_rm_rf_at(dfd, de->d_name, dir);
+    }
+    if (d)
+        closedir(d);
+    if (rc == BK_OK && unlinkat(dfd, BK_ARCHIVE_UNFINISHED, 0) != 0 && errno != ENOENT)
+        rc = bk_error_set(BK_ERR, "%s/%s: cannot remove: %s", dir, BK_ARCHIVE_UNFINISHED,
+                          strerror(errno));
+    close(dfd);
+    return rc;
+}
+
+int bk_archive__mark_unfinished(const char *dir, int set)
+{
+    char *mark = bk_xasprintf("%s/" BK_ARCHIVE_UNFINISHED, dir);
+    static const char text[] = "bkcache: a restore into this cache started and did not finish;\n"
+                               "the next bkcache restore replaces the contents.\n";
+    int rc = BK_OK;
+
+    if (set) {
+        int fd = open(mark, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0 || bk_write_all(fd, text, sizeof(text) - 1, -1) != 0)
+            rc = bk_error_set(BK_ERR, "%s: %s", mark, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+    } else if (unlink(mark) != 0 && errno != ENOENT) {
+        rc = bk_error_set(BK_ERR, "%s: cannot remove: %s", mark, strerror(errno));
+    }
+    free(mark);
     return rc;
 }
 
@@ -146,44 +224,74 @@ static void set_root_attrs(const char *tmp, const char *dir)
     }
 }
 
-static int move_up(const char *tmp, const char *dir)
+/* Move every entry of directory `from` (an fd) into `to`, except bkcache's
+ * own names when `skip_own`; `checkpoint` is called after the first move. */
+static int move_entries(int from, int to, const char *shown, int skip_own,
+                        const struct bk_unpack_opts *o)
 {
-    const char *tbase = strrchr(tmp, '/') + 1;
-    int rc = BK_OK;
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0)
-        return bk_error_set(BK_ERR, "%s: cannot open: %s", dir, strerror(errno));
-    DIR *d = fdopendir(dup(dfd));
+    DIR *d = fdopendir(dup(from));
     struct dirent *de;
+    int rc = d ? BK_OK : bk_error_set(BK_ERR, "%s: cannot read: %s", shown, strerror(errno)),
+        first = 1;
+
     while (d && rc == BK_OK && (de = readdir(d)) != NULL) {
-        if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") && strcmp(de->d_name, tbase))
-            rc = rm_rf_at(dfd, de->d_name, dir);
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+            (skip_own && bk_archive_is_own_name(de->d_name)))
+            continue;
+        if (renameat(from, de->d_name, to, de->d_name) != 0)
+            rc = bk_error_set(BK_ERR, "%s/%s: cannot move: %s", shown, de->d_name, strerror(errno));
+        else if (first && o && o->checkpoint)
+            o->checkpoint("swap", o->checkpoint_arg);
+        first = 0;
     }
     if (d)
         closedir(d);
-    DIR *t = rc == BK_OK ? opendir(tmp) : NULL;
-    if (rc == BK_OK && !t)
-        rc = bk_error_set(BK_ERR, "%s: cannot read: %s", tmp, strerror(errno));
-    while (t && rc == BK_OK && (de = readdir(t)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        if (renameat(dirfd(t), de->d_name, dfd, de->d_name) != 0)
-            rc = bk_error_set(BK_ERR, "%s/%s: cannot move into place: %s", dir, de->d_name,
-                              strerror(errno));
-    }
-    if (t)
-        closedir(t);
-    close(dfd);
-    if (rc == BK_OK && rmdir(tmp) != 0)
-        rc = bk_error_set(BK_ERR, "%s: cannot remove: %s", tmp, strerror(errno));
     return rc;
 }
 
-int bk_archive__swap_in(const char *tmp, const char *dir, int inside)
+/* Step 3 of inside mode (see the top of the file): the marker is already
+ * there; it stays when anything fails, since the contents may be a mix. */
+static int move_up(const char *tmp, const char *dir, const struct bk_unpack_opts *o)
+{
+    char *old = bk_xasprintf("%s/" OLD_PREFIX "XXXXXX", dir);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int tfd = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), ofd = -1, lock = -1;
+    int rc = dfd < 0 || tfd < 0
+                 ? bk_error_set(BK_ERR, "%s: cannot open: %s", dfd < 0 ? dir : tmp, strerror(errno))
+                 : bk_mkdtemp_held(old, &lock);
+
+    if (rc == BK_OK && (ofd = open(old, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+        rc = bk_error_set(BK_ERR, "%s: cannot open: %s", old, strerror(errno));
+    if (rc == BK_OK)
+        rc = move_entries(dfd, ofd, dir, 1, NULL);
+    if (rc == BK_OK)
+        rc = move_entries(tfd, dfd, tmp, 0, o);
+    if (rc == BK_OK && rmdir(tmp) != 0)
+        rc = bk_error_set(BK_ERR, "%s: cannot remove: %s", tmp, strerror(errno));
+    if (rc == BK_OK)
+        rc = bk_archive__mark_unfinished(dir, 0);
+    if (rc == BK_OK && bk_archive__rm_rf(old)) /* the swap is complete: only a leftover */
+        bk_warn("warning: %s", bk_error_msg());
+    if (ofd >= 0)
+        close(ofd);
+    if (lock >= 0)
+        close(lock);
+    if (tfd >= 0)
+        close(tfd);
+    if (dfd >= 0)
+        close(dfd);
+    free(old);
+    return rc;
+}
+
+int bk_archive__swap_in(const char *tmp, const char *dir, int inside,
+                        const struct bk_unpack_opts *o)
 {
     struct stat st;
     if (inside)
-        return move_up(tmp, dir);
+        return move_up(tmp, dir, o);
+    if (o && o->checkpoint)
+        o->checkpoint("swap", o->checkpoint_arg);
     set_root_attrs(tmp, dir);
     if (lstat(dir, &st) != 0) {
         if (errno != ENOENT)

@@ -14,6 +14,10 @@
  * (and expect_digest, when given) is the result swapped in. On any failure
  * the temporary directory is removed and the target is untouched.
  *
+ * In replace_contents mode the target carries bkcache's "unfinished" marker
+ * from before the temporary directory is made until the swap is complete
+ * (archive_swap.c); a failure before the swap removes both.
+ *
  * Checks made here (libarchive's SECURE_NODOTDOT is kept as a backstop):
  *   - member paths are relative, with no empty, "." or ".." component;
  *   - members are in strictly increasing canonical order, so there are no
@@ -21,7 +25,8 @@
  *   - every member's parent is the root or an earlier directory member, so
  *     nothing is written through a symlink (the temporary directory is new,
  *     so it holds only what this unpack created);
- *   - nothing is named .bkcache or .bkcache/... after the first member;
+ *   - nothing is named .bkcache or .bkcache/... after the first member, and
+ *     nothing starts with ".bkcache-" (bkcache's own names in a cache);
  *   - a hardlink names an earlier member that is a regular file reached
  *     through real directories inside the temporary directory, and has no data;
  *   - only user.* xattrs are restored (no security.capability from a store);
@@ -63,6 +68,9 @@ struct unpack_ctx {
     struct bk_writers *pool;             /* NULL: write_disk creates every file */
     time_t start;                        /* atime of members without one, as write_disk */
     const struct bk_archive_manifest *m; /* the counts no member may exceed */
+    int tmp_lock;                        /* held while c->tmp exists (bk_mkdtemp_held) */
+    int marked;                          /* inside mode: the target carries the marker */
+    int swapping;                        /* the target has started to change */
 };
 
 /* A bomb (more members, files or bytes than the manifest announced) is
@@ -277,7 +285,8 @@ static int check_path(struct unpack_ctx *c, const char *path)
     if (!bk_archive__path_is_safe(path))
         return bk_error_set(BK_ECORRUPT, "member '%s': unsafe path (absolute, empty or with '..')",
                             path);
-    if (strcmp(path, ".bkcache") == 0 || strncmp(path, ".bkcache/", 9) == 0)
+    if (strcmp(path, ".bkcache") == 0 || strncmp(path, ".bkcache/", 9) == 0 ||
+        bk_archive_is_own_name(path))
         return bk_error_set(BK_ECORRUPT, "member '%s': reserved name", path);
     if (c->prev && bk_archive__path_cmp(c->prev, path) >= 0)
         return bk_error_set(BK_ECORRUPT, "member '%s': duplicate or out of order (after '%s')",
@@ -416,6 +425,11 @@ static int unpack_entry(struct unpack_ctx *c, struct archive_entry *e)
     }
     bk_archive__digest_add(&c->d, &rec);
 out:
+    if (rc == BK_OK && c->opts->checkpoint && c->d.entries == (c->m->entries + 1) / 2) {
+        if (c->pool) /* half the members really on disk */
+            rc = bk_archive__writers_wait(c->pool);
+        c->opts->checkpoint("unpack", c->opts->checkpoint_arg);
+    }
     free(target);
     free(path);
     return rc;
@@ -494,8 +508,18 @@ int bk_archive_unpack(int in_fd, const char *dir, const struct bk_unpack_opts *o
     if (rc == BK_OK)
         rc = check_expected(c.opts, &m);
     c.m = &m;
-    if (rc == BK_OK)
-        rc = bk_archive__mktemp_for(dir, c.opts->replace_contents, &c.tmp);
+    c.tmp_lock = -1;
+    if (rc == BK_OK) {
+        bk_archive_clean_leftovers(dir, c.opts->replace_contents);
+        rc = bk_archive__mktemp_for(dir, c.opts->replace_contents, &c.tmp, &c.tmp_lock);
+    }
+    if (rc == BK_OK && c.opts->replace_contents) {
+        /* a marker already there (an earlier restore was cut) stays until
+         * this one has replaced everything */
+        int earlier = bk_archive_unfinished(dir) == 1;
+        if ((rc = bk_archive__mark_unfinished(dir, 1)) == 0)
+            c.marked = !earlier;
+    }
     if (rc == BK_OK)
         rc = bk_archive__zstd_reader_start(c.zr);
     if (rc)
@@ -533,8 +557,10 @@ int bk_archive_unpack(int in_fd, const char *dir, const struct bk_unpack_opts *o
         rc = bk_archive__zstd_reader_drain(c.zr);
     if (rc == BK_OK)
         rc = verify(&c, &m, hex);
-    if (rc == BK_OK)
-        rc = bk_archive__swap_in(c.tmp, dir, c.opts->replace_contents);
+    if (rc == BK_OK) {
+        c.swapping = 1;
+        rc = bk_archive__swap_in(c.tmp, dir, c.opts->replace_contents, c.opts);
+    }
 
 done:
     if (c.pool) { /* stopped early: let the threads go before the cleanup */
@@ -545,14 +571,19 @@ done:
     }
     if (c.disk)
         archive_write_free(c.disk);
-    if (rc && c.tmp) {
+    if (rc && c.tmp && !(c.swapping && c.opts->replace_contents)) {
+        /* nothing in the target changed: leave it exactly as it was */
         int keep = rc;
         char msg[1024];
         snprintf(msg, sizeof(msg), "%s", bk_error_msg());
         if (bk_archive__rm_rf(c.tmp))
             bk_warn("%s", bk_error_msg());
+        if (c.marked && bk_archive__mark_unfinished(dir, 0))
+            bk_warn("%s", bk_error_msg());
         bk_error_set(keep, "%s", msg);
     }
+    if (c.tmp_lock >= 0)
+        close(c.tmp_lock);
     if (rc == BK_OK)
         bk_archive__stats_fill(st, &m, bk_archive__zstd_reader_bytes(c.zr), t0);
     if (c.d.md)

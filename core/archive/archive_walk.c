@@ -9,6 +9,9 @@
  * the sorted names of the directories on the current path (plus one small
  * record per multiply-linked file), not by the size of the tree.
  *
+ * bkcache's own entries at the root (".bkcache-*", archive.h) are not part
+ * of the tree: they never enter an archive or a digest.
+ *
  * Only lstat(2) is used: symlinks are never followed. Sockets are skipped
  * with a warning. Hardlinks: among regular files sharing (dev, ino), the
  * first one met (the first in canonical order) is a file; every later one
@@ -212,7 +215,8 @@ int bk_archive__walk_next(struct bk_archive_walk *w, struct bk_archive_node **ou
         struct stat st;
         int rc = BK_OK;
 
-        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
+            (w->depth == 1 && bk_archive_is_own_name(name))) { /* bkcache's bookkeeping */
             free(de);
             continue;
         }

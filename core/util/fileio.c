@@ -12,12 +12,14 @@
 
 #include "core/util/strbuf.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -225,4 +227,90 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 void bk_remove_tree(const char *path)
 {
     nftw(path, remove_entry, 32, FTW_DEPTH | FTW_PHYS);
+}
+
+int bk_rm_rf_at(int dfd, const char *name, const char *shown)
+{
+    struct stat st;
+    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return errno == ENOENT ? BK_OK : bk_error_set(BK_ERR, "%s: %s", shown, strerror(errno));
+    if (!S_ISDIR(st.st_mode)) {
+        if (unlinkat(dfd, name, 0) != 0 && errno != ENOENT)
+            return bk_error_set(BK_ERR, "%s: cannot remove: %s", shown, strerror(errno));
+        return BK_OK;
+    }
+    int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && errno == EACCES && fchmodat(dfd, name, 0700, 0) == 0)
+        fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return bk_error_set(BK_ERR, "%s: cannot open: %s", shown, strerror(errno));
+    if ((st.st_mode & 0700) != 0700)
+        fchmod(fd, st.st_mode | 0700);
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return bk_error_set(BK_ERR, "%s: cannot read: %s", shown, strerror(errno));
+    }
+    int rc = BK_OK;
+    struct dirent *de;
+    while (rc == BK_OK && (de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        rc = bk_rm_rf_at(dirfd(d), de->d_name, shown);
+    }
+    closedir(d);
+    if (rc == BK_OK && unlinkat(dfd, name, AT_REMOVEDIR) != 0 && errno != ENOENT)
+        rc = bk_error_set(BK_ERR, "%s: cannot remove: %s", shown, strerror(errno));
+    return rc;
+}
+
+int bk_mkdtemp_held(char *tmpl, int *lock_fd)
+{
+    *lock_fd = -1;
+    if (!mkdtemp(tmpl))
+        return bk_error_set(BK_ERR, "%s: cannot create a temporary directory: %s", tmpl,
+                            strerror(errno));
+    *lock_fd = open(tmpl, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (*lock_fd < 0 || flock(*lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        int rc = bk_error_set(BK_ERR, "%s: cannot lock: %s", tmpl, strerror(errno));
+        if (*lock_fd >= 0)
+            close(*lock_fd);
+        *lock_fd = -1;
+        rmdir(tmpl);
+        return rc;
+    }
+    return BK_OK;
+}
+
+int bk_remove_abandoned(const char *parent, const char *prefix)
+{
+    size_t plen = strlen(prefix);
+    int dfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC), removed = 0;
+    DIR *d = dfd < 0 ? NULL : fdopendir(dup(dfd));
+    struct dirent *de;
+
+    while (d && (de = readdir(d)) != NULL) {
+        int fd;
+        if (strncmp(de->d_name, prefix, plen) != 0)
+            continue;
+        fd = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+            continue;                            /* not a directory: not one of ours */
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0) { /* no living process holds it */
+            char *shown = bk_xasprintf("%s/%s", parent, de->d_name);
+            if (bk_rm_rf_at(dfd, de->d_name, shown) == BK_OK) {
+                bk_debug("removed %s, left by a run that was stopped", shown);
+                removed++;
+            } else {
+                bk_warn("warning: %s", bk_error_msg());
+            }
+            free(shown);
+        }
+        close(fd);
+    }
+    if (d)
+        closedir(d);
+    if (dfd >= 0)
+        close(dfd);
+    return removed;
 }

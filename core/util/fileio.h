@@ -4,7 +4,8 @@
  * Writing a whole buffer (bk_write_all), replacing a small file atomically
  * (the local store's sidecars, the state file), mkdir -p, and the two ways
  * of giving an archive file a second name: a hard link (no data copied)
- * and a copy. Errors follow core/util/error.h: 0 or a negative status with
+ * and a copy; rm -rf, and temporary directories whose leftovers the next
+ * run can recognise and remove. Errors follow core/util/error.h: 0 or a negative status with
  * a one-line message.
  */
 #ifndef BK_FILEIO_H
@@ -47,5 +48,23 @@ int bk_mkdir_p(const char *path);
 /* rm -rf: remove `path` and everything under it, never following a
  * symbolic link; what cannot be removed is left (best effort). */
 void bk_remove_tree(const char *path);
+
+/* Remove `name` (relative to the directory `dfd`, or a path with AT_FDCWD)
+ * recursively, never following a symlink; a missing name is fine. `shown`
+ * names it in messages. Directories without write or search permission
+ * are opened up first. */
+int bk_rm_rf_at(int dfd, const char *name, const char *shown);
+
+/*
+ * Temporary directories that outlive a killed run. bk_mkdtemp_held()
+ * creates the directory `tmpl` (a mkdtemp template, filled in) and holds
+ * an flock(2) on it through *lock_fd for as long as that stays open; the
+ * kernel drops the lock when the process dies, however it dies. So
+ * bk_remove_abandoned() can tell a leftover from a directory in use: it
+ * removes every directory in `parent` whose name starts with `prefix` and
+ * that nobody holds, and returns how many it removed.
+ */
+int bk_mkdtemp_held(char *tmpl, int *lock_fd);
+int bk_remove_abandoned(const char *parent, const char *prefix);
 
 #endif

@@ -180,6 +180,10 @@ static void test_reserved_and_duplicate_names(void **state)
     craft_and_reject(f, m3, 2, 0, "duplicate member");
     struct tu_member m4[] = {{"b", 'f', "1", NULL}, {"a", 'f', "2", NULL}};
     craft_and_reject(f, m4, 2, 0, "out of order");
+    struct tu_member m5[] = {{".bkcache-restoring", 'f', "x", NULL}};
+    craft_and_reject(f, m5, 1, 0, "a planted unfinished-restore marker");
+    struct tu_member m6[] = {{".bkcache-unpack-x", 'd', NULL, NULL}};
+    craft_and_reject(f, m6, 1, 0, "bkcache's own temporary name");
 }
 
 static void test_lying_or_missing_manifest(void **state)
