@@ -126,6 +126,11 @@ extern const struct bk_builder_ops bk_builder_buildx;
 extern const struct bk_builder_ops bk_builder_docker;
 extern const struct bk_builder_ops bk_builder_buildctl;
 
+/* The signal (SIGINT, SIGTERM, SIGHUP) that asked bkcache to stop while a
+ * BuildKit client was running, or 0. The client was cancelled at once; the
+ * caller finishes what keeps the caches whole, then stops (core/main.c). */
+int bk_builder_cancelled(void);
+
 /* ---- shared by the drivers (core/builder/builder_exec.c); not for other callers ---- */
 
 /* Run argv (argv->v[0] looked up on PATH) with `env` ("K=V", may be NULL)

@@ -1,13 +1,18 @@
 /*
  * builder_exec.c - running a BuildKit client and making sense of its failures.
  *
- * bk_builder__exec() starts a client with posix_spawnp(), so a missing or
- * non-executable client is reported as BK_ENOTFOUND / BK_EDENIED instead of
- * a child that exits 127. Both output streams go through one pipe into the
- * caller's buffer; at -vv (debug) they are also copied to stderr as they
- * arrive, so a long build shows its progress. bk_builder__exec_sink() gives
- * stdout its own pipe, read by the caller's sink (a build's exported tar
- * stream), while a thread collects stderr.
+ * bk_builder__exec() starts a client with fork and exec, reporting a missing
+ * or non-executable client as BK_ENOTFOUND / BK_EDENIED (the child sends
+ * exec's errno back through a close-on-exec pipe) instead of a child that
+ * exits 127. The client dies with bkcache: it runs in its own process group,
+ * which SIGINT, SIGTERM and SIGHUP to bkcache are passed on to (so a
+ * cancelled restore or save cancels its build; bkcache then finishes its
+ * own work, see bk_builder_cancelled), and it gets SIGTERM from the kernel
+ * when bkcache dies in any other way (PR_SET_PDEATHSIG, SIGKILL included).
+ * With no client running, those signals keep their usual effect. Both output streams go through one
+ * pipe into the caller's buffer; at -vv (debug) they are also copied to stderr as they arrive, so a
+ * long build shows its progress. bk_builder__exec_sink() gives stdout its own pipe, read by the
+ * caller's sink (a build's exported tar stream), while a thread collects stderr.
  *
  * bk_builder__explain() turns the text of a failed client into the one-line
  * explanations users need: permission denied on the socket, daemon not
@@ -22,14 +27,111 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <spawn.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 extern char **environ;
+
+static volatile sig_atomic_t g_client_pgid; /* the running client's group, or 0 */
+static volatile sig_atomic_t g_cancel_sig;  /* the first stop signal received, or 0 */
+static const int k_stop_signals[] = {SIGINT, SIGTERM, SIGHUP};
+
+static void on_stop_signal(int sig)
+{
+    pid_t pg = (pid_t)g_client_pgid;
+    if (!g_cancel_sig)
+        g_cancel_sig = sig;
+    if (pg > 0) { /* cancel the build; bkcache cleans up, then stops */
+        kill(-pg, SIGTERM);
+        return;
+    }
+    signal(sig, SIG_DFL); /* nothing to cancel: stop as if no handler were there */
+    raise(sig);
+}
+
+static void catch_stop_signals(void)
+{
+    static int done;
+    struct sigaction sa;
+
+    if (done)
+        return;
+    done = 1;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof(k_stop_signals) / sizeof(*k_stop_signals); i++) {
+        struct sigaction old;
+        if (sigaction(k_stop_signals[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+            continue; /* nohup and the like: keep ignoring it */
+        sigaction(k_stop_signals[i], &sa, NULL);
+    }
+}
+
+int bk_builder_cancelled(void)
+{
+    return (int)g_cancel_sig;
+}
+
+/* fork + exec `argv` with `envp`, stdin /dev/null, stdout `out_fd`, stderr
+ * `err_fd`, in its own process group, with SIGTERM when bkcache dies.
+ * Returns the pid, or -1 with *err the errno of fork or exec. */
+static pid_t spawn_client(char *const *argv, char *const *envp, int out_fd, int err_fd, int *err)
+{
+    int ep[2], e = 0;
+    pid_t parent = getpid(), pid;
+    ssize_t n;
+
+    if (pipe2(ep, O_CLOEXEC) != 0) {
+        *err = errno;
+        return -1;
+    }
+    pid = fork();
+    if (pid == 0) {
+        int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof(dfl));
+        dfl.sa_handler = SIG_DFL;
+        for (size_t i = 0; i < sizeof(k_stop_signals) / sizeof(*k_stop_signals); i++)
+            sigaction(k_stop_signals[i], &dfl, NULL);
+        setpgid(0, 0);
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent) /* bkcache died before the line above */
+            _exit(127);
+        if (nul < 0 || dup2(nul, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0) {
+            e = errno;
+        } else {
+            execvpe(argv[0], argv, envp);
+            e = errno;
+        }
+        (void)!write(ep[1], &e, sizeof(e));
+        _exit(127);
+    }
+    close(ep[1]);
+    if (pid < 0) {
+        *err = errno;
+        close(ep[0]);
+        return -1;
+    }
+    setpgid(pid, pid); /* also from here, so that the group exists before it is used */
+    g_client_pgid = pid;
+    while ((n = read(ep[0], &e, sizeof(e))) < 0 && errno == EINTR)
+        ;
+    close(ep[0]);
+    if (n == (ssize_t)sizeof(e)) { /* exec failed */
+        g_client_pgid = 0;
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        *err = e;
+        return -1;
+    }
+    return pid;
+}
 
 /* environ with `env` entries added, replacing variables of the same name. */
 static void build_envp(const struct bk_strvec *env, struct bk_strvec *out)
@@ -103,8 +205,7 @@ int bk_builder__exec_sink(const struct bk_strvec *argv, const struct bk_strvec *
                           const struct bk_build_sink *sink, struct bk_strbuf *out, int *status)
 {
     struct bk_strvec envp = BK_STRVEC_INIT;
-    posix_spawn_file_actions_t fa;
-    int logp[2], datap[2] = {-1, -1}, rc, wstatus;
+    int logp[2], datap[2] = {-1, -1}, rc = 0, wstatus;
     pid_t pid;
 
     *status = -1;
@@ -121,17 +222,13 @@ int bk_builder__exec_sink(const struct bk_strvec *argv, const struct bk_strvec *
     if (sink) /* fewer wake-ups for a stream of hundreds of MiB; best effort */
         (void)fcntl(datap[0], F_SETPIPE_SZ, 1 << 20);
     build_envp(env, &envp);
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, sink ? datap[1] : logp[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, logp[1], 2);
-    rc = posix_spawnp(&pid, argv->v[0], &fa, NULL, argv->v, envp.v);
-    posix_spawn_file_actions_destroy(&fa);
+    catch_stop_signals();
+    pid = spawn_client(argv->v, envp.v, sink ? datap[1] : logp[1], logp[1], &rc);
     bk_strvec_clear(&envp);
     close(logp[1]);
     if (sink)
         close(datap[1]);
-    if (rc != 0) {
+    if (pid < 0) {
         close(logp[0]);
         if (sink)
             close(datap[0]);
@@ -150,8 +247,11 @@ int bk_builder__exec_sink(const struct bk_strvec *argv, const struct bk_strvec *
     }
     close(logp[0]);
     while (waitpid(pid, &wstatus, 0) < 0)
-        if (errno != EINTR)
+        if (errno != EINTR) {
+            g_client_pgid = 0;
             return bk_error_set(BK_ERR, "%s: wait: %s", argv->v[0], strerror(errno));
+        }
+    g_client_pgid = 0;
     *status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
     return rc;
 }

@@ -84,6 +84,8 @@ static void add_run(struct bk_strbuf *out, enum bk_gen_kind kind, size_t i,
     if (kind == BK_GEN_INJECT) {
         snprintf(path, sizeof(path), CTX "/%zu.tar.zst", i);
         bk_strbuf_addf(out, "\"unpack\", \"%s\", \"" MNT "\"", path);
+    } else if (kind == BK_GEN_REPAIR) {
+        bk_strbuf_adds(out, "\"repair\", \"" MNT "\"");
     } else {
         snprintf(path, sizeof(path), OUT "/%zu.tar.zst", i);
         bk_strbuf_addf(out, "\"pack\", \"" MNT "\", \"%s\"", path);
@@ -125,9 +127,14 @@ int bk_gen_dockerfile(enum bk_gen_kind kind, const struct bk_gen_mount *mounts, 
         bk_strbuf_adds(out, "\n");
     }
     bk_strbuf_addf(out, "# bkcache: %s %zu cache mount%s (generated; safe to delete)\n",
-                   kind == BK_GEN_INJECT ? "restore" : "save", n, n == 1 ? "" : "s");
+                   kind == BK_GEN_INJECT   ? "restore"
+                   : kind == BK_GEN_REPAIR ? "repair"
+                                           : "save",
+                   n, n == 1 ? "" : "s");
     bk_strbuf_adds(out, "FROM scratch AS " BK_GEN_STAGE "\n");
     bk_strbuf_adds(out, "ARG BKCACHE_NONCE\n");
+    if (opts->pause_arg)
+        bk_strbuf_adds(out, "ARG BKCACHE_HELPER_PAUSE\n");
     for (size_t i = 0; i < n; i++)
         add_run(out, kind, i, &mounts[i], opts);
     return BK_OK;

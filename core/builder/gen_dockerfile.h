@@ -24,6 +24,10 @@
  * /.bkcache/out/; the caller builds the bkcache-transfer target with the tar
  * exporter and reads .bkcache/out/<i>.json (and <i>.tar.zst) from the stream.
  *
+ * Tests only: with pause_arg the stage also declares `ARG BKCACHE_HELPER_PAUSE`,
+ * so the value the caller passes reaches the helper's environment (it stops
+ * there, see helper/main.c); without it the text is unchanged.
+ *
  * When a cache mount's from= names a stage of the user's Dockerfile, that
  * stage must be built exactly as the user's build builds it (the cache is
  * keyed by the stage's result), so the generated text is the user's
@@ -42,7 +46,9 @@
 #define BK_GEN_STAGE "bkcache-transfer"
 #define BK_GEN_HELPER "bkcache-helper"
 
-enum bk_gen_kind { BK_GEN_INJECT, BK_GEN_EXTRACT };
+/* REPAIR: the helper's `repair` in every mount (after an interrupted inject:
+ * a cache left marked as an unfinished restore is emptied). */
+enum bk_gen_kind { BK_GEN_INJECT, BK_GEN_EXTRACT, BK_GEN_REPAIR };
 
 /* One cache mount, as the user's build mounts it. */
 struct bk_gen_mount {
@@ -61,6 +67,7 @@ struct bk_gen_opts {
     int force;                   /* inject even into a cache that holds data */
     int allow_special;           /* keep device nodes and FIFOs */
     int level;                   /* extract: zstd level; 0: the helper's default */
+    int pause_arg;               /* tests only: declare ARG BKCACHE_HELPER_PAUSE */
 };
 
 /* Append the Dockerfile for `kind` over `mounts` to `out`. In the context

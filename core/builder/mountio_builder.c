@@ -34,8 +34,8 @@
 #include "core/builder/builder.h"
 
 #include "core/builder/builder_files.h"
-#include "core/util/fileio.h"
 #include "core/util/error.h"
+#include "core/util/fileio.h"
 #include "core/builder/gen_dockerfile.h"
 #include "core/util/log.h"
 #include "core/builder/mountio.h"
@@ -60,6 +60,9 @@ struct builder_io {
 /* One batch's scratch space and build. */
 struct batch {
     char *tmp;        /* private temporary directory */
+    int tmp_lock;     /* holds tmp (bk_mkdtemp_held) */
+    int sub_lock;     /* holds helper_dir in appended mode */
+    int ran;          /* a build was started: the caches may have changed */
     char *ctx;        /* the build context */
     char *helper_dir; /* where the helper files go (ctx, or a sub-directory of it) */
     char *subdir;     /* that sub-directory's name in appended mode, else NULL */
@@ -69,6 +72,12 @@ struct batch {
     size_t n;
     char nonce[33]; /* BKCACHE_NONCE; also names the context sub-directory */
 };
+
+/* Temporary directories, held while in use so that the next run can remove
+ * those of a killed one (bk_remove_abandoned): in $TMPDIR, and in the user's
+ * context in appended mode. */
+#define TMP_PREFIX "bkcache-xfer-"
+#define SUB_PREFIX ".bkcache-ctx-"
 
 static const char *batch_tmpdir(const struct builder_io *io)
 {
@@ -123,6 +132,10 @@ static void batch_release(struct batch *b)
         bk_remove_tree(b->helper_dir);
     if (b->tmp && !getenv("BKCACHE_KEEP_TMP"))
         bk_remove_tree(b->tmp);
+    if (b->tmp_lock >= 0)
+        close(b->tmp_lock);
+    if (b->sub_lock >= 0)
+        close(b->sub_lock);
     free(b->tmp);
     free(b->ctx);
     free(b->helper_dir);
@@ -138,26 +151,36 @@ static int batch_init(struct builder_io *io, struct batch *b, const struct bk_mo
 {
     int appended = needs_user_dockerfile(items, n);
 
+    int rc;
+
     memset(b, 0, sizeof(*b));
+    b->tmp_lock = b->sub_lock = -1;
     bk_bfiles_nonce(b->nonce, sizeof(b->nonce));
-    b->tmp = bk_xasprintf("%s/bkcache-build-XXXXXX", batch_tmpdir(io));
-    if (!mkdtemp(b->tmp)) {
-        int rc = bk_error_set(BK_ERR, "%s: cannot create a temporary directory: %s", b->tmp,
-                              strerror(errno));
+    /* what killed runs left (their directories are no longer held) goes first */
+    bk_remove_abandoned(batch_tmpdir(io), TMP_PREFIX);
+    b->tmp = bk_xasprintf("%s/" TMP_PREFIX "XXXXXX", batch_tmpdir(io));
+    if ((rc = bk_mkdtemp_held(b->tmp, &b->tmp_lock)) < 0) {
         free(b->tmp);
         b->tmp = NULL;
         return rc;
     }
     if (appended) {
         b->ctx = bk_xstrdup(io->cfg.context_dir ? io->cfg.context_dir : ".");
-        b->subdir = bk_xasprintf(".bkcache-%s", b->nonce);
-        b->helper_dir = bk_xasprintf("%s/%s", b->ctx, b->subdir);
+        bk_remove_abandoned(b->ctx, SUB_PREFIX);
+        b->helper_dir = bk_xasprintf("%s/" SUB_PREFIX "XXXXXX", b->ctx);
+        if ((rc = bk_mkdtemp_held(b->helper_dir, &b->sub_lock)) < 0) {
+            free(b->helper_dir);
+            b->helper_dir = NULL;
+            return rc;
+        }
+        chmod(b->helper_dir, 0700);
+        b->subdir = bk_xstrdup(strrchr(b->helper_dir, '/') + 1);
     } else {
         b->ctx = bk_xasprintf("%s/ctx", b->tmp);
         b->helper_dir = bk_xstrdup(b->ctx);
+        if (mkdir(b->helper_dir, 0700) != 0)
+            return bk_error_set(BK_ERR, "%s: %s", b->helper_dir, strerror(errno));
     }
-    if (mkdir(b->helper_dir, 0700) != 0)
-        return bk_error_set(BK_ERR, "%s: %s", b->helper_dir, strerror(errno));
     b->mounts = bk_xcalloc(n + 1, sizeof(*b->mounts));
     b->exp = bk_xcalloc(n + 1, sizeof(*b->exp));
     b->index = bk_xcalloc(n + 1, sizeof(*b->index));
@@ -193,6 +216,10 @@ static int batch_build(struct builder_io *io, struct batch *b, enum bk_gen_kind 
         }
     }
     go.force = io->opts.force;
+    if (kind == BK_GEN_INJECT && getenv("BKCACHE_TEST_HELPER_PAUSE")) { /* tests only */
+        go.pause_arg = 1;
+        bk_strvec_pushf(&args, "BKCACHE_HELPER_PAUSE=%s", getenv("BKCACHE_TEST_HELPER_PAUSE"));
+    }
     go.allow_special = io->opts.allow_special;
     go.level = io->opts.compression_level;
     if (rc == BK_OK)
@@ -206,10 +233,14 @@ static int batch_build(struct builder_io *io, struct batch *b, enum bk_gen_kind 
         if (*ns && !user_has_ns)
             bk_strvec_pushf(&args, "BUILDKIT_CACHE_MOUNT_NS=%s", ns);
         bk_debug("builder: generated Dockerfile:\n%s", text.buf);
+        b->ran = 1;
         rc = bk_builder_run(io->cfg.ops, io->cfg.builder, &req, &sink, &log);
         if (rc)
-            bk_error_wrap(rc, "%s %zu cache%s", kind == BK_GEN_INJECT ? "restore" : "save", b->n,
-                          b->n == 1 ? "" : "s");
+            bk_error_wrap(rc, "%s %zu cache%s",
+                          kind == BK_GEN_INJECT   ? "restore"
+                          : kind == BK_GEN_REPAIR ? "repair"
+                                                  : "save",
+                          b->n, b->n == 1 ? "" : "s");
     }
     free(df);
     free(ns);
@@ -256,6 +287,42 @@ static int exported_archive(const struct bk_bfiles_export_item *x, const char *n
     return BK_OK;
 }
 
+/*
+ * The restore build stopped before it finished (the helper or the client
+ * died, or bkcache was asked to stop): a cache may be left half replaced,
+ * marked as an unfinished restore. While bkcache lives, it does not leave
+ * it so: one more build runs the helper's repair in every cache of the
+ * batch, which empties the marked ones. If that fails too, the marker stays
+ * and the next bkcache run on that cache repairs it.
+ */
+static void repair_after_interruption(struct builder_io *io, struct batch *b,
+                                      const struct bk_mountio_item *items, int code)
+{
+    char msg[1024];
+    int rc;
+
+    snprintf(msg, sizeof(msg), "%s", bk_error_msg());
+    for (size_t k = 0; k < b->n; k++) {
+        memset(&b->exp[k].report, 0, sizeof(b->exp[k].report));
+        b->exp[k].have_report = 0;
+    }
+    rc = batch_build(io, b, BK_GEN_REPAIR, items);
+    for (size_t k = 0; rc == BK_OK && k < b->n; k++) {
+        const char *name = items[b->index[k]].identity->name;
+        if (!b->exp[k].have_report)
+            bk_warn("warning: repair %s: the helper wrote no report", name);
+        else if (strcmp(b->exp[k].report.status, "repaired") == 0)
+            bk_warn("warning: restore %s was interrupted before it finished; the cache was "
+                    "emptied (never left half replaced)",
+                    name);
+    }
+    if (rc)
+        bk_warn("warning: the restore was interrupted and the caches could not be checked "
+                "(%s); the next bkcache run on them repairs any it left half replaced",
+                bk_error_msg());
+    bk_error_set(code, "%s", msg);
+}
+
 static int builder_inject(struct bk_mountio *base, struct bk_mountio_item *items, size_t n)
 {
     struct builder_io *io = (struct builder_io *)base;
@@ -294,6 +361,8 @@ static int builder_inject(struct bk_mountio *base, struct bk_mountio_item *items
     }
     if (rc == BK_OK && b.n)
         rc = batch_build(io, &b, BK_GEN_INJECT, items);
+    if (rc && b.ran)
+        repair_after_interruption(io, &b, items, rc);
     for (size_t k = 0; rc == BK_OK && k < b.n; k++) {
         struct bk_mountio_item *it = &items[b.index[k]];
         const struct bk_bfiles_report *got = &b.exp[k].report;

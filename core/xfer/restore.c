@@ -5,7 +5,6 @@
 #include "core/xfer/restore.h"
 
 #include "core/util/fileio.h"
-
 #include "core/util/log.h"
 #include "core/xfer/state.h"
 #include "core/util/strbuf.h"
@@ -94,14 +93,21 @@ void bk_xfer__fail(struct bk_xfer_item *it, const char *what)
     bk_warn("warning: %s: %s", it->identity->name, it->reason);
 }
 
-static int mkworkdir(const struct bk_xfer *x, char **out)
+/* The batch's archives live in $TMPDIR/bkcache-work-XXXXXX, held while in
+ * use: the ones killed runs left behind are removed first. */
+#define WORK_PREFIX "bkcache-work-"
+
+static int mkworkdir(const struct bk_xfer *x, char **out, int *lock)
 {
     const char *t = x->tmpdir ? x->tmpdir : getenv("TMPDIR");
-    char *dir = bk_xasprintf("%s/bkcache-XXXXXX", t && *t ? t : "/tmp");
+    char *dir;
+    int rc;
 
-    if (!mkdtemp(dir)) {
-        int rc = bk_error_set(BK_ERR, "%s: cannot create a temporary directory: %s", dir,
-                              strerror(errno));
+    t = t && *t ? t : "/tmp";
+    bk_remove_abandoned(t, WORK_PREFIX);
+    dir = bk_xasprintf("%s/" WORK_PREFIX "XXXXXX", t);
+    rc = bk_mkdtemp_held(dir, lock);
+    if (rc < 0) {
         free(dir);
         return rc;
     }
@@ -120,11 +126,12 @@ static void rmworkdir(char *dir)
 int bk_xfer__batch_init(const struct bk_xfer *x, int with_workdir, struct bk_xfer__batch *b)
 {
     memset(b, 0, sizeof(*b));
+    b->work_lock = -1;
     b->paths = (struct bk_strvec)BK_STRVEC_INIT;
     b->items = bk_xcalloc(x->n + 1, sizeof(*b->items));
     b->owner = bk_xcalloc(x->n + 1, sizeof(*b->owner));
     if (with_workdir && x->n) {
-        int rc = mkworkdir(x, &b->work);
+        int rc = mkworkdir(x, &b->work, &b->work_lock);
         if (rc < 0)
             return rc;
     }
@@ -149,6 +156,8 @@ void bk_xfer__batch_add(struct bk_xfer__batch *b, const struct bk_xfer *x, size_
 void bk_xfer__batch_release(struct bk_xfer__batch *b)
 {
     rmworkdir(b->work);
+    if (b->work_lock >= 0)
+        close(b->work_lock);
     bk_strvec_clear(&b->paths);
     free(b->items);
     free(b->owner);

@@ -113,6 +113,7 @@ int bk_xfer_exit_status(const struct bk_xfer *x, int fail_on_cache_miss, int fai
  * directory removed by release), and the items handed to the mountio. */
 struct bk_xfer__batch {
     char *work;                    /* the temporary directory, or NULL */
+    int work_lock;                 /* holds it (bk_mkdtemp_held), or -1 */
     struct bk_strvec paths;        /* paths.v[i]: the archive of x->items[i] */
     struct bk_mountio_item *items; /* what the mountio gets */
     size_t *owner;                 /* items[j] is for x->items[owner[j]] */
