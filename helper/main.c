@@ -32,7 +32,7 @@
  * Tests only: BKCACHE_HELPER_PAUSE=POINT (unpack: half the members are
  * written; swap: the cache has started to change) makes the helper stop at
  * that point for up to 120 s, renamed "bkcache-paused" (/proc/PID/comm), so
- * a test can kill it, or its build, exactly there. bkcache passes the
+ * a test can kill it, or its build, exactly there (archive_pause.c). bkcache passes the
  * variable into transfer builds only when BKCACHE_TEST_HELPER_PAUSE is set
  * in its own environment; unset, nothing changes.
  *
@@ -54,7 +54,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -213,24 +212,10 @@ static int parse_args(int argc, char **argv, int want, struct args *a)
     return a->npos == want ? 0 : -1;
 }
 
-/* BKCACHE_HELPER_PAUSE (tests only, see the top of the file). */
-static void pause_at(const char *point, void *arg)
-{
-    const char *want = arg;
-    if (strcmp(point, want) != 0)
-        return;
-    prctl(PR_SET_NAME, "bkcache-paused", 0, 0, 0);
-    fprintf(stderr, "bkcache-helper: paused at %s\n", point);
-    for (int i = 0; i < 120; i++)
-        sleep(1);
-    prctl(PR_SET_NAME, "bkcache-helper", 0, 0, 0);
-}
-
 static int cmd_unpack(const struct args *a)
 {
     struct bk_unpack_opts uo = {0};
     struct bk_archive_stats st = {0};
-    const char *pause = getenv("BKCACHE_HELPER_PAUSE");
     int fd, rc, unfinished = bk_archive_unfinished(a->pos[1]);
 
     if (unfinished < 0)
@@ -259,10 +244,7 @@ static int cmd_unpack(const struct args *a)
     uo.expect_digest = a->expect_digest;
     uo.replace_contents = 1;
     uo.keep_owner = 1;
-    if (pause && *pause) {
-        uo.checkpoint = pause_at;
-        uo.checkpoint_arg = (void *)pause;
-    }
+    bk_archive_pause_from_env(&uo, "BKCACHE_HELPER_PAUSE"); /* tests only */
     rc = bk_archive_unpack(fd, a->pos[1], &uo, &st, NULL);
     close(fd);
     if (rc)

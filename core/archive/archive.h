@@ -80,6 +80,10 @@ struct bk_unpack_opts {
     int keep_owner;            /* restore uid/gid (default when running as root) */
 };
 
+/* Tests only: when the environment variable `var` names a checkpoint, make
+ * the unpack pause there (archive_pause.c); unset, `o` is left as it is. */
+void bk_archive_pause_from_env(struct bk_unpack_opts *o, const char *var);
+
 /* Pack the tree at `dir` into `out_fd`. Fills `st` (may be NULL).
  * When out_fd is a regular file (not O_APPEND), pack reads the tree once and
  * writes the manifest at the start last (pwrite), leaving the offset at the

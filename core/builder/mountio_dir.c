@@ -7,7 +7,11 @@
  * (nothing worth saving). inject unpacks a downloaded archive into it with
  * the archive code's verification and atomic swap; a directory that already
  * holds data is left alone (BK_ESKIPPED) unless --force, the same rule the
- * builder mountio follows, so restore never clobbers a warm cache.
+ * builder mountio follows, so restore never clobbers a warm cache. The swap
+ * is one rename, so a killed restore leaves the old directory whole, plus a
+ * ".NAME.bkcache-*" sibling that the next unpack there removes. Tests only:
+ * BKCACHE_TEST_HELPER_PAUSE stops the unpack at a named point, as it stops
+ * the helper in builder mode (core/archive/archive_pause.c).
  *
  * Per-item failures land in item->status with bk_error_msg() logged; the
  * batch itself only fails when DIR cannot be created.
@@ -111,6 +115,7 @@ static int inject_one(struct dir_io *io, struct bk_mountio_item *it)
         rc = bk_error_set(BK_ERR, "%s: %s", it->archive_path, strerror(errno));
         goto done;
     }
+    bk_archive_pause_from_env(&uo, "BKCACHE_TEST_HELPER_PAUSE"); /* tests only */
     rc = bk_archive_unpack(fd, dst, &uo, &it->stats, NULL);
     close(fd);
     if (rc < 0)

@@ -145,6 +145,39 @@ GITHUB_RUN_ID=42 GITHUB_RUN_ATTEMPT=3 "$BK" key -f "$df" >"$T/out" 2>"$T/err"
 has "saves:   bkcache-.*-gh42\.3\$" out
 has "run part gh42.3: from GITHUB_RUN_ID, GITHUB_RUN_ATTEMPT" out; ok
 
+# killed restores: the swap is one rename, so the target is still the old
+# version; the next run removes what the killed one left beside the target
+# and in $TMPDIR. BKCACHE_TEST_HELPER_PAUSE stops the unpack at the point
+# named (bkcache renames itself bkcache-paused there) so the kill lands there.
+K=$T/kill
+mkdir -p "$K/tmp"
+kc="-f $df --provider local --store $K/store --mount $first --key-extra kill"
+cp -r "$T/src/$first" "$K/old" && echo other >"$K/old/other-file"
+run 0 save $kc --dir "$T/src" --state "$K/s.json"
+krun() { env TMPDIR="$K/tmp" "$BK" restore $kc --dir "$K/dst" --state "$K/s.json" --force "$@"; }
+for point in unpack swap; do
+  rm -rf "$K/dst" && mkdir -p "$K/dst" && cp -r "$K/old" "$K/dst/$first"
+  (BKCACHE_TEST_HELPER_PAUSE=$point exec env TMPDIR="$K/tmp" "$BK" restore $kc --dir "$K/dst" \
+    --state "$K/s.json" --force >"$T/out" 2>"$T/err") &
+  pid=$!
+  i=0
+  while [ "$(cat /proc/$pid/comm 2>/dev/null)" != bkcache-paused ] && [ $i -lt 300 ]; do
+    sleep 0.1; i=$((i + 1))
+  done
+  [ $i -lt 300 ] || fail "restore never paused at $point"
+  kill -9 $pid
+  wait $pid 2>/dev/null
+  diff -r "$K/old" "$K/dst/$first" >/dev/null || fail "killed at $point: the target changed"
+  ls -A "$K/dst" | grep -q "^\.$first\.bkcache-" || fail "killed at $point: nothing left beside the target"
+  ls -A "$K/tmp" | grep -q "^bkcache-work-" || fail "killed at $point: nothing left in TMPDIR"
+  krun >"$T/out" 2>"$T/err" || fail "the restore after the kill at $point failed"
+  has "$first: restored" out
+  diff -r "$T/src/$first" "$K/dst/$first" >/dev/null || fail "after the kill at $point: not the new version"
+  [ "$(ls -A "$K/dst")" = "$first" ] || fail "after the kill at $point: leftovers beside the target"
+  [ -z "$(ls -A "$K/tmp")" ] || fail "after the kill at $point: leftovers in TMPDIR"
+  ok
+done
+
 # prune: least recently used first
 n_before=$("$BK" ls --provider local --store "$T/store" --json | grep -c '"key"')
 run 0 prune --provider local --store "$T/store" --keep 1
