@@ -132,7 +132,8 @@ int bk_xfer_cli_open(struct bk_options *o, enum bk_xfer_cli_mode mode, struct bk
         return 2;
     }
     if (rc < 0) {
-        c->store_error = bk_xstrdup(bk_error_msg());
+        char clean[1024]; /* it goes to stdout too (plan, the report): no secret in it */
+        c->store_error = bk_xstrdup(bk_log_redact(bk_error_msg(), clean, sizeof(clean)));
         c->x.store_error = c->store_error;
         if (mode != BK_XFER_CLI_PLAN)
             bk_warn("warning: the store is unavailable: %s", c->store_error);
