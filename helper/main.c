@@ -29,8 +29,9 @@
  * ".bkcache-unpack-*" and ".bkcache-old-*" directories); bkcache's own
  * ".bkcache-*" names never count as data and are never packed (archive.h).
  *
- * Tests only: BKCACHE_HELPER_PAUSE=POINT (unpack: half the members are
- * written; swap: the cache has started to change) makes the helper stop at
+ * Tests only: BKCACHE_HELPER_PAUSE=POINT (pack: the first member is
+ * written; unpack: half the members are written; swap: the cache has
+ * started to change) makes the helper stop at
  * that point for up to 120 s, renamed "bkcache-paused" (/proc/PID/comm), so
  * a test can kill it, or its build, exactly there (archive_pause.c). bkcache passes the
  * variable into transfer builds only when BKCACHE_TEST_HELPER_PAUSE is set
@@ -244,7 +245,7 @@ static int cmd_unpack(const struct args *a)
     uo.expect_digest = a->expect_digest;
     uo.replace_contents = 1;
     uo.keep_owner = 1;
-    bk_archive_pause_from_env(&uo, "BKCACHE_HELPER_PAUSE"); /* tests only */
+    bk_archive_pause_from_env(&uo.checkpoint, "BKCACHE_HELPER_PAUSE"); /* tests only */
     rc = bk_archive_unpack(fd, a->pos[1], &uo, &st, NULL);
     close(fd);
     if (rc)
@@ -277,6 +278,7 @@ static int cmd_pack(const struct args *a)
     if (fd < 0)
         return fail_errno(a->report, a->pos[1]);
     po.level = a->level;
+    bk_archive_pause_from_env(&po.checkpoint, "BKCACHE_HELPER_PAUSE"); /* tests only */
     rc = bk_archive_pack(a->pos[0], fd, &po, &st);
     if (close(fd) != 0 && rc == 0)
         rc = bk_error_set(BK_ERR, "%s: %s", a->pos[1], strerror(errno));

@@ -56,33 +56,39 @@ struct bk_archive_manifest {
     int level;
 };
 
+/* Tests only: called at named points of a pack or unpack, so that a test
+ * can stop the process exactly there (bk_archive_pause_from_env below).
+ * Points: "pack" (the first member is written), "unpack" (half the members
+ * are written), "swap" (the target has started to change). fn NULL: none. */
+struct bk_archive_checkpoint {
+    void (*fn)(const char *point, void *arg);
+    void *arg;
+};
+
 struct bk_pack_opts {
-    int level;            /* zstd level 1..19; 0 means 3 */
-    int threads;          /* zstd workers; 0 means the number of CPUs */
-    const char *key;      /* recorded in the manifest; may be NULL */
-    const char *identity; /* recorded in the manifest; may be NULL */
-    int write_behind;     /* the caller will fsync the output (a store keeps it):
-                             start its writeback every few MiB while packing, so
-                             the disk works alongside compression, not after it */
+    struct bk_archive_checkpoint checkpoint; /* tests only */
+    int level;                               /* zstd level 1..19; 0 means 3 */
+    int threads;                             /* zstd workers; 0 means the number of CPUs */
+    const char *key;                         /* recorded in the manifest; may be NULL */
+    const char *identity;                    /* recorded in the manifest; may be NULL */
+    int write_behind;                        /* the caller will fsync the output (a store keeps it):
+                                                start its writeback every few MiB while packing, so
+                                                the disk works alongside compression, not after it */
 };
 
 struct bk_unpack_opts {
-    /* Called at named points ("unpack": half the members written; "swap":
-     * the target has started to change), for tests that stop a process
-     * there (bkcache-helper's BKCACHE_HELPER_PAUSE). NULL in normal use. */
-    void (*checkpoint)(const char *point, void *arg);
-    void *checkpoint_arg;
-    int allow_special;         /* create device nodes and FIFOs instead of skipping */
-    const char *expect_digest; /* when set, the manifest's digest must equal it */
-    int replace_contents;      /* the target cannot be renamed (a mount point):
-                                  unpack into a hidden directory inside it, verify,
-                                  then replace the other contents with it */
-    int keep_owner;            /* restore uid/gid (default when running as root) */
+    struct bk_archive_checkpoint checkpoint; /* tests only */
+    int allow_special;                       /* create device nodes and FIFOs instead of skipping */
+    const char *expect_digest;               /* when set, the manifest's digest must equal it */
+    int replace_contents;                    /* the target cannot be renamed (a mount point):
+                                                unpack into a hidden directory inside it, verify,
+                                                then replace the other contents with it */
+    int keep_owner;                          /* restore uid/gid (default when running as root) */
 };
 
-/* Tests only: when the environment variable `var` names a checkpoint, make
- * the unpack pause there (archive_pause.c); unset, `o` is left as it is. */
-void bk_archive_pause_from_env(struct bk_unpack_opts *o, const char *var);
+/* Tests only: when the environment variable `var` names a point, make the
+ * pack or unpack pause there (archive_pause.c); unset, `cp` is left as is. */
+void bk_archive_pause_from_env(struct bk_archive_checkpoint *cp, const char *var);
 
 /* Pack the tree at `dir` into `out_fd`. Fills `st` (may be NULL).
  * When out_fd is a regular file (not O_APPEND), pack reads the tree once and

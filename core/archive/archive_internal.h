@@ -176,7 +176,7 @@ int bk_archive__rm_rf(const char *path);
 int bk_archive__mktemp_for(const char *dir, int inside, char **out, int *lock_fd);
 /* Make `tmp` become `dir`: atomically exchange when `dir` exists, then remove
  * the old contents. With `inside`, move tmp's entries up into dir instead,
- * removing the marker once done (archive_swap.c). o->checkpoint("swap") is
+ * removing the marker once done (archive_swap.c). o->checkpoint ("swap") is
  * called once the target has started to change (o may be NULL). */
 int bk_archive__swap_in(const char *tmp, const char *dir, int inside,
                         const struct bk_unpack_opts *o);

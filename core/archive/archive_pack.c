@@ -306,8 +306,11 @@ static int write_body(struct pack_ctx *c, struct pack_source *src, int out_fd,
     archive_write_set_bytes_per_block(c->a, 64 * 1024);
     archive_write_set_bytes_in_last_block(c->a, 1);
     rc = bk_archive__zstd_writer_open(c->a, out_fd, level, threads, opts->write_behind, &zw);
-    while (rc == BK_OK && (rc = source_next(src, &nd)) > 0)
+    for (int first = 1; rc == BK_OK && (rc = source_next(src, &nd)) > 0; first = 0) {
         rc = write_node(c, nd);
+        if (rc == BK_OK && first && opts->checkpoint.fn)
+            opts->checkpoint.fn("pack", opts->checkpoint.arg);
+    }
     if (rc == BK_OK && archive_write_close(c->a) != ARCHIVE_OK)
         rc = archive_fail(c, "finishing the archive");
     if (rc == BK_OK && bk_archive__zstd_writer_error(zw))

@@ -1,9 +1,9 @@
 /*
  * archive_pause.c - the tests' way of stopping an unpack at a named point.
  *
- * bk_archive_pause_from_env() fills an unpack's checkpoint from an
- * environment variable naming a point ("unpack" or "swap", see
- * struct bk_unpack_opts). At that point the process renames itself
+ * bk_archive_pause_from_env() fills a pack's or an unpack's checkpoint from
+ * an environment variable naming a point ("pack", "unpack" or "swap", see
+ * struct bk_archive_checkpoint). At that point the process renames itself
  * "bkcache-paused" (what /proc/PID/comm shows), says so on stderr and sleeps
  * for up to 120 s, so that a test can kill it, or what runs it, exactly
  * there. With the variable unset or empty nothing is set: normal runs never
@@ -31,11 +31,11 @@ static void pause_at(const char *point, void *arg)
     prctl(PR_SET_NAME, name, 0, 0, 0);
 }
 
-void bk_archive_pause_from_env(struct bk_unpack_opts *o, const char *var)
+void bk_archive_pause_from_env(struct bk_archive_checkpoint *cp, const char *var)
 {
     const char *point = getenv(var);
     if (!point || !*point)
         return;
-    o->checkpoint = pause_at;
-    o->checkpoint_arg = (void *)point;
+    cp->fn = pause_at;
+    cp->arg = (void *)point;
 }

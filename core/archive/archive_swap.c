@@ -240,8 +240,8 @@ static int move_entries(int from, int to, const char *shown, int skip_own,
             continue;
         if (renameat(from, de->d_name, to, de->d_name) != 0)
             rc = bk_error_set(BK_ERR, "%s/%s: cannot move: %s", shown, de->d_name, strerror(errno));
-        else if (first && o && o->checkpoint)
-            o->checkpoint("swap", o->checkpoint_arg);
+        else if (first && o && o->checkpoint.fn)
+            o->checkpoint.fn("swap", o->checkpoint.arg);
         first = 0;
     }
     if (d)
@@ -290,8 +290,8 @@ int bk_archive__swap_in(const char *tmp, const char *dir, int inside,
     struct stat st;
     if (inside)
         return move_up(tmp, dir, o);
-    if (o && o->checkpoint)
-        o->checkpoint("swap", o->checkpoint_arg);
+    if (o && o->checkpoint.fn)
+        o->checkpoint.fn("swap", o->checkpoint.arg);
     set_root_attrs(tmp, dir);
     if (lstat(dir, &st) != 0) {
         if (errno != ENOENT)

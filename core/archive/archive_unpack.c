@@ -425,10 +425,10 @@ static int unpack_entry(struct unpack_ctx *c, struct archive_entry *e)
     }
     bk_archive__digest_add(&c->d, &rec);
 out:
-    if (rc == BK_OK && c->opts->checkpoint && c->d.entries == (c->m->entries + 1) / 2) {
+    if (rc == BK_OK && c->opts->checkpoint.fn && c->d.entries == (c->m->entries + 1) / 2) {
         if (c->pool) /* half the members really on disk */
             rc = bk_archive__writers_wait(c->pool);
-        c->opts->checkpoint("unpack", c->opts->checkpoint_arg);
+        c->opts->checkpoint.fn("unpack", c->opts->checkpoint.arg);
     }
     free(target);
     free(path);

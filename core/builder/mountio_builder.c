@@ -216,7 +216,7 @@ static int batch_build(struct builder_io *io, struct batch *b, enum bk_gen_kind 
         }
     }
     go.force = io->opts.force;
-    if (kind == BK_GEN_INJECT && getenv("BKCACHE_TEST_HELPER_PAUSE")) { /* tests only */
+    if (kind != BK_GEN_REPAIR && getenv("BKCACHE_TEST_HELPER_PAUSE")) { /* tests only */
         go.pause_arg = 1;
         bk_strvec_pushf(&args, "BKCACHE_HELPER_PAUSE=%s", getenv("BKCACHE_TEST_HELPER_PAUSE"));
     }

@@ -10,7 +10,7 @@
  * builder mountio follows, so restore never clobbers a warm cache. The swap
  * is one rename, so a killed restore leaves the old directory whole, plus a
  * ".NAME.bkcache-*" sibling that the next unpack there removes. Tests only:
- * BKCACHE_TEST_HELPER_PAUSE stops the unpack at a named point, as it stops
+ * BKCACHE_TEST_HELPER_PAUSE stops the pack or unpack at a named point, as it stops
  * the helper in builder mode (core/archive/archive_pause.c).
  *
  * Per-item failures land in item->status with bk_error_msg() logged; the
@@ -76,6 +76,7 @@ static int extract_one(struct dir_io *io, struct bk_mountio_item *it)
         rc = bk_error_set(BK_ERR, "%s: %s", it->archive_path, strerror(errno));
         goto done;
     }
+    bk_archive_pause_from_env(&po.checkpoint, "BKCACHE_TEST_HELPER_PAUSE"); /* tests only */
     rc = bk_archive_pack(src, fd, &po, &it->stats);
     if (close(fd) != 0 && rc == BK_OK)
         rc = bk_error_set(BK_ERR, "%s: %s", it->archive_path, strerror(errno));
@@ -115,7 +116,7 @@ static int inject_one(struct dir_io *io, struct bk_mountio_item *it)
         rc = bk_error_set(BK_ERR, "%s: %s", it->archive_path, strerror(errno));
         goto done;
     }
-    bk_archive_pause_from_env(&uo, "BKCACHE_TEST_HELPER_PAUSE"); /* tests only */
+    bk_archive_pause_from_env(&uo.checkpoint, "BKCACHE_TEST_HELPER_PAUSE"); /* tests only */
     rc = bk_archive_unpack(fd, dst, &uo, &it->stats, NULL);
     close(fd);
     if (rc < 0)

@@ -9,6 +9,8 @@
 #   3. the BuildKit client's process group killed (SIGKILL) during the swap;
 #   4. bkcache asked to stop (SIGTERM) during the swap;
 #   5. bkcache killed (SIGKILL) during the swap.
+# A save cancelled (SIGTERM) while the helper packs (6) must cancel its build
+# and store nothing.
 # The kill lands exactly there: BKCACHE_TEST_HELPER_PAUSE makes the helper
 # stop at the named point and rename itself "bkcache-paused" (helper/main.c),
 # which this script looks for in /proc before it kills.
@@ -172,4 +174,23 @@ check '! grep -q ": saved" "$T/bk.out"' "SIGKILL: save stored the unfinished res
 pass "bkcache killed: a save refuses the half-replaced cache and says why"
 then_restore_and_save "bkcache killed during the swap" kill
 sees_old_new_or_empty "bkcache killed, then a plain restore"
+# 6: a save cancelled (SIGTERM) while the helper packs: its build is cancelled,
+# nothing is stored, the cache is untouched
+n_entries=$(ls "$T/store/entries" | wc -l)
+BKCACHE_TEST_HELPER_PAUSE=pack "$BK" save -f "$T/ctx/Dockerfile" --provider local \
+  --store "$T/store" --state "$T/none.json" --docker "${BK_DOCKER:-$DOCKER}" \
+  --key-extra cancelled >"$T/bk.out" 2>"$T/bk.err" &
+BKPID=$!
+HELPER=$(paused_helper) || { kill -9 $BKPID; fail "the helper never paused at pack"; }
+kill -TERM $BKPID
+wait $BKPID
+rc=$?
+check '[ $rc = 143 ]' "cancelled save: bkcache exited $rc, not by the signal"
+i=0
+while [ -n "$(cat /proc/$HELPER/comm 2>/dev/null)" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+check '[ -z "$(cat /proc/$HELPER/comm 2>/dev/null)" ]' "cancelled save: the transfer build still runs"
+check '[ "$(ls "$T/store/entries" | wc -l)" = "$n_entries" ]' "cancelled save: something was stored"
+ubuild || fail "the user's build after the cancelled save failed"
+cmp -s "$T/out/list" "$T/new" || fail "cancelled save: the cache changed"
+pass "a cancelled save cancels its build, stores nothing and leaves the cache as it was"
 e2e_done

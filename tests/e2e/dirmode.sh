@@ -178,6 +178,25 @@ for point in unpack swap; do
   ok
 done
 
+# a killed save: nothing is stored, and the next run removes its leftovers
+n_entries=$(ls "$K/store/entries" | wc -l)
+(BKCACHE_TEST_HELPER_PAUSE=pack exec env TMPDIR="$K/tmp" "$BK" save $kc --key-extra save \
+  --dir "$T/src" --state "$K/s2.json" >"$T/out" 2>"$T/err") &
+pid=$!
+i=0
+while [ "$(cat /proc/$pid/comm 2>/dev/null)" != bkcache-paused ] && [ $i -lt 300 ]; do
+  sleep 0.1; i=$((i + 1))
+done
+[ $i -lt 300 ] || fail "save never paused at pack"
+kill -9 $pid
+wait $pid 2>/dev/null
+ls -A "$K/tmp" | grep -q "^bkcache-work-" || fail "killed save: nothing left in TMPDIR"
+[ "$(ls "$K/store/entries" | wc -l)" = "$n_entries" ] || fail "killed save: something was stored"
+env TMPDIR="$K/tmp" "$BK" save $kc --key-extra save --dir "$T/src" --state "$K/s2.json" \
+  >"$T/out" 2>"$T/err" || fail "the save after the kill failed"
+has "$first: saved" out
+[ -z "$(ls -A "$K/tmp")" ] || fail "after the killed save: leftovers in TMPDIR"; ok
+
 # prune: least recently used first
 n_before=$("$BK" ls --provider local --store "$T/store" --json | grep -c '"key"')
 run 0 prune --provider local --store "$T/store" --keep 1

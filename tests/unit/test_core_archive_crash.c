@@ -86,8 +86,8 @@ static void unpack_killed_at(struct tu_dirs *f, const char *dir, int inside, con
         struct bk_unpack_opts o = {0};
         int fd = open(f->archive, O_RDONLY | O_CLOEXEC);
         o.replace_contents = inside;
-        o.checkpoint = kill_self;
-        o.checkpoint_arg = (void *)point;
+        o.checkpoint.fn = kill_self;
+        o.checkpoint.arg = (void *)point;
         bk_archive_unpack(fd, dir, &o, NULL, NULL);
         _exit(0); /* the checkpoint was never reached */
     }
