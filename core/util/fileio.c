@@ -266,46 +266,26 @@ int bk_rm_rf_at(int dfd, const char *name, const char *shown)
 
 int bk_mkdtemp_held(char *tmpl, int *lock_fd)
 {
-    /* Made and locked under a name no cleaner looks for ("_" before the
-     * base name), then renamed: a cleaner never sees it unlocked. */
-    char *slash = strrchr(tmpl, '/'), *base = slash ? slash + 1 : tmpl;
-    char *hidden = bk_xasprintf("%.*s_%s", (int)(base - tmpl), tmpl, base);
-    int rc = BK_OK;
+    size_t n = strlen(tmpl);
 
     *lock_fd = -1;
-    for (int attempt = 0; rc == BK_OK && attempt < 100; attempt++) {
-        size_t n = strlen(hidden);
-        memcpy(hidden + n - 6, "XXXXXX", 6);
-        if (!mkdtemp(hidden)) {
-            rc = bk_error_set(BK_ERR, "%s: cannot create a temporary directory: %s", tmpl,
-                              strerror(errno));
-            break;
-        }
-        *lock_fd = open(hidden, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (*lock_fd < 0 || flock(*lock_fd, LOCK_EX | LOCK_NB) != 0) {
-            rc = bk_error_set(BK_ERR, "%s: cannot lock: %s", hidden, strerror(errno));
-            break;
-        }
-        memcpy(tmpl + strlen(tmpl) - 6, hidden + n - 6, 6);
-        if (renameat2(AT_FDCWD, hidden, AT_FDCWD, tmpl, RENAME_NOREPLACE) == 0) {
-            free(hidden);
+    for (int attempt = 0; attempt < 100; attempt++) {
+        memcpy(tmpl + n - 6, "XXXXXX", 6);
+        if (!mkdtemp(tmpl))
+            return bk_error_set(BK_ERR, "%s: cannot create a temporary directory: %s", tmpl,
+                                strerror(errno));
+        *lock_fd = open(tmpl, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (*lock_fd >= 0 && flock(*lock_fd, LOCK_EX | LOCK_NB) == 0)
             return BK_OK;
-        }
-        if (errno != EEXIST)
-            rc = bk_error_set(BK_ERR, "%s: cannot create: %s", tmpl, strerror(errno));
-        rmdir(hidden);
-        close(*lock_fd);
+        /* A cleaner took it for a leftover in the moment between mkdtemp and
+         * flock, and removes it: try another name. */
+        if (*lock_fd >= 0)
+            close(*lock_fd);
         *lock_fd = -1;
+        if (errno != EWOULDBLOCK && errno != ENOENT)
+            return bk_error_set(BK_ERR, "%s: cannot lock: %s", tmpl, strerror(errno));
     }
-    if (*lock_fd >= 0) {
-        close(*lock_fd);
-        *lock_fd = -1;
-        rmdir(hidden);
-    }
-    if (rc == BK_OK)
-        rc = bk_error_set(BK_ERR, "%s: cannot create a temporary directory", tmpl);
-    free(hidden);
-    return rc;
+    return bk_error_set(BK_ERR, "%s: cannot create a temporary directory", tmpl);
 }
 
 int bk_remove_abandoned(const char *parent, const char *prefix)
