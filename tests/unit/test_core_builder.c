@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static const char *no_env(const char *name)
@@ -374,6 +376,90 @@ static void test_cache_export_verdict(void **state)
     assert_non_null(strstr(bk_error_msg(), "20.10.24"));
 }
 
+/* ---- a client dies with bkcache ---- */
+
+/* Fork a "bkcache" that runs a build with a fake client which records its
+ * pid and sleeps; return the fork's pid and the client's. The fork writes
+ * "rc=N cancelled=S" to g_dir/result when bk_builder_run returns. */
+static pid_t run_sleeping_client(pid_t *client)
+{
+    char *pidfile = bk_xasprintf("%s/client.pid", g_dir);
+    char *script =
+        bk_xasprintf("echo $$ >%s.tmp; mv %s.tmp %s; exec sleep 60", pidfile, pidfile, pidfile);
+    struct bk_builder_config cfg = {0};
+    struct bk_build_request req = {"ctx", "ctx/Dockerfile", NULL, NULL, NULL, NULL};
+    struct bk_strbuf sb = BK_STRBUF_INIT;
+    pid_t pid;
+
+    unlink(pidfile);
+    cfg.docker = fake_client("docker-sleeps", script);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int rc = bk_builder_run(&bk_builder_docker, &cfg, &req, NULL, NULL);
+        char *res = bk_xasprintf("%s/result", g_dir);
+        FILE *f = fopen(res, "w");
+        fprintf(f, "rc=%d cancelled=%d", rc, bk_builder_cancelled());
+        fclose(f);
+        _exit(0);
+    }
+    for (int i = 0; i < 200 && bk_strbuf_read_file(&sb, pidfile) != BK_OK; i++)
+        usleep(50000);
+    assert_true(sb.len > 0);
+    *client = (pid_t)atol(sb.buf);
+    bk_strbuf_release(&sb);
+    free(pidfile);
+    free(script);
+    free((char *)cfg.docker);
+    return pid;
+}
+
+/* Gone, or a zombie waiting for its new parent to reap it. */
+static int process_gone(pid_t pid)
+{
+    for (int i = 0; i < 100; i++) {
+        char *path = bk_xasprintf("/proc/%ld/stat", (long)pid), st[512] = "";
+        FILE *f = fopen(path, "r");
+        free(path);
+        if (!f)
+            return 1;
+        if (!fgets(st, sizeof(st), f))
+            st[0] = '\0';
+        fclose(f);
+        if (strstr(st, ") Z "))
+            return 1;
+        usleep(50000);
+    }
+    return 0;
+}
+
+static void test_client_dies_with_bkcache(void **state)
+{
+    pid_t client, bk = run_sleeping_client(&client);
+    int st;
+
+    kill(bk, SIGKILL);
+    assert_int_equal(waitpid(bk, &st, 0), bk);
+    assert_true(process_gone(client)); /* PR_SET_PDEATHSIG */
+}
+
+static void test_stop_signal_cancels_the_build(void **state)
+{
+    pid_t client, bk = run_sleeping_client(&client);
+    struct bk_strbuf res = BK_STRBUF_INIT;
+    char *path = bk_xasprintf("%s/result", g_dir);
+    int st;
+
+    kill(bk, SIGTERM); /* bkcache lives on, the build is cancelled */
+    assert_int_equal(waitpid(bk, &st, 0), bk);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_true(process_gone(client));
+    assert_int_equal(bk_strbuf_read_file(&res, path), BK_OK);
+    assert_string_equal(res.buf, "rc=-1 cancelled=15");
+    bk_strbuf_release(&res);
+    free(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -387,6 +473,8 @@ int main(void)
         cmocka_unit_test(test_probe_permission_denied),
         cmocka_unit_test(test_select_auto_and_run),
         cmocka_unit_test(test_run_with_sink),
+        cmocka_unit_test(test_client_dies_with_bkcache),
+        cmocka_unit_test(test_stop_signal_cancels_the_build),
     };
     return cmocka_run_group_tests_name("core/builder", tests, setup, teardown);
 }

@@ -57,6 +57,31 @@ static void test_inject(void **state)
     bk_strbuf_release(&sb);
 }
 
+/* After an interrupted restore: the helper's repair in each cache, with the
+ * cache's exact options; the tests-only pause ARG only when asked for. */
+static void test_repair_and_pause_arg(void **state)
+{
+    struct bk_gen_mount m[1] = {k_npm};
+    struct bk_gen_opts o = {0};
+    struct bk_strbuf sb = BK_STRBUF_INIT;
+
+    assert_int_equal(bk_gen_dockerfile(BK_GEN_REPAIR, m, 1, &o, &sb), BK_OK);
+    assert_string_equal(
+        sb.buf, "# bkcache: repair 1 cache mount (generated; safe to delete)\n"
+                "FROM scratch AS bkcache-transfer\n"
+                "ARG BKCACHE_NONCE\n"
+                "RUN --mount=type=bind,target=/.bkcache/ctx "
+                "--mount=type=cache,id=npm,target=/.bkcache/mount,sharing=locked,uid=1000,gid=1000,"
+                "mode=0700 [\"/.bkcache/ctx/bkcache-helper\", \"repair\", \"/.bkcache/mount\", "
+                "\"--report\", \"/.bkcache/out/0.json\"]\n");
+    assert_null(strstr(sb.buf, "BKCACHE_HELPER_PAUSE"));
+    bk_strbuf_reset(&sb);
+    o.pause_arg = 1;
+    assert_int_equal(bk_gen_dockerfile(BK_GEN_INJECT, m, 1, &o, &sb), BK_OK);
+    assert_non_null(strstr(sb.buf, "ARG BKCACHE_NONCE\nARG BKCACHE_HELPER_PAUSE\nRUN "));
+    bk_strbuf_release(&sb);
+}
+
 static void test_extract(void **state)
 {
     struct bk_gen_mount m[1] = {k_npm};
@@ -144,6 +169,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_inject),
         cmocka_unit_test(test_extract),
+        cmocka_unit_test(test_repair_and_pause_arg),
         cmocka_unit_test(test_appended_from_stage),
         cmocka_unit_test(test_refuses_unsafe_values),
     };
