@@ -70,13 +70,25 @@ paused_helper() {
   return 1
 }
 
+# lib.sh's bk CMD ARGS... in the background with the helper stopping at
+# POINT: bk_paused_at POINT CMD ARGS...; BKPID is bkcache's pid, SUB the
+# subshell's (wait for it: its status is bkcache's), HELPER the helper's
+bk_paused_at() {
+  point=$1
+  shift
+  (
+    export BKCACHE_TEST_HELPER_PAUSE="$point"
+    bk "$@"
+  ) &
+  SUB=$!
+  HELPER=$(paused_helper) || { kill -9 $SUB; fail "the helper never paused at $point"; }
+  BKPID=$(cat /proc/$SUB/task/*/children | awk '{print $1}')
+  check '[ -n "$BKPID" ] && grep -q bkcache /proc/$BKPID/comm' "bkcache is not running"
+}
+
 # restore --force of the new version in the background, stopped at $1
 restore_paused_at() {
-  BKCACHE_TEST_HELPER_PAUSE=$1 "$BK" restore -f "$T/ctx/Dockerfile" --provider local \
-    --store "$T/store" --state "$T/state.json" --docker "${BK_DOCKER:-$DOCKER}" --force \
-    --key-extra v >"$T/bk.out" 2>"$T/bk.err" &
-  BKPID=$!
-  HELPER=$(paused_helper) || { kill -9 $BKPID; fail "the helper never paused at $1"; }
+  bk_paused_at "$1" restore --force --key-extra v
 }
 
 # the user's build sees exactly one of: $T/old, $T/new, an empty cache
@@ -123,7 +135,7 @@ for point in unpack swap; do
   reset_old
   restore_paused_at $point
   kill -9 "$HELPER"
-  wait $BKPID
+  wait $SUB
   rc=$?
   check '[ $rc = 0 ]' "helper killed at $point: bkcache exited $rc (a cache failure must not fail the build)"
   check 'grep -q "crash-c" "$T/bk.err"' "helper killed at $point: bkcache did not report the failed restore"
@@ -137,7 +149,7 @@ restore_paused_at swap
 CLIENT=$(cat /proc/$BKPID/task/*/children | awk '{print $1}')
 check '[ -n "$CLIENT" ]' "bkcache has no client process"
 kill -9 "-$CLIENT"
-wait $BKPID
+wait $SUB
 rc=$?
 check '[ $rc = 0 ]' "client killed: bkcache exited $rc"
 check 'grep -q "emptied" "$T/bk.err"' "client killed: bkcache did not empty the half-replaced cache"
@@ -148,7 +160,7 @@ then_restore_and_save "client killed during the swap" client
 reset_old
 restore_paused_at swap
 kill -TERM $BKPID
-wait $BKPID
+wait $SUB
 rc=$?
 check '[ $rc = 143 ]' "SIGTERM: bkcache exited $rc, not by the signal"
 check '[ -z "$(cat /proc/$HELPER/comm 2>/dev/null)" ]' "SIGTERM: the helper still runs"
@@ -160,7 +172,7 @@ reset_old
 restore_paused_at swap
 CLIENT=$(cat /proc/$BKPID/task/*/children | awk '{print $1}')
 kill -9 $BKPID
-wait $BKPID 2>/dev/null
+wait $SUB 2>/dev/null
 i=0
 while [ -d "/proc/$CLIENT" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 check '[ ! -d "/proc/$CLIENT" ]' "SIGKILL: the client outlived bkcache"
@@ -177,13 +189,9 @@ sees_old_new_or_empty "bkcache killed, then a plain restore"
 # 6: a save cancelled (SIGTERM) while the helper packs: its build is cancelled,
 # nothing is stored, the cache is untouched
 n_entries=$(ls "$T/store/entries" | wc -l)
-BKCACHE_TEST_HELPER_PAUSE=pack "$BK" save -f "$T/ctx/Dockerfile" --provider local \
-  --store "$T/store" --state "$T/none.json" --docker "${BK_DOCKER:-$DOCKER}" \
-  --key-extra cancelled >"$T/bk.out" 2>"$T/bk.err" &
-BKPID=$!
-HELPER=$(paused_helper) || { kill -9 $BKPID; fail "the helper never paused at pack"; }
+bk_paused_at pack save --state "$T/none.json" --key-extra cancelled
 kill -TERM $BKPID
-wait $BKPID
+wait $SUB
 rc=$?
 check '[ $rc = 143 ]' "cancelled save: bkcache exited $rc, not by the signal"
 i=0
