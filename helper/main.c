@@ -222,7 +222,7 @@ static int cmd_unpack(const struct args *a)
     if (unfinished < 0)
         return fail(a->report, a->pos[1]);
     bk_archive_clean_leftovers(a->pos[1], 1); /* also when the cache is then skipped */
-    if (unfinished) /* a mix: replaced, whatever --skip-nonempty says */
+    if (unfinished)                           /* a mix: replaced, whatever --skip-nonempty says */
         fprintf(stderr, "bkcache-helper: %s: an earlier restore did not finish; replacing it\n",
                 a->pos[1]);
     if (a->skip_nonempty && !unfinished) {
