@@ -122,8 +122,8 @@ static int explain_conflict(struct github *g, const struct bk_upload *u, const c
         return bk_error_set(BK_ERR,
                             "github: key '%s' is reserved by a save that has not finished: a job "
                             "cancelled or killed while uploading leaves it reserved, so it cannot "
-                            "be saved and restores of it miss; save under another key (e.g. "
-                            "--key-extra with the run id)",
+                            "be saved and restores of it miss (later runs and re-runs save under "
+                            "keys of their own)",
                             u->key);
     return bk_error_set(BK_EEXISTS, "%s", msg);
 }
