@@ -1,5 +1,5 @@
 /*
- * builder_exec.c - running a BuildKit client and making sense of its failures.
+ * builder_exec.c - running a BuildKit client.
  *
  * bk_builder__exec() starts a client with fork and exec, reporting a missing
  * or non-executable client as BK_ENOTFOUND / BK_EDENIED (the child sends
@@ -14,10 +14,8 @@
  * long build shows its progress. bk_builder__exec_sink() gives stdout its own pipe, read by the
  * caller's sink (a build's exported tar stream), while a thread collects stderr.
  *
- * bk_builder__explain() turns the text of a failed client into the one-line
- * explanations users need: permission denied on the socket, daemon not
- * reachable, BuildKit not available (a client that needs buildx, a legacy
- * builder). The texts it looks for are the clients' own error messages.
+ * bk_builder__last_line() picks the line worth quoting from a client's
+ * output; core/builder/builder_explain.c says what a failure means.
  */
 #include "core/builder/builder.h"
 
@@ -306,35 +304,4 @@ void bk_builder__last_line(const char *text, char *line, size_t size)
         best_len = size - 1;
     memcpy(line, best, best_len);
     line[best_len] = '\0';
-}
-
-int bk_builder__explain(const char *driver, const char *what, const char *output)
-{
-    char line[301];
-
-    bk_builder__last_line(output, line, sizeof(line));
-    if (strstr(output, "buildx component is missing") ||
-        strstr(output, "'buildx' is not a docker command") ||
-        strstr(output, "unknown command: docker buildx"))
-        return bk_error_set(BK_ERR,
-                            "%s: BuildKit unavailable: this docker client builds with BuildKit "
-                            "only through the buildx component, which is missing (install "
-                            "docker-buildx, or pass --docker with another client)",
-                            driver);
-    if (strstr(output, "legacy builder is deprecated") || strstr(output, "BuildKit is disabled") ||
-        strstr(output, "buildkit not supported by daemon"))
-        return bk_error_set(BK_ERR, "%s: BuildKit unavailable: %s uses the legacy builder", driver,
-                            what);
-    if (strstr(output, "permission denied") || strstr(output, "Permission denied"))
-        return bk_error_set(BK_EDENIED,
-                            "%s: permission denied talking to the daemon (add the user to the "
-                            "docker group, or run as root): %s",
-                            driver, line);
-    if (strstr(output, "Cannot connect to the Docker daemon") ||
-        strstr(output, "Is the docker daemon running") || strstr(output, "error during connect") ||
-        strstr(output, "connection refused") || strstr(output, "no such file or directory") ||
-        strstr(output, "failed to dial") || strstr(output, "context deadline exceeded"))
-        return bk_error_set(BK_ERR, "%s: the daemon is unreachable (is it running?): %s", driver,
-                            line);
-    return bk_error_set(BK_ERR, "%s: %s failed: %s", driver, what, line[0] ? line : "no output");
 }

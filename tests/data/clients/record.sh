@@ -11,6 +11,7 @@
 #   buildx-version     docker buildx version
 #   buildx-inspect     docker buildx inspect (the current builder)
 #   down-*             the same with DOCKER_HOST at a socket nobody listens on
+#   tcpdown-version    docker version with DOCKER_HOST=tcp://127.0.0.1:9
 #   denied-*           the same as user nobody (the socket is root's)
 #   inactive-buildx-inspect   a docker-container builder never started
 #   build-*            DOCKER_BUILDKIT=1 docker build of a FROM scratch
@@ -53,6 +54,7 @@ rec buildx-version "$DOCKER" buildx version
 rec buildx-inspect "$DOCKER" buildx inspect
 rec down-version down "$DOCKER" $V
 rec down-buildx-inspect down "$DOCKER" buildx inspect
+rec tcpdown-version env DOCKER_HOST=tcp://127.0.0.1:9 "$DOCKER" $V
 mkdir -p "$tmp/ctx"
 rec down-build down env DOCKER_BUILDKIT=1 "$DOCKER" build --network=none -q "$tmp/ctx"
 orig_config=${DOCKER_CONFIG:-}
