@@ -2,10 +2,13 @@
  * builder.c - choosing a BuildKit driver and running a build; see builder.h.
  *
  * Selection: a driver named with --driver is probed alone and its failure is
- * the answer. "auto" probes buildx, docker and buildctl in that order and
- * takes the first that works; when none does, the most useful explanation
- * wins: a client that exists but cannot build (daemon down, permission,
- * no BuildKit) says more than "not found".
+ * the answer. "auto" does the same for a builder the user named otherwise
+ * (--buildkit-addr or BUILDKIT_HOST: buildctl; --builder or BUILDX_BUILDER:
+ * buildx): caches must go where the user's own build will look. With none
+ * named, it probes buildx, docker and buildctl in that order and takes the
+ * first that works; when none does, the most useful explanation wins: a
+ * client that exists but cannot build (daemon down, permission, no
+ * BuildKit, builder not running) says more than "not found".
  */
 #include "core/builder/builder.h"
 
@@ -23,41 +26,109 @@ const struct bk_builder_ops *const bk_builders[] = {
     NULL,
 };
 
-const char *bk_builder__getenv(const char *name)
+const char *bk_builder__env(const struct bk_builder_config *cfg, const char *name)
 {
-    return getenv(name);
+    const char *v = cfg->getenv ? cfg->getenv(name) : getenv(name);
+    return v && *v ? v : NULL;
 }
 
-int bk_builder_select(const char *name, const struct bk_builder_config *cfg,
-                      const struct bk_builder_ops **out)
+static const struct bk_builder_ops *by_name(const char *name)
 {
-    char first_err[512] = "";
-    int first_code = 0, rc;
+    for (const struct bk_builder_ops *const *b = bk_builders; *b; b++)
+        if (strcmp((*b)->name, name) == 0)
+            return *b;
+    return NULL;
+}
+
+/* Probe one driver the user asked for, by --driver or by naming its builder. */
+static int probe_named(const struct bk_builder_ops *ops, const struct bk_builder_config *cfg,
+                       const char *reason, const struct bk_builder_ops **out, char *why,
+                       size_t why_size)
+{
+    struct bk_builder_found found = {"", 0};
+    int rc = ops->probe(cfg, &found);
+
+    if (rc)
+        return rc;
+    *out = ops;
+    if (why)
+        snprintf(why, why_size, "%s%s%s", reason, found.detail[0] ? ": " : "", found.detail);
+    return BK_OK;
+}
+
+/* The builder the user named without --driver, with the reason; NULL: none. */
+static const struct bk_builder_ops *named_builder(const struct bk_builder_config *cfg, char *reason,
+                                                  size_t size)
+{
+    const char *v;
+
+    if (cfg->buildkit_addr && *cfg->buildkit_addr) {
+        snprintf(reason, size, "--buildkit-addr %s", cfg->buildkit_addr);
+        return &bk_builder_buildctl;
+    }
+    if (cfg->builder && *cfg->builder) {
+        snprintf(reason, size, "--builder %s", cfg->builder);
+        return &bk_builder_buildx;
+    }
+    if ((v = bk_builder__env(cfg, "BUILDKIT_HOST"))) {
+        snprintf(reason, size, "BUILDKIT_HOST=%s", v);
+        return &bk_builder_buildctl;
+    }
+    if ((v = bk_builder__env(cfg, "BUILDX_BUILDER"))) {
+        snprintf(reason, size, "BUILDX_BUILDER=%s", v);
+        return &bk_builder_buildx;
+    }
+    return NULL;
+}
+
+int bk_builder_choose(const char *name, const struct bk_builder_config *cfg,
+                      const struct bk_builder_ops **out, char *why, size_t why_size)
+{
+    char first_err[512] = "", reason[300];
+    int first_code = 0, rc, buildx_failed = 0;
+    const struct bk_builder_ops *named;
 
     *out = NULL;
+    if (why && why_size)
+        why[0] = '\0';
     if (name && *name && strcmp(name, "auto") != 0) {
-        for (const struct bk_builder_ops *const *b = bk_builders; *b; b++) {
-            if (strcmp((*b)->name, name) != 0)
-                continue;
-            rc = (*b)->probe(cfg);
-            if (rc)
-                return rc;
-            *out = *b;
-            return BK_OK;
-        }
+        named = by_name(name);
+        if (!named)
+            return bk_error_set(BK_EINVAL,
+                                "--driver: unknown driver '%s' (auto, buildx, docker, "
+                                "buildctl)",
+                                name);
+        snprintf(reason, sizeof(reason), "--driver %s", name);
+        return probe_named(named, cfg, reason, out, why, why_size);
+    }
+    if (cfg->buildkit_addr && *cfg->buildkit_addr && cfg->builder && *cfg->builder)
         return bk_error_set(BK_EINVAL,
-                            "--driver: unknown driver '%s' (auto, buildx, docker, "
-                            "buildctl)",
-                            name);
+                            "--builder %s (buildx) and --buildkit-addr %s (buildctl) name two "
+                            "different builders: pass one",
+                            cfg->builder, cfg->buildkit_addr);
+    named = named_builder(cfg, reason, sizeof(reason));
+    if (named) {
+        bk_debug("builder: %s names the %s driver", reason, named->name);
+        return probe_named(named, cfg, reason, out, why, why_size);
     }
     for (const struct bk_builder_ops *const *b = bk_builders; *b; b++) {
-        rc = (*b)->probe(cfg);
+        struct bk_builder_found found = {"", 0};
+        rc = (*b)->probe(cfg, &found);
+        if (rc == BK_OK && found.via_buildx && buildx_failed) {
+            /* docker build would use the very builder buildx just refused */
+            bk_debug("builder: docker: docker build is buildx here; not a second chance");
+            continue;
+        }
         if (rc == BK_OK) {
-            bk_debug("builder: using the %s driver", (*b)->name);
+            bk_debug("builder: using the %s driver (%s)", (*b)->name, found.detail);
             *out = *b;
+            if (why)
+                snprintf(why, why_size, "auto: %s", found.detail);
             return BK_OK;
         }
         bk_debug("builder: %s: %s", (*b)->name, bk_error_msg());
+        if (*b == &bk_builder_buildx && rc != BK_ENOTFOUND)
+            buildx_failed = 1;
         /* A missing client is expected (buildx absent where plain docker
          * works); remember the first real explanation, else the first
          * "not found". */
@@ -71,6 +142,12 @@ int bk_builder_select(const char *name, const struct bk_builder_config *cfg,
                             "no BuildKit client found: install docker (with BuildKit) or buildctl, "
                             "pass --docker PATH, or use --dir");
     return bk_error_set(first_code, "%s", first_err);
+}
+
+int bk_builder_select(const char *name, const struct bk_builder_config *cfg,
+                      const struct bk_builder_ops **out)
+{
+    return bk_builder_choose(name, cfg, out, NULL, 0);
 }
 
 int bk_builder_run(const struct bk_builder_ops *ops, const struct bk_builder_config *cfg,

@@ -41,12 +41,20 @@ struct bk_build_request {
     const char *platform;               /* "linux/amd64", or NULL */
 };
 
+/* What a successful probe found, for the one line that says why a driver
+ * was chosen. */
+struct bk_builder_found {
+    char detail[256]; /* e.g. "builder default (docker driver) is running" */
+    int via_buildx;   /* docker: this `docker build` is a buildx build (Docker 23+) */
+};
+
 struct bk_builder_ops {
     const char *name; /* "buildx", "docker", "buildctl" */
-    /* 0 when the driver can be used now. Otherwise BK_ENOTFOUND (no client),
-     * BK_EDENIED (permission), BK_ERR (daemon unreachable, BuildKit
-     * unavailable) with a one-line explanation in bk_error_msg(). */
-    int (*probe)(const struct bk_builder_config *cfg);
+    /* 0 when the driver can be used now, with `found` (may be NULL) filled.
+     * Otherwise BK_ENOTFOUND (no client), BK_EDENIED (permission), BK_ERR
+     * (daemon unreachable, BuildKit unavailable, builder not running) with a
+     * one-line explanation in bk_error_msg(). */
+    int (*probe)(const struct bk_builder_config *cfg, struct bk_builder_found *found);
     /* The argv and extra environment ("K=V") that run `req`. */
     int (*command)(const struct bk_builder_config *cfg, const struct bk_build_request *req,
                    struct bk_strvec *argv, struct bk_strvec *env);
@@ -77,7 +85,22 @@ int bk_builder__docker_cache_export(const struct bk_builder_config *cfg);
 /* NULL-terminated, in auto-selection order: buildx, docker, buildctl. */
 extern const struct bk_builder_ops *const bk_builders[];
 
-/* By name, or "auto"/NULL: the first whose probe() succeeds. */
+/*
+ * Choose the driver: by name, or for "auto"/NULL:
+ *   --buildkit-addr, else --builder, else $BUILDKIT_HOST, else $BUILDX_BUILDER
+ *   name the builder (buildctl, buildx, buildctl, buildx): that driver alone
+ *   is probed and its failure is the answer;
+ *   otherwise the first of buildx (a running builder), docker (the daemon's
+ *   BuildKit; skipped when `docker build` is itself buildx and buildx has
+ *   already failed) and buildctl whose probe succeeds.
+ * `why` (may be NULL) gets one line saying which and why, e.g. "auto:
+ * buildx builder default (docker driver) is running". BK_EINVAL for an
+ * unknown name or for both --builder and --buildkit-addr.
+ */
+int bk_builder_choose(const char *name, const struct bk_builder_config *cfg,
+                      const struct bk_builder_ops **out, char *why, size_t why_size);
+
+/* bk_builder_choose() without the reason. */
 int bk_builder_select(const char *name, const struct bk_builder_config *cfg,
                       const struct bk_builder_ops **out);
 
@@ -151,14 +174,15 @@ int bk_builder__exec_sink(const struct bk_strvec *argv, const struct bk_strvec *
  * 300 bytes, copied into `line` (size >= 301). */
 void bk_builder__last_line(const char *text, char *line, size_t size);
 
-/* Map a failed client's output to one of the one-line explanations:
- * permission denied (BK_EDENIED), daemon unreachable, BuildKit unavailable
- * (BK_ERR). `what` names the client ("docker", "buildctl"). Returns the
- * code with the message set. */
+/* Map a failed client's output to one of the one-line explanations
+ * (core/builder/builder_explain.c): permission denied (BK_EDENIED), daemon
+ * unreachable, BuildKit unavailable, else "<what> failed: <last line>"
+ * (BK_ERR). `driver` prefixes the message. Returns the code with the
+ * message set. */
 int bk_builder__explain(const char *driver, const char *what, const char *output);
 
-/* getenv(3) with a const-correct signature, the default of cfg->getenv. */
-const char *bk_builder__getenv(const char *name);
+/* cfg->getenv(name), else getenv(3); NULL for an unset or empty variable. */
+const char *bk_builder__env(const struct bk_builder_config *cfg, const char *name);
 
 /* The docker client (cfg->docker, else "docker") and the build options that
  * `docker build` and `docker buildx build` share, from --network=none to

@@ -12,17 +12,14 @@
 
 #include "core/util/error.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const char *buildctl_addr(const struct bk_builder_config *cfg)
 {
-    const char *(*get)(const char *) =
-        cfg->getenv ? cfg->getenv : (const char *(*)(const char *))getenv;
     const char *a = cfg->buildkit_addr;
-    if (!a || !*a)
-        a = get("BUILDKIT_HOST");
-    return a && *a ? a : NULL;
+    return a && *a ? a : bk_builder__env(cfg, "BUILDKIT_HOST");
 }
 
 static void push_client(const struct bk_builder_config *cfg, struct bk_strvec *argv)
@@ -35,7 +32,7 @@ static void push_client(const struct bk_builder_config *cfg, struct bk_strvec *a
     }
 }
 
-static int buildctl_probe(const struct bk_builder_config *cfg)
+static int buildctl_probe(const struct bk_builder_config *cfg, struct bk_builder_found *found)
 {
     struct bk_strvec argv = BK_STRVEC_INIT;
     struct bk_strbuf out = BK_STRBUF_INIT;
@@ -51,6 +48,9 @@ static int buildctl_probe(const struct bk_builder_config *cfg)
         rc = bk_error_set(BK_EDENIED, "buildctl: permission denied running '%s'", argv.v[0]);
     else if (rc == BK_OK && status != 0)
         rc = bk_builder__explain("buildctl", "buildctl debug workers", out.buf);
+    if (rc == BK_OK && found)
+        snprintf(found->detail, sizeof(found->detail), "buildkitd answers at %s",
+                 buildctl_addr(cfg) ? buildctl_addr(cfg) : "buildctl's default address");
     bk_strbuf_release(&out);
     bk_strvec_clear(&argv);
     return rc;

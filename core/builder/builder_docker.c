@@ -4,13 +4,17 @@
  *
  * Probe: `docker version` must reach the daemon, and `docker build --help`
  * with DOCKER_BUILDKIT=1 must not refuse (clients from 23.0 on delegate
- * BuildKit builds to the buildx component and fail without it). The build
- * options are shared with the buildx driver (bk_builder__docker_build_args).
+ * BuildKit builds to the buildx component and fail without it). When that
+ * help is buildx's ("docker buildx build"), `docker build` is a buildx build
+ * on the current builder: the probe says so (found->via_buildx), and auto
+ * does not try it after buildx itself failed. The build options are shared
+ * with the buildx driver (bk_builder__docker_build_args).
  */
 #include "core/builder/builder.h"
 
 #include "core/util/error.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,19 +80,31 @@ static int run_client(const struct bk_builder_config *cfg, const char *const *ar
     return rc;
 }
 
-static int docker_probe(const struct bk_builder_config *cfg)
+static int docker_probe(const struct bk_builder_config *cfg, struct bk_builder_found *found)
 {
     static const char *const version[] = {"version", "--format",
                                           "{{.Client.Version}}|{{.Server.Version}}", NULL};
     static const char *const help[] = {"build", "--help", NULL};
-    struct bk_strbuf out = BK_STRBUF_INIT;
-    int rc = run_client(cfg, version, "docker version", &out);
+    struct bk_strbuf out = BK_STRBUF_INIT, helptext = BK_STRBUF_INIT;
+    int rc = run_client(cfg, version, "docker version", &out), via_buildx = 0;
+    const char *bar = strchr(out.buf, '|');
 
     /* Clients from 23.0 on hand BuildKit builds to the buildx component
      * and refuse without it: ask them; older clients build themselves. */
-    if (rc == BK_OK && atoi(out.buf) >= 23)
-        rc = run_client(cfg, help, "docker build", NULL);
+    if (rc == BK_OK && atoi(out.buf) >= 23) {
+        rc = run_client(cfg, help, "docker build", &helptext);
+        via_buildx = rc == BK_OK && strstr(helptext.buf, "docker buildx build") != NULL;
+    }
+    if (rc == BK_OK && found) {
+        found->via_buildx = via_buildx;
+        snprintf(found->detail, sizeof(found->detail),
+                 via_buildx ? "docker %.*s: docker build is a buildx build (daemon %.*s)"
+                            : "docker %.*s builds with the daemon's BuildKit (daemon %.*s)",
+                 bar ? (int)(bar - out.buf) : 0, out.buf, bar ? (int)strcspn(bar + 1, "\n") : 0,
+                 bar ? bar + 1 : "");
+    }
     bk_strbuf_release(&out);
+    bk_strbuf_release(&helptext);
     return rc;
 }
 

@@ -4,7 +4,7 @@
  *
  * --driver (auto|buildx|docker|buildctl), --builder, --docker and
  * --buildkit-addr fill the builder configuration; the driver is probed
- * (bk_builder_select) and the mountio gets the user's
+ * (bk_builder_choose, which also says why) and the mountio gets the user's
  * Dockerfile, context, build arguments and platform, which it needs for from= stages.
  */
 #include "core/builder/builder.h"
@@ -66,22 +66,21 @@ int bk_builder_mountio_open(const struct bk_options *o, struct bk_mountio **out,
     struct bk_mountio_builder_config mc = {0};
     struct bk_mountio_opts mo = {0};
     const struct bk_builder_ops *ops = NULL;
-    char *dfdir = NULL;
+    char *dfdir = NULL, why[600];
     int rc;
 
     bc.docker = o->docker;
     bc.builder = o->builder;
     bc.buildkit_addr = o->buildkit_addr;
     *desc = NULL;
-    rc = bk_builder_select(o->driver, &bc, &ops);
+    rc = bk_builder_choose(o->driver, &bc, &ops, why, sizeof(why));
     if (rc == BK_EINVAL)
         return rc; /* a bad --driver */
     if (rc) {
         *desc = bk_xasprintf("none (%s)", bk_error_msg());
         return out ? open_unavailable(rc, out) : BK_OK;
     }
-    *desc = bk_xasprintf("builder %s%s%s", ops->name, o->builder ? " " : "",
-                         o->builder ? o->builder : "");
+    *desc = bk_xasprintf("builder %s (%s)", ops->name, why);
     if (!out)
         return BK_OK;
     if (!o->context && o->file && strcmp(o->file, "-") != 0) {

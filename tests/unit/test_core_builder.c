@@ -186,7 +186,7 @@ static void test_probe_missing_client(void **state)
     cfg.docker = "/nonexistent/docker";
     cfg.buildctl = "/nonexistent/buildctl";
     cfg.getenv = no_env;
-    assert_int_equal(bk_builder_docker.probe(&cfg), BK_ENOTFOUND);
+    assert_int_equal(bk_builder_docker.probe(&cfg, NULL), BK_ENOTFOUND);
     assert_non_null(strstr(bk_error_msg(), "no docker client '/nonexistent/docker'"));
     assert_int_equal(bk_builder_select("auto", &cfg, &ops), BK_ENOTFOUND);
     assert_null(ops);
@@ -260,7 +260,7 @@ static void test_probe_permission_denied(void **state)
     FILE *f = fopen(path, "w");
     fclose(f);
     cfg.docker = path;
-    assert_int_equal(bk_builder_docker.probe(&cfg), BK_EDENIED);
+    assert_int_equal(bk_builder_docker.probe(&cfg, NULL), BK_EDENIED);
     free(path);
 }
 
