@@ -116,6 +116,12 @@ struct bk_mountio;
  * mountio fails every batch with that explanation (so the caller reports
  * it per cache); BK_EINVAL only for an unknown --driver. With out == NULL
  * (plan) only probe and describe. */
+/* The store's identity for the state file: "<provider>-<16 hex>", the hash
+ * covering the provider, --store (a directory by its real path) and the
+ * --store-opt words. `s` may be NULL (the store did not open). Caller frees. */
+struct bk_store;
+char *bk_store_identity_cli(const struct bk_options *o, const struct bk_store *s);
+
 int bk_builder_mountio_open(const struct bk_options *o, struct bk_mountio **out, char **desc);
 
 /* Can the user's build, through the builder these options choose, export a

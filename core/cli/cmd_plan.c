@@ -73,8 +73,8 @@ static void plan_one(struct bk_xfer_cli *c, const struct bk_state *st,
         (bk_store_caps(c->x.store) & BK_CAP_IMMUTABLE_KEYS))
         r->save = bk_xasprintf("skip: the store already holds %s and its keys are immutable",
                                it->save_key);
-    else if (se && se->key && strcmp(se->key, it->key) == 0 && se->matched_key && se->digest &&
-             bk_key_same_cache(it->key, se->matched_key))
+    else if (bk_state_same_store(se, c->x.store_id) && se->key && strcmp(se->key, it->key) == 0 &&
+             se->matched_key && se->digest && bk_key_same_cache(it->key, se->matched_key))
         r->save = bk_xasprintf("upload %s unless its digest is still %.12s (restored from %s)",
                                it->save_key, se->digest, se->matched_key);
     else

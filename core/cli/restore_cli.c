@@ -141,6 +141,8 @@ int bk_xfer_cli_open(struct bk_options *o, enum bk_xfer_cli_mode mode, struct bk
     c->state_path =
         o->state ? bk_xstrdup(o->state) : bk_state_default_path(o->file, o->target, NULL);
     c->x.state_path = c->state_path;
+    c->store_id = bk_store_identity_cli(o, c->x.store);
+    c->x.store_id = c->store_id;
     c->x.lookup_only = o->lookup_only;
     c->x.keep_runs = o->keep_per_key >= 0 ? o->keep_per_key : BK_KEEP_PER_KEY_DEFAULT;
     if (o->layers && open_layers(o, mode, c) < 0) {
@@ -160,6 +162,7 @@ void bk_xfer_cli_close(struct bk_xfer_cli *c)
     if (c->x.layers)
         bk_layers_release(&c->layers);
     free(c->state_path);
+    free(c->store_id);
     free(c->store_error);
     free(c->mountio_desc);
     memset(c, 0, sizeof(*c));

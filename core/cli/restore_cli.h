@@ -29,6 +29,7 @@ struct bk_xfer_cli {
     const struct bk_keyset *keys;    /* borrowed from project */
     struct bk_xfer x;                /* items, store, mountio (NULL for plan), state path */
     char *state_path;
+    char *store_id; /* x.store_id points here */
     char *store_error;
     char *mountio_desc;      /* "dir DIR", ... */
     struct bk_layers layers; /* with --layers: x.layers points here */

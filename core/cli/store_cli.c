@@ -1,9 +1,16 @@
 /*
- * store_cli.c - open the store from the command-line options; see cli.h.
+ * store_cli.c - open the store from the command-line options, and name it
+ * for the state file (two stores must never share an entry); see cli.h.
  */
 #include "core/cli/cli.h"
 
 #include "core/store/store.h"
+#include "core/util/strbuf.h"
+
+#include <limits.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 int bk_store_open_cli(const struct bk_options *o, int read_only, struct bk_store **out)
 {
@@ -16,4 +23,28 @@ int bk_store_open_cli(const struct bk_options *o, int read_only, struct bk_store
         .delay_ms = -1,
     };
     return bk_store_open(&so, out);
+}
+
+char *bk_store_identity_cli(const struct bk_options *o, const struct bk_store *s)
+{
+    struct bk_strbuf id = BK_STRBUF_INIT;
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    char real[PATH_MAX], hex[17];
+    const char *provider = s                             ? bk_store_name(s)
+                           : o->provider && *o->provider ? o->provider
+                                                         : "auto";
+
+    bk_strbuf_addf(&id, "%s\n", provider);
+    if (o->store && realpath(o->store, real))
+        bk_strbuf_addf(&id, "%s\n", real);
+    else
+        bk_strbuf_addf(&id, "%s\n", o->store ? o->store : "");
+    for (size_t i = 0; i < o->store_opts.n; i++)
+        bk_strbuf_addf(&id, "%s\n", o->store_opts.v[i]);
+    EVP_Digest(id.buf, id.len, md, &n, EVP_sha256(), NULL);
+    for (unsigned int i = 0; i < 8; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    bk_strbuf_release(&id);
+    return bk_xasprintf("%s-%s", provider, hex);
 }

@@ -236,6 +236,7 @@ static void write_state(const struct bk_xfer *x)
         int restored = strcmp(it->action, "restored") == 0;
         bk_state_set(&st, it->identity->name, it->key, it->matched_key, bk_hit_name(it->hit),
                      restored && it->digest[0] ? it->digest : NULL);
+        bk_state_set_store(&st, it->identity->name, x->store_id);
     }
     if (bk_state_save(x->state_path, &st) < 0)
         bk_warn("warning: %s", bk_error_msg());

@@ -74,6 +74,7 @@ struct bk_xfer {
     const char *store_error;
     struct bk_mountio *io;
     const char *state_path; /* NULL: no state file */
+    const char *store_id;   /* the store's identity in the state file, or NULL */
     const char *tmpdir;     /* NULL: $TMPDIR, else /tmp */
     int lookup_only;        /* restore: stop after the lookup */
     long keep_runs;         /* save: runs of a key kept after an upload (store permitting);

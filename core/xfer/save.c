@@ -4,7 +4,7 @@
  * Order per item: skip early when an immutable store already holds the
  * save key (this run saved it already; no packing needed), else pack in
  * one extract batch, skip when the state file says restore put a run of
- * this key in place with the same digest, else upload under the save key
+ * this key in place, from this same store, with the same digest, else upload under the save key
  * ("<key>-<run part>", so a changed cache is stored again even where keys
  * are immutable), then trim: where the store can list and delete, runs of
  * the key beyond the keep_runs newest are removed (bk_prune_select_runs).
@@ -46,13 +46,15 @@ static int already_stored(struct bk_xfer *x, struct bk_xfer_item *it)
     return 1;
 }
 
-/* 1 when the state file shows a run of this key restored with this digest. */
-static int unchanged(const struct bk_state *st, struct bk_xfer_item *it)
+/* 1 when the state file shows a run of this key restored with this digest
+ * from this store. */
+static int unchanged(const struct bk_xfer *x, const struct bk_state *st, struct bk_xfer_item *it)
 {
     const struct bk_state_entry *e = bk_state_find(st, it->identity->name);
 
-    if (!e || !e->key || !e->matched_key || !e->digest || strcmp(e->key, it->key) != 0 ||
-        !bk_key_same_cache(it->key, e->matched_key) || strcmp(e->digest, it->digest) != 0)
+    if (!bk_state_same_store(e, x->store_id) || !e->key || !e->matched_key || !e->digest ||
+        strcmp(e->key, it->key) != 0 || !bk_key_same_cache(it->key, e->matched_key) ||
+        strcmp(e->digest, it->digest) != 0)
         return 0;
     it->action = "unchanged";
     it->reason =
@@ -133,11 +135,12 @@ static void upload_one(struct bk_xfer *x, struct bk_xfer_item *it, const char *p
     }
 }
 
-static void record_hit(const struct bk_state *st, struct bk_xfer_item *it)
+/* The hit restore had, when it restored from this store. */
+static void record_hit(const struct bk_xfer *x, const struct bk_state *st, struct bk_xfer_item *it)
 {
     const struct bk_state_entry *e = bk_state_find(st, it->identity->name);
 
-    if (!e || !e->hit || !e->key || strcmp(e->key, it->key) != 0)
+    if (!bk_state_same_store(e, x->store_id) || !e->hit || !e->key || strcmp(e->key, it->key) != 0)
         return;
     it->hit = strcmp(e->hit, "exact") == 0     ? BK_HIT_EXACT
               : strcmp(e->hit, "partial") == 0 ? BK_HIT_PARTIAL
@@ -160,7 +163,7 @@ int bk_save_run(struct bk_xfer *x)
         goto done;
     for (size_t i = 0; i < x->n; i++) {
         struct bk_xfer_item *it = &x->items[i];
-        record_hit(&st, it);
+        record_hit(x, &st, it);
         t0 = bk_xfer__now();
         if (!already_stored(x, it))
             bk_xfer__batch_add(&b, x, i);
@@ -191,7 +194,7 @@ int bk_save_run(struct bk_xfer *x)
         it->files = mi->stats.files;
         it->bytes = mi->stats.archive_bytes;
         memcpy(it->digest, mi->stats.digest, sizeof(it->digest));
-        if (unchanged(&st, it))
+        if (unchanged(x, &st, it))
             continue;
         t0 = bk_xfer__now();
         upload_one(x, it, b.paths.v[b.owner[j]]);

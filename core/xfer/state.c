@@ -151,6 +151,9 @@ int bk_state_load(const char *path, struct bk_state *st)
         hit = str_or_null(it, "hit");
         digest = str_or_null(it, "digest");
         bk_state_set(st, it->string, key, matched, hit, digest);
+        free(digest);
+        digest = str_or_null(it, "store");
+        bk_state_set_store(st, it->string, digest);
         free(key);
         free(matched);
         free(hit);
@@ -197,6 +200,8 @@ int bk_state_save(const char *path, const struct bk_state *st)
         add_str(o, "matched_key", e->matched_key);
         add_str(o, "hit", e->hit);
         add_str(o, "digest", e->digest);
+        if (e->store)
+            cJSON_AddStringToObject(o, "store", e->store);
         cJSON_AddItemToObject(ids, e->name, o);
     }
     cJSON_AddItemToObject(doc, "identities", ids);
@@ -231,6 +236,7 @@ static void entry_release(struct bk_state_entry *e)
     free(e->matched_key);
     free(e->hit);
     free(e->digest);
+    free(e->store);
 }
 
 void bk_state_set(struct bk_state *st, const char *name, const char *key, const char *matched_key,
@@ -249,6 +255,24 @@ void bk_state_set(struct bk_state *st, const char *name, const char *key, const 
     e->matched_key = dup_or_null(matched_key);
     e->hit = dup_or_null(hit);
     e->digest = dup_or_null(digest);
+    e->store = NULL;
+}
+
+void bk_state_set_store(struct bk_state *st, const char *name, const char *store)
+{
+    struct bk_state_entry *e = (struct bk_state_entry *)bk_state_find(st, name);
+
+    if (!e) {
+        bk_state_set(st, name, NULL, NULL, NULL, NULL);
+        e = &st->v[st->n - 1];
+    }
+    free(e->store);
+    e->store = dup_or_null(store);
+}
+
+int bk_state_same_store(const struct bk_state_entry *e, const char *store)
+{
+    return e && e->store && store && strcmp(e->store, store) == 0;
 }
 
 void bk_state_release(struct bk_state *st)

@@ -14,7 +14,11 @@
  *
  * Format (JSON): {"version": 1, "identities": {"<name>": {"key": ...,
  * "matched_key": ... or null, "hit": "exact"|"partial"|"miss",
- * "digest": ... or null}}}. Written atomically (temporary file + rename).
+ * "digest": ... or null, "store": ...}}}. Written atomically (temporary
+ * file + rename). "store" is the identity of the store restore read
+ * (bk_store_identity_cli: provider and a hash of its location); save trusts
+ * an entry only for that same store, so a save into another store uploads.
+ * An entry without it (written before it existed) matches no store.
  *
  * Ownership: struct bk_state owns its entries; bk_state_release() frees them.
  */
@@ -29,6 +33,7 @@ struct bk_state_entry {
     char *matched_key; /* the key it restored, or NULL on a miss */
     char *hit;         /* "exact", "partial", "miss" */
     char *digest;      /* content digest of the restored tree, or NULL */
+    char *store;       /* identity of the store it came from, or NULL */
 };
 
 struct bk_state {
@@ -62,6 +67,12 @@ const struct bk_state_entry *bk_state_find(const struct bk_state *st, const char
 /* Add or replace the entry for `name`; NULL strings are stored as NULL. */
 void bk_state_set(struct bk_state *st, const char *name, const char *key, const char *matched_key,
                   const char *hit, const char *digest);
+
+/* Record the store of `name`'s entry (added first when missing). */
+void bk_state_set_store(struct bk_state *st, const char *name, const char *store);
+
+/* 1 when `e` was recorded for the store `store` (both non-NULL, equal). */
+int bk_state_same_store(const struct bk_state_entry *e, const char *store);
 
 void bk_state_release(struct bk_state *st);
 

@@ -79,6 +79,15 @@ has "$first: skipped" out; ok
 run 0 save $common --dir "$T/dst" --state "$T/s2.json"
 has "$first: unchanged" out
 has "same digest" out; ok
+
+# the state is per store: the same state into a new, empty store uploads
+# everything and claims no hit there
+run 0 save -f $df --provider local --store "$T/store-b" --dir "$T/dst" --state "$T/s2.json"
+has "$first: saved" out
+has "$second: saved" out
+! grep -q "exact hit" "$T/out" || fail "save into another store reported restore's exact hit"
+[ "$(find "$T/store-b" -name '*.tar.zst' | wc -l)" -ge 2 ] || fail "the new store is empty"
+grep -q '"store":	"local-' "$T/s2.json" || fail "the state file does not name the store"; ok
 echo changed >"$T/dst/$first/new-file"
 run 0 save $common --dir "$T/dst" --state "$T/s2.json"
 has "$first: saved" out

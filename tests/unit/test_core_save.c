@@ -83,6 +83,40 @@ static void test_save_skips_when_unchanged(void **state)
     assert_string_equal(fake_get("bk-go-build-k1")->data, ZST "go-v2");
 }
 
+/* The state is per store: after a restore from one store, a save into
+ * another uploads everything and reports no hit of its own; an entry from
+ * a state file without the store (older bkcache) counts for no store. */
+static void test_save_into_another_store_uploads(void **state)
+{
+    struct xfer_fixture *c = *state;
+    struct bk_state st = BK_STATE_INIT;
+
+    fake_put("bk-go-build-k1", ZST "go-v1", 1);
+    fake_put("bk-apt-k1", ZST "apt-v1", 1);
+    assert_int_equal(bk_restore_run(&c->x), BK_OK);
+    assert_int_equal(bk_state_load(c->x.state_path, &st), BK_OK);
+    assert_string_equal(bk_state_find(&st, "go-build")->store, "fake-0123456789abcdef");
+
+    c->x.store_id = "fake-fedcba9876543210"; /* the same data, another store */
+    xfer_fixture_reset_items(c);
+    assert_int_equal(bk_save_run(&c->x), BK_OK);
+    assert_string_equal(c->x.items[0].action, "saved");
+    assert_string_equal(c->x.items[1].action, "saved");
+    assert_int_equal(c->x.items[0].hit, BK_HIT_NONE); /* no hit of this store */
+    assert_int_equal(fake_store.calls[BK_STORE_UPLOAD], 2);
+
+    /* the state file of an older bkcache: no "store" */
+    bk_state_set_store(&st, "go-build", NULL);
+    bk_state_set_store(&st, "apt", NULL);
+    assert_int_equal(bk_state_save(c->x.state_path, &st), BK_OK);
+    c->x.store_id = "fake-0123456789abcdef";
+    xfer_fixture_reset_items(c);
+    assert_int_equal(bk_save_run(&c->x), BK_OK);
+    assert_string_equal(c->x.items[0].action, "saved");
+    assert_int_equal(fake_store.calls[BK_STORE_UPLOAD], 4);
+    bk_state_release(&st);
+}
+
 static void test_immutable_store_holding_the_key(void **state)
 {
     struct xfer_fixture *c = *state;
@@ -270,6 +304,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_save_uploads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_save_skips_when_unchanged, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_save_into_another_store_uploads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_immutable_store_holding_the_key, setup_immutable,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_empty_cache_is_not_saved, setup, teardown),

@@ -72,7 +72,9 @@ static void test_roundtrip(void **state)
     assert_int_equal(st.n, 0);
     bk_state_set(&st, "go-build", "k-1", "k-0", "partial", "abc");
     bk_state_set(&st, "apt", "a-1", NULL, "miss", NULL);
+    bk_state_set_store(&st, "go-build", "local-00112233aabbccdd");
     bk_state_set(&st, "go-build", "k-1", "k-1", "exact", "def"); /* replace */
+    bk_state_set_store(&st, "go-build", "local-44556677aabbccdd");
     assert_int_equal(st.n, 2);
     assert_int_equal(bk_state_save(path, &st), BK_OK);
     bk_state_release(&st);
@@ -85,7 +87,13 @@ static void test_roundtrip(void **state)
     assert_string_equal(e->matched_key, "k-1");
     assert_string_equal(e->hit, "exact");
     assert_string_equal(e->digest, "def");
+    assert_string_equal(e->store, "local-44556677aabbccdd");
+    assert_true(bk_state_same_store(e, "local-44556677aabbccdd"));
+    assert_false(bk_state_same_store(e, "local-00112233aabbccdd"));
+    assert_false(bk_state_same_store(e, NULL));
     e = bk_state_find(&st, "apt");
+    assert_null(e->store); /* none recorded: no store's */
+    assert_false(bk_state_same_store(e, "local-44556677aabbccdd"));
     assert_null(e->matched_key);
     assert_null(e->digest);
     assert_string_equal(e->hit, "miss");

@@ -406,6 +406,7 @@ struct xfer_fixture *xfer_fixture_new(unsigned caps, const char *go_key, const c
     c->x.store = fake_open(2);
     c->x.io = fake_io_create();
     c->x.state_path = c->state;
+    c->x.store_id = "fake-0123456789abcdef";
     c->x.tmpdir = c->dir;
     xfer_fixture_reset_items(c);
     return c;
