@@ -100,6 +100,8 @@ clean:
 -include $(LIB_OBJ:.o=.d) $(BUILD)/core/main.d
 
 # ---- benchmarks: each tests/bench/bench_<area>.sh prints its own table ----
+# (BENCH_SKIP: scripts a mk/*.mk runs itself, e.g. the builder bench on two stacks)
 bench: all
 	@for b in tests/bench/bench_*.sh; do [ -f "$$b" ] || continue; \
+	  case " $(BENCH_SKIP) " in *" $$(basename $$b) "*) continue;; esac; \
 	  echo "== $$b"; BKCACHE=$(CURDIR)/bkcache bash "$$b" || exit 1; done

@@ -16,6 +16,8 @@
 #                -H unix://$STATE/docker.sock --data-root --exec-root
 #                --pidfile --iptables=false --ip-masq=false --bridge=none
 #              daemon.json {"features":{"containerd-snapshotter":true}}
+#              (DOCKER26_STORE=overlay2: the classic overlay2 graph driver
+#              instead of the containerd image store)
 #            and print the variables a shell needs to use it:
 #              export DOCKER_HOST=unix://$STATE/docker.sock
 #              export DOCKER_CONFIG=$STATE/config  (cli-plugins: buildx, compose)
@@ -126,7 +128,14 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 [plugins."io.containerd.internal.v1.opt"]
   path = "$STATE/containerd/opt"
 EOF
-  echo '{"features":{"containerd-snapshotter":true}}' >"$STATE/daemon.json"
+  case ${DOCKER26_STORE:-containerd} in
+  containerd) echo '{"features":{"containerd-snapshotter":true}}' >"$STATE/daemon.json" ;;
+  overlay2) echo '{"storage-driver":"overlay2"}' >"$STATE/daemon.json" ;;
+  *)
+    say "DOCKER26_STORE: containerd or overlay2, not '$DOCKER26_STORE'"
+    return 1
+    ;;
+  esac
 
   # The daemons outlive this script (setsid) and get none of its other file
   # descriptors: an inherited `flock` lock would be held for as long as
@@ -150,7 +159,8 @@ EOF
     return 1
   }
   say "started dockerd $(with_env docker version --format '{{.Server.Version}}' 2>/dev/null)" \
-    "(pid $(cat "$STATE/dockerd.started"), containerd image store) on unix://$STATE/docker.sock"
+    "(pid $(cat "$STATE/dockerd.started"), ${DOCKER26_STORE:-containerd} image store)" \
+    "on unix://$STATE/docker.sock"
   exports
 }
 

@@ -30,7 +30,9 @@
 #
 # Environment: BKCACHE (default ./bkcache), BENCH_SCALE (default 1),
 # BENCH_RUNS, BENCH_DIR (kept when given), DOCKER (default /usr/bin/docker),
-# BENCH_SETTLE.
+# BENCH_SETTLE. `make bench` runs it on Docker 20.10 and on Docker 26 +
+# buildx (mk/bench.mk); DOCKER_HOST and DOCKER_CONFIG pick the daemon and
+# the buildx plugin as for any docker client.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 BK=${BKCACHE:-./bkcache}
@@ -159,6 +161,8 @@ s_bare=$(time_it 'rm -f "$work/w1-out.tar.zst"; warm "$work/src/$W1"' bare_save)
 ratio() { echo "$1 $2" | awk '{ if ($2 > 0) printf "%.2f", $1 / $2; else print "-" }'; }
 echo
 echo "BuildKit transfers ($(nproc) CPUs, docker $("$DOCKER" version --format '{{.Server.Version}}'), median of $runs)"
+"$BK" plan -f "$work/ctx/Dockerfile" --provider local --store "$work/store0" \
+  --state "$work/state.json" --docker "$DOCKER" 2>/dev/null | sed -n 's/^caches: */bkcache: /p'
 echo "W1: $files files, $((bytes / 1048576)) MiB; seconds"
 printf '%-10s %-22s %9s %9s\n' workload method restore save
 printf '%-10s %-22s %9s %9s\n' W1 bkcache "$r_bk" "$s_bk"
