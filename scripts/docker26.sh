@@ -62,7 +62,13 @@ install() {
   fi
   say "installing Debian trixie's Docker 26 + buildx into $PREFIX"
   command -v apt-get >/dev/null || { say "needs apt-get (Debian)"; return 1; }
+  # only ever delete a directory this script made (an interrupted install)
+  if [ -d "$PREFIX" ] && [ -n "$(ls -A "$PREFIX")" ] && [ ! -e "$PREFIX/.bkcache-docker26" ]; then
+    say "$PREFIX exists and was not made by docker26.sh: choose another DOCKER26_PREFIX"
+    return 1
+  fi
   rm -rf "$PREFIX"
+  mkdir -p "$PREFIX" && touch "$PREFIX/.bkcache-docker26" || return 1
   mkdir -p "$PREFIX/apt/lists/partial" "$PREFIX/apt/archives/partial" "$PREFIX/apt/empty" \
     "$PREFIX/debs" || return 1
   echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg]" \
@@ -111,6 +117,7 @@ start() {
     return 0
   fi
   mkdir -p "$STATE/containerd" "$STATE/config/cli-plugins" "$STATE/data" "$STATE/exec"
+  touch "$STATE/.bkcache-docker26"
   for p in docker-buildx docker-compose; do
     ln -sf "$PREFIX/usr/libexec/docker/cli-plugins/$p" "$STATE/config/cli-plugins/$p"
   done
@@ -174,8 +181,9 @@ stop() {
   done
 }
 
-# Delete $STATE once nothing is mounted under it any more.
+# Delete $STATE (made by start) once nothing is mounted under it any more.
 remove_state() {
+  [ -e "$STATE/.bkcache-docker26" ] || return 0
   if grep -q " $STATE/" /proc/mounts 2>/dev/null; then
     say "left $STATE in place: something is still mounted under it"
     return 0
