@@ -1,0 +1,88 @@
+/*
+ * buildspec.h - one image build as bkcache sees it: a "build spec".
+ *
+ * What decides a build's cache mounts is a short list: the Dockerfile (a
+ * path, or text given inline), the context it is resolved in, the target
+ * stage, the build arguments and the platforms. A build spec holds exactly
+ * that, plus where it came from (for messages) and which builder runs it.
+ *
+ * Build specs come from three readers, all in this folder:
+ *   - the user's build command line (buildcmd.h): `docker build ...`,
+ *     `docker buildx build ...`, `buildctl build ...` give one spec;
+ *   - compose files (compose.h): one spec per service with a `build:`;
+ *   - bake files (bake.h): one spec per target.
+ * Readers never fail the whole list for one bad build: a service without
+ * `build:` or an unknown bake target is an entry of `errors` ("FILE: service
+ * S: ..."), and the other builds are still returned.
+ *
+ * Ownership: a list owns its specs and every string in them; free with
+ * bk_buildspec_list_free().
+ */
+#ifndef BK_BUILDSPEC_H
+#define BK_BUILDSPEC_H
+
+#include "core/util/strvec.h"
+
+#include <stddef.h>
+
+struct bk_buildspec {
+    char *name;                  /* service or bake target; "build" for one build command */
+    char *origin;                /* the file it was read from, or "command line" */
+    char *context;               /* local context directory; NULL: none that bkcache can read */
+    char *dockerfile;            /* the Dockerfile to read: a path usable from the current
+                                    directory, "-" for stdin; NULL with dockerfile_inline */
+    char *dockerfile_inline;     /* Dockerfile text given inline, or NULL */
+    char *target;                /* stage to build, or NULL: the last one */
+    struct bk_strvec build_args; /* "K=V", in order; the last one of a name wins */
+    struct bk_strvec platforms;  /* "os/arch[/variant]"; empty: the builder's default */
+    struct bk_strvec cache_from; /* layer-cache imports as written (used by --layers) */
+    struct bk_strvec cache_to;   /* layer-cache exports as written (used by --layers) */
+    char *builder;               /* the buildx builder the build names, or NULL */
+};
+
+struct bk_buildspec_list {
+    struct bk_buildspec *v;
+    size_t n, alloc;
+    struct bk_strvec errors;   /* one line per build that could not be read */
+    struct bk_strvec warnings; /* one line per option that changes the caches but
+                                  cannot be read (a remote context, ...) */
+};
+
+#define BK_BUILDSPEC_LIST_INIT                                                                     \
+    {                                                                                              \
+        NULL, 0, 0, BK_STRVEC_INIT, BK_STRVEC_INIT                                                 \
+    }
+
+/* Append an empty spec (every vector initialised) named `name`, read from
+ * `origin`; returns it. The pointer is valid until the next add. */
+struct bk_buildspec *bk_buildspec_list_add(struct bk_buildspec_list *l, const char *name,
+                                           const char *origin);
+/* Remove spec i, keeping the order of the others. */
+void bk_buildspec_list_remove(struct bk_buildspec_list *l, size_t i);
+void bk_buildspec_list_free(struct bk_buildspec_list *l);
+
+/* Initialise / release one spec's fields (the list does this for its own). */
+void bk_buildspec_init(struct bk_buildspec *s);
+void bk_buildspec_release(struct bk_buildspec *s);
+/* Deep copy of `src` into the empty `dst`. */
+void bk_buildspec_copy(struct bk_buildspec *dst, const struct bk_buildspec *src);
+
+/* Replace *field with a copy of `value` (NULL clears it). */
+void bk_buildspec_set(char **field, const char *value);
+
+/* Add "K=V" to `args`, replacing an earlier value of K. */
+void bk_buildspec_set_arg(struct bk_strvec *args, const char *name, const char *value);
+
+/* Push each comma-separated item of `list` ("linux/amd64,linux/arm64"),
+ * trimmed, skipping empty ones. */
+void bk_buildspec_push_split(struct bk_strvec *out, const char *list);
+
+/* `path` joined to `dir` unless absolute or dir is NULL/"." ("a/b", "c" ->
+ * "a/b/c"). Caller frees. */
+char *bk_buildspec_join(const char *dir, const char *path);
+
+/* 1 when `context` names no local directory: a git or HTTP(S) URL, a
+ * `docker-image://` or `oci-layout://` source, or "-" (a context on stdin). */
+int bk_buildspec_remote_context(const char *context);
+
+#endif
