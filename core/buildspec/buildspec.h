@@ -53,6 +53,24 @@ struct bk_buildspec_list {
         NULL, 0, 0, BK_STRVEC_INIT, BK_STRVEC_INIT                                                 \
     }
 
+/*
+ * How the readers run the ecosystem's own resolvers (`docker compose config
+ * --format json`, `docker buildx bake --print`): the caller supplies the
+ * process runner, so this folder starts no program itself. run() puts the
+ * program's stdout in `out` and its stderr in `err` and returns BK_OK with
+ * the exit status in *status, or BK_ENOTFOUND when the program is missing.
+ * `mode` is "auto" (use the resolver when it is there), "builtin" (never)
+ * or "docker" (always; its absence is an error).
+ */
+struct bk_strbuf;
+struct bk_spec_runner {
+    int (*run)(const struct bk_strvec *argv, struct bk_strbuf *out, struct bk_strbuf *err,
+               int *status, void *arg);
+    void *arg;
+    const char *docker; /* the docker client; NULL: "docker" */
+    const char *mode;   /* "auto" (NULL), "builtin", "docker" */
+};
+
 /* Append an empty spec (every vector initialised) named `name`, read from
  * `origin`; returns it. The pointer is valid until the next add. */
 struct bk_buildspec *bk_buildspec_list_add(struct bk_buildspec_list *l, const char *name,
