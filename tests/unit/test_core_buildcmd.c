@@ -1,5 +1,5 @@
 /*
- * test_buildspec_buildcmd.c - the build command line reader
+ * test_core_buildcmd.c - the build command line reader
  * (core/buildspec/buildcmd.c): a table of real command lines of the three
  * build commands, compose and bake, and what bkcache must read from each.
  */

@@ -1,5 +1,5 @@
 /*
- * test_buildspec_compose.c - compose and bake files to build specs
+ * test_core_compose.c - compose and bake files to build specs
  * (core/buildspec/compose.c, bake.c, interpolate.c, yaml_json.c).
  *
  * The compose corpus is tests/unit/compose-corpus/<case>/ (short and long
