@@ -260,6 +260,7 @@ void bk_bake_specs(const cJSON *def, const char *origin, const struct bk_bake_op
             continue;
         }
         s = bk_buildspec_list_add(out, t->string, origin);
+        s->unit = "target";
         bk_buildspec_set(&s->context, ctx);
         if (inl)
             bk_buildspec_set(&s->dockerfile_inline, inl);
@@ -305,13 +306,9 @@ static int print_def(const struct bk_bake_opts *o, const struct bk_strvec *targe
         *def = cJSON_Parse(out.buf);
         if (!*def)
             rc = bk_error_set(BK_ERR, "docker buildx bake --print printed no JSON");
-    } else if (rc == BK_OK &&
-               (strstr(err.buf, "not a docker command") || strstr(err.buf, "unknown command"))) {
-        rc = BK_ENOTFOUND;
     } else if (rc == BK_OK) {
         const char *line = strstr(err.buf, "ERROR: ");
-        char *msg = bk_xstrdup(line ? line + 7 : err.buf);
-        msg[strcspn(msg, "\n")] = '\0';
+        char *msg = bk_spec_first_line(line ? line : err.buf);
         rc = bk_error_set(BK_EINVAL, "%s", msg);
         free(msg);
     }
@@ -363,11 +360,10 @@ int bk_bake_read(const struct bk_bake_opts *o, struct bk_buildspec_list *out)
 
     default_file_list(o, &files);
     origin = bk_xstrdup(files.n ? files.v[0] : "docker-bake.hcl");
-    if (o->runner && strcmp(mode, "builtin") != 0) {
+    if (bk_spec_runner_has(o->runner, "buildx"))
         rc = resolve(o, origin, &def, out);
-        if (rc == BK_ENOTFOUND && strcmp(mode, "docker") == 0)
-            rc = bk_error_set(BK_EINVAL, "docker buildx bake is not available");
-    }
+    else if (strcmp(mode, "docker") == 0)
+        rc = bk_error_set(BK_EINVAL, "docker buildx is not available ($BKCACHE_RESOLVER=docker)");
     if (rc == BK_ENOTFOUND && files.n && is_compose_file(files.v[0])) {
         /* a compose file used as a bake file: its services are the targets */
         struct bk_compose_opts co = {&files, o->targets, NULL,         NULL,

@@ -3,6 +3,7 @@
  */
 #include "core/buildspec/buildspec.h"
 
+#include "core/util/error.h"
 #include "core/util/strbuf.h"
 
 #include <ctype.h>
@@ -45,6 +46,7 @@ void bk_buildspec_copy(struct bk_buildspec *dst, const struct bk_buildspec *src)
     bk_buildspec_init(dst);
     bk_buildspec_set(&dst->name, src->name);
     bk_buildspec_set(&dst->origin, src->origin);
+    dst->unit = src->unit;
     bk_buildspec_set(&dst->context, src->context);
     bk_buildspec_set(&dst->dockerfile, src->dockerfile);
     bk_buildspec_set(&dst->dockerfile_inline, src->dockerfile_inline);
@@ -54,6 +56,34 @@ void bk_buildspec_copy(struct bk_buildspec *dst, const struct bk_buildspec *src)
     copy_vec(&dst->platforms, &src->platforms);
     copy_vec(&dst->cache_from, &src->cache_from);
     copy_vec(&dst->cache_to, &src->cache_to);
+}
+
+int bk_spec_runner_has(const struct bk_spec_runner *r, const char *plugin)
+{
+    struct bk_strvec argv = BK_STRVEC_INIT;
+    struct bk_strbuf out = BK_STRBUF_INIT, err = BK_STRBUF_INIT;
+    int status = 1, rc;
+
+    if (!r || (r->mode && strcmp(r->mode, "builtin") == 0))
+        return 0;
+    bk_strvec_push(&argv, r->docker ? r->docker : "docker");
+    bk_strvec_push(&argv, plugin);
+    bk_strvec_push(&argv, "version");
+    rc = r->run(&argv, &out, &err, &status, r->arg);
+    bk_strvec_clear(&argv);
+    bk_strbuf_release(&out);
+    bk_strbuf_release(&err);
+    return rc == BK_OK && status == 0;
+}
+
+char *bk_spec_first_line(const char *text)
+{
+    const char *p = text;
+    while (*p == '\n' || *p == ' ')
+        p++;
+    if (strncmp(p, "ERROR: ", 7) == 0)
+        p += 7;
+    return bk_xstrndup(p, strcspn(p, "\n"));
 }
 
 struct bk_buildspec *bk_buildspec_list_add(struct bk_buildspec_list *l, const char *name,

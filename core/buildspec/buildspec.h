@@ -28,6 +28,7 @@
 struct bk_buildspec {
     char *name;                  /* service or bake target; "build" for one build command */
     char *origin;                /* the file it was read from, or "command line" */
+    const char *unit;            /* "service", "target" (for messages), or NULL */
     char *context;               /* local context directory; NULL: none that bkcache can read */
     char *dockerfile;            /* the Dockerfile to read: a path usable from the current
                                     directory, "-" for stdin; NULL with dockerfile_inline */
@@ -70,6 +71,14 @@ struct bk_spec_runner {
     const char *docker; /* the docker client; NULL: "docker" */
     const char *mode;   /* "auto" (NULL), "builtin", "docker" */
 };
+
+/* 1 when the runner may use `docker PLUGIN` (mode not "builtin" and
+ * `docker PLUGIN version` succeeds), else 0. */
+int bk_spec_runner_has(const struct bk_spec_runner *r, const char *plugin);
+
+/* The first line of a resolver's stderr, without a leading "ERROR: ";
+ * caller frees. */
+char *bk_spec_first_line(const char *text);
 
 /* Append an empty spec (every vector initialised) named `name`, read from
  * `origin`; returns it. The pointer is valid until the next add. */

@@ -331,6 +331,7 @@ static void service_spec(const char *name, const cJSON *build, const char *origi
         return;
     }
     s = bk_buildspec_list_add(out, name, origin);
+    s->unit = "service";
     s->context = bk_buildspec_join(dir, ctx);
     if (inl)
         bk_buildspec_set(&s->dockerfile_inline, inl);
@@ -443,8 +444,12 @@ static int run_resolver(const struct bk_compose_opts *o, cJSON **project, int *r
 
     *project = NULL;
     *rc = BK_OK;
-    if (!r || (r->mode && strcmp(r->mode, "builtin") == 0))
-        return 0;
+    if (!bk_spec_runner_has(r, "compose")) {
+        if (!r || !r->mode || strcmp(r->mode, "docker") != 0)
+            return 0;
+        *rc = bk_error_set(BK_EINVAL, "docker compose is not available ($BKCACHE_RESOLVER=docker)");
+        return 1;
+    }
     bk_strvec_push(&argv, r->docker ? r->docker : "docker");
     bk_strvec_push(&argv, "compose");
     if (o->project_dir)
@@ -467,21 +472,13 @@ static int run_resolver(const struct bk_compose_opts *o, cJSON **project, int *r
             *rc = bk_error_set(BK_ERR, "docker compose config printed no JSON");
         else
             unescape_dollars(*project);
-    } else if (ran == BK_OK && !strstr(err.buf, "not a docker command") &&
-               !strstr(err.buf, "unknown command")) {
-        /* compose is there and refuses the project: its message is the truth */
-        char *nl = strchr(err.buf, '\n');
-        if (nl && nl[1] == '\0')
-            *nl = '\0';
-        *rc = bk_error_set(BK_EINVAL, "docker compose config: %s", err.buf);
-    } else if (r->mode && strcmp(r->mode, "docker") == 0) {
-        *rc = bk_error_set(BK_EINVAL, "docker compose is not available (resolver mode docker)");
     } else {
-        ran = 0;
-        goto out;
+        /* compose refuses the project: its message is the truth */
+        char *line = bk_spec_first_line(err.buf);
+        *rc = bk_error_set(BK_EINVAL, "docker compose config: %s", line);
+        free(line);
     }
     ran = 1;
-out:
     bk_strvec_clear(&argv);
     bk_strbuf_release(&out);
     bk_strbuf_release(&err);
