@@ -52,9 +52,8 @@
 static int stdin_dockerfile(struct bk_buildcmd *cmd, char **path)
 {
     struct bk_strbuf text = BK_STRBUF_INIT;
-    char tmpl[] = "/tmp/bkcache-stdin-XXXXXX";
     const char *dir = getenv("TMPDIR");
-    char *p = bk_xasprintf("%s/%s", dir && *dir ? dir : "/tmp", tmpl + 5);
+    char *p = bk_xasprintf("%s/bkcache-stdin-XXXXXX", dir && *dir ? dir : "/tmp");
     int fd = mkstemp(p);
 
     *path = NULL;
