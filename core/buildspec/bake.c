@@ -248,24 +248,11 @@ void bk_bake_specs(const cJSON *def, const char *origin, const struct bk_bake_op
         const char *inl =
             cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "dockerfile-inline"));
         const cJSON *a;
-        struct bk_buildspec *s;
+        struct bk_buildspec *s =
+            bk_buildspec_list_add_file(out, t->string, origin, "target", NULL, ctx, df, inl);
 
-        if (!ctx)
-            ctx = ".";
-        if (bk_buildspec_remote_context(ctx)) {
-            bk_strvec_pushf(&out->warnings,
-                            "%s: target %s: the build context '%s' is not a local directory: its "
-                            "cache mounts are not restored or saved",
-                            origin, t->string, ctx);
+        if (!s)
             continue;
-        }
-        s = bk_buildspec_list_add(out, t->string, origin);
-        s->unit = "target";
-        bk_buildspec_set(&s->context, ctx);
-        if (inl)
-            bk_buildspec_set(&s->dockerfile_inline, inl);
-        else
-            s->dockerfile = bk_buildspec_join(ctx, df ? df : "Dockerfile");
         bk_buildspec_set(&s->target,
                          cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "target")));
         cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(t, "args"))

@@ -102,6 +102,32 @@ struct bk_buildspec *bk_buildspec_list_add(struct bk_buildspec_list *l, const ch
     return s;
 }
 
+struct bk_buildspec *bk_buildspec_list_add_file(struct bk_buildspec_list *l, const char *name,
+                                                const char *origin, const char *unit,
+                                                const char *dir, const char *context,
+                                                const char *dockerfile, const char *inline_text)
+{
+    struct bk_buildspec *s;
+
+    if (!context)
+        context = ".";
+    if (bk_buildspec_remote_context(context)) {
+        bk_strvec_pushf(&l->warnings,
+                        "%s: %s %s: the build context '%s' is not a local directory: its cache "
+                        "mounts are not restored or saved",
+                        origin, unit, name, context);
+        return NULL;
+    }
+    s = bk_buildspec_list_add(l, name, origin);
+    s->unit = unit;
+    s->context = bk_buildspec_join(dir, context);
+    if (inline_text)
+        bk_buildspec_set(&s->dockerfile_inline, inline_text);
+    else
+        s->dockerfile = bk_buildspec_join(s->context, dockerfile ? dockerfile : "Dockerfile");
+    return s;
+}
+
 void bk_buildspec_list_remove(struct bk_buildspec_list *l, size_t i)
 {
     bk_buildspec_release(&l->v[i]);

@@ -84,6 +84,16 @@ char *bk_spec_first_line(const char *text);
  * `origin`; returns it. The pointer is valid until the next add. */
 struct bk_buildspec *bk_buildspec_list_add(struct bk_buildspec_list *l, const char *name,
                                            const char *origin);
+/* The spec of one service or target read from a file: named `name`, a
+ * `unit` ("service", "target") of `origin`, its context `context` (NULL:
+ * ".") joined to `dir`, its Dockerfile `dockerfile` (NULL: "Dockerfile")
+ * joined to the context, or `inline_text`. A context that is not a local
+ * directory is a warning instead, and NULL is returned. */
+struct bk_buildspec *bk_buildspec_list_add_file(struct bk_buildspec_list *l, const char *name,
+                                                const char *origin, const char *unit,
+                                                const char *dir, const char *context,
+                                                const char *dockerfile, const char *inline_text);
+
 /* Remove spec i, keeping the order of the others. */
 void bk_buildspec_list_remove(struct bk_buildspec_list *l, size_t i);
 void bk_buildspec_list_free(struct bk_buildspec_list *l);

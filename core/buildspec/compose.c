@@ -319,24 +319,11 @@ static void service_spec(const char *name, const cJSON *build, const char *origi
     const char *inl =
         cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(build, "dockerfile_inline"));
     const cJSON *args = cJSON_GetObjectItemCaseSensitive(build, "args"), *a;
-    struct bk_buildspec *s;
+    struct bk_buildspec *s =
+        bk_buildspec_list_add_file(out, name, origin, "service", dir, ctx, df, inl);
 
-    if (!ctx)
-        ctx = ".";
-    if (bk_buildspec_remote_context(ctx)) {
-        bk_strvec_pushf(&out->warnings,
-                        "%s: service %s: the build context '%s' is not a local directory: its "
-                        "cache mounts are not restored or saved",
-                        origin, name, ctx);
+    if (!s)
         return;
-    }
-    s = bk_buildspec_list_add(out, name, origin);
-    s->unit = "service";
-    s->context = bk_buildspec_join(dir, ctx);
-    if (inl)
-        bk_buildspec_set(&s->dockerfile_inline, inl);
-    else
-        s->dockerfile = bk_buildspec_join(s->context, df ? df : "Dockerfile");
     bk_buildspec_set(&s->target,
                      cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(build, "target")));
     cJSON_ArrayForEach(a, args)
