@@ -125,15 +125,23 @@ static void test_shared_identity_once(void **state)
     assert_string_not_equal(gomod->key, gomod->member_keys.v[1]);
     assert_int_equal(strncmp(gomod->key, "bkcache-gomod-linux-amd64-", 26), 0);
     assert_int_equal(strlen(gomod->key), 26 + 32);
-    assert_int_equal(gomod->restore_keys.n, 2);
-    assert_int_equal(strncmp(gomod->key, gomod->restore_keys.v[0], 26 + 16), 0);
-    assert_string_equal(gomod->restore_keys.v[1], "bkcache-gomod-linux-amd64-");
+    /* as keys.c makes them: the key itself first (the newest run of it), then prefixes */
+    assert_int_equal(gomod->restore_keys.n, 3);
+    assert_string_equal(gomod->restore_keys.v[0], gomod->key);
+    assert_int_equal(strlen(gomod->restore_keys.v[1]), 26 + 16);
+    assert_int_equal(strncmp(gomod->key, gomod->restore_keys.v[1], 26 + 16), 0);
+    assert_string_equal(gomod->restore_keys.v[2], "bkcache-gomod-linux-amd64-");
+    assert_non_null(s->run);
+    j = bk_xasprintf("%s-%s", gomod->key, s->run->text);
+    assert_string_equal(gomod->save_key, j);
+    free(j);
 
     /* one build: its own key, as `bkcache key -f web/Dockerfile` prints it */
     o.file = "web/Dockerfile";
     o.context = "web";
     assert_int_equal(bk_project_load(&o, BK_PROJECT_KEYS, &alone), BK_OK);
     assert_string_equal(npm->key, alone->keys->keys[1].key);
+    assert_string_equal(npm->restore_keys.v[1], alone->keys->keys[1].restore_keys.v[1]);
     bk_project_free(alone);
     bk_projset_free(s);
 
@@ -165,7 +173,8 @@ static void test_same_name_other_identity(void **state)
     assert_string_equal(s->caches[1].identity.name, "x-two");
     assert_string_equal(s->caches[1].identity.cache_id, "two/x");
     assert_int_equal(strncmp(s->caches[1].key, "bkcache-x-two-linux-amd64-", 26), 0);
-    assert_string_equal(s->caches[1].restore_keys.v[1], "bkcache-x-two-linux-amd64-");
+    assert_string_equal(s->caches[1].restore_keys.v[2], "bkcache-x-two-linux-amd64-");
+    assert_int_equal(strncmp(s->caches[1].save_key, s->caches[1].key, strlen(s->caches[1].key)), 0);
     bk_projset_free(s);
     bk_options_release(&o);
 }
