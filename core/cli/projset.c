@@ -272,8 +272,15 @@ int bk_projset_load(const struct bk_options *o, struct bk_buildspec_list *specs,
     for (size_t b = 0; b < s->nbuilds && !s->run; b++)
         if (s->builds[b].project && (flags & BK_PROJECT_KEYS))
             s->run = &s->builds[b].project->run;
-    for (size_t i = 0; i < s->ncaches; i++)
-        combine_keys(&s->caches[i], s->run);
+    for (size_t i = 0; i < s->ncaches; i++) {
+        struct bk_projset_cache *c = &s->caches[i];
+        combine_keys(c, s->run);
+        if (s->run && s->run->text[0] && s->nbuilds > 1) {
+            /* one run part for the whole set (the clock's differs between builds) */
+            free(c->save_key);
+            c->save_key = bk_xasprintf("%s-%s", c->key, s->run->text);
+        }
+    }
     *out = s;
     return BK_OK;
 }
