@@ -13,8 +13,8 @@
 #     a prune the next `bkcache build` finds the mounts warm; a failing build
 #     keeps its exit status and saves nothing.
 # The builder is the daemon's BuildKit (Docker 20.10's DOCKER_BUILDKIT=1
-# docker build); compose and bake files are read by bkcache's own readers
-# there (the Docker 26 resolvers are compared in test_core_compose).
+# docker build), or Docker 26's buildx under make test-e2e-docker26 (the
+# bkcache build round trip then runs `docker buildx build`).
 . "$(dirname "$0")/lib.sh"
 e2e_init compose
 
@@ -97,29 +97,31 @@ for how in compose bake; do
   rm -rf "$T/store" "$T/state.json"
 done
 
-# bkcache build around docker build
+# bkcache build around the user's build command: docker build (Docker 20.10),
+# docker buildx build on the buildx stack (make test-e2e-docker26)
+if [ "${E2E_DRIVER:-}" = buildx ]; then bcmd="buildx build"; else bcmd=build; fi
 prune
 (cd "$P" && "$BK" build --provider local --store "$T/store" --state "$T/state.json" -- \
-  "$DOCKER" build --network=none --build-arg ACTION=fill -o "type=local,dest=$T/out-b" web) \
+  "$DOCKER" $bcmd --network=none --build-arg ACTION=fill -o "type=local,dest=$T/out-b" web) \
   >"$T/b.out" 2>"$T/bk.err" || fail "bkcache build (fill) failed"
 check 'grep -q "^shared: saved" "$T/bk.err" && grep -q "^web-own: saved" "$T/bk.err"' \
   "bkcache build did not save both caches"
 prune
 (cd "$P" && "$BK" build --provider local --store "$T/store" --state "$T/state.json" -- \
-  "$DOCKER" build --network=none --build-arg ACTION=list \
+  "$DOCKER" $bcmd --network=none --build-arg ACTION=list \
   --build-arg "BKCACHE_E2E_NONCE=$(date +%s%N)" -o "type=local,dest=$T/out-b" web) \
   >"$T/b.out" 2>"$T/bk.err" || fail "bkcache build (list) failed"
 check '[ "$(grep -c a.txt "$T/out-b/list")" -eq 2 ]' \
   "bkcache build: the mounts were not warm after a prune: $(cat "$T/out-b/list")"
 check 'grep -q "^shared: restored" "$T/bk.err"' "bkcache build did not restore shared"
-pass "bkcache build -- docker build: save after the build, warm mounts after a prune"
+pass "bkcache build -- docker $bcmd: save after the build, warm mounts after a prune"
 
 sed -i 's|\["/bin/busybox", "sh", "-c",|["/bin/busybox", "false",|' "$P/web/Dockerfile"
 (cd "$P" && "$BK" build --provider local --store "$T/store" --state "$T/state.json" -- \
-  "$DOCKER" build --network=none --build-arg "BKCACHE_E2E_NONCE=$(date +%s%N)" web) \
+  "$DOCKER" $bcmd --network=none --build-arg "BKCACHE_E2E_NONCE=$(date +%s%N)" web) \
   >"$T/b.out" 2>"$T/bk.err"
 rc=$?
-check '[ $rc -eq 1 ]' "a failing build under bkcache build exited $rc, not docker build's 1"
+check '[ $rc -eq 1 ]' "a failing build under bkcache build exited $rc, not docker $bcmd's 1"
 check 'grep -q "caches not saved" "$T/bk.err"' "the caches were saved after a failed build"
 pass "bkcache build keeps a failing build's exit status and saves nothing"
 e2e_done
