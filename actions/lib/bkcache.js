@@ -107,6 +107,11 @@ function dockerfileArgs() {
   opt('--target', runner.getInput('target'));
   opt('--platform', runner.getInput('platform'));
   for (const b of runner.getMultilineInput('build-args')) a.push('--build-arg', b);
+  // compose and bake files: several builds at once (they take the place of the above)
+  for (const f of runner.getMultilineInput('compose')) a.push('--compose', f);
+  for (const v of runner.getMultilineInput('services')) a.push('--service', v);
+  for (const f of runner.getMultilineInput('bake')) a.push('--bake', f);
+  for (const v of runner.getMultilineInput('bake-targets')) a.push('--bake-target', v);
   return a;
 }
 

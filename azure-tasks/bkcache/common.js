@@ -18,6 +18,7 @@ const tl = require('azure-pipelines-task-lib/task');
 // Task variables shared by the main and the post-job step of one instance.
 const RAN = 'BKCACHE_RESTORE_RAN';
 const HIT = 'BKCACHE_CACHE_HIT';
+const BUILT = 'BKCACHE_BUILD_RAN'; // the main step ran `bkcache build`: it saved already
 
 const RELEASE_ARCH = { x64: 'amd64', arm64: 'arm64' }; // node's arch -> the release's
 
@@ -72,7 +73,27 @@ function commandArgs(verb) {
   for (const v of lines('mounts')) a.push('--mount', v);
   opt('--builder', 'builder');
   if ((tl.getInput('upload', false) || 'direct') === 'agent') a.push('--store-opt', 'upload=agent');
+  // compose and bake files: several builds at once (bkcache then ignores -f and --target)
+  for (const v of lines('compose')) a.push('--compose', v);
+  for (const v of lines('services')) a.push('--service', v);
+  for (const v of lines('bake')) a.push('--bake', v);
+  for (const v of lines('bakeTargets')) a.push('--bake-target', v);
   return a;
+}
+
+// `bkcache build -- <run>`: the options that apply to a build command (the Dockerfile options
+// come from the command itself). The agent's shell splits `run` into words.
+function buildArgs(command) {
+  const a = ['build', '--provider', 'azure', '--state', stateFile()];
+  const opt = (flag, input) => { const v = tl.getInput(input, false); if (v) a.push(flag, v); };
+  for (const v of lines('keyFiles')) a.push('--key-file', v);
+  opt('--key-prefix', 'keyPrefix');
+  for (const v of lines('mounts')) a.push('--mount', v);
+  opt('--builder', 'builder');
+  if ((tl.getInput('upload', false) || 'direct') === 'agent') a.push('--store-opt', 'upload=agent');
+  if (tl.getBoolInput('saveOnFailure', false)) a.push('--save-on-failure');
+  const quoted = a.map((s) => `'${s.replace(/'/g, "'\\''")}'`).join(' ');
+  return ['-c', `exec "$0" ${quoted} -- ${command}`, binaryPath()];
 }
 
 // Run bkcache; its stdout (logging commands, results) and stderr go to the log.
@@ -102,4 +123,5 @@ function cacheHit(stdout) {
   return hits.every((h) => h === 'exact') ? 'true' : 'inexact';
 }
 
-module.exports = { RAN, HIT, binaryPath, accessToken, commandArgs, run, cacheHit, lines };
+module.exports = { RAN, HIT, BUILT, binaryPath, accessToken, commandArgs, buildArgs, run, cacheHit,
+  lines };

@@ -6,8 +6,26 @@
 const tl = require('azure-pipelines-task-lib/task');
 const common = require('./common');
 
+// `run` given: the whole build under `bkcache build` (restore, build, save); the step's
+// result is the build's.
+function build(command) {
+  const env = Object.assign({}, process.env);
+  const token = common.accessToken();
+  if (token) env.SYSTEM_ACCESSTOKEN = token;
+  const res = tl.tool('/bin/sh').arg(common.buildArgs(command))
+    .execSync({ env, silent: false, ignoreReturnCode: true });
+  tl.setTaskVariable(common.BUILT, 'true');
+  if (res.code !== 0) tl.setResult(tl.TaskResult.Failed, `the build exited with status ${res.code}`);
+  else tl.setResult(tl.TaskResult.Succeeded, 'built, caches saved');
+}
+
 function main() {
   try {
+    const command = tl.getInput('run', false);
+    if (command) {
+      build(command);
+      return;
+    }
     const args = common.commandArgs('restore');
     if (tl.getBoolInput('lookupOnly', false)) args.push('--lookup-only');
     if (tl.getBoolInput('failOnCacheMiss', false)) args.push('--fail-on-cache-miss');

@@ -10,6 +10,10 @@ const common = require('./common');
 
 function main() {
   try {
+    if (tl.getTaskVariable(common.BUILT) === 'true') {
+      console.log('bkcache: bkcache build saved the caches after the build; nothing to save');
+      return;
+    }
     if (tl.getTaskVariable(common.RAN) !== 'true') {
       console.log('bkcache: the restore step did not run; nothing to save');
       return;

@@ -51,6 +51,19 @@ struct bk_mountio_opts {
     int allow_special;     /* keep device nodes and FIFOs */
 };
 
+/*
+ * A mountio made of several (core/builder/mountio_group.c): the caches of
+ * several builds that need different transfer builds (another builder, or
+ * a from= stage of another Dockerfile). Each item goes to ios[which[k]]
+ * where ids[k] is its identity (ios[0] when it is not listed); each
+ * member gets one batch with its items. A member whose whole batch fails
+ * sets that code on its own items only and warns with its message. The
+ * group owns the members.
+ */
+int bk_mountio_group_create(struct bk_mountio **ios, size_t nio,
+                            const struct bk_identity *const *ids, const size_t *which, size_t nids,
+                            struct bk_mountio **out);
+
 int bk_mountio_dir_create(const char *dir, const struct bk_mountio_opts *opts,
                           struct bk_mountio **out);
 

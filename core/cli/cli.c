@@ -19,27 +19,35 @@
 #define BUILDER BK_OPTG_BUILDER
 #define JSON BK_OPTG_JSON
 #define LAYERS BK_OPTG_LAYERS
+#define MANY BK_OPTG_PROJECTS
 
 const struct bk_command bk_commands[] = {
-    {"key", bk_cmd_key, DF | KEYS | JSON, "bkcache key [options]",
+    {"build", bk_cmd_build, KEYS | STORE | XFER | BUILDER | BK_OPTG_RUNS | BK_OPTG_BUILD,
+     "bkcache build [options] -- <build command>",
+     "Restore the caches, run your build command, save the caches after it succeeds.",
+     "The build command is `docker build ...`, `docker buildx build ...`, `buildctl build ...`,\n"
+     "`docker compose build ...` or `docker buildx bake ...`; bkcache reads its Dockerfile,\n"
+     "target, build args, platforms and builder from it (docs/compose-bake.md). Its output\n"
+     "is unchanged and bkcache exits with its status.\n"},
+    {"key", bk_cmd_key, DF | MANY | KEYS | JSON, "bkcache key [options]",
      "Print the cache key and restore keys of each cache identity.", NULL},
     {"ls", bk_cmd_ls, STORE | KEYS | JSON, "bkcache ls [options]",
      "List the store's entries (key, size, created, last used).", NULL},
-    {"mounts", bk_cmd_mounts, DF | JSON, "bkcache mounts [options]",
+    {"mounts", bk_cmd_mounts, DF | MANY | JSON, "bkcache mounts [options]",
      "List every cache mount the target's build uses, in build order.", NULL},
     {"pack", bk_cmd_pack, BK_OPTG_ARCHIVE | JSON, "bkcache pack [options] DIR ARCHIVE",
      "Pack a directory into a bkcache archive (tar + zstd); ARCHIVE - is stdout.", NULL},
     {"parse", bk_cmd_parse, DF, "bkcache parse [-f FILE]",
      "Print the Dockerfile's syntax tree in BuildKit's dump format.", NULL},
-    {"plan", bk_cmd_plan, DF | KEYS | STORE | XFER | BUILDER | BK_OPTG_RUNS | LAYERS | JSON,
+    {"plan", bk_cmd_plan, DF | MANY | KEYS | STORE | XFER | BUILDER | BK_OPTG_RUNS | LAYERS | JSON,
      "bkcache plan [options]",
      "Dry run: show mounts, keys, provider and builder, and what restore and save would do.", NULL},
     {"prune", bk_cmd_prune, STORE | BK_OPTG_PRUNE | BK_OPTG_RUNS | JSON, "bkcache prune [options]",
      "Remove store entries, least recently used first, down to the limits.", NULL},
-    {"restore", bk_cmd_restore, DF | KEYS | STORE | XFER | BUILDER | LAYERS | JSON,
+    {"restore", bk_cmd_restore, DF | MANY | KEYS | STORE | XFER | BUILDER | LAYERS | JSON,
      "bkcache restore [options]",
      "Restore each cache identity from the store into the builder (or --dir).", NULL},
-    {"save", bk_cmd_save, DF | KEYS | STORE | XFER | BUILDER | BK_OPTG_RUNS | LAYERS | JSON,
+    {"save", bk_cmd_save, DF | MANY | KEYS | STORE | XFER | BUILDER | BK_OPTG_RUNS | LAYERS | JSON,
      "bkcache save [options]",
      "Save each cache identity from the builder (or --dir) into the store.", NULL},
     {"unpack", bk_cmd_unpack, BK_OPTG_ARCHIVE | JSON, "bkcache unpack [options] ARCHIVE DIR",

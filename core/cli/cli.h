@@ -39,6 +39,8 @@ enum bk_opt_group {
     BK_OPTG_ARCHIVE = 1u << 7,    /* --compression-level, --allow-special (pack/unpack) */
     BK_OPTG_RUNS = 1u << 8,       /* --keep-per-key (save, plan, prune) */
     BK_OPTG_LAYERS = 1u << 9,     /* --layers, --layers-from, --layers-dir */
+    BK_OPTG_PROJECTS = 1u << 10,  /* --compose, --service, --bake, --bake-target */
+    BK_OPTG_BUILD = 1u << 11,     /* --save-on-failure (build) */
 };
 
 /* Runs of one key that save keeps where the store can delete (docs/keys.md). */
@@ -51,6 +53,11 @@ struct bk_options {
     struct bk_strvec build_args;
     const char *platform;
     const char *context; /* build context directory; default: the Dockerfile's directory */
+    /* BK_OPTG_PROJECTS: several builds at once (core/cli/projset.h) */
+    struct bk_strvec compose;      /* --compose FILE: the files of one compose project */
+    struct bk_strvec services;     /* --service S: only these services */
+    struct bk_strvec bake;         /* --bake FILE: the files of one bake definition */
+    struct bk_strvec bake_targets; /* --bake-target T: only these targets (or groups) */
     /* BK_OPTG_KEY */
     const char *key_prefix;
     struct bk_strvec key_files;
@@ -83,6 +90,8 @@ struct bk_options {
     const char *layers_dir;       /* --layers-dir DIR */
     /* BK_OPTG_JSON */
     int json;
+    /* BK_OPTG_BUILD */
+    int save_on_failure;
     /* positional arguments */
     struct bk_strvec args;
 };
@@ -143,5 +152,6 @@ int bk_cmd_prune(struct bk_options *o);
 int bk_cmd_pack(struct bk_options *o);
 int bk_cmd_unpack(struct bk_options *o);
 int bk_cmd_version(struct bk_options *o);
+int bk_cmd_build(struct bk_options *o);
 
 #endif

@@ -5,68 +5,87 @@
  * restore keys. --json prints a JSON array of {"name", "cache_id", "key",
  * "save_key", "run_part", "run_source", "restore_keys"}; without it, a
  * readable list. See docs/keys.md for what goes into a key.
+ *
+ * With --compose or --bake the entries are the merged caches of all the
+ * builds (core/cli/projset.h), each with the builds that mount it
+ * ("builds" in JSON).
  */
 #include "core/cli/cli.h"
-#include "core/cli/project.h"
+#include "core/cli/projset.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-static void print_json(const struct bk_project *p)
+static void print_json(const struct bk_projset *set)
 {
     printf("[");
-    for (size_t i = 0; i < p->keys->n; i++) {
-        const struct bk_cache_key *k = &p->keys->keys[i];
+    for (size_t i = 0; i < set->ncaches; i++) {
+        const struct bk_projset_cache *c = &set->caches[i];
         cJSON *o = cJSON_CreateObject();
         cJSON *rk;
         char *s;
 
-        cJSON_AddStringToObject(o, "name", k->identity->name);
-        cJSON_AddStringToObject(o, "cache_id", k->identity->cache_id);
-        cJSON_AddStringToObject(o, "key", k->key);
-        cJSON_AddStringToObject(o, "save_key", k->save_key);
-        cJSON_AddStringToObject(o, "run_part", p->run.text);
-        cJSON_AddStringToObject(o, "run_source", p->run.source);
+        cJSON_AddStringToObject(o, "name", c->identity.name);
+        cJSON_AddStringToObject(o, "cache_id", c->identity.cache_id);
+        cJSON_AddStringToObject(o, "key", c->key);
+        cJSON_AddStringToObject(o, "save_key", c->save_key);
+        cJSON_AddStringToObject(o, "run_part", set->run ? set->run->text : "");
+        cJSON_AddStringToObject(o, "run_source", set->run ? set->run->source : "");
         rk = cJSON_AddArrayToObject(o, "restore_keys");
-        for (size_t r = 0; r < k->restore_keys.n; r++)
-            cJSON_AddItemToArray(rk, cJSON_CreateString(k->restore_keys.v[r]));
+        for (size_t r = 0; r < c->restore_keys.n; r++)
+            cJSON_AddItemToArray(rk, cJSON_CreateString(c->restore_keys.v[r]));
+        if (set->many) {
+            cJSON *b = cJSON_AddArrayToObject(o, "builds");
+            for (size_t k = 0; k < c->builds.n; k++)
+                cJSON_AddItemToArray(b, cJSON_CreateString(c->builds.v[k]));
+        }
         s = cJSON_PrintUnformatted(o);
         printf("%s\n  %s", i ? "," : "", s);
         free(s);
         cJSON_Delete(o);
     }
-    printf("%s]\n", p->keys->n ? "\n" : "");
+    printf("%s]\n", set->ncaches ? "\n" : "");
 }
 
-static void print_text(const struct bk_project *p)
+static void print_text(const struct bk_projset *set)
 {
-    if (p->keys->n == 0) {
-        printf("no cache mounts in the build of stage %s\n",
-               p->plan->stages[p->plan->target].label);
+    if (set->ncaches == 0 && !set->many) {
+        const struct bk_buildplan *plan = set->builds[0].project->plan;
+        printf("no cache mounts in the build of stage %s\n", plan->stages[plan->target].label);
         return;
     }
-    for (size_t i = 0; i < p->keys->n; i++) {
-        const struct bk_cache_key *k = &p->keys->keys[i];
+    if (set->ncaches == 0)
+        printf("no cache mounts in these builds\n");
+    for (size_t i = 0; i < set->ncaches; i++) {
+        const struct bk_projset_cache *c = &set->caches[i];
         printf("%s%s  (cache id %s)\n  key:     %s\n  saves:   %s\n", i ? "\n" : "",
-               k->identity->name, k->identity->cache_id, k->key, k->save_key);
-        for (size_t r = 0; r < k->restore_keys.n; r++)
-            printf("  restore: %s\n", k->restore_keys.v[r]);
+               c->identity.name, c->identity.cache_id, c->key, c->save_key);
+        for (size_t r = 0; r < c->restore_keys.n; r++)
+            printf("  restore: %s\n", c->restore_keys.v[r]);
+        if (set->many) {
+            char *b = bk_strvec_join(&c->builds, ", ");
+            printf("  builds:  %s\n", b);
+            free(b);
+        }
     }
-    printf("\nrun part %s: from %s\n", p->run.text, p->run.source);
+    if (set->run)
+        printf("\nrun part %s: from %s\n", set->run->text, set->run->source);
 }
 
 int bk_cmd_key(struct bk_options *o)
 {
-    struct bk_project *p;
-    int rc = bk_project_load(o, BK_PROJECT_KEYS, &p);
+    struct bk_projset *set;
+    int rc = bk_projset_load(o, NULL, BK_PROJECT_KEYS, &set);
+    size_t bad;
 
     if (rc)
         return bk_project_report_error(rc);
+    bad = bk_projset_report(set);
     if (o->json)
-        print_json(p);
+        print_json(set);
     else
-        print_text(p);
-    bk_project_free(p);
-    return 0;
+        print_text(set);
+    bk_projset_free(set);
+    return bad ? 2 : 0;
 }

@@ -13,6 +13,7 @@
  */
 #include "core/cli/cli.h"
 #include "core/cli/project.h"
+#include "core/cli/projset.h"
 #include "core/dockerfile/runmount.h"
 #include "core/util/strbuf.h"
 
@@ -51,17 +52,27 @@ static cJSON *use_json(const struct bk_buildplan *plan, const struct bk_mount_us
     return o;
 }
 
-static void print_json(const struct bk_buildplan *plan)
+/* One array over every build; with several builds each use names its build. */
+static void print_json(const struct bk_projset *set)
 {
+    size_t n = 0;
+
     printf("[");
-    for (size_t i = 0; i < plan->nuses; i++) {
-        cJSON *o = use_json(plan, &plan->uses[i]);
-        char *s = cJSON_PrintUnformatted(o);
-        printf("%s\n  %s", i ? "," : "", s);
-        free(s);
-        cJSON_Delete(o);
+    for (size_t b = 0; b < set->nbuilds; b++) {
+        const struct bk_buildplan *plan =
+            set->builds[b].project ? set->builds[b].project->plan : NULL;
+        for (size_t i = 0; plan && i < plan->nuses; i++) {
+            cJSON *o = use_json(plan, &plan->uses[i]);
+            char *s;
+            if (set->many)
+                cJSON_AddStringToObject(o, "build", set->builds[b].label);
+            s = cJSON_PrintUnformatted(o);
+            printf("%s\n  %s", n++ ? "," : "", s);
+            free(s);
+            cJSON_Delete(o);
+        }
     }
-    printf("%s]\n", plan->nuses ? "\n" : "");
+    printf("%s]\n", n ? "\n" : "");
 }
 
 static int col_width(const struct bk_buildplan *plan, int which, int min)
@@ -110,15 +121,25 @@ static void print_table(const struct bk_buildplan *plan)
 
 int bk_cmd_mounts(struct bk_options *o)
 {
-    struct bk_project *p;
-    int rc = bk_project_load(o, 0, &p);
+    struct bk_projset *set;
+    int rc = bk_projset_load(o, NULL, 0, &set);
+    size_t bad;
 
     if (rc)
         return bk_project_report_error(rc);
-    if (o->json)
-        print_json(p->plan);
-    else
-        print_table(p->plan);
-    bk_project_free(p);
-    return 0;
+    bad = bk_projset_report(set);
+    if (o->json) {
+        print_json(set);
+    } else {
+        for (size_t b = 0; b < set->nbuilds; b++) {
+            const struct bk_projset_build *pb = &set->builds[b];
+            if (!pb->project)
+                continue;
+            if (set->many)
+                printf("%s== %s (%s)\n", b ? "\n" : "", pb->label, pb->spec->origin);
+            print_table(pb->project->plan);
+        }
+    }
+    bk_projset_free(set);
+    return bad ? 2 : 0;
 }

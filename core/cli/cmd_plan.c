@@ -21,6 +21,7 @@
 #include "core/cli/project.h"
 #include "core/util/format.h"
 #include "core/util/log.h"
+#include "core/cli/projset.h"
 #include "core/cli/restore_cli.h"
 #include "core/xfer/state.h"
 #include "core/util/strbuf.h"
@@ -96,6 +97,15 @@ static char *runs_note(const struct bk_xfer_cli *c)
     return bk_xasprintf("the newest %ld of each key kept after a save", c->x.keep_runs);
 }
 
+/* The builds that mount item `it`'s cache (several builds only), or NULL. */
+static const struct bk_strvec *builds_of(const struct bk_xfer_cli *c, const struct bk_xfer_item *it)
+{
+    for (size_t i = 0; c->set->many && i < c->set->ncaches; i++)
+        if (&c->set->caches[i].identity == it->identity)
+            return &c->set->caches[i].builds;
+    return NULL;
+}
+
 static void print_text(struct bk_xfer_cli *c, const struct plan_row *rows, const char *runs)
 {
     char size[32];
@@ -104,12 +114,26 @@ static void print_text(struct bk_xfer_cli *c, const struct plan_row *rows, const
            c->store_error ? ": " : "", c->store_error ? c->store_error : "");
     printf("caches:   %s\n", c->mountio_desc);
     printf("state:    %s\n", c->state_path);
-    printf("run part: %s (from %s)\n", c->project->run.text, c->project->run.source);
+    printf("run part: %s (from %s)\n", c->set->run ? c->set->run->text : "-",
+           c->set->run ? c->set->run->source : "-");
     printf("runs:     %s\n", runs);
+    for (size_t b = 0; c->set->many && b < c->set->nbuilds; b++) {
+        const struct bk_projset_build *pb = &c->set->builds[b];
+        printf("%s %s: %s%s%s%s%s\n", b ? "         " : "builds:  ", pb->label,
+               pb->spec->dockerfile ? pb->spec->dockerfile : "dockerfile_inline",
+               pb->spec->target ? " --target " : "", pb->spec->target ? pb->spec->target : "",
+               pb->project ? "" : " (", pb->project ? "" : "not loaded)");
+    }
     for (size_t i = 0; i < c->x.n; i++) {
         const struct bk_xfer_item *it = &c->x.items[i];
         const struct plan_row *r = &rows[i];
+        const struct bk_strvec *builds = builds_of(c, it);
         printf("\n%s\n", it->identity->name);
+        if (builds) {
+            char *j = bk_strvec_join(builds, ", ");
+            printf("  builds:       %s\n", j);
+            free(j);
+        }
         printf("  cache:        %s\n", it->identity->descriptor ? it->identity->descriptor : "-");
         if (it->use)
             printf("  first use:    %s line %d, target %s\n", it->use->stage_label, it->use->line,
@@ -211,9 +235,27 @@ static void print_json(struct bk_xfer_cli *c, const struct plan_row *rows, const
     add_str(doc, "store_error", c->store_error);
     add_str(doc, "caches", c->mountio_desc);
     add_str(doc, "state", c->state_path);
-    add_str(doc, "run_part", c->project->run.text);
-    add_str(doc, "run_source", c->project->run.source);
+    add_str(doc, "run_part", c->set->run ? c->set->run->text : NULL);
+    add_str(doc, "run_source", c->set->run ? c->set->run->source : NULL);
     add_str(doc, "runs", runs);
+    if (c->set->many) {
+        cJSON *builds = cJSON_AddArrayToObject(doc, "builds");
+        for (size_t b = 0; b < c->set->nbuilds; b++) {
+            const struct bk_projset_build *pb = &c->set->builds[b];
+            cJSON *o = cJSON_CreateObject(), *args = cJSON_CreateArray();
+            add_str(o, "name", pb->label);
+            add_str(o, "origin", pb->spec->origin);
+            add_str(o, "context", pb->spec->context);
+            add_str(o, "dockerfile", pb->spec->dockerfile);
+            add_str(o, "target", pb->spec->target);
+            add_str(o, "platform", pb->platform);
+            for (size_t k = 0; k < pb->spec->build_args.n; k++)
+                cJSON_AddItemToArray(args, cJSON_CreateString(pb->spec->build_args.v[k]));
+            cJSON_AddItemToObject(o, "build_args", args);
+            cJSON_AddBoolToObject(o, "loaded", pb->project != NULL);
+            cJSON_AddItemToArray(builds, o);
+        }
+    }
     arr = cJSON_AddArrayToObject(doc, "identities");
     for (size_t i = 0; i < c->x.n; i++) {
         const struct bk_xfer_item *it = &c->x.items[i];
@@ -221,6 +263,11 @@ static void print_json(struct bk_xfer_cli *c, const struct plan_row *rows, const
         cJSON *o = cJSON_CreateObject(), *rk = cJSON_CreateArray(), *use;
         add_str(o, "name", it->identity->name);
         add_str(o, "cache", it->identity->descriptor);
+        if (builds_of(c, it)) {
+            cJSON *b = cJSON_AddArrayToObject(o, "builds");
+            for (size_t k = 0; k < builds_of(c, it)->n; k++)
+                cJSON_AddItemToArray(b, cJSON_CreateString(builds_of(c, it)->v[k]));
+        }
         if (it->use) {
             use = cJSON_AddObjectToObject(o, "first_use");
             add_str(use, "stage", it->use->stage_label);
@@ -254,7 +301,7 @@ int bk_cmd_plan(struct bk_options *o)
     struct plan_row *rows;
     struct bk_layers_plan lp = {0};
     char *runs;
-    int rc = bk_xfer_cli_open(o, BK_XFER_CLI_PLAN, &c);
+    int rc = bk_xfer_cli_open(o, BK_XFER_CLI_PLAN, NULL, &c);
 
     if (rc) {
         bk_xfer_cli_close(&c);
@@ -284,6 +331,7 @@ int bk_cmd_plan(struct bk_options *o)
     }
     free(rows);
     bk_state_release(&st);
+    rc = c.bad_input ? 2 : 0;
     bk_xfer_cli_close(&c);
-    return 0;
+    return rc;
 }

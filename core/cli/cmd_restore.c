@@ -14,7 +14,7 @@
 int bk_cmd_restore(struct bk_options *o)
 {
     struct bk_xfer_cli c;
-    int rc = bk_xfer_cli_open(o, BK_XFER_CLI_RESTORE, &c);
+    int rc = bk_xfer_cli_open(o, BK_XFER_CLI_RESTORE, NULL, &c);
 
     if (rc) {
         bk_xfer_cli_close(&c);
@@ -29,7 +29,7 @@ int bk_cmd_restore(struct bk_options *o)
     bk_xfer_print(&c.x, "restore", o->json);
     if (c.x.layers)
         bk_xfer_cli_layers_export(&c, o->json);
-    rc = bk_xfer_exit_status(&c.x, o->fail_on_cache_miss, o->fail_on_error);
+    rc = c.bad_input ? 2 : bk_xfer_exit_status(&c.x, o->fail_on_cache_miss, o->fail_on_error);
     bk_xfer_cli_close(&c);
     return rc;
 }

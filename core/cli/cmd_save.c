@@ -13,7 +13,7 @@
 int bk_cmd_save(struct bk_options *o)
 {
     struct bk_xfer_cli c;
-    int rc = bk_xfer_cli_open(o, BK_XFER_CLI_SAVE, &c);
+    int rc = bk_xfer_cli_open(o, BK_XFER_CLI_SAVE, NULL, &c);
 
     if (rc) {
         bk_xfer_cli_close(&c);
@@ -26,7 +26,7 @@ int bk_cmd_save(struct bk_options *o)
         return 1;
     }
     bk_xfer_print(&c.x, "save", o->json);
-    rc = bk_xfer_exit_status(&c.x, 0, o->fail_on_error);
+    rc = c.bad_input ? 2 : bk_xfer_exit_status(&c.x, 0, o->fail_on_error);
     bk_xfer_cli_close(&c);
     return rc;
 }

@@ -23,6 +23,11 @@ enum opt_id {
     O_BUILD_ARG,
     O_PLATFORM,
     O_CONTEXT,
+    O_COMPOSE,
+    O_SERVICE,
+    O_BAKE,
+    O_BAKE_TARGET,
+    O_SAVE_ON_FAILURE,
     O_KEY_PREFIX,
     O_KEY_FILE,
     O_KEY_EXTRA,
@@ -70,6 +75,11 @@ static const struct opt_spec k_opts[] = {
     {"build-arg", 0, 1, BK_OPTG_DOCKERFILE, O_BUILD_ARG},
     {"platform", 0, 1, BK_OPTG_DOCKERFILE, O_PLATFORM},
     {"context", 0, 1, BK_OPTG_DOCKERFILE, O_CONTEXT},
+    {"compose", 0, 1, BK_OPTG_PROJECTS, O_COMPOSE},
+    {"service", 0, 1, BK_OPTG_PROJECTS, O_SERVICE},
+    {"bake", 0, 1, BK_OPTG_PROJECTS, O_BAKE},
+    {"bake-target", 0, 1, BK_OPTG_PROJECTS, O_BAKE_TARGET},
+    {"save-on-failure", 0, 0, BK_OPTG_BUILD, O_SAVE_ON_FAILURE},
     {"key-prefix", 0, 1, BK_OPTG_KEY, O_KEY_PREFIX},
     {"key-file", 0, 1, BK_OPTG_KEY, O_KEY_FILE},
     {"key-extra", 0, 1, BK_OPTG_KEY, O_KEY_EXTRA},
@@ -118,6 +128,15 @@ static void print_help(const struct bk_command *cmd)
                "      --platform P        target platform os/arch[/variant] (default linux/<host "
                "arch>)\n"
                "      --context DIR       build context (default: the Dockerfile's directory)\n");
+    if (cmd->groups & BK_OPTG_PROJECTS)
+        printf("\nSeveral images at once (docs/compose-bake.md):\n"
+               "      --compose FILE      every build of a compose project (repeatable: -f)\n"
+               "      --service S         only this service (repeatable)\n"
+               "      --bake FILE         every build of a bake file (repeatable: -f)\n"
+               "      --bake-target T     only this target or group (repeatable)\n");
+    if (cmd->groups & BK_OPTG_BUILD)
+        printf("\nBuild options:\n"
+               "      --save-on-failure   save the caches after a failed build too\n");
     if (cmd->groups & BK_OPTG_KEY)
         printf("\nKey options:\n"
                "      --key-prefix S      first part of every key (default bkcache)\n"
@@ -203,6 +222,11 @@ static int apply(const struct opt_spec *o, const char *v, struct bk_options *opt
         break;
     case O_PLATFORM: opts->platform = v; break;
     case O_CONTEXT: opts->context = v; break;
+    case O_COMPOSE: bk_strvec_push(&opts->compose, v); break;
+    case O_SERVICE: bk_strvec_push(&opts->services, v); break;
+    case O_BAKE: bk_strvec_push(&opts->bake, v); break;
+    case O_BAKE_TARGET: bk_strvec_push(&opts->bake_targets, v); break;
+    case O_SAVE_ON_FAILURE: opts->save_on_failure = 1; break;
     case O_KEY_PREFIX: opts->key_prefix = v; break;
     case O_KEY_FILE: bk_strvec_push(&opts->key_files, v); break;
     case O_KEY_EXTRA: bk_strvec_push(&opts->key_extra, v); break;
@@ -275,6 +299,8 @@ int bk_options_parse(const struct bk_command *cmd, int argc, char **argv, struct
     opts->store_opts = (struct bk_strvec)BK_STRVEC_INIT;
     opts->mounts = (struct bk_strvec)BK_STRVEC_INIT;
     opts->layers_from = (struct bk_strvec)BK_STRVEC_INIT;
+    opts->compose = opts->services = (struct bk_strvec)BK_STRVEC_INIT;
+    opts->bake = opts->bake_targets = (struct bk_strvec)BK_STRVEC_INIT;
     opts->args = (struct bk_strvec)BK_STRVEC_INIT;
     opts->file = "Dockerfile";
     opts->provider = "auto";
@@ -350,5 +376,9 @@ void bk_options_release(struct bk_options *opts)
     bk_strvec_clear(&opts->store_opts);
     bk_strvec_clear(&opts->mounts);
     bk_strvec_clear(&opts->layers_from);
+    bk_strvec_clear(&opts->compose);
+    bk_strvec_clear(&opts->services);
+    bk_strvec_clear(&opts->bake);
+    bk_strvec_clear(&opts->bake_targets);
     bk_strvec_clear(&opts->args);
 }

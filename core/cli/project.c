@@ -3,6 +3,8 @@
  */
 #include "core/cli/project.h"
 
+#include "core/buildspec/buildspec.h"
+
 #include "core/util/error.h"
 #include "core/util/log.h"
 #include "core/util/strbuf.h"
@@ -25,17 +27,11 @@ static char *dockerfile_dir(const char *file)
     return dir;
 }
 
-int bk_project_load(const struct bk_options *opts, unsigned flags, struct bk_project **out)
+/* Resolve the parsed p->df for `bo` and compute the keys. */
+static int resolve(struct bk_project *p, const struct bk_options *opts,
+                   const struct bk_build_opts *bo, unsigned flags, struct bk_project **out)
 {
-    struct bk_project *p = bk_xcalloc(1, sizeof(*p));
-    struct bk_build_opts bo = {opts->target, &opts->build_args, opts->platform, NULL};
-    int rc;
-
-    *out = NULL;
-    p->base_dir = opts->context ? bk_xstrdup(opts->context) : dockerfile_dir(opts->file);
-    rc = bk_dockerfile_parse_file(opts->file, &p->df);
-    if (rc == BK_OK)
-        rc = bk_buildplan_resolve(p->df, &bo, &p->plan);
+    int rc = bk_buildplan_resolve(p->df, bo, &p->plan);
     if (rc == BK_OK && (flags & BK_PROJECT_KEYS)) {
         struct bk_key_opts ko = {opts->key_prefix, &opts->key_files, &opts->key_extra, p->base_dir,
                                  p->run.text};
@@ -51,6 +47,46 @@ int bk_project_load(const struct bk_options *opts, unsigned flags, struct bk_pro
     }
     *out = p;
     return BK_OK;
+}
+
+int bk_project_load(const struct bk_options *opts, unsigned flags, struct bk_project **out)
+{
+    struct bk_project *p = bk_xcalloc(1, sizeof(*p));
+    struct bk_build_opts bo = {opts->target, &opts->build_args, opts->platform, NULL};
+    int rc;
+
+    *out = NULL;
+    p->base_dir = opts->context ? bk_xstrdup(opts->context) : dockerfile_dir(opts->file);
+    rc = bk_dockerfile_parse_file(opts->file, &p->df);
+    if (rc) {
+        bk_project_free(p);
+        return rc;
+    }
+    return resolve(p, opts, &bo, flags, out);
+}
+
+int bk_project_load_spec(const struct bk_options *opts, const struct bk_buildspec *spec,
+                         const char *platform, unsigned flags, struct bk_project **out)
+{
+    struct bk_project *p = bk_xcalloc(1, sizeof(*p));
+    struct bk_build_opts bo = {spec->target, &spec->build_args, platform, NULL};
+    int rc;
+
+    *out = NULL;
+    p->base_dir = bk_xstrdup(spec->context ? spec->context : ".");
+    if (spec->dockerfile_inline) {
+        char *name = bk_xasprintf("%s (dockerfile_inline)", spec->name);
+        rc = bk_dockerfile_parse(spec->dockerfile_inline, strlen(spec->dockerfile_inline), name,
+                                 &p->df);
+        free(name);
+    } else {
+        rc = bk_dockerfile_parse_file(spec->dockerfile ? spec->dockerfile : "Dockerfile", &p->df);
+    }
+    if (rc) {
+        bk_project_free(p);
+        return rc;
+    }
+    return resolve(p, opts, &bo, flags, out);
 }
 
 void bk_project_free(struct bk_project *p)

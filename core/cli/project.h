@@ -49,6 +49,16 @@ struct bk_project {
 int bk_project_load(const struct bk_options *opts, unsigned flags, struct bk_project **out);
 void bk_project_free(struct bk_project *p);
 
+struct bk_buildspec;
+
+/* The same for one build of a compose or bake file, or of the user's build
+ * command (core/buildspec/): its Dockerfile (or dockerfile_inline), target,
+ * build args and `platform` (one of the spec's platforms, or NULL); the key
+ * options come from `opts`, key files are relative to the spec's context.
+ * Messages name the spec: "compose.yaml: service web: ...". */
+int bk_project_load_spec(const struct bk_options *opts, const struct bk_buildspec *spec,
+                         const char *platform, unsigned flags, struct bk_project **out);
+
 /* Print the current error as "bkcache: <message>" on stderr; returns 2, the
  * exit status for bad input (1 for other failures, with `code` BK_ERR). */
 int bk_project_report_error(int code);

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/cli/project.h"
+#include "core/cli/projset.h"
 
 /* ---- where the caches live ---- */
 
@@ -72,19 +72,23 @@ static char *layers_dir(const struct bk_options *o, const char *state_path)
 static int open_layers(const struct bk_options *o, enum bk_xfer_cli_mode mode,
                        struct bk_xfer_cli *c)
 {
-    struct bk_key_opts ko = {o->key_prefix, &o->key_files, &o->key_extra, c->project->base_dir,
-                             c->project->run.text};
+    const struct bk_project *p = c->set->builds[0].project;
+    struct bk_key_opts ko = {o->key_prefix, &o->key_files, &o->key_extra, p->base_dir, p->run.text};
     struct bk_cache_key k;
     char *dir;
-    int rc = bk_keys_layers(c->plan, &ko, &k);
+    int rc;
 
+    if (c->set->many || !p)
+        return bk_error_set(BK_EINVAL, "--layers works with one Dockerfile (-f) for now, not "
+                                       "with --compose, --bake or bkcache build");
+    rc = bk_keys_layers(p->plan, &ko, &k);
     if (rc < 0)
         return rc;
     dir = layers_dir(o, c->state_path);
-    bk_layers_init(&c->layers, dir, c->plan->stages[c->plan->target].label, k.key, k.save_key,
+    bk_layers_init(&c->layers, dir, p->plan->stages[p->plan->target].label, k.key, k.save_key,
                    &k.restore_keys);
     for (size_t i = 0; i < o->layers_from.n; i++) {
-        char *prefix = bk_keys_layers_prefix(c->plan, &ko, o->layers_from.v[i]);
+        char *prefix = bk_keys_layers_prefix(p->plan, &ko, o->layers_from.v[i]);
         bk_layers_add_from(&c->layers, o->layers_from.v[i], prefix);
         free(prefix);
     }
@@ -100,28 +104,130 @@ static int open_layers(const struct bk_options *o, enum bk_xfer_cli_mode mode,
     return BK_OK;
 }
 
+/*
+ * Several builds (compose, bake, a build command) without --dir: one
+ * builder mountio per transfer build they need, behind a group. Caches go
+ * to the transfer build of their builder and platform; a cache whose from=
+ * names a stage of its build's Dockerfile gets that build's own (the
+ * Dockerfile is appended to it). The options each member was made from
+ * live in c->group_opts, which the members point into.
+ */
+static int select_group_mountio(const struct bk_options *o, struct bk_xfer_cli *c,
+                                int describe_only)
+{
+    const struct bk_projset *s = c->set;
+    struct bk_strvec keys = BK_STRVEC_INIT, descs = BK_STRVEC_INIT;
+    struct bk_mountio **ios = bk_xcalloc(s->ncaches + 1, sizeof(*ios));
+    const struct bk_identity **ids = bk_xcalloc(s->ncaches + 1, sizeof(*ids));
+    size_t *which = bk_xcalloc(s->ncaches + 1, sizeof(*which));
+    int rc = BK_OK;
+
+    c->group_opts = bk_xcalloc(s->ncaches + 1, sizeof(*c->group_opts));
+    for (size_t i = 0; i < s->ncaches && rc == BK_OK; i++) {
+        const struct bk_projset_cache *pc = &s->caches[i];
+        const struct bk_projset_build *b = &s->builds[pc->build];
+        const char *builder = b->spec->builder ? b->spec->builder : o->builder;
+        int own = pc->use && pc->use->from_stage >= 0;
+        char *key = bk_xasprintf("%s|%s|%zu", builder ? builder : "",
+                                 b->platform ? b->platform : "", own ? pc->build : (size_t)-1);
+        long m = bk_strvec_find(&keys, key);
+
+        if (m < 0) {
+            struct bk_options *go = &c->group_opts[keys.n];
+            char *desc = NULL;
+            *go = *o;
+            go->file = b->spec->dockerfile;
+            go->context = b->spec->context;
+            go->build_args = b->spec->build_args;
+            go->platform = b->platform;
+            go->builder = builder;
+            m = (long)keys.n;
+            bk_strvec_push(&keys, key);
+            rc = bk_builder_mountio_open(go, describe_only ? NULL : &ios[m], &desc);
+            if (desc && bk_strvec_find(&descs, desc) < 0)
+                bk_strvec_push(&descs, desc);
+            free(desc);
+        }
+        ids[i] = &pc->identity;
+        which[i] = (size_t)m;
+        free(key);
+    }
+    c->mountio_desc = descs.n ? bk_strvec_join(&descs, "; ") : bk_xstrdup("builder (no caches)");
+    if (rc == BK_OK && !describe_only && keys.n == 1) {
+        c->x.io = ios[0];
+    } else if (rc == BK_OK && !describe_only && keys.n > 1) {
+        rc = bk_mountio_group_create(ios, keys.n, ids, which, s->ncaches, &c->x.io);
+    } else if (!describe_only) {
+        for (size_t m = 0; m < keys.n; m++)
+            if (ios[m])
+                ios[m]->ops->destroy(ios[m]);
+    }
+    bk_strvec_clear(&keys);
+    bk_strvec_clear(&descs);
+    free(ios);
+    free(ids);
+    free(which);
+    return rc;
+}
+
+/* The transfer items of the set's merged caches, --mount filtering them. */
+static int items_from_set(const struct bk_projset *s, const struct bk_strvec *only,
+                          struct bk_xfer_cli *c)
+{
+    c->x.items = bk_xcalloc(s->ncaches + 1, sizeof(*c->x.items));
+    for (size_t i = 0; only && i < only->n; i++) {
+        size_t k = 0;
+        while (k < s->ncaches && strcmp(s->caches[k].identity.name, only->v[i]) != 0)
+            k++;
+        if (k == s->ncaches)
+            return bk_error_set(BK_EINVAL, "--mount: no cache named '%s'", only->v[i]);
+    }
+    for (size_t i = 0; i < s->ncaches; i++) {
+        const struct bk_projset_cache *pc = &s->caches[i];
+        struct bk_xfer_item *it;
+        if (only && only->n && bk_strvec_find(only, pc->identity.name) < 0)
+            continue;
+        it = &c->x.items[c->x.n++];
+        it->identity = &pc->identity;
+        it->use = pc->use;
+        it->key = pc->key;
+        it->save_key = pc->save_key;
+        it->restore_keys = (const char *const *)pc->restore_keys.v;
+        it->nrestore = pc->restore_keys.n;
+    }
+    return BK_OK;
+}
+
 /* ---- open and close ---- */
 
-int bk_xfer_cli_open(struct bk_options *o, enum bk_xfer_cli_mode mode, struct bk_xfer_cli *c)
+int bk_xfer_cli_open(struct bk_options *o, enum bk_xfer_cli_mode mode,
+                     struct bk_buildspec_list *specs, struct bk_xfer_cli *c)
 {
     int rc;
 
     memset(c, 0, sizeof(*c));
-    if (o->args.n) {
+    if (o->args.n && !specs) {
         bk_error("unexpected argument '%s'", o->args.v[0]);
         return 2;
     }
-    rc = bk_project_load(o, BK_PROJECT_KEYS, &c->project);
+    rc = bk_projset_load(o, specs, BK_PROJECT_KEYS, &c->set);
     if (rc < 0)
         return bk_project_report_error(rc);
-    c->plan = c->project->plan;
-    c->keys = c->project->keys;
-    rc = bk_xfer_items_from_plan(c->plan, c->keys, &o->mounts, &c->x.items, &c->x.n);
+    c->bad_input = bk_projset_report(c->set) > 0;
+    if (!c->set->many) {
+        const struct bk_project *p = c->set->builds[0].project;
+        rc = bk_xfer_items_from_plan(p->plan, p->keys, &o->mounts, &c->x.items, &c->x.n);
+    } else {
+        rc = items_from_set(c->set, &o->mounts, c);
+    }
     if (rc < 0) {
         bk_error("%s", bk_error_msg());
         return 2;
     }
-    rc = select_mountio(o, mode == BK_XFER_CLI_PLAN ? NULL : &c->x.io, &c->mountio_desc);
+    if (c->set->many && !o->dir)
+        rc = select_group_mountio(o, c, mode == BK_XFER_CLI_PLAN);
+    else
+        rc = select_mountio(o, mode == BK_XFER_CLI_PLAN ? NULL : &c->x.io, &c->mountio_desc);
     if (rc < 0) {
         bk_error("%s", bk_error_msg());
         return 2;
@@ -138,8 +244,9 @@ int bk_xfer_cli_open(struct bk_options *o, enum bk_xfer_cli_mode mode, struct bk
         if (mode != BK_XFER_CLI_PLAN)
             bk_warn("warning: the store is unavailable: %s", c->store_error);
     }
-    c->state_path =
-        o->state ? bk_xstrdup(o->state) : bk_state_default_path(o->file, o->target, NULL);
+    c->state_path = o->state
+                        ? bk_xstrdup(o->state)
+                        : bk_state_default_path(c->set->state_name, c->set->state_target, NULL);
     c->x.state_path = c->state_path;
     c->store_id = bk_store_identity_cli(o, c->x.store);
     c->x.store_id = c->store_id;
@@ -158,7 +265,8 @@ void bk_xfer_cli_close(struct bk_xfer_cli *c)
     if (c->x.io)
         c->x.io->ops->destroy(c->x.io);
     bk_store_close(c->x.store);
-    bk_project_free(c->project);
+    bk_projset_free(c->set);
+    free(c->group_opts);
     if (c->x.layers)
         bk_layers_release(&c->layers);
     free(c->state_path);

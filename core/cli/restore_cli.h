@@ -1,6 +1,7 @@
 /*
- * restore_cli.h - what `restore`, `save` and `plan` share on the command
- * line: load the Dockerfile's plan and keys, pick the identities (--mount),
+ * restore_cli.h - what `restore`, `save`, `plan` and `build` share on the
+ * command line: load the builds' plans and keys (one Dockerfile, or a
+ * compose or bake project: core/cli/projset.h), pick the identities (--mount),
  * open the store, choose where the caches live (select_mountio() in
  * restore_cli.c: --dir now, the builder later), and find the state file.
  *
@@ -21,18 +22,19 @@
 #include "core/cli/cli.h"
 #include "core/xfer/restore.h"
 
-struct bk_project;
+struct bk_projset;
+struct bk_buildspec_list;
 
 struct bk_xfer_cli {
-    struct bk_project *project;      /* owns the plan and the keys */
-    const struct bk_buildplan *plan; /* borrowed from project */
-    const struct bk_keyset *keys;    /* borrowed from project */
-    struct bk_xfer x;                /* items, store, mountio (NULL for plan), state path */
+    struct bk_projset *set; /* the builds (one, or a compose/bake project's) and their caches */
+    struct bk_xfer x;       /* items, store, mountio (NULL for plan), state path */
     char *state_path;
     char *store_id; /* x.store_id points here */
     char *store_error;
-    char *mountio_desc;      /* "dir DIR", ... */
-    struct bk_layers layers; /* with --layers: x.layers points here */
+    char *mountio_desc;            /* "dir DIR", ... */
+    struct bk_layers layers;       /* with --layers: x.layers points here */
+    struct bk_options *group_opts; /* what each builder of several builds was opened with */
+    int bad_input;                 /* some builds could not be read (reported): exit 2 */
 };
 
 enum bk_xfer_cli_mode {
@@ -41,7 +43,10 @@ enum bk_xfer_cli_mode {
     BK_XFER_CLI_PLAN, /* read-only store, no mountio created */
 };
 
-int bk_xfer_cli_open(struct bk_options *o, enum bk_xfer_cli_mode mode, struct bk_xfer_cli *c);
+/* `specs` (NULL: from the options) are the builds of `bkcache build`'s
+ * command; they are taken over. */
+int bk_xfer_cli_open(struct bk_options *o, enum bk_xfer_cli_mode mode,
+                     struct bk_buildspec_list *specs, struct bk_xfer_cli *c);
 void bk_xfer_cli_close(struct bk_xfer_cli *c);
 
 /* Pass the layer cache's build arguments to later steps of the CI job

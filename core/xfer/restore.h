@@ -44,6 +44,7 @@
 #include "core/store/store.h"
 
 #include <stdint.h>
+#include <stdio.h>
 
 enum bk_hit { BK_HIT_NONE, BK_HIT_MISS, BK_HIT_PARTIAL, BK_HIT_EXACT };
 
@@ -103,6 +104,8 @@ const char *bk_hit_name(enum bk_hit h); /* "exact", "partial", "miss", "" */
  * hit, action, reason, bytes, files, seconds, digest}]}, plus "layers" when
  * x->layers is set (restore_report.c says what it holds). */
 void bk_xfer_print(const struct bk_xfer *x, const char *command, int json);
+/* The same on `f` (`bkcache build` keeps stdout for the build's output). */
+void bk_xfer_fprint(FILE *f, const struct bk_xfer *x, const char *command, int json);
 
 /* 1 when --fail-on-error and an item failed, or --fail-on-cache-miss and
  * an item did not hit exactly (restore only); else 0. */

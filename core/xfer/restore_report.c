@@ -27,7 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void print_text(const struct bk_xfer_item *it, int save)
+static void print_text(FILE *f, const struct bk_xfer_item *it, int save)
 {
     const char *key = save && it->save_key ? it->save_key : it->key;
     char size[32];
@@ -50,7 +50,7 @@ static void print_text(const struct bk_xfer_item *it, int save)
     bk_strbuf_addf(&sb, "%.2fs)", it->seconds);
     if (it->reason)
         bk_strbuf_addf(&sb, ": %s", it->reason);
-    puts(sb.buf);
+    fprintf(f, "%s\n", sb.buf);
     bk_strbuf_release(&sb);
 }
 
@@ -62,33 +62,33 @@ static void add_str_or_null(cJSON *o, const char *name, const char *v)
         cJSON_AddNullToObject(o, name);
 }
 
-static void print_layers_text(const struct bk_layers *l)
+static void print_layers_text(FILE *f, const struct bk_layers *l)
 {
     char size[32];
 
     if (l->saved) {
         bk_format_size(l->bytes_uploaded, size, sizeof(size));
-        printf("layers: %s %s (%u blobs uploaded, %s, %u already stored)%s%s\n", l->action,
-               l->save_key, l->blobs_uploaded, size, l->blobs_skipped, l->save_reason ? ": " : "",
-               l->save_reason ? l->save_reason : "");
+        fprintf(f, "layers: %s %s (%u blobs uploaded, %s, %u already stored)%s%s\n", l->action,
+                l->save_key, l->blobs_uploaded, size, l->blobs_skipped, l->save_reason ? ": " : "",
+                l->save_reason ? l->save_reason : "");
         return;
     }
     for (size_t i = 0; i < l->nsources; i++) {
         const struct bk_layers_source *src = &l->sources[i];
         int found = src->matched_key != NULL;
         bk_format_size(src->bytes_fetched, size, sizeof(size));
-        printf("layers %s: %s %s", src->target,
-               found ? (l->lookup_only ? "found" : "restored") : "miss",
-               found ? src->matched_key : (src->key ? src->key : src->restore.v[0]));
+        fprintf(f, "layers %s: %s %s", src->target,
+                found ? (l->lookup_only ? "found" : "restored") : "miss",
+                found ? src->matched_key : (src->key ? src->key : src->restore.v[0]));
         if (found && !l->lookup_only)
-            printf(" (%s hit, %u blobs fetched, %s, %u present)", src->hit, src->blobs_fetched,
-                   size, src->blobs_present);
-        printf("%s%s\n", src->reason ? ": " : "", src->reason ? src->reason : "");
+            fprintf(f, " (%s hit, %u blobs fetched, %s, %u present)", src->hit, src->blobs_fetched,
+                    size, src->blobs_present);
+        fprintf(f, "%s%s\n", src->reason ? ": " : "", src->reason ? src->reason : "");
     }
-    printf("build-args:");
+    fprintf(f, "build-args:");
     for (size_t i = 0; i < l->build_args.n; i++)
-        printf(" %s", l->build_args.v[i]);
-    printf("\n");
+        fprintf(f, " %s", l->build_args.v[i]);
+    fprintf(f, "\n");
 }
 
 static cJSON *layers_json(const struct bk_layers *l)
@@ -126,7 +126,7 @@ static cJSON *layers_json(const struct bk_layers *l)
     return o;
 }
 
-static void print_json(const struct bk_xfer *x, const char *command)
+static void print_json(FILE *f, const struct bk_xfer *x, const char *command)
 {
     cJSON *doc = cJSON_CreateObject();
     cJSON *arr = cJSON_CreateArray();
@@ -154,21 +154,26 @@ static void print_json(const struct bk_xfer *x, const char *command)
     if (x->layers)
         cJSON_AddItemToObject(doc, "layers", layers_json(x->layers));
     text = cJSON_Print(doc);
-    puts(text);
+    fprintf(f, "%s\n", text);
     cJSON_free(text);
     cJSON_Delete(doc);
 }
 
-void bk_xfer_print(const struct bk_xfer *x, const char *command, int json)
+void bk_xfer_fprint(FILE *f, const struct bk_xfer *x, const char *command, int json)
 {
     if (json) {
-        print_json(x, command);
+        print_json(f, x, command);
         return;
     }
     for (size_t i = 0; i < x->n; i++)
-        print_text(&x->items[i], strcmp(command, "save") == 0);
+        print_text(f, &x->items[i], strcmp(command, "save") == 0);
     if (x->layers)
-        print_layers_text(x->layers);
+        print_layers_text(f, x->layers);
+}
+
+void bk_xfer_print(const struct bk_xfer *x, const char *command, int json)
+{
+    bk_xfer_fprint(stdout, x, command, json);
 }
 
 int bk_xfer_exit_status(const struct bk_xfer *x, int fail_on_cache_miss, int fail_on_error)

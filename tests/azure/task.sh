@@ -118,6 +118,23 @@ run_task main.js $S STUB_EXIT=1 >"$work/task.out" 2>&1
 if grep -Eq '^##vso\[task.complete result=Failed;\]bkcache restore exited with status 1' "$work/task.out"; then
   ok "task main: a failing bkcache fails the step"; else bad "task main failure" "$work/task.out"; fi
 
+# compose and bake inputs become --compose/--service/--bake/--bake-target
+rm -f "$work/stub.log"
+# shellcheck disable=SC2086
+run_task main.js $S "INPUT_COMPOSE=compose.yaml
+compose.ci.yaml" INPUT_SERVICES=web INPUT_BAKE=docker-bake.json INPUT_BAKETARGETS=app >"$work/task.out" 2>&1
+if tr '\n' ' ' <"$work/stub.log" | grep -q -- '--compose compose.yaml --compose compose.ci.yaml --service web --bake docker-bake.json --bake-target app'; then
+  ok "task main: compose, services, bake and bakeTargets reach bkcache"; else bad "task compose/bake inputs" "$work/stub.log"; fi
+# run: the whole build under `bkcache build`; the step fails with the build's status
+rm -f "$work/stub.log"
+# shellcheck disable=SC2086
+run_task main.js $S "INPUT_RUN=docker buildx build --build-arg 'A=x y' ." INPUT_SAVEONFAILURE=true STUB_EXIT=3 >"$work/task.out" 2>&1
+if [ "$(head -1 "$work/stub.log")" = build ] && grep -qx -- '--save-on-failure' "$work/stub.log" &&
+  tr '\n' '|' <"$work/stub.log" | grep -q -- '|--|docker|buildx|build|--build-arg|A=x y|.|' &&
+  grep -q 'result=Failed;\]the build exited with status 3' "$work/task.out"; then
+  ok "task main: run goes to bkcache build after --, words as the shell splits them, the build's status"
+else bad "task run input" "$work/task.out"; fi
+
 post_case() { # EXPECT(called|skipped) NAME VAR=VALUE...
   local expect=$1 name=$2; shift 2
   rm -f "$work/stub.log"
@@ -128,6 +145,7 @@ post_case() { # EXPECT(called|skipped) NAME VAR=VALUE...
   else bad "task post: $name (bkcache $got)" "$work/task.out"; fi
 }
 post_case skipped "no save when the restore step did not run"
+post_case skipped "no save after bkcache build saved" VSTS_TASKVARIABLE_BKCACHE_BUILD_RAN=true AGENT_JOBSTATUS=Succeeded
 post_case called "saves after exact hits too (bkcache skips what did not change)" VSTS_TASKVARIABLE_BKCACHE_RESTORE_RAN=true VSTS_TASKVARIABLE_BKCACHE_CACHE_HIT=true AGENT_JOBSTATUS=Succeeded
 post_case skipped "no save when the job failed" VSTS_TASKVARIABLE_BKCACHE_RESTORE_RAN=true VSTS_TASKVARIABLE_BKCACHE_CACHE_HIT=false AGENT_JOBSTATUS=Failed
 post_case called "saves when the job failed and saveOnFailure is set" VSTS_TASKVARIABLE_BKCACHE_RESTORE_RAN=true VSTS_TASKVARIABLE_BKCACHE_CACHE_HIT=false AGENT_JOBSTATUS=Failed INPUT_SAVEONFAILURE=true

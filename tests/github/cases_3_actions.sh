@@ -54,6 +54,21 @@ BKCACHE_BIN=$HERE/fake-bkcache.sh $SIM "$A/restore" main "$WORK/step" 'cache-map
 check "bad cache-map JSON fails the step naming the input" bash -c \
   "grep -q '^::error::cache-map: not valid JSON' $WORK/step/main.log && ! grep -q 'argv: restore' $FAKE_LOG"
 
+# compose and bake inputs; the build action runs `run` under bkcache build
+fresh
+BKCACHE_BIN=$HERE/fake-bkcache.sh $SIM "$A/restore" main "$WORK/step" "compose=compose.yaml
+compose.ci.yaml" services=web bake=docker-bake.json bake-targets=app >/dev/null 2>&1
+check "compose and bake inputs become --compose, --service, --bake and --bake-target" grep -qF -- \
+  "--compose compose.yaml --compose compose.ci.yaml --service web --bake docker-bake.json --bake-target app" "$FAKE_LOG"
+fresh
+FAKE_EXIT=3 BKCACHE_BIN=$HERE/fake-bkcache.sh $SIM "$A/build" main "$WORK/step" \
+  "run=docker buildx build --build-arg 'A=x y' ." save-on-failure=true key-prefix=ci >"$WORK/step/result.json" 2>&1
+code=$(json_get exit <"$WORK/step/result.json")
+check "build action: run follows 'bkcache build OPTIONS --', split as a shell splits it" grep -qE -- \
+  "^argv: build --key-prefix ci --provider github --state .* --save-on-failure -- docker buildx build --build-arg A=x y \\.$" "$FAKE_LOG"
+check "build action: the step fails with the build's status" bash -c \
+  "[ $code = 1 ] && grep -q '^::error::the build exited with status 3' $WORK/step/main.log"
+
 # cache-mounts: restore in main, save in post with the same options and state file
 fresh
 BKCACHE_BIN=$HERE/fake-bkcache.sh $SIM "$A/cache-mounts" main "$WORK/step" mounts=go-build \

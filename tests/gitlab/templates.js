@@ -214,7 +214,8 @@ function checkClassic() {
     const raw = config[n];
     const last = raw.script[raw.script.length - 1];
     ok(last instanceof Ref && last.parts[0] === ".bkcache-save", `${n}: the save is the last step of script`);
-    ok(raw.script[0] instanceof Ref && raw.script[0].parts[0] === ".bkcache-restore", `${n}: the restore is the first step of script`);
+    ok(raw.script[0] instanceof Ref && raw.script[0].parts[0] === ".bkcache-build", `${n}: the BKCACHE_RUN build (.bkcache-build) is the first step of script`);
+    ok(raw.script[1] instanceof Ref && raw.script[1].parts[0] === ".bkcache-restore", `${n}: the restore comes next`);
     const job = jobOf(config, n);
     ok(!/bkcache_run save/.test(flatScript(job, "after_script")), `${n}: nothing is saved in after_script`);
   }

@@ -191,5 +191,29 @@ run_job sh runner-job "$T/r3" BKCACHE_ARGS="--dir cache --no-such-option"
 check "a bad bkcache option fails the job" test $? -ne 0
 check "and the dotenv report records the failed restore" env_has "$T/r3" BKCACHE_RESTORE=failed
 
+# BKCACHE_RUN: the build under `bkcache build`, its status the job's
+mkdir -p "$T/fakebuild"
+cat >"$T/fakebuild/docker" <<'FAKE'
+#!/bin/sh
+# stands in for `docker build`: fills the build's cache mounts, exits $FAKE_STATUS
+echo "fake docker: $*"
+for n in $("$BKCACHE_BIN" mounts -f Dockerfile --json | sed -n 's/.*"name":[[:space:]]*"\([^"]*\)".*/\1/p' | sort -u); do
+  mkdir -p "cache/$n" && echo "built by job $CI_JOB_ID" >"cache/$n/artifact-$CI_JOB_ID"
+done
+exit "${FAKE_STATUS:-0}"
+FAKE
+chmod +x "$T/fakebuild/docker"
+run_job sh build-job "$T/b1" BKCACHE_RUN="$T/fakebuild/docker build --build-arg 'A=x y' ."
+check "BKCACHE_RUN: the build runs under bkcache build and ends the script" bash -c \
+  "[ $? -eq 0 ] && grep -q \"fake docker: build --build-arg A=x y .\" '$T/log' && ! grep -q 'after the build snippet' '$T/log'"
+check "BKCACHE_RUN: the caches are saved after the build" test -n "$(find "$T/b1/.bkcache" -name '*.tar.zst' 2>/dev/null)"
+b1_job=$JOB_ID
+mkdir -p "$T/b2" && cp -a "$T/b1/.bkcache" "$T/b2/.bkcache"
+run_job sh build-job "$T/b2" BKCACHE_RUN="$T/fakebuild/docker build ." FAKE_STATUS=5
+check "BKCACHE_RUN: a failing build fails the job with its status" test $? -eq 5
+check "BKCACHE_RUN: the next job's build found the caches restored" restored "$T/b2" "$b1_job"
+run_job sh build-job "$T/b3"
+check "no BKCACHE_RUN: the build snippet does nothing" grep -q "after the build snippet" "$T/log"
+
 echo "templates: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
