@@ -32,7 +32,7 @@ arm64) gcc=aarch64-linux-gnu-gcc; host=aarch64-linux-musl; ossl=linux-aarch64
 *) echo "build-libs: unknown arch $arch (amd64 or arm64)" >&2; exit 2 ;;
 esac
 
-log() { echo "release-libs[$arch]: $*" >&2; }
+log() { echo "release-libs[$arch]: $*" >&"${logfd:-2}"; }
 src=$cache/src
 mkdir -p "$src"
 
@@ -80,7 +80,13 @@ if [ -f "$prefix/.done" ]; then
 fi
 work=$cache/build-$arch-$$
 mkdir -p "$work" "$prefix/bin" "$prefix/include" "$prefix/lib"
-trap 'rm -rf "$work"' EXIT
+# The builds' own output goes to $prefix/build.log; its end is shown when
+# a step fails. log() writes to the original stderr (fd 3), the prefix
+# goes to the original stdout (fd 4).
+exec 4>&1 3>&2 >>"$prefix/build.log" 2>&1
+logfd=3
+trap 'rc=$?; rm -rf "$work"; if [ $rc -ne 0 ]; then tail -40 "$prefix/build.log" >&3;
+  echo "build-libs: failed (rc $rc); the log is $prefix/build.log" >&3; fi' EXIT
 
 srcdir() { for d in $dirs; do case "$d" in "$1"_*) echo "$src/$d"; return ;; esac; done; }
 # each library builds in a throwaway copy, so the unpacked source stays clean
@@ -96,8 +102,8 @@ if [ "$arch" = arm64 ]; then
   log "building musl"
   copy musl
   ./configure -q --prefix="$prefix/musl" --target=aarch64-linux-gnu CROSS_COMPILE=aarch64-linux-gnu- \
-    CC=aarch64-linux-gnu-gcc --disable-shared >&2
-  make -s -j"$jobs" >&2 && make -s install >&2
+    CC=aarch64-linux-gnu-gcc --disable-shared
+  make -s -j"$jobs" && make -s install
   musl=$prefix/musl/bin/musl-gcc
   cross="--host=$host"
   tools=aarch64-linux-gnu-
@@ -117,25 +123,22 @@ export PKG_CONFIG_PATH="$prefix/lib/pkgconfig" PKG_CONFIG_LIBDIR="$prefix/lib/pk
 # a library already built by an interrupted run is not built again
 step() { if [ -f "$prefix/.step-$1" ]; then return 1; fi; log "building $1"; }
 stamp() { touch "$prefix/.step-$1"; }
-conf() { ./configure -q $cross --prefix="$prefix" --libdir="$prefix/lib" --disable-shared --enable-static "$@" >&2; }
+conf() { ./configure -q $cross --prefix="$prefix" --libdir="$prefix/lib" --disable-shared --enable-static "$@"; }
 
 if step openssl; then
 copy openssl
 ./Configure "$ossl" --prefix="$prefix" --libdir=lib --openssldir=/etc/ssl \
-  no-shared no-tests no-apps no-docs no-module no-legacy no-engine no-dso no-afalgeng \
-  no-comp no-ssl3 no-srp no-ui-console >&2 2>/dev/null ||
-./Configure "$ossl" --prefix="$prefix" --libdir=lib --openssldir=/etc/ssl \
   no-shared no-tests no-module no-legacy no-engine no-dso no-afalgeng \
-  no-comp no-ssl3 no-srp no-ui-console >&2
-make -s -j"$jobs" build_libs >&2
-make -s install_dev >&2
+  no-comp no-ssl3 no-srp no-ui-console
+make -s -j"$jobs" build_libs
+make -s install_dev
 
 stamp openssl
 fi
 
 if step zstd; then
 copy libzstd
-make -s -j"$jobs" -C lib libzstd.a CPPFLAGS="-DZSTD_MULTITHREAD -DZSTD_LEGACY_SUPPORT=0" >&2
+make -s -j"$jobs" -C lib libzstd.a CPPFLAGS="-DZSTD_MULTITHREAD -DZSTD_LEGACY_SUPPORT=0"
 cp lib/libzstd.a "$prefix/lib/"
 cp lib/zstd.h lib/zdict.h lib/zstd_errors.h "$prefix/include/"
 
@@ -174,7 +177,7 @@ conf --disable-bsdtar --disable-bsdcpio --disable-bsdcat --disable-acl --enable-
   --without-zlib --without-bz2lib --without-libb2 --without-iconv --without-lz4 --without-zstd \
   --without-lzma --without-cng --without-openssl --without-xml2 --without-expat --without-mbedtls \
   --without-nettle
-make -s -j"$jobs" libarchive.la >&2
+make -s -j"$jobs" libarchive.la
 cp .libs/libarchive.a "$prefix/lib/"
 cp libarchive/archive.h libarchive/archive_entry.h "$prefix/include/"
 
@@ -185,7 +188,7 @@ if step curl; then
 copy curl
 # Debian's last two patches turn the source into its GnuTLS and NSS
 # flavours; its OpenSSL build reverses them, and so does this one.
-for p in 99_nss 90_gnutls; do patch -s -R -p1 <debian/patches/$p.patch >&2; done
+for p in 99_nss 90_gnutls; do patch -s -R -p1 <debian/patches/$p.patch; done
 autoreconf -fi >/dev/null 2>&1
 conf --with-openssl="$prefix" --enable-threaded-resolver --enable-ipv6 --without-zlib --without-brotli \
   --without-zstd --without-libpsl --without-libidn2 --without-nghttp2 --without-nghttp3 --without-ngtcp2 \
@@ -194,11 +197,15 @@ conf --with-openssl="$prefix" --enable-threaded-resolver --enable-ipv6 --without
   --disable-smtp --disable-gopher --disable-mqtt --disable-ftp --disable-file --disable-manual \
   --disable-ntlm --disable-kerberos-auth --disable-negotiate-auth --disable-aws \
   --without-ca-bundle --without-ca-path --with-ca-fallback
-make -s -j"$jobs" -C lib >&2 && make -s -C lib install >&2 && make -s -C include install >&2
+make -s -j"$jobs" -C lib && make -s -C lib install && make -s -C include install
 
 stamp curl
 fi
 
 touch "$prefix/.done"
+# prefixes of older sources or an older version of this script are stale
+for old in "$cache/$arch"-*; do
+  [ "$old" = "$prefix" ] || rm -rf "$old"
+done
 log "done: $prefix"
-echo "$prefix"
+echo "$prefix" >&4
