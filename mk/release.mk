@@ -3,7 +3,8 @@
 #   make release       dist/bkcache-$(VERSION)-linux-<arch>.tar.gz for each
 #                      of RELEASE_ARCHES (bkcache and bkcache-helper, static,
 #                      musl) and dist/SHA256SUMS (sha256sum format)
-#   make image         a local FROM scratch image bkcache:$(VERSION), also
+#   make image         a local FROM scratch image bkcache:$(VERSION) for this
+#                      machine's arch (IMAGE_ARCH), also
 #                      tagged bkcache:latest: /bkcache, /bkcache-helper and
 #                      a CA bundle, ENTRYPOINT ["/bkcache"]
 #   make test-release  checks the archives and runs the amd64 binary inside
@@ -19,6 +20,7 @@
 RELEASE_ARCHES ?= amd64 arm64
 RELEASE_CACHE  ?= /var/cache/bkcache-release
 DIST           ?= dist
+IMAGE_ARCH     ?= $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
 REL_LIBS        = -lcurl -lssl -lcrypto -lcjson -lyaml -larchive -lzstd -lpthread
 REL_HELPER_LIBS = -larchive -lzstd -lcrypto -lpthread
 # objects that embed the version string, rebuilt when the version changes
@@ -49,9 +51,10 @@ release-arch-%:
 	 sh scripts/release/package.sh $* $$b $(DIST) $(VERSION)
 
 image:
-	@[ -f $(DIST)/bkcache-$(VERSION)-linux-amd64.tar.gz ] || $(MAKE) --no-print-directory release RELEASE_ARCHES=amd64
+	@[ -f $(DIST)/bkcache-$(VERSION)-linux-$(IMAGE_ARCH).tar.gz ] || \
+	  $(MAKE) --no-print-directory release RELEASE_ARCHES=$(IMAGE_ARCH)
 	@flock /tmp/bkcache-docker.lock sh scripts/with-dockerd.sh \
-	  sh scripts/release/image.sh $(DIST)/bkcache-$(VERSION)-linux-amd64.tar.gz $(VERSION)
+	  sh scripts/release/image.sh $(DIST)/bkcache-$(VERSION)-linux-$(IMAGE_ARCH).tar.gz $(VERSION)
 
 test-release: release
 	@DIST=$(DIST) VERSION=$(VERSION) RELEASE_ARCHES="$(RELEASE_ARCHES)" sh scripts/release/test.sh
