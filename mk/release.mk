@@ -8,7 +8,7 @@
 #                      tagged bkcache:latest: /bkcache, /bkcache-helper and
 #                      a CA bundle, ENTRYPOINT ["/bkcache"]
 #   make test-release  checks the archives and runs the amd64 binary inside
-#                      FROM scratch containers (scripts/release/test.sh)
+#                      FROM scratch containers (tests/release/run.sh)
 #
 # The libraries come from Debian's source packages, built for musl by
 # scripts/release/build-libs.sh into $(RELEASE_CACHE) (kept between runs,
@@ -47,7 +47,7 @@ release-arch-%:
 	 $(MAKE) --no-print-directory BUILD=$$b CC=$$prefix/bin/cc OPT=-O2 SAN= LDFLAGS=-static \
 	   PKG_CFLAGS="-I$$prefix/include -I$$prefix/include/cjson -include scripts/release/musl-compat.h" \
 	   PKG_LIBS="-L$$prefix/lib $(REL_LIBS)" HELPER_LIBS="-L$$prefix/lib $(REL_HELPER_LIBS)" \
-	   $$b/bkcache $$b/bkcache-helper && \
+	   --no-print-directory -s $$b/bkcache $$b/bkcache-helper && \
 	 sh scripts/release/package.sh $* $$b $(DIST) $(VERSION)
 
 image:
@@ -57,4 +57,4 @@ image:
 	  sh scripts/release/image.sh $(DIST)/bkcache-$(VERSION)-linux-$(IMAGE_ARCH).tar.gz $(VERSION)
 
 test-release: release
-	@DIST=$(DIST) VERSION=$(VERSION) RELEASE_ARCHES="$(RELEASE_ARCHES)" sh scripts/release/test.sh
+	@DIST=$(DIST) VERSION=$(VERSION) RELEASE_ARCHES="$(RELEASE_ARCHES)" sh tests/release/run.sh
