@@ -75,5 +75,5 @@ echo "$pass passed, $fail failed (archives)"
 # the servers scratch.sh needs, installed before taking the docker lock
 objectstore_npm_ci "$ROOT/tests/objectstore" || exit 1
 flock /tmp/bkcache-docker.lock sh "$ROOT/scripts/with-dockerd.sh" \
-    env BIN="$TMP/amd64" VERSION="$VERSION" sh "$HERE/scratch.sh" || fail=$((fail + 1))
+    env BIN="$TMP/amd64" VERSION="$VERSION" ARCHIVE="$DIST/bkcache-$VERSION-linux-amd64.tar.gz" sh "$HERE/scratch.sh" || fail=$((fail + 1))
 [ "$fail" -eq 0 ]

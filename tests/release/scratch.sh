@@ -17,20 +17,25 @@
 # verification.
 #
 # The servers come from tests/objectstore (run.sh installs them first).
-# Env: BIN (directory with the amd64 bkcache and bkcache-helper), VERSION.
+# Then the image of scripts/release/image.sh (its own /tmp and CA bundle)
+# saves and restores the same way.
+#
+# Env: BIN (directory with the amd64 bkcache and bkcache-helper), VERSION,
+# ARCHIVE (the amd64 release archive, for the image test).
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 OS=$ROOT/tests/objectstore
 DOCKER=${DOCKER:-docker}
 IMG=bkcache-release-test:scratch
+IMG2=bkcache-release-test-image
 HOST=s3.bkcache.test
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/bkcache-scratch.XXXXXX")
 pids=""
 cleanup() {
     for p in $pids; do kill "$p" 2>/dev/null; done
     wait 2>/dev/null
-    "$DOCKER" image rm -f "$IMG" >/dev/null 2>&1
+    "$DOCKER" image rm -f "$IMG" "$IMG2:${VERSION:-x}" "$IMG2:latest" >/dev/null 2>&1
     rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -66,7 +71,7 @@ printf 'FROM scratch\nCOPY bkcache bkcache-helper /\nCOPY Dockerfile /src/Docker
 # in IMG with the work directory /w (TMP/w) and the store's name and keys
 W=$TMP/w
 mkdir -p "$W"
-cp "$TMP/certs/ca.pem" "$TMP/certs/other-ca.pem" "$W/"
+cp "$TMP/certs/ca.pem" "$TMP/certs/other-ca.pem" "$ROOT/examples/Dockerfile" "$W/"
 run() {
     "$DOCKER" run --rm --network host --add-host "$HOST:127.0.0.1" -v "$W:/w" -e TMPDIR=/w \
         -e AWS_ACCESS_KEY_ID=S3RVER -e AWS_SECRET_ACCESS_KEY=S3RVER \
@@ -142,11 +147,39 @@ scratch_wrong_ca_fails_verification() {
     grep -qi "certificate" "$TMP/wrong.err"
 }
 
+# the image `make image` builds: its own /tmp and CA bundle are enough
+image_saves_and_restores() {
+    sh "$ROOT/scripts/release/image.sh" "$ARCHIVE" "$VERSION" "$IMG2"
+    [ "$("$DOCKER" run --rm "$IMG2:$VERSION" version)" = "bkcache $VERSION" ]
+    rm -rf "$W/src" "$W/dst" && fill "$W/src"
+    img() {
+        "$DOCKER" run --rm --network host --add-host "$HOST:127.0.0.1" -v "$W:/w" \
+            -e AWS_ACCESS_KEY_ID=S3RVER -e AWS_SECRET_ACCESS_KEY=S3RVER \
+            -e AWS_SESSION_TOKEN=release-test-token "$@"
+    }
+    img -e SSL_CERT_FILE=/w/ca.pem "$IMG2" save -f /w/Dockerfile $S3 --key-prefix img \
+        --dir /w/src --state /w/i1.json --fail-on-error
+    img -e SSL_CERT_FILE=/w/ca.pem "$IMG2" restore -f /w/Dockerfile $S3 --key-prefix img \
+        --dir /w/dst --state /w/i2.json --fail-on-cache-miss --fail-on-error
+    diff -r "$W/src" "$W/dst"
+    # without SSL_CERT_FILE the image's own bundle is used (and rejects the test CA)
+    set +e
+    img "$IMG2" restore -f /w/Dockerfile $S3 --key-prefix img --dir /w/dst \
+        --state /w/i3.json --fail-on-error 2>"$TMP/img.err"
+    rc=$?
+    set -e
+    cat "$TMP/img.err"
+    [ "$rc" -ne 0 ]
+    ! grep -q "no CA certificate bundle" "$TMP/img.err"
+    grep -qi "certificate" "$TMP/img.err"
+}
+
 t scratch_version scratch_version
 t scratch_plan scratch_plan
 t scratch_s3_over_tls_round_trip scratch_s3_over_tls_round_trip
 t scratch_no_ca_bundle_is_one_clear_line scratch_no_ca_bundle_is_one_clear_line
 t scratch_wrong_ca_fails_verification scratch_wrong_ca_fails_verification
+[ -n "${ARCHIVE:-}" ] && t image_saves_and_restores image_saves_and_restores
 [ -n "$failed_names" ] && echo "failed:$failed_names"
 echo "$pass passed, $fail failed (FROM scratch)"
 [ "$fail" -eq 0 ]
