@@ -3,6 +3,8 @@
  */
 #include "core/net/http.h"
 
+#include "core/net/ca_bundle.h"
+
 #include "core/util/error.h"
 #include "core/util/log.h"
 
@@ -143,6 +145,13 @@ int bk_http_start(const struct bk_http_request *req, struct bk_http_response *re
 
     *out = NULL;
     pthread_once(&g_curl_once, curl_init_once);
+    struct bk_ca_bundle ca = {0};
+    if (strncasecmp(req->url, "https://", 8) == 0 && bk_ca_bundle_get(&ca)) {
+        char *where = bk_http_url_for_log(req->url);
+        int rc = bk_error_wrap(BK_ERR, "%s %s", req->method, where);
+        free(where);
+        return rc;
+    }
     c = curl_easy_init();
     if (!c)
         return bk_error_set(BK_ERR, "cannot initialise libcurl");
@@ -156,6 +165,10 @@ int bk_http_start(const struct bk_http_request *req, struct bk_http_response *re
     bk_strvec_clear(&resp->headers);
 
     curl_easy_setopt(c, CURLOPT_URL, req->url);
+    if (ca.file)
+        curl_easy_setopt(c, CURLOPT_CAINFO, ca.file);
+    if (ca.dir)
+        curl_easy_setopt(c, CURLOPT_CAPATH, ca.dir);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, t->errbuf);
     curl_easy_setopt(c, CURLOPT_PRIVATE, t);

@@ -52,6 +52,21 @@ server_port() {
     return 1
 }
 
+# objectstore_npm_ci DIR: install DIR/package-lock.json's servers (s3rver,
+# Azurite, the fault proxy's signer; DIR is tests/objectstore) with
+# `npm ci`, once per lock file. Also used by tests/release.
+objectstore_npm_ci() {
+    osdir=$1
+    lock_sum=$(sha256sum "$osdir/package-lock.json" | cut -d' ' -f1)
+    [ "$(cat "$osdir/node_modules/.bkcache-lock" 2>/dev/null)" = "$lock_sum" ] && return 0
+    echo "installing the test servers (npm ci)"
+    (cd "$osdir" && npm ci --no-audit --no-fund --loglevel=error) || {
+        echo "npm ci failed"
+        return 1
+    }
+    echo "$lock_sum" >"$osdir/node_modules/.bkcache-lock"
+}
+
 # expect_rc WANT CMD...: run CMD, fail unless its exit status is WANT.
 expect_rc() {
     want=$1

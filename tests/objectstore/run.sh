@@ -36,16 +36,10 @@ trap 'exit 130' INT TERM
 [ -f "$HERE/cli.sh" ] && . "$HERE/cli.sh"
 
 # ---- npm dependencies, installed once per lock file ----
-lock_sum=$(sha256sum "$HERE/package-lock.json" | cut -d' ' -f1)
-if [ "$(cat "$HERE/node_modules/.bkcache-lock" 2>/dev/null)" != "$lock_sum" ]; then
-    echo "installing the test servers (npm ci)"
-    (cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error) || {
-        echo "npm ci failed"
-        echo "0 passed, 1 failed"
-        exit 1
-    }
-    echo "$lock_sum" >"$HERE/node_modules/.bkcache-lock"
-fi
+objectstore_npm_ci "$HERE" || {
+    echo "0 passed, 1 failed"
+    exit 1
+}
 export NODE_PATH=$HERE/node_modules
 
 # ---- servers ----
