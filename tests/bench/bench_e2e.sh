@@ -27,8 +27,11 @@
 # per phase, where the time went; every single time goes to $BENCH_OUT (a TSV) when set.
 #
 # Environment: BKCACHE (default ./bkcache), BENCH_RUNS (rounds, default 5),
+# BENCH_METHODS (default "peer bk floor"; "bkseq" adds bkcache with
+# BKCACHE_STREAM_UPLOAD=0, i.e. the save uploading only after the export, for A/B),
 # BENCH_SCALE (data scale, default 1; 0.05 for a quick check), BENCH_WORKLOADS
-# (default "w1 w2"), BENCH_TMPFS_SIZE (default 16g), BENCH_OUT (TSV of every time).
+# (default "w1 w2"), BENCH_TMPFS_SIZE (default 16g), BENCH_OUT (TSV of every time),
+# BENCH_LOGS (a directory that gets bkcache's -v output of every restore and save).
 # Needs root (tmpfs, dockerd), /usr/sbin/dockerd and /usr/bin/docker (docker.io),
 # busybox-static, zstd, node. Run it under the machine's locks:
 #   flock /tmp/bkcache-bench.lock flock /tmp/bkcache-docker.lock bash tests/bench/bench_e2e.sh
@@ -39,6 +42,7 @@ BK=${BKCACHE:-$ROOT/bkcache}
 RUNS=${BENCH_RUNS:-5}
 SCALE=${BENCH_SCALE:-1}
 WORKLOADS=${BENCH_WORKLOADS:-w1 w2}
+METHODS=${BENCH_METHODS:-peer bk floor}
 DOCKER=/usr/bin/docker
 DOCKERD=/usr/sbin/dockerd
 
@@ -60,6 +64,7 @@ cleanup() {
     for _ in $(seq 1 150); do kill -0 "$DOCKERD_PID" 2>/dev/null || break; sleep 0.2; done
   fi
   wait 2>/dev/null
+  if [ -n "${BENCH_LOGS:-}" ]; then mkdir -p "$BENCH_LOGS" && cp "$WORK"/bk-*.err "$BENCH_LOGS"/ 2>/dev/null; fi
   if mountpoint -q "$B"; then umount "$B" 2>/dev/null || umount -l "$B"; fi
   rm -rf "$B"
 }
@@ -183,19 +188,37 @@ peer_round() { # WORKLOAD ROUND
   drop_entry "$key"; D rmi -f bkcache-e2e-extract >/dev/null; rm -rf "$B/peer-out"
 }
 
-bk_round() { # WORKLOAD ROUND
-  local w=$1 r=$2 name key
+bk_round() { # WORKLOAD ROUND [LABEL]
+  local w=$1 r=$2 m=${3:-bkcache} name key
   name=$(name_of "$w")
   prune
-  tick; bk restore "$w" seed; tock "$w" "$r" bkcache restore
+  tick; bk restore "$w" seed -v -v; tock "$w" "$r" "$m" restore
   grep -q "^$name: restored .*exact hit" "$WORK/bk.out" || fail "bkcache restore: $(cat "$WORK/bk.out")"
-  cp "$WORK/bk.err" "$WORK/bk-restore-$w-$r.err"
-  tick; bk save "$w" "save-$r" -v; tock "$w" "$r" bkcache save
+  cp "$WORK/bk.err" "$WORK/bk-restore-$w-$r-$m.err"
+  bk_details "$WORK/bk.err" "$w" "$r" "$m" restore
+  tick; bk save "$w" "save-$r-$m" -v -v; tock "$w" "$r" "$m" save
   key=$(sed -n "s/^$name: saved \\([^ ]*\\) .*/\\1/p" "$WORK/bk.out")
   [ -n "$key" ] || fail "bkcache save: $(cat "$WORK/bk.out")"
-  cp "$WORK/bk.err" "$WORK/bk-save-$w-$r.err"
+  cp "$WORK/bk.err" "$WORK/bk-save-$w-$r-$m.err"
+  bk_details "$WORK/bk.err" "$w" "$r" "$m" save
   drop_entry "$key"
 }
+# Where a bkcache run's time went, from its -v -v log: the build steps' own timings
+# (context transfer, the RUN, the export) and the store's (download, upload).
+# Recorded as "detail-..." rows, which the restore and save sums leave out.
+bk_details() { # LOG WORKLOAD ROUND METHOD restore|save
+  awk -F'\t' -v w="$2" -v r="$3" -v m="$4" -v op="$5" '
+    function row(ph, v) { if (v != "") printf "%s\t%s\t%s\tdetail-%s-%s\t%s\t-\n", w, r, m, op, ph, v }
+    /^#[0-9]+ \[internal\] load build context/ { ctx = $0; sub(/ .*/, "", ctx) }
+    /^#[0-9]+ \[bkcache-transfer/ { run = $0; sub(/ .*/, "", run) }
+    /^#[0-9]+ exporting to client/ { ex = $0; sub(/ .*/, "", ex) }
+    / DONE [0-9.]+s$/ { n = $0; sub(/ .*/, "", n); t = $0; sub(/.* DONE /, "", t); sub(/s$/, "", t)
+                        if (n == ctx) c = t; if (n == run) u = t; if (n == ex) e = t }
+    /^store [a-z0-9]+ (download|upload):/ { x = $0; sub(/ bytes, /, "|", x); sub(/.*\|/, "", x); sub(/s$/, "", x); s = x }
+    END { if (op == "restore") { row("download", s); row("context", c); row("unpack-run", u) }
+          else { row("pack-run", u); row("export", e); row("upload", s) } }' "$1" >>"$OUT"
+}
+bkseq_round() { BKCACHE_STREAM_UPLOAD=0 bk_round "$1" "$2" bkcache-seq; }
 
 floor_round() { # WORKLOAD ROUND
   local w=$1 r=$2 out=$B/floor-out
@@ -235,12 +258,12 @@ for w in $WORKLOADS; do
   ac_node "$B/ws-$w" save "peer-$w-seed" data >"$WORK/ac.out" || fail "seeding the peer"
   PEER_GET=$(sas "$(blob_of "peer-$w-seed")" r)
   echo "bench_e2e: $w: $FILES files, $MIB MiB; $RUNS rounds" >&2
+  set -- $METHODS
   for r in $(seq 1 "$RUNS"); do
-    case $((r % 3)) in
-      1) order="peer bk floor" ;;
-      2) order="bk floor peer" ;;
-      0) order="floor peer bk" ;;
-    esac
+    order=""
+    for i in $(seq 0 $(($# - 1))); do # round r starts with method r-1, cyclically
+      j=$(( (r - 1 + i) % $# + 1 )); order="$order ${!j}"
+    done
     for m in $order; do "${m}_round" "$w" "$r"; done
     echo "bench_e2e: $w round $r done ($order), load average $(load)" >&2
   done
@@ -276,7 +299,17 @@ while read -r w files mib; do
   printf '%-8s %9s %9s   download+untar %s, inject %s | extract %s, tar+upload %s\n' peer "$pr" "$ps" \
     "$(median "$w" peer restore-download)" "$(median "$w" peer restore-inject)" \
     "$(median "$w" peer save-extract)" "$(median "$w" peer save-tar)"
-  printf '%-8s %9s %9s\n' bkcache "$br" "$bs"
+  printf '%-8s %9s %9s   download %s, context %s, unpack RUN %s | pack RUN %s, export %s, upload %s\n' \
+    bkcache "$br" "$bs" "$(median "$w" bkcache detail-restore-download)" \
+    "$(median "$w" bkcache detail-restore-context)" "$(median "$w" bkcache detail-restore-unpack-run)" \
+    "$(median "$w" bkcache detail-save-pack-run)" "$(median "$w" bkcache detail-save-export)" \
+    "$(median "$w" bkcache detail-save-upload)"
+  case " $METHODS " in *" bkseq "*)
+    printf '%-8s %9s %9s   save uploading after the export (BKCACHE_STREAM_UPLOAD=0): pack RUN %s, export %s, upload %s\n' \
+      bk-seq "$(median "$w" bkcache-seq restore)" "$(median "$w" bkcache-seq save)" \
+      "$(median "$w" bkcache-seq detail-save-pack-run)" "$(median "$w" bkcache-seq detail-save-export)" \
+      "$(median "$w" bkcache-seq detail-save-upload)" ;;
+  esac
   printf '%-8s %9s %9s   curl | zstd -d | tar -x | tar | zstd %s, curl Put Blob %s\n' floor "$fr" "$fs" \
     "$(median "$w" floor save-tar)" "$(median "$w" floor save-upload)"
   echo "peer / bkcache: restore $(ratio "$pr" "$br"), save $(ratio "$ps" "$bs") (targets >= 3x, >= 5x)"
