@@ -21,7 +21,6 @@
 #include "providers/github_common.h"
 
 #include "core/util/error.h"
-#include "core/util/growfile.h"
 #include "core/util/log.h"
 #include "core/util/strbuf.h"
 
@@ -93,8 +92,6 @@ static int github_upload(struct bk_provider *p, const struct bk_upload *u, int f
 
     if (rc)
         return rc;
-    if (u->growing && !g->cfg.v2 && (rc = bk_growfile_wait_end(u->growing)))
-        return rc; /* v1 sends the file whole */
     version = github_version(&g->cfg, u->identity);
     rc = g->cfg.v2 ? github_v2_upload(g, u, version, fd) : github_v1_upload(g, u, version, fd);
     free(version);
@@ -111,15 +108,15 @@ static void github_destroy(struct bk_provider *p)
 }
 
 const struct bk_provider_ops bk_provider_github = {
-    .name = "github", /* --provider github */
-    .scheme = NULL,   /* no --store URL scheme */
-    .caps = BK_CAP_IMMUTABLE_KEYS | BK_CAP_BRANCH_SCOPED | BK_CAP_GROWING, /* no list or delete */
-    .detect = github_detect,     /* GITHUB_ACTIONS + runtime token */
-    .create = github_create,     /* config from env and attrs */
-    .lookup = github_lookup,     /* exact key, then prefixes */
-    .download = github_download, /* parallel ranged GETs */
-    .upload = github_upload,     /* reserve, blocks, finalize */
-    .list = NULL,                /* the service cannot list */
-    .remove = NULL,              /* nor delete */
+    .name = "github",                                     /* --provider github */
+    .scheme = NULL,                                       /* no --store URL scheme */
+    .caps = BK_CAP_IMMUTABLE_KEYS | BK_CAP_BRANCH_SCOPED, /* no list, no delete */
+    .detect = github_detect,                              /* GITHUB_ACTIONS + runtime token */
+    .create = github_create,                              /* config from env and attrs */
+    .lookup = github_lookup,                              /* exact key, then prefixes */
+    .download = github_download,                          /* parallel ranged GETs */
+    .upload = github_upload,                              /* reserve, blocks, finalize */
+    .list = NULL,                                         /* the service cannot list */
+    .remove = NULL,                                       /* nor delete */
     .destroy = github_destroy,
 };

@@ -193,9 +193,7 @@ int github_v2_upload(struct github *g, const struct bk_upload *u, const char *ve
 
     if (!rc) {
         struct bk_blob_target t = {.url = url};
-        struct bk_blob_opts o = g->cfg.blob;
-        o.growing = u->growing; /* blocks go while the archive arrives */
-        rc = bk_blob_upload(&t, fd, u->size, &o);
+        rc = bk_blob_upload(&t, fd, u->size, &g->cfg.blob);
         if (rc)
             bk_error_wrap(rc, "github: upload of '%s'", u->key);
     }

@@ -39,7 +39,6 @@ enum bk_provider_caps {
     BK_CAP_DELETE = 1u << 1,         /* remove() works */
     BK_CAP_BRANCH_SCOPED = 1u << 2,  /* lookups see only this branch and its bases */
     BK_CAP_LIST = 1u << 3,           /* list() works */
-    BK_CAP_GROWING = 1u << 4,        /* upload() honours bk_upload.growing */
 };
 
 /* One stored archive. Filled by lookup() and list(); released by core with
@@ -71,12 +70,6 @@ struct bk_upload {
     const char *key;
     const char *identity; /* identity descriptor, as in bk_lookup */
     uint64_t size;        /* bytes in the archive file */
-    /* Non-NULL: the file is still being written (core/util/growfile.h) and
-     * `size` is what it will hold. Only a provider with BK_CAP_GROWING sees
-     * it (core waits for the whole file otherwise): it may send what is
-     * written already, and must commit nothing unless the file's verdict
-     * is BK_OK. */
-    struct bk_growfile *growing;
 };
 
 struct bk_provider;

@@ -31,7 +31,6 @@
 
 #include "core/util/error.h"
 #include "core/util/fileio.h"
-#include "core/util/growfile.h"
 #include "core/util/strbuf.h"
 
 #include <archive.h>
@@ -112,36 +111,30 @@ static int write_all(int fd, const char *buf, size_t len, const char *path)
     return BK_OK;
 }
 
-/* Copy the current member (`size` bytes) to it->archive_path, then check
- * that its frames are whole and read its manifest. The member is always
- * read to its end (the stream goes on); the cache's own failure goes to
- * it->archive_status. it->growing hears of every write, so the upload can
- * send what has arrived; the verdict is the caller's. */
-static int read_archive(struct archive *a, struct bk_bfiles_export_item *it, uint64_t size)
+/* Copy the current member to it->archive_path, then check that its frames
+ * are whole and read its manifest. The member is always read to its end
+ * (the stream goes on); the cache's own failure goes to it->archive_status. */
+static int read_archive(struct archive *a, struct bk_bfiles_export_item *it)
 {
     const char *path = it->archive_path;
     const void *buf;
     size_t len;
     la_int64_t off;
-    uint64_t written = 0, checked = 0;
+    uint64_t written = 0, size = 0;
     int fd, rc = BK_OK, r;
 
     fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         rc = bk_error_set(BK_ERR, "%s: %s", path, strerror(errno));
-    else if (it->growing)
-        bk_growfile_begin(it->growing, size);
     while ((r = archive_read_data_block(a, &buf, &len, &off)) == ARCHIVE_OK) {
         if (rc == BK_OK && (uint64_t)off != written)
             rc = bk_error_set(BK_ECORRUPT, "%s: the exported archive has a hole", path);
         if (rc == BK_OK)
             rc = write_all(fd, buf, len, path);
         written += len;
-        if (rc == BK_OK && it->growing)
-            bk_growfile_wrote(it->growing, written);
     }
     if (rc == BK_OK && r == ARCHIVE_EOF)
-        rc = bk_bfiles_check_frames(fd, path, &checked);
+        rc = bk_bfiles_check_frames(fd, path, &size);
     if (rc == BK_OK && r == ARCHIVE_EOF)
         rc = bk_bfiles_read_manifest(fd, path, &it->archive);
     if (fd >= 0 && close(fd) != 0 && rc == BK_OK)
@@ -187,7 +180,7 @@ int bk_bfiles_read_export(int fd, struct bk_bfiles_export_item *items, size_t n)
         if (kind == MEMBER_REPORT)
             rc = read_report(a, &items[k], member);
         else if (kind == MEMBER_ARCHIVE && items[k].archive_path)
-            rc = read_archive(a, &items[k], (uint64_t)archive_entry_size(e));
+            rc = read_archive(a, &items[k]);
     }
     if (rc == BK_OK && r != ARCHIVE_EOF)
         rc = stream_error(a);

@@ -15,8 +15,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct bk_growfile;
-
 /* A report written by bkcache-helper (see helper/main.c), or what an
  * archive's manifest announces. */
 struct bk_bfiles_report {
@@ -72,8 +70,7 @@ int bk_bfiles_parse_report(const char *text, const char *what, struct bk_bfiles_
 
 /* One cache of the batch, by its index k in the generated Dockerfile. */
 struct bk_bfiles_export_item {
-    const char *archive_path;    /* in: where archive k goes (save), or NULL (restore) */
-    struct bk_growfile *growing; /* in, optional: told begin and wrote as it is written */
+    const char *archive_path; /* in: where archive k goes (save), or NULL (restore) */
     /* out: */
     int have_report;                 /* .bkcache/out/<k>.json was in the stream */
     struct bk_bfiles_report report;  /* ...and said this */

@@ -23,9 +23,6 @@ struct bk_mountio_item {
     const char *key;                    /* the cache key (recorded in the manifest) */
     const char *archive_path;           /* inject: the archive to put in;
                                            extract: where to write the archive */
-    struct bk_growfile *growing;        /* extract, optional: told as the archive is
-                                           written (begin, wrote), so it can be read
-                                           meanwhile; never ended here */
     /* results, set by the slot: */
     int status;                    /* BK_OK; BK_ENOTFOUND: extract found an empty/missing cache;
                                       BK_ESKIPPED: inject skipped, the cache already held data */
@@ -33,7 +30,6 @@ struct bk_mountio_item {
 };
 
 struct bk_mountio;
-struct bk_growfile;
 
 struct bk_mountio_ops {
     const char *name; /* "dir", "builder" */

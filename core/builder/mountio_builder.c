@@ -333,7 +333,6 @@ static int builder_extract(struct bk_mountio *base, struct bk_mountio_item *item
         memset(&items[i].stats, 0, sizeof(items[i].stats));
         fill_mount(&b.mounts[b.n], &items[i]);
         b.exp[b.n].archive_path = items[i].archive_path;
-        b.exp[b.n].growing = items[i].growing;
         b.index[b.n++] = i;
     }
     if (rc == BK_OK && b.n)

@@ -10,7 +10,6 @@
 
 #include "core/net/blob_md5.h"
 #include "core/util/error.h"
-#include "core/util/growfile.h"
 #include "core/net/http.h"
 #include "core/util/log.h"
 #include "core/util/strbuf.h"
@@ -386,20 +385,14 @@ struct upload_ctx {
     const struct bk_blob_target *t;
     char id_prefix[37];
     int single;
-    struct bk_blob_md5s *md5s;   /* blocks only */
-    struct bk_growfile *growing; /* the file is still being written, or NULL */
+    struct bk_blob_md5s *md5s; /* blocks only */
 };
 
 static int block_ready(void *payload, uint64_t index)
 {
     struct upload_ctx *u = payload;
     char b64[25];
-
-    if (u->md5s)
-        return bk_blob_md5s_get(u->md5s, index, b64);
-    if (!u->growing) /* a single Put Blob of a complete file */
-        return 1;
-    return bk_growfile_poll_end(u->growing); /* a single Put Blob commits: only a whole file */
+    return u->md5s ? bk_blob_md5s_get(u->md5s, index, b64) : 1;
 }
 
 static char *block_id(const struct upload_ctx *u, uint64_t index)
@@ -484,7 +477,7 @@ int bk_blob_upload(const struct bk_blob_target *t, int fd, uint64_t size,
                    const struct bk_blob_opts *opts)
 {
     struct bk_blob_opts o;
-    struct upload_ctx u = {.t = t, .growing = opts ? opts->growing : NULL};
+    struct upload_ctx u = {.t = t};
     struct bk_blob_parts job = {.upload = 1,
                                 .fd = fd,
                                 .size = size,
@@ -498,16 +491,13 @@ int bk_blob_upload(const struct bk_blob_target *t, int fd, uint64_t size,
     random_prefix(u.id_prefix);
     job.part_size = u.single ? (size ? size : 1) : o.block_size;
     if (!u.single) {
-        u.md5s = bk_blob_md5s_start(fd, size, o.block_size, u.growing);
+        u.md5s = bk_blob_md5s_start(fd, size, o.block_size);
         if (!u.md5s)
             return BK_ERR;
-    }
-    if (!u.single || u.growing)
         job.ready = block_ready;
+    }
     int rc = run_parts(&job, &o);
     bk_blob_md5s_stop(u.md5s);
-    if (!rc && !u.single && u.growing) /* commit only a whole, verified file */
-        rc = bk_growfile_wait_end(u.growing);
     if (rc || u.single)
         return rc;
     return put_block_list(&u, &o, (size + o.block_size - 1) / o.block_size);

@@ -61,11 +61,6 @@ struct bk_blob_opts {
     int retries;             /* extra tries per block; 0: 4; -1: none */
     int progress_secs;       /* 0: 5 */
     const char *label;       /* progress and error prefix; NULL: "blob" */
-    /* Upload only: the file is still being written (core/util/growfile.h),
-     * NULL when it is complete. Each block goes as soon as it is in the
-     * file; Put Block List (or the single Put Blob) waits for the writer's
-     * verdict, so nothing is committed unless it is BK_OK. */
-    struct bk_growfile *growing;
 };
 
 /* Store `size` bytes of `fd` (read with pread from offset 0) as the blob. */

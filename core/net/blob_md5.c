@@ -9,7 +9,6 @@
 #include "core/net/blob_md5.h"
 
 #include "core/util/error.h"
-#include "core/util/growfile.h"
 #include "core/util/strbuf.h"
 
 #include <errno.h>
@@ -26,11 +25,9 @@ struct bk_blob_md5s {
     char (*b64)[25];
     pthread_t thread;
     pthread_mutex_t lock;
-    struct bk_growfile *growing; /* NULL: the file is complete */
-    uint64_t ready;              /* digests 0 .. ready-1 are final */
-    int read_errno;              /* set when a read failed: the thread has stopped */
-    int growing_rc;              /* set when the growing file ended badly: likewise */
-    int stop;                    /* asked to stop */
+    uint64_t ready; /* digests 0 .. ready-1 are final */
+    int read_errno; /* set when a read failed: the thread has stopped */
+    int stop;       /* asked to stop */
 };
 
 static int hash_block(struct bk_blob_md5s *m, EVP_MD_CTX *ctx, unsigned char *buf, uint64_t i)
@@ -39,13 +36,6 @@ static int hash_block(struct bk_blob_md5s *m, EVP_MD_CTX *ctx, unsigned char *bu
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
 
-    if (m->growing) {
-        int rc = bk_growfile_wait(m->growing, end);
-        if (rc) {
-            m->growing_rc = rc;
-            return ECANCELED;
-        }
-    }
     EVP_DigestInit_ex(ctx, EVP_md5(), NULL);
     while (off < end) {
         size_t want = end - off < READ_CHUNK ? (size_t)(end - off) : READ_CHUNK;
@@ -89,14 +79,12 @@ static void *hash_all(void *arg)
     return NULL;
 }
 
-struct bk_blob_md5s *bk_blob_md5s_start(int fd, uint64_t size, uint64_t block,
-                                        struct bk_growfile *growing)
+struct bk_blob_md5s *bk_blob_md5s_start(int fd, uint64_t size, uint64_t block)
 {
     struct bk_blob_md5s *m = bk_xcalloc(1, sizeof(*m));
     int err;
 
     m->fd = fd;
-    m->growing = growing;
     m->size = size;
     m->block = block ? block : 1;
     m->nblocks = size ? (size + m->block - 1) / m->block : 1;
@@ -121,9 +109,6 @@ int bk_blob_md5s_get(struct bk_blob_md5s *m, uint64_t index, char out[25])
     if (index < m->ready) {
         memcpy(out, m->b64[index], 25);
         rc = 1;
-    } else if (m->growing_rc) {
-        rc = bk_error_set(m->growing_rc, "block %llu of the upload: the archive was not completed",
-                          (unsigned long long)index);
     } else if (m->read_errno) {
         rc = bk_error_set(BK_ERR, "cannot read block %llu of the upload: %s",
                           (unsigned long long)index, strerror(m->read_errno));

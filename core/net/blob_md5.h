@@ -10,11 +10,8 @@
  * and the transfer starts each block as soon as its digest is ready.
  *
  * Block i covers bytes [i * block, min(size, (i + 1) * block)) of `fd`, read
- * with pread (the caller may read the same fd concurrently). When `growing`
- * is not NULL the file is still being written (core/util/growfile.h): each
- * block is hashed once it is all in the file, and a file that ends badly
- * fails the blocks it did not deliver. Memory: one 1 MiB buffer plus 25
- * bytes per block.
+ * with pread (the caller may read the same fd concurrently). Memory: one
+ * 1 MiB buffer plus 25 bytes per block.
  */
 #ifndef BK_BLOB_MD5_H
 #define BK_BLOB_MD5_H
@@ -22,11 +19,9 @@
 #include <stdint.h>
 
 struct bk_blob_md5s;
-struct bk_growfile;
 
 /* Start hashing; NULL only when the thread cannot be started (error set). */
-struct bk_blob_md5s *bk_blob_md5s_start(int fd, uint64_t size, uint64_t block,
-                                        struct bk_growfile *growing);
+struct bk_blob_md5s *bk_blob_md5s_start(int fd, uint64_t size, uint64_t block);
 
 /* Block `index`'s digest in base64 (24 characters and a NUL) into `out`:
  * 1 when it is ready, 0 when not yet, a negative bk_status when reading the

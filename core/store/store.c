@@ -10,7 +10,6 @@
 #include "core/store/store.h"
 
 #include "core/util/fileio.h"
-#include "core/util/growfile.h"
 #include "core/util/strbuf.h"
 
 #include <errno.h>
@@ -386,12 +385,6 @@ int bk_store_upload(struct bk_store *s, const struct bk_upload *u, const char *p
 
     if (!s->ops->upload)
         return bk_error_set(BK_ERR, "provider %s cannot upload", s->ops->name);
-    if (u->growing && !(s->ops->caps & BK_CAP_GROWING)) { /* it gets the whole file */
-        rc = bk_growfile_wait_end(u->growing);
-        if (rc)
-            return rc;
-        copy.growing = NULL;
-    }
     c.fd = open(path, O_RDONLY | O_CLOEXEC);
     if (c.fd < 0)
         return bk_error_set(BK_ERR, "%s: %s", path, strerror(errno));
@@ -399,8 +392,7 @@ int bk_store_upload(struct bk_store *s, const struct bk_upload *u, const char *p
         close(c.fd);
         return bk_error_set(BK_ERR, "%s: %s", path, strerror(errno));
     }
-    if (!copy.growing)
-        copy.size = (uint64_t)st.st_size;
+    copy.size = (uint64_t)st.st_size;
     rc = run_op(s, BK_STORE_UPLOAD, u->key, upload_once, &c);
     if (rc == BK_OK)
         s->stats[BK_STORE_UPLOAD].bytes += copy.size;

@@ -2,9 +2,8 @@
  * test_core_blob.c - core/net/blob.c (and the multi-transfer half of
  * core/net/http.c) against a tiny in-process blob server on 127.0.0.1: Put Blob
  * vs Put Block + Put Block List, ranged parallel downloads, resuming a cut
- * download, retrying a block after 503/429, failing fast on 403, the
- * sign() callback, and uploading a file while it is still being written
- * (core/util/growfile.h).
+ * download, retrying a block after 503/429, failing fast on 403, and the
+ * sign() callback.
  *
  * The server runs on its own thread, answers one connection at a time with
  * "Connection: close", and keeps one blob in memory. Faults are counters the
@@ -19,7 +18,6 @@
 #include "core/net/blob.h"
 #include "core/net/blob_md5.h"
 #include "core/util/error.h"
-#include "core/util/growfile.h"
 #include "core/util/strbuf.h"
 
 #include <arpa/inet.h>
@@ -350,7 +348,7 @@ static void test_block_md5s_match_each_block(void **state)
     int fd = temp_file(size, 3);
     char *buf = bk_xmalloc(size);
     assert_int_equal(pread(fd, buf, size, 0), (ssize_t)size);
-    struct bk_blob_md5s *m = bk_blob_md5s_start(fd, size, MiB, NULL);
+    struct bk_blob_md5s *m = bk_blob_md5s_start(fd, size, MiB);
     assert_non_null(m);
     for (uint64_t i = 0; i < 4; i++) {
         char got[25], want[25];
@@ -371,7 +369,7 @@ static void test_block_md5s_match_each_block(void **state)
 static void test_block_md5s_short_file_is_an_error(void **state)
 {
     int fd = temp_file(MiB + 10, 4);
-    struct bk_blob_md5s *m = bk_blob_md5s_start(fd, 2 * MiB + 10, MiB, NULL);
+    struct bk_blob_md5s *m = bk_blob_md5s_start(fd, 2 * MiB + 10, MiB);
     char got[25];
     int rc;
     while ((rc = bk_blob_md5s_get(m, 0, got)) == 0)
@@ -501,158 +499,6 @@ static void test_sign_callback_on_every_request(void **state)
     close(out);
 }
 
-/* ---- a file still being written ---- */
-
-static int server_put_blocks(void)
-{
-    pthread_mutex_lock(&g_srv.lock);
-    int n = g_srv.put_block;
-    pthread_mutex_unlock(&g_srv.lock);
-    return n;
-}
-
-/* Writes `size` bytes (temp_file's pattern) into fd a MiB at a time, telling
- * g; before the last MiB it waits (up to 5 s) for the server to have a
- * block, then gives `verdict`. */
-struct feeder {
-    int fd;
-    size_t size;
-    struct bk_growfile *g;
-    int verdict;
-    int wait_for_block;
-    int saw_block_before_end;
-    pthread_t thread;
-};
-
-static void *feed(void *arg)
-{
-    struct feeder *f = arg;
-    char *buf = bk_xmalloc(f->size);
-    size_t off = 0;
-
-    for (size_t i = 0; i < f->size; i++)
-        buf[i] = (char)((i * 31 + 9) ^ (i >> 10));
-    bk_growfile_begin(f->g, f->size);
-    while (off < f->size) {
-        size_t n = f->size - off < MiB ? f->size - off : MiB;
-        if (off + n == f->size && f->wait_for_block)
-            for (int i = 0; i < 500 && server_put_blocks() == 0; i++)
-                usleep(10000);
-        if (off + n == f->size)
-            f->saw_block_before_end = server_put_blocks() > 0;
-        if (pwrite(f->fd, buf + off, n, (off_t)off) != (ssize_t)n)
-            break;
-        off += n;
-        bk_growfile_wrote(f->g, off);
-    }
-    bk_growfile_end(f->g, f->verdict);
-    free(buf);
-    return NULL;
-}
-
-static void feeder_start(struct feeder *f, size_t size, int verdict, int wait_for_block)
-{
-    char path[] = "/tmp/bk-blob-test-XXXXXX";
-    memset(f, 0, sizeof(*f));
-    f->fd = mkstemp(path);
-    unlink(path);
-    f->size = size;
-    f->g = bk_growfile_new();
-    f->verdict = verdict;
-    f->wait_for_block = wait_for_block;
-    assert_int_equal(pthread_create(&f->thread, NULL, feed, f), 0);
-}
-
-static void feeder_join(struct feeder *f)
-{
-    pthread_join(f->thread, NULL);
-    bk_growfile_free(f->g);
-}
-
-/* Blocks leave while the file is written; the list is put once it is whole. */
-static void test_growing_upload_sends_blocks_before_the_end(void **state)
-{
-    char url[128];
-    struct bk_blob_target t = target(url, sizeof(url));
-    struct bk_blob_opts o = {.block_size = MiB, .single_put_max = MiB, .parallel = 2};
-    struct feeder f;
-
-    reset_counters();
-    feeder_start(&f, 4 * MiB + 99, BK_OK, 1);
-    o.growing = f.g;
-    assert_int_equal(bk_blob_upload(&t, f.fd, f.size, &o), BK_OK);
-    feeder_join(&f);
-    assert_true(f.saw_block_before_end);
-    assert_int_equal(g_srv.put_block, 5);
-    assert_int_equal(g_srv.md5_ok, 5);
-    assert_int_equal(g_srv.block_list, 1);
-    assert_file_equals_blob(f.fd);
-    close(f.fd);
-}
-
-/* A file whose verdict is not BK_OK is never committed, as blocks or whole. */
-static void test_growing_upload_commits_nothing_on_a_bad_verdict(void **state)
-{
-    char url[128];
-    struct bk_blob_target t = target(url, sizeof(url));
-    struct bk_blob_opts o = {.block_size = MiB, .single_put_max = MiB, .parallel = 2};
-    struct feeder f;
-
-    reset_counters();
-    feeder_start(&f, 3 * MiB, BK_ECORRUPT, 1);
-    o.growing = f.g;
-    assert_int_equal(bk_blob_upload(&t, f.fd, f.size, &o), BK_ECORRUPT);
-    feeder_join(&f);
-    assert_true(g_srv.put_block > 0);
-    assert_int_equal(g_srv.block_list, 0);
-    close(f.fd);
-
-    o.single_put_max = 8 * MiB; /* one Put Blob: it waits for the verdict */
-    reset_counters();
-    feeder_start(&f, 2 * MiB, BK_ECORRUPT, 0);
-    o.growing = f.g;
-    assert_int_equal(bk_blob_upload(&t, f.fd, f.size, &o), BK_ECORRUPT);
-    feeder_join(&f);
-    assert_int_equal(g_srv.put_blob, 0);
-    close(f.fd);
-
-    reset_counters();
-    feeder_start(&f, 2 * MiB, BK_OK, 0);
-    o.growing = f.g;
-    assert_int_equal(bk_blob_upload(&t, f.fd, f.size, &o), BK_OK);
-    feeder_join(&f);
-    assert_int_equal(g_srv.put_blob, 1);
-    assert_file_equals_blob(f.fd);
-    close(f.fd);
-}
-
-/* The writer's events as a reader sees them: the first verdict counts. */
-static void test_growfile_events(void **state)
-{
-    struct bk_growfile *g = bk_growfile_new();
-    uint64_t size = 1;
-
-    assert_int_equal(bk_growfile_poll_begun(g, &size), 0);
-    assert_int_equal(bk_growfile_poll_end(g), 0);
-    bk_growfile_begin(g, 10);
-    assert_int_equal(bk_growfile_poll_begun(g, &size), 1);
-    assert_true(size == 10);
-    bk_growfile_wrote(g, 4);
-    assert_int_equal(bk_growfile_wait(g, 4), BK_OK);
-    bk_growfile_end(g, BK_ECORRUPT);
-    bk_growfile_end(g, BK_OK); /* ignored */
-    assert_int_equal(bk_growfile_wait(g, 8), BK_ECORRUPT);
-    assert_int_equal(bk_growfile_wait_end(g), BK_ECORRUPT);
-    assert_int_equal(bk_growfile_poll_end(g), BK_ECORRUPT);
-    bk_growfile_free(g);
-
-    g = bk_growfile_new(); /* ended before it began: nothing came */
-    bk_growfile_end(g, BK_OK);
-    assert_int_equal(bk_growfile_poll_begun(g, &size), BK_ENOTFOUND);
-    assert_int_equal(bk_growfile_poll_end(g), 1);
-    bk_growfile_free(g);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -665,9 +511,6 @@ int main(void)
         cmocka_unit_test(test_block_retried_after_503_and_429),
         cmocka_unit_test(test_failures_are_reported),
         cmocka_unit_test(test_sign_callback_on_every_request),
-        cmocka_unit_test(test_growing_upload_sends_blocks_before_the_end),
-        cmocka_unit_test(test_growing_upload_commits_nothing_on_a_bad_verdict),
-        cmocka_unit_test(test_growfile_events),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,9 +1,8 @@
 /*
  * test_core_save.c - save orchestration (core/xfer/save.c): upload, skip when
  * unchanged since restore (state file), skip when an immutable store holds
- * the key (without packing), empty caches, policy refusals, failing
- * uploads with and without --fail-on-error, and uploads that start while
- * the extract is still writing the archives (BK_CAP_GROWING).
+ * the key (without packing), empty caches, policy refusals and failing
+ * uploads with and without --fail-on-error.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -30,13 +29,6 @@ static int setup(void **state)
 static int setup_immutable(void **state)
 {
     *state = xfer_fixture_new(BK_CAP_IMMUTABLE_KEYS, "bk-go-build-k1", "bk-apt-k1");
-    return 0;
-}
-
-static int setup_growing(void **state)
-{
-    *state = xfer_fixture_new(BK_CAP_LIST | BK_CAP_DELETE | BK_CAP_GROWING, "bk-go-build-k1",
-                              "bk-apt-k1");
     return 0;
 }
 
@@ -147,52 +139,6 @@ static void test_policy_refusal_is_a_skip(void **state)
     assert_int_equal(bk_xfer_exit_status(&c->x, 0, 1), 0);
 }
 
-/* A store that takes growing files gets each archive while extract writes it. */
-static void test_save_uploads_while_extracting(void **state)
-{
-    struct xfer_fixture *c = *state;
-
-    fake_io_set("go-build", "go-v1");
-    fake_io_set("apt", "apt-v1");
-    assert_int_equal(bk_save_run(&c->x), BK_OK);
-    assert_int_equal(fake_io.streamed, 2);
-    assert_int_equal(fake_store.growing_uploads, 2);
-    assert_true(fake_io.upload_during_extract);
-    assert_string_equal(c->x.items[0].action, "saved");
-    assert_string_equal(c->x.items[1].action, "saved");
-    assert_string_equal(fake_get("bk-go-build-k1")->data, ZST "go-v1");
-    assert_string_equal(fake_get("bk-apt-k1")->data, ZST "apt-v1");
-    assert_int_equal(c->x.items[1].bytes, 10);
-}
-
-/* An archive that was streamed but then failed its checks is never
- * committed; the other one is. Without the capability nothing streams. */
-static void test_streamed_archive_failing_its_checks_is_not_saved(void **state)
-{
-    struct xfer_fixture *c = *state;
-
-    fake_io_set("go-build", "go-v1");
-    fake_io_set("apt", "apt-v1");
-    fake_io_get("go-build")->extract_status = BK_ECORRUPT;
-    assert_int_equal(bk_save_run(&c->x), BK_OK);
-    assert_int_equal(fake_io.streamed, 2);
-    assert_string_equal(c->x.items[0].action, "error");
-    assert_null(fake_get("bk-go-build-k1"));
-    assert_string_equal(c->x.items[1].action, "saved");
-    assert_string_equal(fake_get("bk-apt-k1")->data, ZST "apt-v1");
-}
-
-static void test_no_streaming_without_the_capability(void **state)
-{
-    struct xfer_fixture *c = *state;
-
-    fake_io_set("go-build", "go-v1");
-    assert_int_equal(bk_save_run(&c->x), BK_OK);
-    assert_int_equal(fake_io.streamed, 0);
-    assert_int_equal(fake_store.growing_uploads, 0);
-    assert_string_equal(c->x.items[0].action, "saved");
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -203,11 +149,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_empty_cache_is_not_saved, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_upload_is_a_warning, setup, teardown),
         cmocka_unit_test_setup_teardown(test_policy_refusal_is_a_skip, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_save_uploads_while_extracting, setup_growing,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_streamed_archive_failing_its_checks_is_not_saved,
-                                        setup_growing, teardown),
-        cmocka_unit_test_setup_teardown(test_no_streaming_without_the_capability, setup, teardown),
     };
     bk_log_verbosity = 0;
     return cmocka_run_group_tests_name("core_save", tests, NULL, NULL);

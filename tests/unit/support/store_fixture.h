@@ -40,7 +40,6 @@ struct fake_state {
     int create_code;     /* create() fails with this when non-zero */
     long retry_after_ms; /* injected failures ask for this delay (-1/0: none) */
     int64_t clock;       /* created time of the next upload */
-    int growing_uploads; /* uploads handed a file still being written (BK_CAP_GROWING) */
 };
 
 extern struct fake_state fake_store;
@@ -65,9 +64,8 @@ struct bk_store *fake_open(int retries);
 
 struct fake_cache {
     char name[64];
-    char content[256];  /* "" : the cache is empty */
-    int inject_status;  /* returned by inject for this cache (BK_OK by default) */
-    int extract_status; /* set by extract after writing the archive (BK_OK by default) */
+    char content[256]; /* "" : the cache is empty */
+    int inject_status; /* returned by inject for this cache (BK_OK by default) */
 };
 
 struct fake_io_state {
@@ -75,8 +73,6 @@ struct fake_io_state {
     size_t n;
     int extract_calls, inject_calls; /* batches */
     int extracted, injected;         /* items */
-    int streamed;                    /* archives written while telling item->growing */
-    int upload_during_extract;       /* an upload had started before extract returned */
 };
 
 extern struct fake_io_state fake_io;
@@ -86,9 +82,7 @@ void fake_io_reset(void);
 void fake_io_set(const char *name, const char *content);
 struct fake_cache *fake_io_get(const char *name);
 /* A mountio over fake_io; the archive is "\x28\xb5\x2f\xfd" + content and
- * the digest is the content itself (tests compare them). When items carry a
- * growfile, extract tells it as a builder's export does, and waits (up to
- * 2 s) for an upload to start before it returns. */
+ * the digest is the content itself (tests compare them). */
 struct bk_mountio *fake_io_create(void);
 
 /* ---- a keyset without a Dockerfile ---- */
