@@ -28,8 +28,7 @@
 # per phase, where the time went; every single time goes to $BENCH_OUT (a TSV) when set.
 #
 # Environment: BKCACHE (default ./bkcache), BENCH_RUNS (rounds, default 5),
-# BENCH_METHODS (default "peer bk floor"; "bkseq" adds bkcache with
-# BKCACHE_STREAM_UPLOAD=0, i.e. the save uploading only after the export, for A/B),
+# BENCH_METHODS (default "peer bk floor": which methods, in the first round's order),
 # BENCH_SCALE (data scale, default 1; 0.05 for a quick check), BENCH_WORKLOADS
 # (default "w1 w2"), BENCH_TMPFS_SIZE (default 16g), BENCH_OUT (TSV of every time),
 # BENCH_LOGS (a directory that gets bkcache's -v output of every restore and save).
@@ -180,7 +179,9 @@ peer_round() { # WORKLOAD ROUND
   local id; id=$(D create bkcache-e2e-extract /bin/busybox true) || fail "docker create"
   D cp "$id:/out" "$B/peer-out/data" || fail "docker cp"
   tock "$w" "$r" peer save-extract
-  D rm "$id" >/dev/null
+  # Free the image's copy before saveCache (untimed): with w2, Azurite's blobs in memory
+  # and the tmpfs together once took the machine out of memory (Azurite was killed).
+  D rm "$id" >/dev/null; D rmi -f bkcache-e2e-extract >/dev/null
   [ "$(find "$B/peer-out/data" -type f | wc -l)" = "$FILES" ] || fail "the cp method lost files"
   key="peer-$w-save-$r"
   tick; ac_node "$B/peer-out" save "$key" data >"$WORK/ac.out" || fail "saveCache"
@@ -189,8 +190,8 @@ peer_round() { # WORKLOAD ROUND
   drop_entry "$key"; D rmi -f bkcache-e2e-extract >/dev/null; rm -rf "$B/peer-out"
 }
 
-bk_round() { # WORKLOAD ROUND [LABEL]
-  local w=$1 r=$2 m=${3:-bkcache} name key
+bk_round() { # WORKLOAD ROUND
+  local w=$1 r=$2 m=bkcache name key
   name=$(name_of "$w")
   prune
   tick; bk restore "$w" seed -v -v; tock "$w" "$r" "$m" restore
@@ -219,7 +220,6 @@ bk_details() { # LOG WORKLOAD ROUND METHOD restore|save
     END { if (op == "restore") { row("download", s); row("context", c); row("unpack-run", u) }
           else { row("pack-run", u); row("export", e); row("upload", s) } }' "$1" >>"$OUT"
 }
-bkseq_round() { BKCACHE_STREAM_UPLOAD=0 bk_round "$1" "$2" bkcache-seq; }
 
 floor_round() { # WORKLOAD ROUND
   local w=$1 r=$2 out=$B/floor-out
@@ -311,12 +311,6 @@ while read -r w files mib; do
     "$(median "$w" bkcache detail-restore-context)" "$(median "$w" bkcache detail-restore-unpack-run)" \
     "$(median "$w" bkcache detail-save-pack-run)" "$(median "$w" bkcache detail-save-export)" \
     "$(median "$w" bkcache detail-save-upload)"
-  case " $METHODS " in *" bkseq "*)
-    printf '%-8s %9s %9s   save uploading after the export (BKCACHE_STREAM_UPLOAD=0): pack RUN %s, export %s, upload %s\n' \
-      bk-seq "$(median "$w" bkcache-seq restore)" "$(median "$w" bkcache-seq save)" \
-      "$(median "$w" bkcache-seq detail-save-pack-run)" "$(median "$w" bkcache-seq detail-save-export)" \
-      "$(median "$w" bkcache-seq detail-save-upload)" ;;
-  esac
   printf '%-8s %9s %9s   curl | zstd -d | tar -x | tar | zstd %s, curl Put Blob %s\n' floor "$fr" "$fs" \
     "$(median "$w" floor save-tar)" "$(median "$w" floor save-upload)"
   echo "peer / bkcache: restore $(ratio "$pr" "$br"), save $(ratio "$ps" "$bs") (targets >= 3x, >= 5x)"
