@@ -143,6 +143,9 @@ int bk_archive__head_render(const struct bk_archive_manifest *m, int64_t mtime, 
 
 struct bk_zstd_writer;
 struct bk_zstd_reader;
+/* Tests: 1 makes the writer use its own workers and frames (as with a
+ * libzstd without threads) even when libzstd has threads. */
+extern int bk_archive__zstd_own_frames;
 /* write_behind: start the kernel's writeback of the output every few MiB
  * (bk_pack_opts.write_behind). */
 int bk_archive__zstd_writer_open(struct archive *a, int fd, int level, int threads,

@@ -110,7 +110,7 @@ int main(int argc, char **argv)
     } else if (strcmp(cmd, "upload") == 0 && i + 1 < argc) {
         int fd = open(argv[i + 1], O_RDONLY);
         off_t size = fd >= 0 ? lseek(fd, 0, SEEK_END) : 0;
-        struct bk_upload u = {argv[i], NULL, (uint64_t)size};
+        struct bk_upload u = {.key = argv[i], .size = (uint64_t)size};
         rc = fd < 0 ? bk_error_set(BK_ERR, "%s: cannot open", argv[i + 1])
                     : p->ops->upload(p, &u, fd);
         /* core retries a transient failure once more here, as core/store/store.c would */

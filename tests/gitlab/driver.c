@@ -77,7 +77,7 @@ int main(int argc, char **argv)
             perror(argv[i]);
             return 1;
         }
-        struct bk_upload u = {argv[i + 1], NULL, (uint64_t)st.st_size};
+        struct bk_upload u = {.key = argv[i + 1], .size = (uint64_t)st.st_size};
         rc = ops->upload(p, &u, fd);
         close(fd);
     } else if ((strcmp(cmd, "lookup") == 0 && argc - i >= 1) ||

@@ -65,7 +65,8 @@ static int run(struct bk_provider *p, int argc, char **argv)
         int fd = open(argv[2], O_RDONLY);
         if (fd < 0 || fstat(fd, &st) != 0)
             return bk_error_set(BK_ERR, "%s: cannot open", argv[2]);
-        struct bk_upload u = {argv[1], argc > 3 ? argv[3] : NULL, (uint64_t)st.st_size};
+        struct bk_upload u = {
+            .key = argv[1], .identity = argc > 3 ? argv[3] : NULL, .size = (uint64_t)st.st_size};
         rc = ops->upload(p, &u, fd);
         close(fd);
         return rc;

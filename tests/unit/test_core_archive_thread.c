@@ -9,6 +9,8 @@
  * surface as BK_ECORRUPT with the same messages as before, and leave the
  * target untouched; a member rejected while the input pipe is still open
  * (no end of file in sight) stops the thread instead of hanging.
+ * Also packing with the writer's own workers (libzstd without threads, as
+ * in the static helper): several frames, read back by unpack and zstd -d.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +18,7 @@
 #include <cmocka.h>
 
 #include "core/archive/archive.h"
+#include "core/archive/archive_internal.h"
 #include "core/util/error.h"
 #include "core/util/log.h"
 #include "tests/unit/support/archive_fixture.h"
@@ -28,6 +31,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #define BIG (6u << 20)
 
@@ -192,12 +196,70 @@ static void test_rejected_member_with_the_pipe_open(void **state)
     assert_untouched(f);
 }
 
+/* The number of zstd frames in `path` that are not skippable frames. */
+static int data_frames(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    unsigned char *buf = malloc(64u << 20);
+    size_t len = fread(buf, 1, 64u << 20, fp), off = 0;
+    int n = 0;
+
+    fclose(fp);
+    while (off < len) {
+        size_t fs = ZSTD_findFrameCompressedSize(buf + off, len - off);
+        assert_false(ZSTD_isError(fs));
+        uint32_t magic =
+            buf[off] | buf[off + 1] << 8 | buf[off + 2] << 16 | (uint32_t)buf[off + 3] << 24;
+        if ((magic & 0xFFFFFFF0u) != 0x184D2A50u)
+            n++;
+        off += fs;
+    }
+    free(buf);
+    return n;
+}
+
+static void test_own_workers_write_several_frames(void **state)
+{
+    struct tu_dirs *f = *state;
+    struct bk_pack_opts o = {.threads = 2};
+    struct bk_archive_stats ps, us;
+    char p[4096], *big = malloc(20u << 20);
+    int fd;
+
+    for (size_t i = 0; i < (20u << 20); i++) /* compressible, not trivially */
+        big[i] = (char)("abcdefgh"[(i * 7 + i / 4096) % 8] ^ (i % 251 == 0));
+    snprintf(p, sizeof(p), "%s/big2", f->src);
+    fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_int_equal(write(fd, big, 20u << 20), 20u << 20);
+    close(fd);
+    free(big);
+
+    bk_archive__zstd_own_frames = 1;
+    fd = open(f->archive, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_int_equal(bk_archive_pack(f->src, fd, &o, &ps), 0);
+    close(fd);
+    bk_archive__zstd_own_frames = 0;
+    assert_true(data_frames(f->archive) >= 4); /* the manifest's, then 8 MiB pieces */
+
+    fd = open(f->archive, O_RDONLY);
+    assert_int_equal(bk_archive_unpack(fd, f->out, NULL, &us, NULL), 0);
+    close(fd);
+    assert_string_equal(ps.digest, us.digest);
+    char *cmd = bk_xasprintf("mkdir -p '%s/z' && zstd -d -q < '%s' | tar -xf - -C '%s/z' && "
+                             "cmp -s '%s/big2' '%s/z/big2'",
+                             f->base, f->archive, f->base, f->src, f->base);
+    assert_int_equal(system(cmd), 0);
+    free(cmd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_big_file_through_a_pipe, setup, tu_dirs_teardown),
         cmocka_unit_test_setup_teardown(test_truncated_in_the_big_file, setup, tu_dirs_teardown),
         cmocka_unit_test_setup_teardown(test_bad_checksum_after_the_big_file, setup,
+                                        tu_dirs_teardown),
+        cmocka_unit_test_setup_teardown(test_own_workers_write_several_frames, setup,
                                         tu_dirs_teardown),
         cmocka_unit_test_setup_teardown(test_rejected_member_with_the_pipe_open, setup,
                                         tu_dirs_teardown),

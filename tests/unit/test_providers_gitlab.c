@@ -347,7 +347,7 @@ static void upload(struct bk_provider *p, const char *scratch, const char *key, 
 {
     char *path = bk_xasprintf("%s/in-%s", scratch, key);
     int fd = write_file(path, size, fill);
-    struct bk_upload u = {key, NULL, size};
+    struct bk_upload u = {.key = key, .size = size};
     assert_int_equal(p->ops->upload(p, &u, fd), BK_OK);
     close(fd);
     unlink(path);
@@ -507,7 +507,7 @@ static void test_runner_evicts_least_recently_used(void **state)
     /* an archive over the whole budget is refused, and nothing is evicted */
     char *path = bk_xasprintf("%s/big", s->base);
     fd = write_file(path, 300, 'x');
-    struct bk_upload u = {"k-big", NULL, 300};
+    struct bk_upload u = {.key = "k-big", .size = 300};
     assert_int_equal(s->p->ops->upload(s->p, &u, fd), BK_ESKIPPED);
     assert_non_null(strstr(bk_error_msg(), "max-size"));
     close(fd);
