@@ -2,7 +2,8 @@
 #
 #   make            build ./bkcache and ./bkcache-helper (mk/helper.mk)
 #   make demo       a real save/restore round trip on the local store
-#   make test       every test suite (unit, e2e, github, azure, gitlab, objectstore)
+#   make test       every test suite (unit, e2e, github, azure, gitlab, objectstore,
+#                   schemas, release)
 #   make test-unit  the cmocka unit tests alone
 #   make check-asan the unit tests under AddressSanitizer + UBSan
 #   make fuzz       the parser fuzzer for FUZZ_SECONDS (default 60)
@@ -85,7 +86,7 @@ check-asan:
 	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	  test-unit
 
-test: test-unit test-e2e test-github test-azure test-gitlab test-objectstore test-schemas
+test: test-unit test-e2e test-github test-azure test-gitlab test-objectstore test-schemas test-release
 	@echo "make test: all suites passed"
 
 format:
