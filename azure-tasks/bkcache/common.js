@@ -7,8 +7,8 @@
 //
 // Inputs mirror the GitHub action's (dockerfile, target, build-args,
 // platform, key-files, key-prefix, mounts, builder, lookup-only,
-// fail-on-cache-miss, save-on-failure) in camelCase, because task input
-// names cannot hold '-'.
+// fail-on-cache-miss, save-on-failure, layers, layers-from) in camelCase,
+// because task input names cannot hold '-'.
 'use strict';
 const crypto = require('node:crypto');
 const fs = require('node:fs');
@@ -78,6 +78,9 @@ function commandArgs(verb) {
   for (const v of lines('services')) a.push('--service', v);
   for (const v of lines('bake')) a.push('--bake', v);
   for (const v of lines('bakeTargets')) a.push('--bake-target', v);
+  // the layer cache: restore and save both take it (layersFrom implies --layers)
+  if (tl.getBoolInput('layers', false)) a.push('--layers');
+  for (const v of lines('layersFrom')) a.push('--layers-from', v);
   return a;
 }
 
@@ -92,6 +95,9 @@ function buildArgs(command) {
   opt('--builder', 'builder');
   if ((tl.getInput('upload', false) || 'direct') === 'agent') a.push('--store-opt', 'upload=agent');
   if (tl.getBoolInput('saveOnFailure', false)) a.push('--save-on-failure');
+  if (tl.getBoolInput('layers', false) || lines('layersFrom').length) {
+    tl.warning('bkcache build does not move the layer cache yet: layers and layersFrom are ignored with run');
+  }
   const quoted = a.map((s) => `'${s.replace(/'/g, "'\\''")}'`).join(' ');
   return ['-c', `exec "$0" ${quoted} -- ${command}`, binaryPath()];
 }
@@ -112,16 +118,31 @@ function run(args) {
 // nothing was restored. Reads `bkcache restore --json`:
 // {"command": "restore", "identities": [{"name", "key", "hit": "exact" |
 // "partial" | "miss" | null, ...}]}.
-function cacheHit(stdout) {
+function restoreDoc(stdout) {
   // the document is all of stdout, unless other lines (logging commands) surround it
   const text = stdout || '';
   const start = text.search(/^\{/m);
-  let doc;
-  try { doc = JSON.parse(text.slice(start, text.lastIndexOf('}') + 1)); } catch (e) { return 'false'; }
+  if (start < 0) return null;
+  try { return JSON.parse(text.slice(start, text.lastIndexOf('}') + 1)); } catch (e) { return null; }
+}
+
+function cacheHit(stdout) {
+  const doc = restoreDoc(stdout);
   const hits = ((doc && doc.identities) || []).map((i) => i.hit || 'miss');
   if (!hits.length || hits.every((h) => h === 'miss')) return 'false';
   return hits.every((h) => h === 'exact') ? 'true' : 'inexact';
 }
 
+// With --layers: the layer cache's build arguments joined by spaces, from the
+// "layers" object of `bkcache restore --json` ({"build_args": ["--cache-from",
+// "type=local,src=DIR", "--cache-to", "type=local,dest=DIR2,mode=max"], ...});
+// null when the restore did not move the layer cache.
+function layersArgs(stdout) {
+  const doc = restoreDoc(stdout);
+  const layers = doc && doc.layers;
+  if (!layers || !Array.isArray(layers.build_args)) return null;
+  return layers.build_args.join(' ');
+}
+
 module.exports = { RAN, HIT, BUILT, binaryPath, accessToken, commandArgs, buildArgs, run, cacheHit,
-  lines };
+  layersArgs, lines };

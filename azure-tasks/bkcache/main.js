@@ -1,7 +1,9 @@
 // main.js - the task's main execution: `bkcache restore` at the step's
 // place in the job (after checkout, before the build). Records for the
 // post-job step that the restore ran and how it went, and sets the
-// cache-hit variables (cacheHitVar input, cacheHit output).
+// cache-hit variables (cacheHitVar input, cacheHit output) and, with the
+// layers input, the layer cache's build arguments (BKCACHE_LAYERS_ARGS, the
+// layersArgs output).
 'use strict';
 const tl = require('azure-pipelines-task-lib/task');
 const common = require('./common');
@@ -37,13 +39,15 @@ function main() {
     const name = tl.getInput('cacheHitVar', false);
     if (name) tl.setVariable(name, hit);
     tl.setVariable('cacheHit', hit, false, true);
-    // with `arguments: --layers`: the build arguments of the layer cache, for the build step
-    let layers = null;
-    try {
-      layers = JSON.parse(res.stdout).layers;
-    } catch (e) { /* no JSON: nothing to pass */ }
-    if (layers && Array.isArray(layers.build_args))
-      tl.setVariable('BKCACHE_LAYERS_ARGS', layers.build_args.join(' '));
+    // with layers: the build arguments of the layer cache, for the build step, as a job
+    // variable ($(BKCACHE_LAYERS_ARGS), and the environment of later scripts) and as the
+    // step's output layersArgs ($(<step name>.layersArgs), other jobs through dependencies)
+    const layers = common.layersArgs(res.stdout);
+    if (layers !== null) {
+      tl.setVariable('BKCACHE_LAYERS_ARGS', layers);
+      tl.setVariable('layersArgs', layers, false, true);
+      console.log(`bkcache: layer cache build arguments: ${layers}`);
+    }
     console.log(`bkcache: cache hit: ${hit}`);
     if (res.code !== 0) {
       tl.setResult(tl.TaskResult.Failed, `bkcache restore exited with status ${res.code}`);

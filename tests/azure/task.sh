@@ -87,15 +87,41 @@ if grep -q "^##vso\[task.complete result=Failed;\]this task was packaged without
   ok "task main: an architecture the package lacks fails with a message saying so"
 else bad "task missing arch" "$work/task.out"; fi
 
-# with `arguments: --layers`, restore --json carries the build arguments: the task sets them
+# the layers and layersFrom inputs: --layers and --layers-from for restore; restore --json
+# (here after a logging command) carries the build arguments, which the task sets as the
+# variable BKCACHE_LAYERS_ARGS and the output layersArgs
 # shellcheck disable=SC2086
-run_task main.js $S 'INPUT_ARGUMENTS=--layers' \
-  'STUB_OUT={"command":"restore","identities":[],"layers":{"key":"k","hit":"miss","build_args":["--cache-to","type=local,dest=/t/to,mode=max"]}}' \
+run_task main.js $S INPUT_LAYERS=true "INPUT_LAYERSFROM=base
+deps" 'STUB_OUT=##vso[task.debug]x
+{"command":"restore","identities":[],"layers":{"key":"k","hit":"partial","build_args":["--cache-from","type=local,src=/t/from","--cache-to","type=local,dest=/t/to,mode=max"]}}' \
   >"$work/task.out" 2>&1
-if grep -q '^--layers$' "$work/stub.log" &&
-   grep -Eq '^##vso\[task.setvariable variable=BKCACHE_LAYERS_ARGS;.*\]--cache-to type=local,dest=/t/to,mode=max$' "$work/task.out"; then
-  ok "task main: arguments --layers reaches bkcache; BKCACHE_LAYERS_ARGS is set from restore --json"
-else bad "task main layers variable" "$work/task.out"; fi
+argv=$(head -n -1 "$work/stub.log" 2>/dev/null | tr '\n' '|')
+layers_want='--cache-from type=local,src=/t/from --cache-to type=local,dest=/t/to,mode=max'
+if printf '%s' "$argv" | grep -q -- '|--layers|--layers-from|base|--layers-from|deps|--json|$' &&
+   grep -Fxq "##vso[task.setvariable variable=BKCACHE_LAYERS_ARGS;isOutput=false;issecret=false;]$layers_want" "$work/task.out" &&
+   grep -Eq "^##vso\[task.setvariable variable=layersArgs;.*isOutput=true.*\]$layers_want\$" "$work/task.out"; then
+  ok "task main: layers and layersFrom become --layers --layers-from; BKCACHE_LAYERS_ARGS and the layersArgs output are set"
+else echo "argv: $argv" >>"$work/task.out"; bad "task main layers inputs" "$work/task.out"; fi
+# without them: no --layers, no layer variables (even if the output had a layers object)
+# shellcheck disable=SC2086
+run_task main.js $S 'STUB_OUT={"identities":[]}' >"$work/task.out" 2>&1
+if ! grep -q -- '^--layers' "$work/stub.log" && ! grep -q 'LAYERS_ARGS\|layersArgs' "$work/task.out"; then
+  ok "task main: without the layers inputs, no --layers and no layer variables"
+else bad "task main no layers" "$work/task.out"; fi
+# save (post-job) takes the same inputs; run (bkcache build) warns that it ignores them
+rm -f "$work/stub.log"
+# shellcheck disable=SC2086
+run_task post.js $S INPUT_LAYERS=true INPUT_LAYERSFROM=base VSTS_TASKVARIABLE_BKCACHE_RESTORE_RAN=true \
+  AGENT_JOBSTATUS=Succeeded >"$work/task.out" 2>&1
+if [ "$(head -1 "$work/stub.log")" = save ] && tr '\n' '|' <"$work/stub.log" | grep -q -- '|--layers|--layers-from|base|'; then
+  ok "task post: save gets --layers --layers-from from the same inputs"
+else bad "task post layers" "$work/stub.log"; fi
+rm -f "$work/stub.log"
+# shellcheck disable=SC2086
+run_task main.js $S INPUT_LAYERS=true "INPUT_RUN=docker build ." >"$work/task.out" 2>&1
+if ! grep -q -- '--layers' "$work/stub.log" && grep -q '^##vso\[task.issue type=warning;.*\]bkcache build does not move the layer cache yet' "$work/task.out"; then
+  ok "task main: layers with run warns and is left out of bkcache build (which refuses it)"
+else bad "task main layers with run" "$work/task.out"; fi
 
 hit_for() { # STUB_OUT -> the cacheHit value the task sets
   # shellcheck disable=SC2086
@@ -181,3 +207,12 @@ tpl save "{\"bkcache\":\"$stub\"}" >"$work/tpl.out" 2>&1; rc=$?
 if [ $rc -eq 0 ] && [ ! -f "$work/stub.log" ] && grep -q 'condition: succeeded()' "$work/tpl.out" && grep -q 'did not run' "$work/tpl.out"; then
   ok "steps template: save is succeeded()-only by default and does nothing without a restore"
 else bad "steps template save without restore (rc=$rc)" "$work/tpl.out"; fi
+rm -rf "$work/tpl-temp"; mkdir -p "$work/tpl-temp"
+tpl restore "{\"bkcache\":\"$stub\",\"layers\":true,\"layersFrom\":\"base\\ndeps\"}" >"$work/tpl.out" 2>&1 &&
+  r_argv=$(head -n -1 "$work/stub.log" | tr '\n' '|') &&
+  tpl save "{\"bkcache\":\"$stub\",\"layers\":true,\"layersFrom\":\"base\\ndeps\"}" >>"$work/tpl.out" 2>&1; rc=$?
+s_argv=$(head -n -1 "$work/stub.log" 2>/dev/null | tr '\n' '|')
+if [ $rc -eq 0 ] && [ "${r_argv:-}" = "restore|--provider|azure|-f|Dockerfile|--state|$work/tpl-temp/bkcache-state.json|--key-prefix|bkcache|--layers|--layers-from|base|--layers-from|deps|" ] &&
+   [ "$s_argv" = "save|--provider|azure|-f|Dockerfile|--state|$work/tpl-temp/bkcache-state.json|--key-prefix|bkcache|--layers|--layers-from|base|--layers-from|deps|" ]; then
+  ok "steps template: layers and layersFrom become --layers --layers-from in restore and save"
+else echo "argv: ${r_argv:-} / $s_argv" >>"$work/tpl.out"; bad "steps template layers (rc=$rc)" "$work/tpl.out"; fi

@@ -55,3 +55,15 @@ if [ -n "${AZURE_TASK_LOG:-}" ]; then
   mkdir -p "$AZURE_TASK_LOG" &&
     cp "$work/main91.log" "$work/post91.log" "$work/main92.log" "$work/post92.log" "$AZURE_TASK_LOG/"
 fi
+
+# the layers input with the real bkcache: restore --layers --json gives the build arguments
+# (a cold run: only --cache-to), which the task sets for the build step
+ctl build '{"id":93,"definition":5,"branch":"refs/heads/main","status":"inProgress","result":null}'
+mkdir -p "$work/t93" "$work/caches93"
+# shellcheck disable=SC2086
+TASK_BUILD=93 run_task main.js $E2E AGENT_TEMPDIRECTORY="$work/t93" INPUT_LAYERS=true \
+  "INPUT_ARGUMENTS=--dir $work/caches93" >"$work/main93.log" 2>&1; rc=$?
+if [ $rc -eq 0 ] && grep -Eq '^##vso\[task.setvariable variable=BKCACHE_LAYERS_ARGS;.*\]--cache-to type=local,dest=[^ ]+,mode=max$' "$work/main93.log" &&
+   grep -Eq '^##vso\[task.setvariable variable=layersArgs;.*isOutput=true.*\]--cache-to type=local,dest=[^ ]+,mode=max$' "$work/main93.log"; then
+  ok "task end to end: layers: true sets BKCACHE_LAYERS_ARGS and the layersArgs output from the real restore"
+else bad "task e2e layers (rc=$rc)" "$work/main93.log"; fi
