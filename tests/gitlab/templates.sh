@@ -215,5 +215,55 @@ check "BKCACHE_RUN: the next job's build found the caches restored" restored "$T
 run_job sh build-job "$T/b3"
 check "no BKCACHE_RUN: the build snippet does nothing" grep -q "after the build snippet" "$T/log"
 
+# the layer cache: BKCACHE_LAYERS and BKCACHE_LAYERS_FROM reach restore and save (the real
+# bkcache, runner store); the build arguments it writes to the report reach the script
+check "no BKCACHE_LAYERS: no layer cache arguments in the report" bash -c "! grep -q BKCACHE_LAYERS_ARGS '$T/r1/bkcache.env'"
+run_job sh layers-job "$T/l1"
+check "BKCACHE_LAYERS: the job succeeds" test $? -eq 0
+check "BKCACHE_LAYERS: the restore writes BKCACHE_LAYERS_ARGS (--cache-to ...) to the dotenv report" \
+  grep -Eq '^BKCACHE_LAYERS_ARGS=--cache-to type=local,dest=[^ ]+,mode=max$' "$T/l1/bkcache.env"
+check "BKCACHE_LAYERS: the snippet exports it to the rest of the script" \
+  grep -Eq '^the build gets --cache-to type=local,dest=[^ ]+,mode=max$' "$T/log"
+check "BKCACHE_LAYERS: save moves the layer cache too (and says the build did not export one)" \
+  grep -q '^layers: skipped .*did the build get the --cache-to argument' "$T/log"
+
+# the component's build jobs with layers: true: a stand-in bkcache (records its arguments,
+# writes the report line the real one writes) and stand-in docker, buildctl and rootlesskit
+L=$T/layers-fake
+mkdir -p "$L/bin"
+cat >"$L/bin/bkcache" <<FAKE
+#!/bin/sh
+echo "bkcache \$*" >>"$L/calls"
+case "\$* " in "restore "*" --layers "*)
+  echo 'BKCACHE_LAYERS_ARGS=--cache-from type=local,src=/l/from --cache-to type=local,dest=/l/to,mode=max' >>"\${BKCACHE_OUTPUT:-bkcache.env}" ;;
+esac
+FAKE
+for tool in docker buildctl rootlesskit; do
+  printf '#!/bin/sh\necho "%s $*" >>"%s/calls"\n' "$tool" "$L" >"$L/bin/$tool"
+done
+chmod +x "$L/bin/"*
+component_job() { # DRIVER DIR INPUT=VALUE...: the component's build job with these inputs
+  local driver=$1 dir=$2
+  shift 2
+  rm -f "$L/calls"
+  mkdir -p "$dir"
+  script_of gitlab/templates/bkcache.yml bkcache-build driver="$driver" "$@" |
+    sed "s#/run/user/1000#$dir/run#g" >"$dir/job.sh" || return 1
+  (cd "$dir" && env PATH="$L/bin:$PATH" CI_PROJECT_DIR="$dir" CI_REGISTRY_IMAGE=reg/app CI_COMMIT_REF_SLUG=main \
+    CI_JOB_ID=1 sh -e job.sh) >"$T/log" 2>&1
+}
+component_job buildx "$T/cl1" layers=true "layers-from=base deps"
+check "component (buildx), layers: true: the job succeeds" test $? -eq 0
+check "component (buildx): restore and save get --layers --layers-from base --layers-from deps" bash -c \
+  "grep -q '^bkcache restore .* --layers --layers-from base --layers-from deps' '$L/calls' && grep -q '^bkcache save .* --layers --layers-from base --layers-from deps' '$L/calls'"
+check "component (buildx): docker buildx build gets the layer cache's --cache-from/--cache-to" \
+  grep -q '^docker buildx build .* --cache-from type=local,src=/l/from --cache-to type=local,dest=/l/to,mode=max \.$' "$L/calls"
+component_job buildctl "$T/cl2" layers=true
+check "component (buildctl): buildctl build gets them as --import-cache/--export-cache" \
+  grep -q '^buildctl --addr .* build .* --import-cache type=local,src=/l/from --export-cache type=local,dest=/l/to,mode=max' "$L/calls"
+component_job buildx "$T/cl3"
+check "component, layers: false (the default): no --layers and no cache arguments" bash -c \
+  "[ -s '$L/calls' ] && ! grep -q -- '--layers\|--cache-from\|--cache-to' '$L/calls'"
+
 echo "templates: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
