@@ -1,7 +1,9 @@
 /*
  * test_core_buildcmd.c - the build command line reader
  * (core/buildspec/buildcmd.c): a table of real command lines of the three
- * build commands, compose and bake, and what bkcache must read from each.
+ * build commands, compose and bake, and what bkcache must read from each;
+ * then where the layer cache's options go in each command and how each
+ * tool spells them (`bkcache build --layers`).
  */
 #include <stdarg.h>
 #include <stddef.h>
