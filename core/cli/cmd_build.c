@@ -28,7 +28,8 @@
  * added to the command right after `build` (buildctl: --import-cache and
  * --export-cache; core/buildspec/buildcmd.h), and save uploads what the
  * build exported. A builder that cannot export a cache gets restore's
- * one-line explanation and no option; the mounts still go. One build of
+ * one-line explanation and no option; the mounts still go; so does a build
+ * whose Dockerfile cannot be read (a remote context). One build of
  * one platform for now: a compose or bake command, or several platforms,
  * with --layers is bad input (2) before anything runs.
  */
@@ -307,6 +308,11 @@ int bk_cmd_build(struct bk_options *o)
         cache_rc = 2;
     }
 
+    if (rc == BK_OK && o->layers && !specs.n) {
+        bk_warn("warning: --layers: the build's Dockerfile cannot be read, so its layer cache "
+                "is not restored or saved");
+        o->layers = 0;
+    }
     if (rc == BK_OK) {
         swap_env(&cmd, &env, 1);
         cache_rc = transfer(o, &specs, BK_XFER_CLI_RESTORE, &layer_args);

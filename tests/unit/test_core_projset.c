@@ -390,6 +390,15 @@ static void test_build_layers(void **state)
     /* it exported nothing: save says so, the build's status stands */
     assert_int_equal(system("grep -q 'layers: skipped' err.txt"), 0);
 
+    /* a context bkcache cannot read: one warning, the build runs without the options */
+    assert_int_equal(run("\"$BKCACHE\" build --layers --dir caches --state st.json -- "
+                         "bin/docker build https://example.invalid/r.git",
+                         &out),
+                     0);
+    assert_string_equal(out, "build says: build https://example.invalid/r.git\n");
+    free(out);
+    assert_int_equal(system("grep -q 'its layer cache is not restored or saved' err.txt"), 0);
+
     /* a compose or bake command, or two platforms: refused before anything runs */
     assert_int_equal(
         run("\"$BKCACHE\" build --layers --dir caches -- bin/docker compose build", &out), 2);
