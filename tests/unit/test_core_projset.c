@@ -17,7 +17,9 @@
  * --save-on-failure. With --layers the stand-in receives the layer cache's
  * --cache-from/--cache-to right after `build` and writes an OCI layout
  * (tests/layers/make_oci_cache.py) into the --cache-to dest, as BuildKit
- * would: save uploads its blobs, and the next build imports them back.
+ * would: save uploads its blobs, and the next build imports them back; a
+ * builder that cannot export (a stand-in Docker 20.10) gets no option and
+ * one warning; compose, bake and two platforms with --layers are refused.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -389,6 +391,24 @@ static void test_build_layers(void **state)
     free(out);
     /* it exported nothing: save says so, the build's status stands */
     assert_int_equal(system("grep -q 'layers: skipped' err.txt"), 0);
+
+    /* a builder that cannot export (the daemon's docker build of Docker 20.10,
+     * asked through the command's own client): restore's one-line
+     * explanation, once; no option in the command, its status stands */
+    put("old/docker", "#!/bin/sh\ncase $1 in\n"
+                      "version) echo 20.10.24 ;;\n"
+                      "info) echo '[[\"Backing Filesystem\",\"extfs\"]]' ;;\n"
+                      "build) [ \"$2\" = --target ] && echo \"build says: $*\" ;;\n"
+                      "*) exit 1 ;;\nesac\n");
+    chmod("old/docker", 0755);
+    assert_int_equal(run("\"$BKCACHE\" build --layers --state st3.json -- old/docker build "
+                         "--target app ctx",
+                         &out),
+                     0);
+    assert_string_equal(out, "build says: build --target app ctx\n");
+    free(out);
+    assert_int_equal(
+        system("test $(grep -c '^warning: the layer cache needs --cache-to' err.txt) = 1"), 0);
 
     /* a context bkcache cannot read: one warning, the build runs without the options */
     assert_int_equal(run("\"$BKCACHE\" build --layers --dir caches --state st.json -- "
