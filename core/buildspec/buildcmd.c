@@ -671,3 +671,21 @@ int bk_buildcmd_cache_args(const struct bk_buildcmd *c, const char *from, const 
                                    "build the compose file with `docker buildx bake -f FILE` "
                                    "instead");
 }
+
+int bk_buildcmd_layer_args(const struct bk_buildcmd *c, const struct bk_strvec *pairs,
+                           struct bk_strvec *out)
+{
+    int export = 0, rc;
+
+    for (size_t i = 0; i + 1 < pairs->n; i += 2) {
+        int to = strcmp(pairs->v[i], "--cache-to") == 0;
+        if (!to && strcmp(pairs->v[i], "--cache-from") != 0)
+            continue; /* not an option of the layer cache */
+        rc = bk_buildcmd_cache_args(c, to ? NULL : pairs->v[i + 1], to ? pairs->v[i + 1] : NULL,
+                                    out);
+        if (rc < 0)
+            return rc;
+        export |= to;
+    }
+    return export;
+}

@@ -33,7 +33,8 @@
  * build go in the command (just after `build` or `bake`);
  * bk_buildcmd_cache_args() spells "import the layer cache from X, export
  * it to Y" for each kind, and bk_buildcmd_with_args() puts such options
- * into the command. `bkcache build --layers` is to use both.
+ * into the command; bk_buildcmd_layer_args() does both for the arguments
+ * the layer cache's restore gives (`bkcache build --layers`).
  */
 #ifndef BK_BUILDCMD_H
 #define BK_BUILDCMD_H
@@ -99,6 +100,16 @@ void bk_buildcmd_with_args(const struct bk_buildcmd *c, int argc, char *const *a
  * option (run the compose file through `docker buildx bake` instead).
  */
 int bk_buildcmd_cache_args(const struct bk_buildcmd *c, const char *from, const char *to,
+                           struct bk_strvec *out);
+
+/*
+ * The layer cache's build arguments as restore gives them (core/layers/:
+ * pairs "--cache-from" SPEC ... "--cache-to" SPEC) spelled for c->kind with
+ * bk_buildcmd_cache_args(), appended to `out` in the same order. Returns 1
+ * when a --cache-to is among them (the build will export a cache save can
+ * read), 0 when not, BK_EINVAL as bk_buildcmd_cache_args() (compose).
+ */
+int bk_buildcmd_layer_args(const struct bk_buildcmd *c, const struct bk_strvec *pairs,
                            struct bk_strvec *out);
 
 #endif

@@ -22,13 +22,15 @@
 #define MANY BK_OPTG_PROJECTS
 
 const struct bk_command bk_commands[] = {
-    {"build", bk_cmd_build, KEYS | STORE | XFER | BUILDER | BK_OPTG_RUNS | BK_OPTG_BUILD,
+    {"build", bk_cmd_build, KEYS | STORE | XFER | BUILDER | BK_OPTG_RUNS | LAYERS | BK_OPTG_BUILD,
      "bkcache build [options] -- <build command>",
      "Restore the caches, run your build command, save the caches after it succeeds.",
      "The build command is `docker build ...`, `docker buildx build ...`, `buildctl build ...`,\n"
      "`docker compose build ...` or `docker buildx bake ...`; bkcache reads its Dockerfile,\n"
      "target, build args, platforms and builder from it (docs/compose-bake.md). Its output\n"
-     "is unchanged and bkcache exits with its status.\n"},
+     "is unchanged and bkcache exits with its status. With --layers the layer cache goes\n"
+     "along: its --cache-from/--cache-to (buildctl: --import-cache/--export-cache) are\n"
+     "added after `build` and what the build exports is saved (docs/layer-cache.md).\n"},
     {"key", bk_cmd_key, DF | MANY | KEYS | JSON, "bkcache key [options]",
      "Print the cache key and restore keys of each cache identity.", NULL},
     {"ls", bk_cmd_ls, STORE | KEYS | JSON, "bkcache ls [options]",

@@ -22,9 +22,16 @@
  * did not hit exactly. A command bkcache cannot read is bad input (2),
  * before anything runs.
  *
- * The layer cache (issue 17) plugs in at the marked place in
- * run_with_caches(): restore it, then add its options to the command with
- * bk_buildcmd_cache_args() and bk_buildcmd_with_args().
+ * With --layers (and --layers-from T) the layer cache (core/layers/) goes
+ * along: restore also imports it into the working directory (--layers-dir,
+ * else beside the state file), its --cache-from/--cache-to options are
+ * added to the command right after `build` (buildctl: --import-cache and
+ * --export-cache; core/buildspec/buildcmd.h), and save uploads what the
+ * build exported. A builder that cannot export a cache gets restore's
+ * one-line explanation and no option; the mounts still go; so does a build
+ * whose Dockerfile cannot be read (a remote context). One build of
+ * one platform for now: a compose or bake command, or several platforms,
+ * with --layers is bad input (2) before anything runs.
  */
 #include "core/buildspec/bake.h"
 #include "core/buildspec/buildcmd.h"
@@ -32,6 +39,7 @@
 #include "core/cli/cli.h"
 #include "core/cli/projset.h"
 #include "core/cli/restore_cli.h"
+#include "core/layers/layers.h"
 #include "core/util/error.h"
 #include "core/util/log.h"
 #include "core/util/strbuf.h"
@@ -211,10 +219,12 @@ static int run_build(const struct bk_strvec *argv, int in)
 
 /* ---- restore and save around it ---- */
 
-/* Restore or save the caches of `specs` (copied); 1 when a cache operation
- * failed or (restore, --fail-on-cache-miss) missed, 2 bad input, else 0. */
+/* Restore or save the caches of `specs` (copied), and the layer cache with
+ * --layers (restore: its build arguments, as core/layers/ gives them, go to
+ * `layer_args`); 1 when a cache operation failed or (restore,
+ * --fail-on-cache-miss) missed, 2 bad input, else 0. */
 static int transfer(struct bk_options *o, const struct bk_buildspec_list *specs,
-                    enum bk_xfer_cli_mode mode)
+                    enum bk_xfer_cli_mode mode, struct bk_strvec *layer_args)
 {
     struct bk_buildspec_list copy = BK_BUILDSPEC_LIST_INIT;
     struct bk_xfer_cli c;
@@ -225,13 +235,21 @@ static int transfer(struct bk_options *o, const struct bk_buildspec_list *specs,
     rc = bk_xfer_cli_open(o, mode, &copy, &c);
     bk_buildspec_list_free(&copy);
     if (rc == 0) {
-        if ((mode == BK_XFER_CLI_RESTORE ? bk_restore_run(&c.x) : bk_save_run(&c.x)) < 0) {
+        int failed = mode == BK_XFER_CLI_RESTORE ? bk_restore_run(&c.x) : bk_save_run(&c.x);
+        if (failed >= 0 && c.x.layers)
+            failed = mode == BK_XFER_CLI_RESTORE
+                         ? bk_layers_restore(c.x.layers, c.x.store, c.x.store_error)
+                         : bk_layers_save(c.x.layers, c.x.store, c.x.store_error);
+        if (failed < 0) {
             bk_warn("warning: %s: %s", what, bk_error_msg());
             rc = 1;
         } else {
             bk_xfer_fprint(stderr, &c.x, what, 0);
             rc = bk_xfer_exit_status(&c.x, mode == BK_XFER_CLI_RESTORE && o->fail_on_cache_miss, 1);
         }
+        if (c.x.layers && layer_args)
+            for (size_t i = 0; i < c.layers.build_args.n; i++)
+                bk_strvec_push(layer_args, c.layers.build_args.v[i]);
         if (c.bad_input)
             rc = 2;
     }
@@ -239,13 +257,28 @@ static int transfer(struct bk_options *o, const struct bk_buildspec_list *specs,
     return rc;
 }
 
+/* --layers with a command whose builds it cannot serve yet: the message, or NULL. */
+static const char *layers_refusal(const struct bk_options *o, const struct bk_buildcmd *cmd)
+{
+    if (!o->layers)
+        return NULL;
+    if (cmd->kind == BK_BUILDCMD_COMPOSE || cmd->kind == BK_BUILDCMD_BAKE)
+        return "--layers works with one docker build, docker buildx build or buildctl build "
+               "for now, not with a compose or bake command";
+    if (cmd->spec.platforms.n > 1)
+        return "--layers works with one platform for now (the command builds several)";
+    return NULL;
+}
+
 int bk_cmd_build(struct bk_options *o)
 {
     struct bk_buildcmd cmd;
     struct bk_buildspec_list specs = BK_BUILDSPEC_LIST_INIT;
     struct bk_strvec argv = BK_STRVEC_INIT, extra = BK_STRVEC_INIT, env = BK_STRVEC_INIT;
+    struct bk_strvec layer_args = BK_STRVEC_INIT;
+    const char *refusal;
     char *stdin_path = NULL;
-    int in = -1, status, cache_rc = 0, rc;
+    int in = -1, status, cache_rc = 0, rc, layers = o->layers;
 
     if (!o->args.n) {
         bk_error("build: no build command (usage: bkcache build [options] -- docker build ...)");
@@ -259,6 +292,11 @@ int bk_cmd_build(struct bk_options *o)
         bk_error("build: %s", bk_error_msg());
         return 2;
     }
+    if ((refusal = layers_refusal(o, &cmd))) {
+        bk_error("build: %s", refusal);
+        bk_buildcmd_release(&cmd);
+        return 2;
+    }
     if (cmd.spec.dockerfile && strcmp(cmd.spec.dockerfile, "-") == 0)
         in = stdin_dockerfile(&cmd, &stdin_path);
     for (size_t i = 0; i < cmd.warnings.n; i++)
@@ -270,9 +308,14 @@ int bk_cmd_build(struct bk_options *o)
         cache_rc = 2;
     }
 
+    if (rc == BK_OK && o->layers && !specs.n) {
+        bk_warn("warning: --layers: the build's Dockerfile cannot be read, so its layer cache "
+                "is not restored or saved");
+        o->layers = 0;
+    }
     if (rc == BK_OK) {
         swap_env(&cmd, &env, 1);
-        cache_rc = transfer(o, &specs, BK_XFER_CLI_RESTORE);
+        cache_rc = transfer(o, &specs, BK_XFER_CLI_RESTORE, &layer_args);
         swap_env(&cmd, &env, 0);
     }
     if (cache_rc && o->fail_on_cache_miss) {
@@ -281,16 +324,16 @@ int bk_cmd_build(struct bk_options *o)
         goto out;
     }
 
-    /* --layers (issue 17) goes here: restore the layer cache, then
-     *     bk_buildcmd_cache_args(&cmd, "type=local,src=...", "type=local,dest=...", &extra);
-     * and the options land in the command at cmd.insert_at. */
+    /* the layer cache's options, after `build`; no --cache-to, nothing for save to read */
+    if (o->layers && bk_buildcmd_layer_args(&cmd, &layer_args, &extra) <= 0)
+        o->layers = 0;
     bk_buildcmd_with_args(&cmd, (int)o->args.n, o->args.v, &extra, &argv);
     status = run_build(&argv, in);
 
     if (rc == BK_OK && (status == 0 || o->save_on_failure)) {
         int save_rc;
         swap_env(&cmd, &env, 1);
-        save_rc = transfer(o, &specs, BK_XFER_CLI_SAVE);
+        save_rc = transfer(o, &specs, BK_XFER_CLI_SAVE, NULL);
         swap_env(&cmd, &env, 0);
         if (save_rc > cache_rc)
             cache_rc = save_rc;
@@ -302,6 +345,7 @@ int bk_cmd_build(struct bk_options *o)
     if (status == 0 && cache_rc && o->fail_on_error)
         status = cache_rc == 2 ? 2 : 1;
 out:
+    o->layers = layers;
     if (in >= 0)
         close(in);
     if (stdin_path) {
@@ -310,6 +354,7 @@ out:
     }
     bk_strvec_clear(&argv);
     bk_strvec_clear(&extra);
+    bk_strvec_clear(&layer_args);
     bk_buildspec_list_free(&specs);
     bk_buildcmd_release(&cmd);
     return status;

@@ -72,15 +72,19 @@ static char *layers_dir(const struct bk_options *o, const char *state_path)
 static int open_layers(const struct bk_options *o, enum bk_xfer_cli_mode mode,
                        struct bk_xfer_cli *c)
 {
-    const struct bk_project *p = c->set->builds[0].project;
-    struct bk_key_opts ko = {o->key_prefix, &o->key_files, &o->key_extra, p->base_dir, p->run.text};
+    const struct bk_project *p = c->set->nbuilds == 1 ? c->set->builds[0].project : NULL;
+    struct bk_key_opts ko = {o->key_prefix, &o->key_files, &o->key_extra, NULL, NULL};
     struct bk_cache_key k;
     char *dir;
     int rc;
 
-    if (c->set->many || !p)
-        return bk_error_set(BK_EINVAL, "--layers works with one Dockerfile (-f) for now, not "
-                                       "with --compose, --bake or bkcache build");
+    /* one build of one platform: -f, or a build command (bkcache build) */
+    if (o->compose.n || o->bake.n || !p)
+        return bk_error_set(BK_EINVAL, "--layers works with one Dockerfile (-f, or one build "
+                                       "command) of one platform for now, not with --compose "
+                                       "or --bake");
+    ko.base_dir = p->base_dir;
+    ko.run_part = p->run.text;
     rc = bk_keys_layers(p->plan, &ko, &k);
     if (rc < 0)
         return rc;

@@ -1,7 +1,9 @@
 /*
  * test_core_buildcmd.c - the build command line reader
  * (core/buildspec/buildcmd.c): a table of real command lines of the three
- * build commands, compose and bake, and what bkcache must read from each.
+ * build commands, compose and bake, and what bkcache must read from each;
+ * then where the layer cache's options go in each command and how each
+ * tool spells them (`bkcache build --layers`).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -276,6 +278,84 @@ static void test_layer_seam(void **state)
     bk_buildcmd_release(&c);
 }
 
+/* Assemble `argv` with the layer cache's arguments `pairs` (as restore
+ * gives them) and compare with `want`; returns bk_buildcmd_layer_args(). */
+static int assemble(int argc, char **argv, const struct bk_strvec *pairs, const char *want)
+{
+    struct bk_buildcmd c;
+    struct bk_strvec extra = BK_STRVEC_INIT, out = BK_STRVEC_INIT;
+    char *s;
+    int rc;
+
+    assert_int_equal(bk_buildcmd_parse(argc, argv, fake_env, &c), 0);
+    rc = bk_buildcmd_layer_args(&c, pairs, &extra);
+    bk_buildcmd_with_args(&c, argc, argv, &extra, &out);
+    s = bk_strvec_join(&out, " ");
+    assert_string_equal(s, want);
+    free(s);
+    bk_strvec_clear(&extra);
+    bk_strvec_clear(&out);
+    bk_buildcmd_release(&c);
+    return rc;
+}
+
+/* `bkcache build --layers`: restore's arguments (two sources and the
+ * destination) land after the tool's `build`, past its global options,
+ * spelled for the tool; the user's own options follow unchanged. */
+static void test_layer_args(void **state)
+{
+    char *docker[] = {"docker", "-H", "tcp://h:2375", "build", "--cache-from", "img", "-t",
+                      "x",      "."};
+    char *buildx[] = {"docker", "buildx", "--builder", "b", "build", "--push", "."};
+    char *plugin[] = {"/usr/libexec/docker/cli-plugins/docker-buildx", "build", "."};
+    char *buildctl[] = {"buildctl",   "--addr",        "tcp://k:1234", "build",
+                        "--frontend", "dockerfile.v0", "--local",      "context=."};
+    char *compose[] = {"docker", "compose", "build"};
+    struct bk_strvec pairs = BK_STRVEC_INIT, from_only = BK_STRVEC_INIT;
+    struct bk_strvec extra = BK_STRVEC_INIT;
+    struct bk_buildcmd c;
+
+    (void)state;
+    bk_strvec_push(&pairs, "--cache-from");
+    bk_strvec_push(&pairs, "type=local,src=/w/from/b");
+    bk_strvec_push(&pairs, "--cache-from");
+    bk_strvec_push(&pairs, "type=local,src=/w/from/a");
+    bk_strvec_push(&pairs, "--cache-to");
+    bk_strvec_push(&pairs, "type=local,dest=/w/to,mode=max");
+    bk_strvec_push(&from_only, "--cache-from");
+    bk_strvec_push(&from_only, "type=local,src=/w/from/b");
+
+    assert_int_equal(assemble(9, docker, &pairs,
+                              "docker -H tcp://h:2375 build --cache-from=type=local,src=/w/from/b "
+                              "--cache-from=type=local,src=/w/from/a "
+                              "--cache-to=type=local,dest=/w/to,mode=max --cache-from img -t x ."),
+                     1);
+    assert_int_equal(assemble(7, buildx, &pairs,
+                              "docker buildx --builder b build "
+                              "--cache-from=type=local,src=/w/from/b "
+                              "--cache-from=type=local,src=/w/from/a "
+                              "--cache-to=type=local,dest=/w/to,mode=max --push ."),
+                     1);
+    assert_int_equal(assemble(3, plugin, &from_only,
+                              "/usr/libexec/docker/cli-plugins/docker-buildx build "
+                              "--cache-from=type=local,src=/w/from/b ."),
+                     0); /* no --cache-to: nothing for save to read */
+    assert_int_equal(assemble(8, buildctl, &pairs,
+                              "buildctl --addr tcp://k:1234 build "
+                              "--import-cache=type=local,src=/w/from/b "
+                              "--import-cache=type=local,src=/w/from/a "
+                              "--export-cache=type=local,dest=/w/to,mode=max "
+                              "--frontend dockerfile.v0 --local context=."),
+                     1);
+
+    assert_int_equal(bk_buildcmd_parse(3, compose, fake_env, &c), 0);
+    assert_int_equal(bk_buildcmd_layer_args(&c, &pairs, &extra), BK_EINVAL);
+    assert_int_equal(extra.n, 0);
+    bk_buildcmd_release(&c);
+    bk_strvec_clear(&pairs);
+    bk_strvec_clear(&from_only);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -286,6 +366,7 @@ int main(void)
         cmocka_unit_test(test_bake),
         cmocka_unit_test(test_not_a_build),
         cmocka_unit_test(test_layer_seam),
+        cmocka_unit_test(test_layer_args),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,7 +14,12 @@
  * without it) in directory mode around a stand-in `docker` script: the
  * build's stdout reaches stdout unchanged, its exit status is bkcache's,
  * the caches are saved after success and, after a failure, only with
- * --save-on-failure.
+ * --save-on-failure. With --layers the stand-in receives the layer cache's
+ * --cache-from/--cache-to right after `build` and writes an OCI layout
+ * (tests/layers/make_oci_cache.py) into the --cache-to dest, as BuildKit
+ * would: save uploads its blobs, and the next build imports them back; a
+ * builder that cannot export (a stand-in Docker 20.10) gets no option and
+ * one warning; compose, bake and two platforms with --layers are refused.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -302,6 +307,135 @@ static void test_build_command(void **state)
     unsetenv("BKCACHE_DIR");
 }
 
+/* The stand-in build for --layers: prints its arguments, writes the layer
+ * cache (N layers, TAG) into the dest its --cache-to names, and says
+ * whether the src its --cache-from names holds an index. */
+static const char fake_layers_docker[] =
+    "#!/bin/sh\n"
+    "echo \"build says: $*\"\n"
+    "for a in \"$@\"; do case $a in\n"
+    "  --cache-to=type=local,dest=*) d=${a#--cache-to=type=local,dest=}; d=${d%%,*};\n"
+    "     python3 \"$MAKE_OCI\" \"$d\" 5 \"${FAKE_TAG:-v1}\" ;;\n"
+    "  --cache-from=type=local,src=*) s=${a#--cache-from=type=local,src=};\n"
+    "     test -f \"$s/index.json\" && echo \"imported $(ls \"$s/blobs/sha256\" | wc -l) blobs\" "
+    ";;\n"
+    "esac; done\n";
+
+static void test_build_layers(void **state)
+{
+    const char *bk = getenv("BKCACHE");
+    char *make_oci = bk_xasprintf("%s/tests/layers/make_oci_cache.py", g_cwd), *out;
+    char *want;
+
+    (void)state;
+    if (!bk) {
+        printf("skip: $BKCACHE is not set\n");
+        free(make_oci);
+        skip();
+    }
+    setenv("MAKE_OCI", make_oci, 1);
+    put("bin/docker", fake_layers_docker);
+    chmod("bin/docker", 0755);
+    put("ctx/Dockerfile", "FROM busybox AS app\nRUN --mount=type=cache,id=objs,target=/o true\n");
+    put("caches/objs/file", "contents\n");
+    setenv("BKCACHE_DIR", "store", 1);
+
+    /* job 1: nothing stored; the options go right after `build`, the
+     * user's own follow unchanged, and save uploads the 7 exported blobs */
+    assert_int_equal(run("\"$BKCACHE\" build --layers --dir caches --state st.json -- "
+                         "bin/docker buildx build --target app -t img ctx",
+                         &out),
+                     0);
+    want = bk_xasprintf("build says: buildx build --cache-to=type=local,dest=%s/st-layers/to,"
+                        "mode=max --target app -t img ctx\n",
+                        g_tmp);
+    assert_string_equal(out, want);
+    free(want);
+    free(out);
+    assert_int_equal(system("grep -q 'objs: saved' err.txt"), 0);
+    assert_int_equal(system("grep -q 'layers: saved' err.txt"), 0);
+    assert_int_equal(system("test $(ls store/blobs/sha256 | wc -l) = 7"), 0);
+
+    /* job 2, a fresh runner: restore imports the 7 blobs, the build reads
+     * them from --cache-from and exports a changed cache: 3 new blobs */
+    assert_int_equal(system("rm -rf st-layers st.json"), 0);
+    assert_int_equal(run("FAKE_TAG=v2 \"$BKCACHE\" build --layers --dir caches --state st.json "
+                         "-- bin/docker buildx build --target app ctx",
+                         &out),
+                     0);
+    want =
+        bk_xasprintf("build says: buildx build --cache-from=type=local,src=%s/st-layers/from/app "
+                     "--cache-to=type=local,dest=%s/st-layers/to,mode=max --target app ctx\n"
+                     "imported 7 blobs\n",
+                     g_tmp, g_tmp);
+    assert_string_equal(out, want);
+    free(want);
+    free(out);
+    assert_int_equal(system("grep -q 'layers: saved' err.txt"), 0);
+    assert_int_equal(system("grep -q '3 blobs uploaded' err.txt"), 0);
+    assert_int_equal(system("test $(ls store/blobs/sha256 | wc -l) = 10"), 0);
+
+    /* buildctl spells them --import-cache/--export-cache */
+    put("bin/buildctl", "#!/bin/sh\necho \"buildctl says: $*\"\n");
+    chmod("bin/buildctl", 0755);
+    assert_int_equal(run("\"$BKCACHE\" build --layers --dir caches --state st.json -- "
+                         "bin/buildctl build --local context=ctx --opt target=app",
+                         &out),
+                     0);
+    want = bk_xasprintf("buildctl says: build --import-cache=type=local,src=%s/st-layers/from/app "
+                        "--export-cache=type=local,dest=%s/st-layers/to,mode=max "
+                        "--local context=ctx --opt target=app\n",
+                        g_tmp, g_tmp);
+    assert_string_equal(out, want);
+    free(want);
+    free(out);
+    /* it exported nothing: save says so, the build's status stands */
+    assert_int_equal(system("grep -q 'layers: skipped' err.txt"), 0);
+
+    /* a builder that cannot export (the daemon's docker build of Docker 20.10,
+     * asked through the command's own client): restore's one-line
+     * explanation, once; no option in the command, its status stands */
+    put("old/docker", "#!/bin/sh\ncase $1 in\n"
+                      "version) echo 20.10.24 ;;\n"
+                      "info) echo '[[\"Backing Filesystem\",\"extfs\"]]' ;;\n"
+                      "build) [ \"$2\" = --target ] && echo \"build says: $*\" ;;\n"
+                      "*) exit 1 ;;\nesac\n");
+    chmod("old/docker", 0755);
+    assert_int_equal(run("\"$BKCACHE\" build --layers --state st3.json -- old/docker build "
+                         "--target app ctx",
+                         &out),
+                     0);
+    assert_string_equal(out, "build says: build --target app ctx\n");
+    free(out);
+    assert_int_equal(
+        system("test $(grep -c '^warning: the layer cache needs --cache-to' err.txt) = 1"), 0);
+
+    /* a context bkcache cannot read: one warning, the build runs without the options */
+    assert_int_equal(run("\"$BKCACHE\" build --layers --dir caches --state st.json -- "
+                         "bin/docker build https://example.invalid/r.git",
+                         &out),
+                     0);
+    assert_string_equal(out, "build says: build https://example.invalid/r.git\n");
+    free(out);
+    assert_int_equal(system("grep -q 'its layer cache is not restored or saved' err.txt"), 0);
+
+    /* a compose or bake command, or two platforms: refused before anything runs */
+    assert_int_equal(
+        run("\"$BKCACHE\" build --layers --dir caches -- bin/docker compose build", &out), 2);
+    assert_string_equal(out, "");
+    free(out);
+    assert_int_equal(system("grep -q 'not with a compose or bake command' err.txt"), 0);
+    assert_int_equal(run("\"$BKCACHE\" build --layers --dir caches -- bin/docker buildx build "
+                         "--platform linux/amd64,linux/arm64 ctx",
+                         &out),
+                     2);
+    assert_string_equal(out, "");
+    free(out);
+    unsetenv("BKCACHE_DIR");
+    unsetenv("MAKE_OCI");
+    free(make_oci);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -310,6 +444,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_service_others_load, setup, teardown),
         cmocka_unit_test_setup_teardown(test_platforms_are_builds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_build_command, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_build_layers, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
