@@ -95,9 +95,9 @@ function buildArgs(command) {
   opt('--builder', 'builder');
   if ((tl.getInput('upload', false) || 'direct') === 'agent') a.push('--store-opt', 'upload=agent');
   if (tl.getBoolInput('saveOnFailure', false)) a.push('--save-on-failure');
-  if (tl.getBoolInput('layers', false) || lines('layersFrom').length) {
-    tl.warning('bkcache build does not move the layer cache yet: layers and layersFrom are ignored with run');
-  }
+  // the layer cache: bkcache build adds the cache options to the command itself
+  if (tl.getBoolInput('layers', false)) a.push('--layers');
+  for (const v of lines('layersFrom')) a.push('--layers-from', v);
   const quoted = a.map((s) => `'${s.replace(/'/g, "'\\''")}'`).join(' ');
   return ['-c', `exec "$0" ${quoted} -- ${command}`, binaryPath()];
 }

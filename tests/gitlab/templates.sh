@@ -212,6 +212,9 @@ mkdir -p "$T/b2" && cp -a "$T/b1/.bkcache" "$T/b2/.bkcache"
 run_job sh build-job "$T/b2" BKCACHE_RUN="$T/fakebuild/docker build ." FAKE_STATUS=5
 check "BKCACHE_RUN: a failing build fails the job with its status" test $? -eq 5
 check "BKCACHE_RUN: the next job's build found the caches restored" restored "$T/b2" "$b1_job"
+run_job sh build-job "$T/b4" BKCACHE_RUN="$T/fakebuild/docker build ." BKCACHE_LAYERS=true BKCACHE_LAYERS_FROM=base
+check "BKCACHE_RUN with BKCACHE_LAYERS: bkcache build adds --cache-to to the build and looks up base's layers" \
+  bash -c "[ $? -eq 0 ] && grep -q 'fake docker: build --cache-to=type=local,dest=.*,mode=max \\.\$' '$T/log' && grep -q '^layers base: miss' '$T/log'"
 run_job sh build-job "$T/b3"
 check "no BKCACHE_RUN: the build snippet does nothing" grep -q "after the build snippet" "$T/log"
 
