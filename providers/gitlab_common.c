@@ -6,11 +6,11 @@
 #include "providers/gitlab_common.h"
 
 #include "core/util/error.h"
+#include "core/util/sha256.h"
 #include "core/util/strbuf.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,45 +50,6 @@ static int portable_version(const char *s, size_t n)
     return 1;
 }
 
-void gitlab_sha256_hex(const void *data, size_t len, char out[65])
-{
-    unsigned char md[32];
-    unsigned int mdlen = 0;
-    EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
-    for (unsigned i = 0; i < 32; i++)
-        sprintf(out + 2 * i, "%02x", md[i]);
-    out[64] = '\0';
-}
-
-int gitlab_sha256_fd(int fd, char out[65])
-{
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    unsigned char buf[1 << 16], md[32];
-    unsigned int mdlen = 0;
-    off_t off = 0;
-    ssize_t n;
-
-    if (!ctx)
-        return bk_error_set(BK_ERR, "cannot allocate a SHA-256 context");
-    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-    while ((n = pread(fd, buf, sizeof(buf), off)) != 0) {
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            EVP_MD_CTX_free(ctx);
-            return bk_error_set(BK_ERR, "cannot read the archive: %s", strerror(errno));
-        }
-        EVP_DigestUpdate(ctx, buf, (size_t)n);
-        off += n;
-    }
-    EVP_DigestFinal_ex(ctx, md, &mdlen);
-    EVP_MD_CTX_free(ctx);
-    for (unsigned i = 0; i < 32; i++)
-        sprintf(out + 2 * i, "%02x", md[i]);
-    out[64] = '\0';
-    return BK_OK;
-}
-
 char *gitlab_key_to_version(const char *key)
 {
     size_t n = strlen(key), keep = 0;
@@ -105,7 +66,7 @@ char *gitlab_key_to_version(const char *key)
         keep--;
     if (keep > 0 && !isalnum((unsigned char)key[0]))
         keep = 0;
-    gitlab_sha256_hex(key, n, hex);
+    bk_sha256_hex(key, n, hex);
     return bk_xasprintf("%.*s%sh%.*s", (int)keep, key, keep ? "." : "", HASH_HEX, hex);
 }
 

@@ -96,8 +96,4 @@ int gitlab_packages_upload(const struct gitlab_config *c, const struct bk_upload
 int gitlab_packages_list(const struct gitlab_config *c, bk_entry_cb cb, void *payload);
 int gitlab_packages_remove(const struct gitlab_config *c, const struct bk_provider_entry *e);
 
-/* SHA-256 of the whole regular file `fd` as 64 lowercase hex digits + NUL. */
-int gitlab_sha256_fd(int fd, char out[65]);
-void gitlab_sha256_hex(const void *data, size_t len, char out[65]);
-
 #endif

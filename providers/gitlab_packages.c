@@ -36,6 +36,7 @@
 #include "providers/gitlab_common.h"
 
 #include "core/net/http.h"
+#include "core/util/sha256.h"
 #include "core/util/strbuf.h"
 
 #include <cjson/cJSON.h>
@@ -419,7 +420,8 @@ int gitlab_packages_download(const struct gitlab_config *c, const struct bk_prov
     }
     if (rc == BK_OK && want) {
         char got[65];
-        if ((rc = gitlab_sha256_fd(fd, got)) == BK_OK && strcasecmp(got, want) != 0)
+        if ((rc = bk_sha256_fd(fd, "the downloaded package file", got, NULL)) == BK_OK &&
+            strcasecmp(got, want) != 0)
             rc = bk_error_set(BK_ECORRUPT,
                               "gitlab: %s: downloaded archive has SHA-256 %s, the registry says "
                               "%s",
@@ -536,7 +538,7 @@ int gitlab_packages_upload(const struct gitlab_config *c, const struct bk_upload
                          u->key, (unsigned long long)u->size, (unsigned long long)c->max_file_size);
         goto out;
     }
-    if ((rc = gitlab_sha256_fd(fd, sum)))
+    if ((rc = bk_sha256_fd(fd, "the archive", sum, NULL)))
         goto out;
     add_auth(c, &hdrs);
     bk_strvec_push(&hdrs, "Content-Type: application/octet-stream");

@@ -9,6 +9,7 @@
 #include "core/plan/keys.h"
 #include "core/util/error.h"
 #include "core/util/log.h"
+#include "core/util/sha256.h"
 #include "core/util/strbuf.h"
 
 #include <stdlib.h>

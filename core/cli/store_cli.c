@@ -5,10 +5,10 @@
 #include "core/cli/cli.h"
 
 #include "core/store/store.h"
+#include "core/util/sha256.h"
 #include "core/util/strbuf.h"
 
 #include <limits.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -28,9 +28,7 @@ int bk_store_open_cli(const struct bk_options *o, int read_only, struct bk_store
 char *bk_store_identity_cli(const struct bk_options *o, const struct bk_store *s)
 {
     struct bk_strbuf id = BK_STRBUF_INIT;
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    char real[PATH_MAX], hex[17];
+    char real[PATH_MAX], hex[65];
     const char *provider = s                             ? bk_store_name(s)
                            : o->provider && *o->provider ? o->provider
                                                          : "auto";
@@ -42,9 +40,8 @@ char *bk_store_identity_cli(const struct bk_options *o, const struct bk_store *s
         bk_strbuf_addf(&id, "%s\n", o->store ? o->store : "");
     for (size_t i = 0; i < o->store_opts.n; i++)
         bk_strbuf_addf(&id, "%s\n", o->store_opts.v[i]);
-    EVP_Digest(id.buf, id.len, md, &n, EVP_sha256(), NULL);
-    for (unsigned int i = 0; i < 8; i++)
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    bk_sha256_hex(id.buf, id.len, hex);
+    hex[16] = '\0'; /* 64 bits name it well enough */
     bk_strbuf_release(&id);
     return bk_xasprintf("%s-%s", provider, hex);
 }

@@ -26,6 +26,7 @@
 
 #include "core/util/error.h"
 #include "core/plan/keys.h"
+#include "core/util/sha256.h"
 #include "core/util/strbuf.h"
 
 #include <ctype.h>

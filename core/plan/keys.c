@@ -30,6 +30,7 @@
 
 #include "core/util/error.h"
 #include "core/util/log.h"
+#include "core/util/sha256.h"
 #include "core/util/strbuf.h"
 
 #include <ctype.h>
@@ -43,25 +44,6 @@
 
 #define BK_KEY_SCHEMA "bkcache-key v1"
 #define BK_KEY_PREFIX_MAX 128
-
-static void hex32(const unsigned char md[32], char hex[65])
-{
-    static const char digits[] = "0123456789abcdef";
-    for (unsigned i = 0; i < 32; i++) {
-        hex[2 * i] = digits[md[i] >> 4];
-        hex[2 * i + 1] = digits[md[i] & 15];
-    }
-    hex[64] = '\0';
-}
-
-void bk_sha256_hex(const void *data, size_t len, char hex[65])
-{
-    unsigned char md[32];
-    unsigned int n = 0;
-
-    EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
-    hex32(md, hex);
-}
 
 static int sha256_file(const char *path, char hex[65])
 {
@@ -86,7 +68,7 @@ static int sha256_file(const char *path, char hex[65])
         return bk_error_set(BK_ERR, "--key-file %s: read error", path);
     }
     fclose(f);
-    hex32(md, hex);
+    bk_hex32(md, hex);
     return BK_OK;
 }
 

@@ -94,7 +94,4 @@ int bk_key_prefix_validate(const char *prefix);
 int bk_keys_serialize(const struct bk_buildplan *plan, size_t i, const struct bk_key_opts *opts,
                       struct bk_strbuf *out);
 
-/* Lowercase hex SHA-256 of data into hex (65 bytes with the NUL). */
-void bk_sha256_hex(const void *data, size_t len, char hex[65]);
-
 #endif

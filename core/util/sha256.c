@@ -1,5 +1,6 @@
 /*
- * sha256.c - SHA-256 of a file and the digest syntax; see sha256.h.
+ * sha256.c - SHA-256 of memory and of a file, and the digest syntax; see
+ * sha256.h.
  */
 #include "core/util/sha256.h"
 
@@ -12,9 +13,27 @@
 #include <string.h>
 #include <unistd.h>
 
-int bk_sha256_fd(int fd, const char *what, char hex[65], uint64_t *size_out)
+void bk_hex32(const unsigned char md[32], char hex[65])
 {
     static const char digits[] = "0123456789abcdef";
+    for (unsigned i = 0; i < 32; i++) {
+        hex[2 * i] = digits[md[i] >> 4];
+        hex[2 * i + 1] = digits[md[i] & 15];
+    }
+    hex[64] = '\0';
+}
+
+void bk_sha256_hex(const void *data, size_t len, char hex[65])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+
+    EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
+    bk_hex32(md, hex);
+}
+
+int bk_sha256_fd(int fd, const char *what, char hex[65], uint64_t *size_out)
+{
     unsigned char *buf = malloc(1 << 20), md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
@@ -40,11 +59,7 @@ int bk_sha256_fd(int fd, const char *what, char hex[65], uint64_t *size_out)
     EVP_DigestFinal_ex(ctx, md, &mdlen);
     EVP_MD_CTX_free(ctx);
     free(buf);
-    for (unsigned i = 0; i < 32; i++) {
-        hex[2 * i] = digits[md[i] >> 4];
-        hex[2 * i + 1] = digits[md[i] & 15];
-    }
-    hex[64] = '\0';
+    bk_hex32(md, hex);
     if (size_out)
         *size_out = off;
     return rc;

@@ -6,12 +6,12 @@
 #include "core/util/error.h"
 #include "core/util/fileio.h"
 #include "core/util/json.h"
+#include "core/util/sha256.h"
 #include "core/util/strbuf.h"
 
 #include <cJSON.h>
 #include <errno.h>
 #include <limits.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,9 +55,7 @@ char *bk_state_default_path(const char *dockerfile, const char *target,
     static const char *const dirs[] = {"RUNNER_TEMP", "AGENT_TEMPDIRECTORY", "TMPDIR"};
     const char *dir = NULL;
     struct bk_strbuf id = BK_STRBUF_INIT;
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    char abs[PATH_MAX], hex[17];
+    char abs[PATH_MAX], hex[65];
     char *out;
 
     for (size_t i = 0; !dir && i < sizeof(dirs) / sizeof(dirs[0]); i++)
@@ -76,9 +74,8 @@ char *bk_state_default_path(const char *dockerfile, const char *target,
         add_clean_path(&id, dockerfile);
     }
     bk_strbuf_addf(&id, "\n%s", target ? target : "");
-    EVP_Digest(id.buf, id.len, md, &n, EVP_sha256(), NULL);
-    for (unsigned int i = 0; i < 8; i++)
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    bk_sha256_hex(id.buf, id.len, hex);
+    hex[16] = '\0'; /* 64 bits name it well enough */
     bk_strbuf_release(&id);
     out = bk_xasprintf("%s/bkcache-state-%s.json", dir, hex);
     return out;

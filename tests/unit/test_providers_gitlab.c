@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "core/util/error.h"
+#include "core/util/sha256.h"
 #include "core/util/strbuf.h"
 #include "providers/gitlab_common.h"
 
@@ -360,7 +361,7 @@ static void set_times(const char *dir, const char *key, long created, long last_
 {
     char hex[65];
     struct bk_strbuf sb = BK_STRBUF_INIT;
-    gitlab_sha256_hex(key, strlen(key), hex);
+    bk_sha256_hex(key, strlen(key), hex);
     char *path = bk_xasprintf("%s/entries/%s.json", dir, hex);
     assert_int_equal(bk_strbuf_read_file(&sb, path), BK_OK);
     cJSON *doc = cJSON_Parse(sb.buf);
