@@ -15,7 +15,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,22 +212,6 @@ int bk_file_stage_fd(int fd, const char *prefix, int durable, char **tmp_out)
     return rc;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    if (flag == FTW_DP)
-        rmdir(path);
-    else
-        unlink(path);
-    return 0;
-}
-
-void bk_remove_tree(const char *path)
-{
-    nftw(path, remove_entry, 32, FTW_DEPTH | FTW_PHYS);
-}
-
 int bk_rm_rf_at(int dfd, const char *name, const char *shown)
 {
     struct stat st;
@@ -262,6 +245,19 @@ int bk_rm_rf_at(int dfd, const char *name, const char *shown)
     if (rc == BK_OK && unlinkat(dfd, name, AT_REMOVEDIR) != 0 && errno != ENOENT)
         rc = bk_error_set(BK_ERR, "%s: cannot remove: %s", shown, strerror(errno));
     return rc;
+}
+
+void bk_remove_tree(const char *path)
+{
+    /* Callers clean up on their way out of a failure: keep its message (and
+     * Retry-After) for them, whatever the removal meets. */
+    char *kept = bk_xstrdup(bk_error_msg());
+    long retry_after = bk_error_retry_after_ms();
+
+    bk_rm_rf_at(AT_FDCWD, path, path);
+    bk_error_set(BK_ERR, "%s", kept);
+    bk_error_set_retry_after(retry_after);
+    free(kept);
 }
 
 int bk_mkdtemp_held(char *tmpl, int *lock_fd)

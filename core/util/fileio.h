@@ -45,8 +45,9 @@ int bk_file_stage_fd(int fd, const char *prefix, int durable, char **tmp_out);
 /* mkdir -p: create `path` and its missing parents. */
 int bk_mkdir_p(const char *path);
 
-/* rm -rf: remove `path` and everything under it, never following a
- * symbolic link; what cannot be removed is left (best effort). */
+/* rm -rf for cleanup paths: bk_rm_rf_at(AT_FDCWD, path, path) that reports
+ * nothing and leaves the caller's error message as it was; what cannot be
+ * removed is left (best effort). */
 void bk_remove_tree(const char *path);
 
 /* Remove `name` (relative to the directory `dfd`, or a path with AT_FDCWD)

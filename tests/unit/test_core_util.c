@@ -10,6 +10,7 @@
 
 #include "core/cli/cli.h"
 #include "core/util/error.h"
+#include "core/util/fileio.h"
 #include "core/net/http.h"
 #include "core/util/log.h"
 #include "core/util/numparse.h"
@@ -18,6 +19,8 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static void test_parse_size(void **state)
 {
@@ -190,6 +193,51 @@ static void test_provider_pick(void **state)
     assert_int_equal(bk_provider_pick(e, 4, &q), -1);
 }
 
+/* bk_remove_tree cleans up after a failure: it removes the whole tree, a
+ * directory without permissions and a symlink's target left alone, and the
+ * failure's message and Retry-After survive it. */
+static void test_remove_tree_keeps_the_error(void **state)
+{
+    char root[] = "/tmp/bkcache-util-XXXXXX";
+    char outside[] = "/tmp/bkcache-util-out-XXXXXX";
+    struct bk_strbuf p = BK_STRBUF_INIT;
+    struct stat st;
+
+    (void)state;
+    assert_non_null(mkdtemp(root));
+    assert_non_null(mkdtemp(outside));
+    bk_strbuf_addf(&p, "%s/a/b", root);
+    assert_int_equal(bk_mkdir_p(p.buf), 0);
+    bk_strbuf_adds(&p, "/f");
+    assert_int_equal(bk_file_write_atomic(p.buf, "x", 1), 0);
+    bk_strbuf_reset(&p);
+    bk_strbuf_addf(&p, "%s/a/link", root);
+    assert_int_equal(symlink(outside, p.buf), 0);
+    bk_strbuf_reset(&p);
+    bk_strbuf_addf(&p, "%s/a/b", root);
+    assert_int_equal(chmod(p.buf, 0), 0);
+
+    bk_error_set(BK_ETRANSIENT, "the upload failed");
+    bk_error_set_retry_after(1500);
+    bk_remove_tree(root);
+    assert_int_not_equal(lstat(root, &st), 0);
+    assert_int_equal(stat(outside, &st), 0);
+    assert_string_equal(bk_error_msg(), "the upload failed");
+    assert_int_equal(bk_error_retry_after_ms(), 1500);
+    /* a removal that fails (ENOTDIR below a file) reports nothing either */
+    bk_strbuf_reset(&p);
+    bk_strbuf_addf(&p, "%s/file", outside);
+    assert_int_equal(bk_file_write_atomic(p.buf, "x", 1), 0);
+    bk_strbuf_adds(&p, "/below");
+    bk_remove_tree(p.buf);
+    assert_string_equal(bk_error_msg(), "the upload failed");
+    bk_strbuf_reset(&p);
+    bk_strbuf_addf(&p, "%s/file", outside);
+    unlink(p.buf);
+    rmdir(outside);
+    bk_strbuf_release(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -202,6 +250,7 @@ int main(void)
         cmocka_unit_test(test_http_check),
         cmocka_unit_test(test_http_url_helpers),
         cmocka_unit_test(test_provider_pick),
+        cmocka_unit_test(test_remove_tree_keeps_the_error),
     };
     return cmocka_run_group_tests_name("core_util", tests, NULL, NULL);
 }
