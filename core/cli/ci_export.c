@@ -64,6 +64,8 @@ void bk_xfer_cli_layers_export(const struct bk_xfer_cli *c, int json)
 
     for (size_t i = 0; i < c->layers.build_args.n; i++)
         bk_strbuf_addf(&sb, "%s%s", i ? " " : "", c->layers.build_args.v[i]);
+    if (!json)
+        printf("build-args: %s\n", sb.buf);
     for (size_t i = 0; i < sizeof(k_cis) / sizeof(k_cis[0]); i++) {
         const char *v = getenv(k_cis[i].detect);
         if (v && *v)

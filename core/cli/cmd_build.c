@@ -235,12 +235,7 @@ static int transfer(struct bk_options *o, const struct bk_buildspec_list *specs,
     rc = bk_xfer_cli_open(o, mode, &copy, &c);
     bk_buildspec_list_free(&copy);
     if (rc == 0) {
-        int failed = mode == BK_XFER_CLI_RESTORE ? bk_restore_run(&c.x) : bk_save_run(&c.x);
-        if (failed >= 0 && c.x.layers)
-            failed = mode == BK_XFER_CLI_RESTORE
-                         ? bk_layers_restore(c.x.layers, c.x.store, c.x.store_error)
-                         : bk_layers_save(c.x.layers, c.x.store, c.x.store_error);
-        if (failed < 0) {
+        if (bk_xfer_cli_run(&c, mode) < 0) {
             bk_warn("warning: %s: %s", what, bk_error_msg());
             rc = 1;
         } else {

@@ -20,8 +20,7 @@ int bk_cmd_restore(struct bk_options *o)
         bk_xfer_cli_close(&c);
         return rc;
     }
-    if (bk_restore_run(&c.x) < 0 ||
-        (c.x.layers && bk_layers_restore(c.x.layers, c.x.store, c.x.store_error) < 0)) {
+    if (bk_xfer_cli_run(&c, BK_XFER_CLI_RESTORE) < 0) {
         bk_error("restore: %s", bk_error_msg());
         bk_xfer_cli_close(&c);
         return 1;

@@ -19,8 +19,7 @@ int bk_cmd_save(struct bk_options *o)
         bk_xfer_cli_close(&c);
         return rc;
     }
-    if (bk_save_run(&c.x) < 0 ||
-        (c.x.layers && bk_layers_save(c.x.layers, c.x.store, c.x.store_error) < 0)) {
+    if (bk_xfer_cli_run(&c, BK_XFER_CLI_SAVE) < 0) {
         bk_error("save: %s", bk_error_msg());
         bk_xfer_cli_close(&c);
         return 1;

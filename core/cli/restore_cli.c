@@ -263,6 +263,18 @@ int bk_xfer_cli_open(struct bk_options *o, enum bk_xfer_cli_mode mode,
     return 0;
 }
 
+int bk_xfer_cli_run(struct bk_xfer_cli *c, enum bk_xfer_cli_mode mode)
+{
+    int restore = mode == BK_XFER_CLI_RESTORE;
+
+    if ((restore ? bk_restore_run(&c->x) : bk_save_run(&c->x)) < 0)
+        return BK_ERR;
+    if (!c->x.layers)
+        return BK_OK;
+    return restore ? bk_layers_restore(c->x.layers, c->x.store, c->x.store_error)
+                   : bk_layers_save(c->x.layers, c->x.store, c->x.store_error);
+}
+
 void bk_xfer_cli_close(struct bk_xfer_cli *c)
 {
     bk_xfer_items_free(c->x.items, c->x.n);

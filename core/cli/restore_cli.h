@@ -49,7 +49,13 @@ int bk_xfer_cli_open(struct bk_options *o, enum bk_xfer_cli_mode mode,
                      struct bk_buildspec_list *specs, struct bk_xfer_cli *c);
 void bk_xfer_cli_close(struct bk_xfer_cli *c);
 
-/* Pass the layer cache's build arguments to later steps of the CI job
+/* Run the transfer `c` was opened for: the cache mounts, then the layer
+ * cache when asked. < 0 (message set) only when the run itself could not
+ * go on; cache misses and store failures are recorded per item. */
+int bk_xfer_cli_run(struct bk_xfer_cli *c, enum bk_xfer_cli_mode mode);
+
+/* Print the layer cache's build arguments as one line ("build-args: ...",
+ * text output only) and pass them to later steps of the CI job
  * (core/cli/ci_export.c): GitHub's GITHUB_OUTPUT (layers-args) and
  * GITHUB_ENV, an Azure Pipelines variable (text output only: the logging
  * command goes to stdout), GitLab's dotenv report ($BKCACHE_OUTPUT, default

@@ -9,11 +9,11 @@
  * JSON: one document, {"command", "provider", "identities": [...]}; "key" is
  * always the Dockerfile-derived key, "save_key" the key save writes.
  *
- * With the layer cache (x->layers), text adds a line per source, the save
- * line, and the build arguments as one line ("build-args: --cache-from
- * ..."); JSON adds "layers": after restore {"key", "matched_key", "hit",
- * "build_args": [...], "sources": [{"target", "matched_key", "hit",
- * "blobs_fetched", "blobs_present", "bytes_fetched", "reason"}]}, after save
+ * With the layer cache (x->layers), text adds a line per source, or the
+ * save line (`bkcache restore` then prints the build arguments as one line,
+ * core/cli/ci_export.c; `bkcache build` adds them to the command itself); JSON adds "layers": after
+ * restore {"key", "matched_key", "hit", "build_args": [...], "sources": [{"target", "matched_key",
+ * "hit", "blobs_fetched", "blobs_present", "bytes_fetched", "reason"}]}, after save
  * {"key", "save_key", "action", "reason", "blobs_uploaded", "blobs_skipped",
  * "bytes_uploaded"}; the text line names the save key, as for the mounts.
  */
@@ -85,10 +85,6 @@ static void print_layers_text(FILE *f, const struct bk_layers *l)
                     size, src->blobs_present);
         fprintf(f, "%s%s\n", src->reason ? ": " : "", src->reason ? src->reason : "");
     }
-    fprintf(f, "build-args:");
-    for (size_t i = 0; i < l->build_args.n; i++)
-        fprintf(f, " %s", l->build_args.v[i]);
-    fprintf(f, "\n");
 }
 
 static cJSON *layers_json(const struct bk_layers *l)
