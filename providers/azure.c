@@ -241,28 +241,15 @@ void azure_config_release(struct azure_config *c)
 
 static int agent_copy(int fd, const char *dst)
 {
-    char buf[1 << 16];
-    uint64_t off = 0;
     int out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int rc;
+
     if (out < 0)
         return bk_error_set(BK_ERR, "%s: %s", dst, strerror(errno));
-    for (;;) {
-        ssize_t n = pread(fd, buf, sizeof(buf), (off_t)off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            int err = n < 0 ? errno : 0;
-            if (close(out) != 0 && !err)
-                err = errno;
-            return err ? bk_error_set(BK_ERR, "%s: %s", dst, strerror(err)) : BK_OK;
-        }
-        if (bk_write_all(out, buf, (size_t)n, -1) < 0) {
-            int err = errno;
-            close(out);
-            return bk_error_set(BK_ERR, "%s: %s", dst, strerror(err));
-        }
-        off += (uint64_t)n;
-    }
+    rc = bk_file_copy_fd(fd, out, dst);
+    if (close(out) != 0 && rc == BK_OK)
+        rc = bk_error_set(BK_ERR, "%s: %s", dst, strerror(errno));
+    return rc;
 }
 
 /* Let the agent upload: copy the archive where it survives this process and

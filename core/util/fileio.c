@@ -152,7 +152,8 @@ int bk_file_copy_fd(int in, int out, const char *what)
         if (errno == EINTR)
             continue;
         if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
-            return bk_error_set(BK_ERR, "%s: copy: %s", what, strerror(errno));
+            return bk_error_set(errno == ENOSPC ? BK_ESKIPPED : BK_ERR, "%s: copy: %s", what,
+                                strerror(errno));
         break;
     }
     for (;;) {
@@ -164,15 +165,9 @@ int bk_file_copy_fd(int in, int out, const char *what)
                 continue;
             return bk_error_set(BK_ERR, "%s: read: %s", what, strerror(errno));
         }
-        for (ssize_t w = 0; w < n;) {
-            ssize_t k = write(out, buf + w, (size_t)(n - w));
-            if (k < 0 && errno == EINTR)
-                continue;
-            if (k < 0)
-                return bk_error_set(errno == ENOSPC ? BK_ESKIPPED : BK_ERR, "%s: write: %s", what,
-                                    strerror(errno));
-            w += k;
-        }
+        if (bk_write_all(out, buf, (size_t)n, -1) < 0)
+            return bk_error_set(errno == ENOSPC ? BK_ESKIPPED : BK_ERR, "%s: write: %s", what,
+                                strerror(errno));
         off += n;
     }
 }

@@ -17,6 +17,7 @@
 #include "core/util/strbuf.h"
 #include "providers/provider.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -238,6 +239,26 @@ static void test_remove_tree_keeps_the_error(void **state)
     bk_strbuf_release(&p);
 }
 
+/* A full disk while copying an archive is a refusal (BK_ESKIPPED: the
+ * store is full), not a failure; a read error is a failure. */
+static void test_copy_fd_full_disk(void **state)
+{
+    char path[] = "/tmp/bkcache-copy-XXXXXX";
+    int in = mkstemp(path), full = open("/dev/full", O_WRONLY), dir;
+
+    (void)state;
+    assert_true(in >= 0 && full >= 0);
+    assert_int_equal(bk_write_all(in, "some archive bytes", 18, -1), 0);
+    assert_int_equal(bk_file_copy_fd(in, full, "the archive"), BK_ESKIPPED);
+    assert_non_null(strstr(bk_error_msg(), "the archive"));
+    dir = open("/tmp", O_RDONLY | O_DIRECTORY);
+    assert_int_equal(bk_file_copy_fd(dir, full, "a directory"), BK_ERR);
+    close(dir);
+    close(full);
+    close(in);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -251,6 +272,7 @@ int main(void)
         cmocka_unit_test(test_http_url_helpers),
         cmocka_unit_test(test_provider_pick),
         cmocka_unit_test(test_remove_tree_keeps_the_error),
+        cmocka_unit_test(test_copy_fd_full_disk),
     };
     return cmocka_run_group_tests_name("core_util", tests, NULL, NULL);
 }
