@@ -5,8 +5,9 @@
  * manifest, the zstd streams and the safe swap into place. The static
  * bkcache-helper links only this folder and core/util/.
  *
- * Format: a pax tar, compressed as one zstd stream (frame checksums on, no
- * long mode), so any archive is readable with a plain `zstd -d | tar -x`.
+ * Format: a pax tar, compressed as a sequence of zstd frames (frame
+ * checksums on, no long mode; docs/archive-format.md says which), so any
+ * archive is readable with a plain `zstd -d | tar -x`.
  * The first member is `.bkcache/manifest.json`; entries follow in sorted
  * order, so the same tree gives the same bytes (the manifest's creation time
  * aside). Regular files, directories (empty ones too), symlinks, hardlinks,
