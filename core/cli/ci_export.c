@@ -22,7 +22,11 @@
 static void append_line(const char *file, const char *name, const char *value)
 {
     FILE *f = fopen(file, "a");
-    if (!f || fprintf(f, "%s=%s\n", name, value) < 0 || fclose(f) != 0)
+    int ok = f && fprintf(f, "%s=%s\n", name, value) >= 0;
+
+    if (f && fclose(f) != 0)
+        ok = 0;
+    if (!ok)
         bk_warn("warning: cannot write %s to %s: %s", name, file, strerror(errno));
 }
 

@@ -52,6 +52,15 @@ check "layers: the build args name the restored source and an empty destination"
 lbk restore --target app --layers --layers-dir "$L/w2t" >"$L/r1t.out" 2>"$L/r1t.err"
 check "layers: text restore prints the build args as one line" \
   grep -qxF "build-args: --cache-from type=local,src=$L/w2t/from/app --cache-to type=local,dest=$L/w2t/to,mode=max" "$L/r1t.out"
+args_line="--cache-from type=local,src=$L/w2t/from/app --cache-to type=local,dest=$L/w2t/to,mode=max"
+env -u TF_BUILD -u GITLAB_CI GITHUB_ACTIONS=true GITHUB_OUTPUT="$L/gh.out" GITHUB_ENV="$L/gh.env" \
+  "$BKCACHE" restore --target app --layers --layers-dir "$L/w2t" -f "$L/Dockerfile" --dir "$L/mounts" \
+  --state "$L/state.json" "${LAYERS_ARGS[@]}" >/dev/null 2>&1
+env -u TF_BUILD -u GITHUB_ACTIONS GITLAB_CI=true BKCACHE_OUTPUT="$L/gl.env" \
+  "$BKCACHE" restore --target app --layers --layers-dir "$L/w2t" -f "$L/Dockerfile" --dir "$L/mounts" \
+  --state "$L/state.json" "${LAYERS_ARGS[@]}" >/dev/null 2>&1
+check "layers: the build args reach GitHub's step outputs and env, and GitLab's dotenv report" \
+  bash -c "grep -qxF 'layers-args=$args_line' '$L/gh.out' && grep -qxF 'BKCACHE_LAYERS_ARGS=$args_line' '$L/gh.env' && grep -qxF 'BKCACHE_LAYERS_ARGS=$args_line' '$L/gl.env'"
 
 next_job
 # job 3 edits a late line of app: its restore falls back to the previous cache by prefix,
