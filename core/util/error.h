@@ -4,8 +4,9 @@
  * core/util/ is the bottom layer: errors (this file), logging with secret
  * masking (log.h), growable strings and string vectors (strbuf.h, strvec.h),
  * strict number, size and duration parsing (numparse.h), whole and atomic file
- * writes (fileio.h), JSON files and fields (json.h), and human-readable times
- * and sizes (format.h). It includes nothing else of bkcache.
+ * writes, copies and removals, held temporary directories (fileio.h), JSON
+ * files and fields (json.h), SHA-256 in hex (sha256.h), and human-readable
+ * times and sizes (format.h). It includes nothing else of bkcache.
  *
  * Every bkcache function that can fail returns an int: 0 (BK_OK) on success,
  * a negative bk_status on failure. Before returning a failure it records a
