@@ -32,10 +32,37 @@
 #ifndef BK_ARCHIVE_H
 #define BK_ARCHIVE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define BK_DIGEST_HEX 64
 #define BK_ARCHIVE_MANIFEST_PATH ".bkcache/manifest.json"
+
+/*
+ * Layers (delta saves, docs/delta-saves.md). A cache may be stored as a
+ * stack of archives, bottom first: the bottom one a full archive, each one
+ * above it a *delta* holding only the members that differ from the tree
+ * below (new or changed, by their digest line) plus a *whiteout* member for
+ * each path the tree below has and the new tree lacks. A delta's manifest
+ * names the tree below (`parent`) and gives the digest and counts of the
+ * whole new tree, so unpacking the stack verifies the final tree exactly
+ * as unpacking one full archive does.
+ *
+ * After a layered unpack, the tree's root holds the *base record*
+ * BK_ARCHIVE_BASE_RECORD (one of bkcache's own names: never packed): which
+ * stored layers the tree came from and the digest line of every member. A
+ * later pack with parent_record pointing at it writes a delta against it.
+ */
+#define BK_ARCHIVE_MAX_LAYERS 16
+#define BK_ARCHIVE_BASE_RECORD ".bkcache-base"
+#define BK_ARCHIVE_BLOB_DIGEST_LEN (7 + BK_DIGEST_HEX) /* "sha256:" + hex */
+
+/* One stored layer: an archive kept as a content-addressed blob. */
+struct bk_archive_layer {
+    char digest[BK_ARCHIVE_BLOB_DIGEST_LEN + 1]; /* "sha256:<hex>" of the archive's bytes */
+    uint64_t size;                               /* the archive's bytes */
+    char tree[BK_DIGEST_HEX + 1];                /* content digest of the tree up to this layer */
+};
 
 struct bk_archive_stats {
     char digest[BK_DIGEST_HEX + 1]; /* "sha256:" is not included */
@@ -44,6 +71,11 @@ struct bk_archive_stats {
     uint64_t bytes;                 /* sum of regular file sizes */
     uint64_t archive_bytes;         /* compressed stream size */
     double seconds;
+    /* pack: set when a delta was written (parent_record was usable) */
+    int delta;
+    char parent[BK_DIGEST_HEX + 1];                                  /* the tree below */
+    struct bk_archive_layer parent_layers[BK_ARCHIVE_MAX_LAYERS - 1]; /* its layers, bottom first */
+    size_t nparent_layers;
 };
 
 struct bk_archive_manifest {
@@ -55,6 +87,7 @@ struct bk_archive_manifest {
     char *bkcache_version;
     char *compression; /* "zstd" */
     int level;
+    char *parent; /* a delta: content digest (hex) of the tree below; NULL: a full archive */
 };
 
 /* Tests only: called at named points of a pack or unpack, so that a test
@@ -102,12 +135,29 @@ int bk_archive_pack(const char *dir, int out_fd, const struct bk_pack_opts *opts
 
 /* Unpack the stream on `in_fd` into `dir` (created if missing, replaced if
  * present; its parent must exist). Verifies the manifest and the digest.
+ * A delta alone is refused (BK_ECORRUPT: it needs the layers below); the
+ * new tree has no base record (bk_archive_unpack_layers with n == 1 and no
+ * record).
  * `manifest_out` may be NULL; when set, the caller frees it with
  * bk_archive_manifest_release(). st->archive_bytes is the compressed size
  * read. Errors: BK_ECORRUPT for a bad, damaged or hostile archive (the
  * target is untouched), BK_ERR for local failures (permissions, space). */
 int bk_archive_unpack(int in_fd, const char *dir, const struct bk_unpack_opts *opts,
                       struct bk_archive_stats *st, struct bk_archive_manifest *manifest_out);
+
+/* Unpack a stack of layers, bottom first (fds[0] a full archive, each
+ * fds[i] a delta whose parent is fds[i-1]'s tree), in one pass that merges
+ * the members of every layer (the highest layer holding a path wins; a
+ * whiteout removes it). Verified against the top manifest as
+ * bk_archive_unpack verifies one archive (and opts->expect_digest against
+ * it); a stack whose parents do not chain is BK_ECORRUPT. `record`
+ * (nrecord == n): the stored layers these fds are, written into the new
+ * tree as its base record; NULL: the new tree gets no base record.
+ * manifest_out gets the top manifest. */
+int bk_archive_unpack_layers(const int *fds, size_t n, const char *dir,
+                             const struct bk_unpack_opts *opts,
+                             const struct bk_archive_layer *record, size_t nrecord,
+                             struct bk_archive_stats *st, struct bk_archive_manifest *manifest_out);
 
 /* Read only the manifest (the first member) of the stream on `in_fd`. */
 int bk_archive_read_manifest(int in_fd, struct bk_archive_manifest *out);
