@@ -11,12 +11,15 @@
  * {"removed": [...], "kept": N, "freed": BYTES}). Exit 1 when the store
  * cannot list or delete; a failed removal is reported and the rest go on.
  *
- * Then the blobs of layer caches (core/layers/): those that no remaining
- * layer index references and that are older than $BKCACHE_BLOB_GRACE
- * seconds (default 3600: a save uploads its blobs before its index) go too,
- * one line "blobs: N removed, SIZE freed" (--json: "blobs_removed",
- * "blobs_freed"). The limits above apply to entries only (a layer cache's
- * index counts, with the index's own size).
+ * Then the blobs (core/layers/layers_prune.c): those that no remaining
+ * index references (layer caches' indexes and mount caches' layered
+ * entries, read through a read-only store so reading is not a use) and
+ * that are older than $BKCACHE_BLOB_GRACE seconds (default 3600: a save
+ * uploads its blobs before its index) go too, so the blobs only the
+ * entries just removed referenced go in the same run; one line "blobs: N
+ * removed, SIZE freed" (--json: "blobs_removed", "blobs_freed"). An index
+ * that cannot be read stops the blob removal (a warning, exit 1). The
+ * limits above apply to entries only (an index counts with its own size).
  */
 #include "core/cli/cli.h"
 #include "core/layers/layers.h"

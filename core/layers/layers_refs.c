@@ -6,7 +6,8 @@
  * Telling an entry's kind needs its content for ordinary keys: a layered
  * entry and a plain archive live under the same kind of key. Only entries
  * that can be an index are downloaded (at most BK_INDEX_MAX_BYTES, or of
- * unknown size), on several threads when the provider allows it.
+ * unknown size), into a temporary directory in $TMPDIR (else /tmp), on
+ * several threads when the provider allows it.
  */
 #include "core/layers/layers.h"
 
@@ -123,23 +124,26 @@ static void read_one(size_t i, void *ctx)
 int bk_entry_refs_read(struct bk_store *s, const struct bk_provider_entry *v, size_t n,
                        struct bk_entry_refs **out_p)
 {
-    char tmpl[] = "/tmp/bkcache-refs-XXXXXX";
+    const char *tmp = getenv("TMPDIR");
+    char *tmpl = bk_xasprintf("%s/bkcache-refs-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     struct bk_entry_refs *out = bk_xcalloc(n + 1, sizeof(*out));
     struct refs_job j = {s, v, out, mkdtemp(tmpl)};
     int jobs = (bk_store_caps(s) & BK_CAP_THREADSAFE) ? REFS_JOBS : 1;
+    int rc = BK_OK;
 
     *out_p = out;
     if (!j.dir) {
         for (size_t i = 0; i < n; i++)
-            out[i].error = bk_xstrdup("cannot create a temporary directory");
-        return n ? bk_error_set(BK_ERR, "cannot create a temporary directory") : BK_OK;
+            out[i].error = bk_xasprintf("%s: cannot create a temporary directory", tmpl);
+    } else {
+        bk_layers__parallel(n, jobs, read_one, &j);
+        rmdir(j.dir);
     }
-    bk_layers__parallel(n, jobs, read_one, &j);
-    rmdir(j.dir);
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n && rc == BK_OK; i++)
         if (out[i].error)
-            return bk_error_set(BK_ERR, "%s", out[i].error);
-    return BK_OK;
+            rc = bk_error_set(BK_ERR, "%s", out[i].error);
+    free(tmpl);
+    return rc;
 }
 
 /* One (digest, entry) pair; sorted by digest to count the entries per blob. */
