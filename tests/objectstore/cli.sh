@@ -117,6 +117,8 @@ run_cli_suite() {
     t "cli: azblob keeps learning: runs of one key" cli_azblob_learning
     t "cli: the layer cache on s3, blob by blob" layers_s3
     t "cli: the layer cache on azblob, blob by blob" layers_azblob
+    t "cli: delta saves on s3: a small delta blob, layered restore, fallback" delta_s3
+    t "cli: delta saves on azblob: a small delta blob, layered restore, fallback" delta_azblob
 }
 
 # ---- the layer cache (--layers): blobs at PREFIX/blobs/sha256/<hex>, uploaded once ----
@@ -153,4 +155,27 @@ layers_azblob() {
     AZURE_STORAGE_KEY=$AZ_KEY layers_on "$AZP" "/bkl/layers/" \
         --store "azblob://$AZ_ACCOUNT/bkl/layers" \
         --store-opt "endpoint=http://127.0.0.1:$AZP/$AZ_ACCOUNT"
+}
+
+# ---- delta saves (issue 20): tests/delta/cases.sh, blobs counted by the proxy's log ----
+
+# delta_on PORT PATH-REGEX DRIVER-STORE-OPTS STORE-ARGS...
+delta_on() {
+    dport=$1 dre=$2 ddrv=$3
+    shift 3
+    proxy_reset "$dport"
+    DELTA_OS_PORT=$dport DELTA_OS_RE=$dre DELTA_OS_DRIVER=$ddrv DRIVER=$DRIVER \
+        DELTA_WORK=$TMP/delta-$dport DELTA_HOOKS=$ROOT/tests/objectstore/delta_hooks.sh \
+        bash "$ROOT/tests/delta/run_cases.sh" "$@"
+}
+
+delta_s3() {
+    ep="endpoint=http://127.0.0.1:$S3P"
+    delta_on "$S3P" '/bk/delta/' "-p s3 -s s3://bk/delta -o $ep" --store s3://bk/delta --store-opt "$ep"
+}
+
+delta_azblob() {
+    ep="endpoint=http://127.0.0.1:$AZP/$AZ_ACCOUNT"
+    AZURE_STORAGE_KEY=$AZ_KEY delta_on "$AZP" '/bkd/delta/' "-p azblob -s azblob://$AZ_ACCOUNT/bkd/delta -o $ep" \
+        --store "azblob://$AZ_ACCOUNT/bkd/delta" --store-opt "$ep"
 }

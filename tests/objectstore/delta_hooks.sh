@@ -1,0 +1,23 @@
+# delta_hooks.sh - hooks for tests/delta/run_cases.sh on an object store (s3 or azblob,
+# behind the fault proxy): the fault proxy's log counts the blobs the server stored (PUTs
+# of PREFIX/blobs/sha256/<hex> answered 2xx), and the vtable driver removes a blob or
+# overwrites it with other bytes of the same size. Set by cli.sh: DRIVER, DELTA_OS_PORT
+# (the proxy), DELTA_OS_RE (the store's path in URLs), DELTA_OS_DRIVER (the driver's store
+# options, one string).
+# shellcheck shell=bash
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck disable=SC2086
+delta_drv() { "$DRIVER" $DELTA_OS_DRIVER "$@"; }
+delta_blobs() {
+  proxy_log "$DELTA_OS_PORT" | node -e '
+    let d = ""; process.stdin.on("data", (c) => (d += c)).on("end", () => {
+      const re = new RegExp(process.argv[1]);
+      console.log(JSON.parse(d).filter((e) => e.method === "PUT" && re.test(e.url) &&
+        e.status >= 200 && e.status < 300).length);
+    });' "${DELTA_OS_RE}blobs/sha256/[0-9a-f]{64}(\\?|\$)"
+}
+delta_drop() { delta_drv blob-remove "sha256:$1"; }
+delta_corrupt() {
+  head -c "$DELTA_BASE_SIZE" /dev/urandom >"$DELTA_WORK/garbage"
+  delta_drv blob-put "sha256:$1" "$DELTA_WORK/garbage"
+}
