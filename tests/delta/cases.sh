@@ -127,7 +127,7 @@ delta_drop "$DELTA_TOP" >"$D/drop.out" 2>&1
 dnext
 dbk restore --dir "$D/d6" --state "$D/d6.state" --key-extra v2 --run-id r6 >"$D/r6.json" 2>"$D/r6.err"
 check "delta: a layer gone from the store: the restore falls back to the next restore key, whole" bash -c \
-  "[ '$(dfield "$D/r6.json" hit)' = partial ] && [ '$(dfield "$D/r6.json" matched_key)' = '$(dfield "$D/s1.json" save_key)' ] && grep -q 'not usable' '$D/r6.err' && diff -r -x .bkcache-base '$D/src' '$D/d6'"
+  "[ '$(dfield "$D/r6.json" hit)' = partial ] && [ '$(dfield "$D/r6.json" matched_key)' = '$(dfield "$D/s1.json" save_key)' ] && grep -q 'not usable' '$D/r6.err' && diff -r -x .bkcache-base '$D/src' '$D/d6' || { cat '$D/drop.out' '$D/r6.json' '$D/r6.err'; false; }"
 
 # job 6: the base blob gone (or corrupt) too: no entry is whole, nothing is restored
 if declare -F delta_corrupt >/dev/null; then
@@ -140,6 +140,6 @@ fi
 dnext
 dbk restore --dir "$D/d7" --state "$D/d7.state" --key-extra v2 --run-id r7 >"$D/r7.json" 2>"$D/r7.err"
 check "delta: with the base blob $dhow as well: a miss, and no partial tree" bash -c \
-  "[ '$(dfield "$D/r7.json" action)' = miss ] && [ ! -e '$D/d7/dcache' ]"
+  "[ '$(dfield "$D/r7.json" action)' = miss ] && [ ! -e '$D/d7/dcache' ] || { cat '$D/corrupt.out' '$D/drop2.out' '$D/r7.json' '$D/r7.err'; false; }"
 export DELTA_BASE DELTA_BASE_SIZE DELTA_TOP DELTA_TOP_SIZE DELTA_SENT2
 if declare -F delta_after >/dev/null; then delta_after; fi
