@@ -9,9 +9,6 @@
  *     download KEY OUT [RESTORE]... look up, then write the archive to OUT
  *     list                          print "KEY SIZE CREATED" per entry
  *     remove KEY                    look KEY up exactly and delete it
- *     blob-put DIGEST FILE          store FILE as the blob DIGEST (unverified:
- *                                   a test's way to corrupt a stored blob)
- *     blob-remove DIGEST            delete the blob DIGEST
  *
  * Exit status: 0 ok, 3 miss (BK_ENOTFOUND), 4 transient, 5 denied, 1 else;
  * the error goes to stderr as "driver: <status-name>: <message>".
@@ -61,21 +58,16 @@ static int run(struct bk_provider *p, int argc, char **argv)
         return ops->list(p, print_entry, NULL);
     if (argc < 2)
         return bk_error_set(BK_EINVAL, "%s: missing KEY", cmd);
-    if (strcmp(cmd, "blob-remove") == 0)
-        return ops->blob_remove(p, argv[1]);
-    if (strcmp(cmd, "upload") == 0 || strcmp(cmd, "blob-put") == 0) {
+    if (strcmp(cmd, "upload") == 0) {
         struct stat st;
         if (argc < 3)
-            return bk_error_set(BK_EINVAL, "%s: missing FILE", cmd);
+            return bk_error_set(BK_EINVAL, "upload: missing FILE");
         int fd = open(argv[2], O_RDONLY);
-        if (fd < 0 || fstat(fd, &st) != 0) {
-            if (fd >= 0)
-                close(fd);
+        if (fd < 0 || fstat(fd, &st) != 0)
             return bk_error_set(BK_ERR, "%s: cannot open", argv[2]);
-        }
         struct bk_upload u = {
             .key = argv[1], .identity = argc > 3 ? argv[3] : NULL, .size = (uint64_t)st.st_size};
-        rc = cmd[0] == 'b' ? ops->blob_put(p, argv[1], fd, u.size) : ops->upload(p, &u, fd);
+        rc = ops->upload(p, &u, fd);
         close(fd);
         return rc;
     }
