@@ -37,6 +37,42 @@
 #define BASE_TMP BK_ARCHIVE_BASE_RECORD ".tmp"
 #define BASE_MAX (1ull << 32) /* decompressed: ~30 million members */
 
+/* ----------------------------------------------------------------- layers */
+
+void bk_archive__layers_json(const struct bk_archive_layer *l, size_t n, struct bk_strbuf *out)
+{
+    bk_strbuf_addch(out, '[');
+    for (size_t i = 0; i < n; i++)
+        bk_strbuf_addf(out, "%s{\"digest\":\"%s\",\"size\":%" PRIu64 ",\"tree\":\"%s\"}",
+                       i ? "," : "", l[i].digest, l[i].size, l[i].tree);
+    bk_strbuf_addch(out, ']');
+}
+
+static int take_hex(const char **p, const char *end, char *out);
+static int take_u64(const char **p, const char *end, uint64_t *out);
+
+int bk_archive__layers_parse(const char *s, struct bk_archive_layer *out, size_t max, size_t *n)
+{
+    const char *p = s, *end = s + strlen(s);
+    *n = 0;
+    while (p < end) {
+        struct bk_archive_layer *l = &out[*n];
+        if (*n == max)
+            return bk_error_set(BK_EINVAL, "--record: more than %zu layers", max);
+        if (strncmp(p, "sha256:", 7) != 0 || (p += 7, take_hex(&p, end, l->digest + 7)) ||
+            *p++ != ':' || take_u64(&p, end, &l->size) || *p++ != ':' ||
+            (strncmp(p, "sha256:", 7) == 0 && (p += 7, 0)) || take_hex(&p, end, l->tree) ||
+            (*p && *p != ','))
+            return bk_error_set(
+                BK_EINVAL, "--record: layer %zu is not sha256:HEX:SIZE:TREE (in '%s')", *n + 1, s);
+        memcpy(l->digest, "sha256:", 7);
+        (*n)++;
+        if (*p == ',' && *++p == '\0')
+            return bk_error_set(BK_EINVAL, "--record: a trailing comma (in '%s')", s);
+    }
+    return *n ? BK_OK : bk_error_set(BK_EINVAL, "--record: no layers");
+}
+
 /* ------------------------------------------------------------------ write */
 
 struct bk_archive_base_writer {
@@ -81,11 +117,9 @@ int bk_archive__base_open(const char *dir, const char *tree, const struct bk_arc
         abort();
     ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, 3);
     ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_checksumFlag, 1);
-    bk_strbuf_addf(&head, "{\"format\":%d,\"tree\":\"%s\",\"layers\":[", BASE_FORMAT, tree);
-    for (size_t i = 0; i < n; i++)
-        bk_strbuf_addf(&head, "%s{\"digest\":\"%s\",\"size\":%" PRIu64 ",\"tree\":\"%s\"}",
-                       i ? "," : "", layers[i].digest, layers[i].size, layers[i].tree);
-    bk_strbuf_adds(&head, "]}\n");
+    bk_strbuf_addf(&head, "{\"format\":%d,\"tree\":\"%s\",\"layers\":", BASE_FORMAT, tree);
+    bk_archive__layers_json(layers, n, &head);
+    bk_strbuf_adds(&head, "}\n");
     rc = w->fd < 0 ? bk_error_set(BK_ERR, "%s: cannot create: %s", w->tmp, strerror(errno))
                    : base_write(w, head.buf, head.len, ZSTD_e_continue);
     bk_strbuf_release(&head);

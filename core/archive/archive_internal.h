@@ -90,6 +90,12 @@ int bk_archive__base_add(struct bk_archive_base_writer *w, const char *lines, si
 int bk_archive__base_commit(struct bk_archive_base_writer *w);
 void bk_archive__base_abort(struct bk_archive_base_writer *w);
 
+/* Layers as JSON, `[{"digest":"sha256:<hex>","size":N,"tree":"<hex>"},...]`
+ * (the base record, the pack reports), and parsed from the command-line
+ * form `sha256:<hex>:SIZE:<tree hex>,...` (BK_EINVAL naming the layer). */
+void bk_archive__layers_json(const struct bk_archive_layer *l, size_t n, struct bk_strbuf *out);
+int bk_archive__layers_parse(const char *s, struct bk_archive_layer *out, size_t max, size_t *n);
+
 /* A record read back: its layers, tree, and member lines text.buf[lines..]. */
 struct bk_archive_base {
     char tree[BK_DIGEST_HEX + 1];

@@ -62,6 +62,7 @@ struct layer {
     struct archive_entry *e; /* NULL: the layer's tar has ended */
     char *path;              /* e's path, trailing '/' removed */
     char *prev;              /* the member before e in this layer */
+    int whiteout;            /* e is a whiteout */
 };
 
 struct unpack_ctx {
@@ -556,7 +557,8 @@ static int advance(struct unpack_ctx *c, size_t i)
     for (size_t n = strlen(L->path); n > 1 && L->path[n - 1] == '/'; n--)
         L->path[n - 1] = '\0';
     rc = check_path(L->prev, L->path);
-    if (rc == BK_OK && is_whiteout(e) &&
+    L->whiteout = is_whiteout(e);
+    if (rc == BK_OK && L->whiteout &&
         (i == 0 || archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e) ||
          archive_entry_size(e) != 0))
         rc = bk_error_set(BK_ECORRUPT, "member '%s': a whiteout %s", L->path,
@@ -590,7 +592,7 @@ static int next_winner(struct unpack_ctx *c, size_t *w)
             if ((rc = advance(c, i)) != BK_OK)
                 return rc;
         }
-        if (!is_whiteout(c->layers[best].e)) {
+        if (!c->layers[best].whiteout) {
             *w = best;
             return 1;
         }

@@ -67,12 +67,12 @@ static int teardown(void **state)
     return 0;
 }
 
-/* base/rel, in one of four rotating buffers. */
+/* base/rel, in one of 16 rotating buffers (several per expression). */
 static const char *P(struct fx *f, const char *rel)
 {
-    static char bufs[4][4096];
+    static char bufs[16][4096];
     static int next;
-    char *b = bufs[next++ % 4];
+    char *b = bufs[next++ % 16];
     snprintf(b, sizeof(bufs[0]), "%s/%s", f->base, rel);
     return b;
 }
@@ -558,6 +558,96 @@ static void test_hostile_deltas_are_refused(void **state)
     bk_strbuf_release(&sb);
 }
 
+static int run(const char *cmd)
+{
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* The command-line form of a stored layer: sha256:HEX:SIZE:TREE. */
+static char *layer_arg(const struct bk_archive_layer *l)
+{
+    return bk_xasprintf("%s:%llu:%s", l->digest, (unsigned long long)l->size, l->tree);
+}
+
+/* bkcache pack --delta / unpack ARCHIVE... --record, and the helper's
+ * pack --delta L:R / unpack ARCHIVE... --record (its old forms too). */
+static void test_cli_and_helper_forms(void **state)
+{
+    struct fx *f = *state;
+    const char *bk = getenv("BKCACHE");
+    struct bk_archive_stats s0, sw;
+    struct bk_archive_layer l0;
+    struct bk_strbuf out = BK_STRBUF_INIT;
+    if (!bk || !*bk)
+        skip();
+    start(f, &s0, &l0);
+    char *rec = layer_arg(&l0);
+    change_tree(f, "work");
+    assert_int_equal(bk_archive_digest_dir(P(f, "work"), &sw), 0);
+
+    char *cmd = bk_xasprintf("'%s' pack -q --delta --json '%s' '%s' > '%s'", bk, P(f, "work"),
+                             f->a1, P(f, "pack.json"));
+    assert_int_equal(run(cmd), 0);
+    free(cmd);
+    read_text(P(f, "pack.json"), &out);
+    assert_non_null(strstr(out.buf, "\"delta\":true"));
+    assert_non_null(strstr(out.buf, l0.digest));
+    cmd = bk_xasprintf("'%s' unpack -q '%s' '%s' '%s' --record '%s,%s:1:%s'", bk, f->a0, f->a1,
+                       P(f, "cli"), rec, l0.digest, sw.digest);
+    assert_int_equal(run(cmd), 0);
+    free(cmd);
+    assert_same(P(f, "work"), P(f, "cli"));
+    assert_true(tu_exists(P(f, "cli/" BK_ARCHIVE_BASE_RECORD)));
+    cmd = bk_xasprintf("'%s' unpack -q '%s' '%s' 2>/dev/null", bk, f->a1, P(f, "cli"));
+    assert_int_equal(run(cmd), 1); /* a delta alone */
+    free(cmd);
+    cmd = bk_xasprintf("'%s' unpack -q '%s' '%s' --record '%s' 2>/dev/null", bk, f->a0, P(f, "cli"),
+                       "sha256:12:3:4");
+    assert_int_equal(run(cmd), 2);
+    free(cmd);
+
+    char *helper = bk_xasprintf("%.*s/bkcache-helper", (int)(strrchr(bk, '/') - bk), bk);
+    if (!tu_exists(helper)) {
+        print_message("  (no %s: the helper's forms not checked)\n", helper);
+    } else {
+        /* old forms, then the stack with a record, then a delta pack */
+        cmd = bk_xasprintf("'%s' unpack '%s' '%s' --report '%s' && '%s' pack '%s' '%s' "
+                           "--report '%s'",
+                           helper, f->a0, P(f, "h"), P(f, "r1"), helper, P(f, "h"), P(f, "h.tzst"),
+                           P(f, "r2"));
+        assert_int_equal(run(cmd), 0);
+        free(cmd);
+        read_text(P(f, "r2"), &out);
+        assert_null(strstr(out.buf, "delta"));
+        assert_false(tu_exists(P(f, "h/" BK_ARCHIVE_BASE_RECORD)));
+        cmd = bk_xasprintf("'%s' unpack '%s' '%s' '%s' --record '%s,%s:1:%s' --report '%s'", helper,
+                           f->a0, f->a1, P(f, "h"), rec, l0.digest, sw.digest, P(f, "r3"));
+        assert_int_equal(run(cmd), 0);
+        free(cmd);
+        read_text(P(f, "r3"), &out);
+        assert_non_null(strstr(out.buf, sw.digest));
+        assert_same(P(f, "work"), P(f, "h"));
+        write_at(f, "h/d/keep", "changed in the builder\n");
+        cmd = bk_xasprintf("'%s' pack '%s' '%s' --report '%s' --delta 8:100 --reproducible", helper,
+                           P(f, "h"), P(f, "h.tzst"), P(f, "r4"));
+        assert_int_equal(run(cmd), 0);
+        free(cmd);
+        read_text(P(f, "r4"), &out);
+        char *want = bk_xasprintf("\"delta\":true,\"parent\":\"%s\",\"layers\":[{\"digest\":"
+                                  "\"%s\",\"size\":%llu,\"tree\":\"%s\"},",
+                                  sw.digest, l0.digest, (unsigned long long)l0.size, l0.tree);
+        assert_non_null(strstr(out.buf, want));
+        free(want);
+        bk_strbuf_reset(&out);
+        assert_int_equal(tu_members(P(f, "h.tzst"), &out), 1); /* d's mtime is unchanged */
+        assert_string_equal(out.buf, "d/keep\n");
+    }
+    free(helper);
+    free(rec);
+    bk_strbuf_release(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -571,6 +661,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reproducible_packs_are_byte_identical, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_hostile_deltas_are_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cli_and_helper_forms, setup, teardown),
     };
     return cmocka_run_group_tests_name("core/archive delta", tests, NULL, NULL);
 }
