@@ -642,6 +642,19 @@ static void test_cli_and_helper_forms(void **state)
         bk_strbuf_reset(&out);
         assert_int_equal(tu_members(P(f, "h.tzst"), &out), 1); /* d's mtime is unchanged */
         assert_string_equal(out.buf, "d/keep\n");
+        /* the static helper (libzstd without threads) and this process give
+         * a reproducible pack the same bytes: one blob wherever it is saved */
+        struct bk_pack_opts o = {0};
+        struct bk_strbuf mine = BK_STRBUF_INIT;
+        o.reproducible = 1;
+        o.parent_record = P(f, "h/" BK_ARCHIVE_BASE_RECORD);
+        o.delta_max_ratio = 100;
+        assert_int_equal(pack_to(P(f, "h"), P(f, "mine.tzst"), &o, NULL), 0);
+        read_text(P(f, "h.tzst"), &out);
+        read_text(P(f, "mine.tzst"), &mine);
+        assert_int_equal(out.len, mine.len);
+        assert_memory_equal(out.buf, mine.buf, out.len);
+        bk_strbuf_release(&mine);
     }
     free(helper);
     free(rec);
