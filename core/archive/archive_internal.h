@@ -8,9 +8,11 @@
  *   archive_manifest.c  writing and strictly parsing .bkcache/manifest.json
  *   archive_zstd.c      zstd compression/decompression as libarchive callbacks
  *   archive_pack.c      bk_archive_pack
- *   archive_unpack.c    bk_archive_unpack, bk_archive_read_manifest
+ *   archive_unpack.c    bk_archive_unpack(_layers), bk_archive_read_manifest
  *   archive_swap.c      temporary directories, the swap, recursive removal
  *   archive_writers.c   the threads that create unpack's small files
+ *   archive_base.c      the base record (.bkcache-base) of a layered unpack,
+ *                       which a delta pack reads
  *
  * This code depends only on error/log/strbuf/strvec from core plus libarchive,
  * libzstd and libcrypto, so the in-build helper can link it statically.

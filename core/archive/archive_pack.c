@@ -17,6 +17,12 @@
  * producing an archive whose digest lies. Both paths give the same bytes.
  * docs/benchmarks.md ("Archives") has the measurements behind this choice.
  *
+ * A delta (bk_pack_opts.parent_record, docs/archive-format.md "Deltas")
+ * walks the same way, but hashes each regular file before deciding, and
+ * writes an entry only when its digest line differs from the base record's
+ * line for that path; the record's paths the walk does not meet become
+ * whiteouts at their place in the order. Both passes do deltas.
+ *
  * Entries carry path, mode, uid/gid (numbers only, no user names, so the
  * bytes do not depend on /etc/passwd), mtime with nanoseconds, user.* xattrs,
  * symlink and hardlink targets; no atime or ctime, so the same tree gives the

@@ -1,5 +1,16 @@
 /*
- * archive_unpack.c - bk_archive_unpack and bk_archive_read_manifest.
+ * archive_unpack.c - bk_archive_unpack_layers, bk_archive_unpack (one
+ * layer) and bk_archive_read_manifest.
+ *
+ * A stack of layers (archive.h) is unpacked in one pass: each layer has its
+ * own zstd reader and tar reader, and the members are merged in canonical
+ * order (next_winner): the highest layer holding a path wins, the lower
+ * layers' members with that path are skipped unread, and a winning whiteout
+ * writes nothing. Everything below then applies to the merged stream, with
+ * the top layer's manifest as "the manifest"; what can be checked per layer
+ * (safe, unreserved paths in order; whiteouts only in deltas) is checked on
+ * every member of every layer, skipped ones too. One archive is the stack
+ * of one, at the same speed: the merge costs a comparison per member.
  *
  * Unpack reads the zstd stream (archive_zstd.c), requires the manifest as
  * the first member, then extracts every other member with libarchive's
@@ -13,6 +24,10 @@
  * stream with its checksums) and the digest and counts equal the manifest's
  * (and expect_digest, when given) is the result swapped in. On any failure
  * the temporary directory is removed and the target is untouched.
+ *
+ * With a record, the member lines are also streamed into the base record
+ * (archive_base.c) inside the temporary directory, committed only once the
+ * tree is verified, so the swap moves it in with the tree.
  *
  * In replace_contents mode the target carries bkcache's "unfinished" marker
  * from before the temporary directory is made until the swap is complete

@@ -661,6 +661,39 @@ static void test_cli_and_helper_forms(void **state)
     bk_strbuf_release(&out);
 }
 
+/* The manifest's optional parent: a sha256 digest or null, nothing else. */
+static void test_manifest_parent_is_parsed_strictly(void **state)
+{
+    (void)state;
+    const char *hex = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    const char *vals[] = {"\"sha256:%s\"",
+                          "null",
+                          "\"%s\"",
+                          "\"sha256:0123\"",
+                          "5",
+                          "true",
+                          "\"sha256:%s\",\"parent\":null"};
+    const int ok[] = {1, 1, 0, 0, 0, 0, 0};
+    for (size_t i = 0; i < sizeof(vals) / sizeof(*vals); i++) {
+        struct bk_archive_manifest m;
+        char v[256], json[512];
+        snprintf(v, sizeof(v), vals[i], hex);
+        snprintf(json, sizeof(json),
+                 "{\"format\":1,\"digest\":\"sha256:%s\",\"files\":1,\"entries\":1,\"bytes\":1,"
+                 "\"compression\":\"zstd\",\"parent\":%s}",
+                 hex, v);
+        int rc = bk_archive__manifest_parse(json, strlen(json), &m);
+        if (ok[i] ? rc != BK_OK : rc != BK_ECORRUPT)
+            fail_msg("parent %s: parse said %d", v, rc);
+        if (rc == BK_OK && i == 0)
+            assert_string_equal(m.parent, hex);
+        if (rc == BK_OK && i == 1)
+            assert_null(m.parent);
+        if (rc == BK_OK)
+            bk_archive_manifest_release(&m);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -675,6 +708,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_hostile_deltas_are_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cli_and_helper_forms, setup, teardown),
+        cmocka_unit_test(test_manifest_parent_is_parsed_strictly),
     };
     return cmocka_run_group_tests_name("core/archive delta", tests, NULL, NULL);
 }
