@@ -621,6 +621,12 @@ static int next_winner(struct unpack_ctx *c, size_t *w)
     }
 }
 
+static int is_hex_digest(const char *s)
+{
+    size_t n = strspn(s, "0123456789abcdef");
+    return n == BK_DIGEST_HEX && s[n] == '\0';
+}
+
 /* The stack must chain: layer 0 a full archive, each layer above a delta
  * whose parent is the tree of the layer below; `record` names the same
  * trees. */
@@ -648,6 +654,12 @@ static int check_chain(struct unpack_ctx *c, const struct bk_archive_layer *reco
         const char *want = record ? record[i].tree : NULL;
         if (want && strncmp(want, "sha256:", 7) == 0)
             want += 7;
+        if (record && (strncmp(record[i].digest, "sha256:", 7) != 0 ||
+                       !is_hex_digest(record[i].digest + 7) || !is_hex_digest(want)))
+            return bk_error_set(BK_EINVAL,
+                                "the record's layer %zu is not a sha256:<hex> digest and a "
+                                "tree digest",
+                                i);
         if (want && strcmp(want, m->digest) != 0)
             return bk_error_set(BK_ECORRUPT,
                                 "layer %zu: the record says tree sha256:%s, the archive holds "

@@ -324,6 +324,9 @@ static void test_three_layers_and_their_refusals(void **state)
     memcpy(wrong, l, sizeof(wrong));
     memcpy(wrong[1].tree, s[0].digest, sizeof(wrong[1].tree));
     assert_int_equal(unpack_stack(stack, 3, P(f, "out"), wrong, 0, NULL), BK_ECORRUPT);
+    memcpy(wrong, l, sizeof(wrong));
+    memmove(wrong[2].digest, wrong[2].digest + 7, BK_DIGEST_HEX + 1); /* no "sha256:" */
+    assert_int_equal(unpack_stack(stack, 3, P(f, "out"), wrong, 0, NULL), BK_EINVAL);
     tu_fingerprint(P(f, "out"), NULL, 1, &after);
     assert_string_equal(before.buf, after.buf);
     bk_strbuf_reset(&sb);
