@@ -602,6 +602,15 @@ static void test_cli_and_helper_forms(void **state)
     free(cmd);
     assert_same(P(f, "work"), P(f, "cli"));
     assert_true(tu_exists(P(f, "cli/" BK_ARCHIVE_BASE_RECORD)));
+    /* a pipe (two passes) writes the same delta as a file (one pass) */
+    cmd = bk_xasprintf("'%s' pack -q --delta --reproducible '%s' - | cat > '%s' && '%s' pack -q "
+                       "--delta --reproducible '%s' '%s' && cmp -s '%s' '%s'",
+                       bk, P(f, "work"), P(f, "pipe.tzst"), bk, P(f, "work"), P(f, "file.tzst"),
+                       P(f, "pipe.tzst"), P(f, "file.tzst"));
+    assert_int_equal(run(cmd), 0);
+    free(cmd);
+    bk_strbuf_reset(&out);
+    assert_int_equal(tu_members(P(f, "pipe.tzst"), &out), 13);
     cmd = bk_xasprintf("'%s' unpack -q '%s' '%s' 2>/dev/null", bk, f->a1, P(f, "cli"));
     assert_int_equal(run(cmd), 1); /* a delta alone */
     free(cmd);
