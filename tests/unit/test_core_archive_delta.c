@@ -32,21 +32,22 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* The archive files a test may write, under base. */
+enum { A0, A1, A2, BAD, CRAFTED_BASE, CRAFTED_DELTA, NFILES };
+static const char *const k_files[NFILES] = {"a0.tzst",  "a1.tzst",   "a2.tzst",
+                                            "bad.tzst", "base.tzst", "delta.tzst"};
+
 struct fx {
     char *base;
-    char *a0, *a1, *a2, *bad, *crafted_base, *crafted_delta; /* archive files */
+    char *file[NFILES];
 };
 
 static int setup(void **state)
 {
     struct fx *f = bk_xcalloc(1, sizeof(*f));
     f->base = tu_mkdtemp();
-    f->a0 = bk_xasprintf("%s/a0.tzst", f->base);
-    f->a1 = bk_xasprintf("%s/a1.tzst", f->base);
-    f->a2 = bk_xasprintf("%s/a2.tzst", f->base);
-    f->bad = bk_xasprintf("%s/bad.tzst", f->base);
-    f->crafted_base = bk_xasprintf("%s/base.tzst", f->base);
-    f->crafted_delta = bk_xasprintf("%s/delta.tzst", f->base);
+    for (int i = 0; i < NFILES; i++)
+        f->file[i] = bk_xasprintf("%s/%s", f->base, k_files[i]);
     bk_log_verbosity = 0;
     *state = f;
     return 0;
@@ -56,13 +57,9 @@ static int teardown(void **state)
 {
     struct fx *f = *state;
     tu_rm_rf(f->base);
+    for (int i = 0; i < NFILES; i++)
+        free(f->file[i]);
     free(f->base);
-    free(f->a0);
-    free(f->a1);
-    free(f->a2);
-    free(f->bad);
-    free(f->crafted_base);
-    free(f->crafted_delta);
     free(f);
     return 0;
 }
@@ -210,7 +207,7 @@ static void change_tree(struct fx *f, const char *root)
  * changed: the state most tests start from. */
 static void start(struct fx *f, struct bk_archive_stats *s0, struct bk_archive_layer *l0)
 {
-    const char *a0[] = {f->a0};
+    const char *a0[] = {f->file[A0]};
     make_tree(f, "src");
     assert_int_equal(pack_to(P(f, "src"), a0[0], NULL, s0), 0);
     assert_int_equal(s0->delta, 0);
@@ -226,11 +223,11 @@ static void start(struct fx *f, struct bk_archive_stats *s0, struct bk_archive_l
 static void two_layers(struct fx *f, int replace, struct bk_archive_stats s[2],
                        struct bk_archive_layer l[2])
 {
-    const char *stack[] = {f->a0, f->a1};
+    const char *stack[] = {f->file[A0], f->file[A1]};
     start(f, &s[0], &l[0]);
     change_tree(f, "work");
-    assert_int_equal(pack_delta(P(f, "work"), f->a1, &s[1]), 0);
-    layer_of(f->a1, s[1].digest, &l[1]);
+    assert_int_equal(pack_delta(P(f, "work"), f->file[A1], &s[1]), 0);
+    layer_of(f->file[A1], s[1].digest, &l[1]);
     assert_int_equal(unpack_stack(stack, 2, P(f, "work2"), l, replace, NULL), 0);
 }
 
@@ -240,7 +237,7 @@ static void test_delta_holds_only_changes_and_unpacks_to_the_new_tree(void **sta
     struct bk_archive_stats s0, s1, su, sw;
     struct bk_archive_layer l[2];
     struct bk_strbuf sb = BK_STRBUF_INIT;
-    const char *stack[] = {f->a0, f->a1};
+    const char *stack[] = {f->file[A0], f->file[A1]};
 
     start(f, &s0, &l[0]);
     change_tree(f, "work");
@@ -287,7 +284,7 @@ static void test_three_layers_and_their_refusals(void **state)
     struct bk_archive_stats s[2], s2, su;
     struct bk_archive_layer l[3];
     struct bk_strbuf before = BK_STRBUF_INIT, after = BK_STRBUF_INIT, sb = BK_STRBUF_INIT;
-    const char *stack[] = {f->a0, f->a1, f->a2};
+    const char *stack[] = {f->file[A0], f->file[A1], f->file[A2]};
 
     two_layers(f, 1, s, l);
     /* a second delta, on the restored stack */
@@ -343,13 +340,13 @@ static void test_damaged_delta_leaves_the_target(void **state)
     struct bk_archive_stats s0, s1;
     struct bk_archive_layer l[2];
     struct bk_strbuf a1 = BK_STRBUF_INIT, before = BK_STRBUF_INIT, after = BK_STRBUF_INIT;
-    const char *stack[] = {f->a0, f->bad};
+    const char *stack[] = {f->file[A0], f->file[BAD]};
 
     start(f, &s0, &l[0]);
     change_tree(f, "work");
-    assert_int_equal(pack_delta(P(f, "work"), f->a1, &s1), 0);
-    layer_of(f->a1, s1.digest, &l[1]);
-    read_text(f->a1, &a1);
+    assert_int_equal(pack_delta(P(f, "work"), f->file[A1], &s1), 0);
+    layer_of(f->file[A1], s1.digest, &l[1]);
+    read_text(f->file[A1], &a1);
     for (int mode = 0; mode < 2; mode++) {
         for (int replace = 0; replace < 2; replace++) {
             FILE *o = fopen(stack[1], "wb");
@@ -380,7 +377,7 @@ static void test_base_record_written_only_when_asked(void **state)
     struct fx *f = *state;
     struct bk_archive_stats s0;
     struct bk_archive_layer l0;
-    const char *a0[] = {f->a0};
+    const char *a0[] = {f->file[A0]};
 
     start(f, &s0, &l0);
     /* renamed target: a plain unpack's tree has no record */
@@ -500,7 +497,7 @@ static void test_hostile_deltas_are_refused(void **state)
     struct fx *f = *state;
     const struct tu_member base[] = {{"d", 'd', NULL, NULL}, {"d/f", 'f', "x\n", NULL}};
     const struct tu_member tree[] = {{"d", 'd', NULL, NULL}, {"d/g", 'f', "y\n", NULL}};
-    const char *stack[] = {f->crafted_base, f->crafted_delta};
+    const char *stack[] = {f->file[CRAFTED_BASE], f->file[CRAFTED_DELTA]};
     struct bk_archive_manifest m;
     struct bk_strbuf before = BK_STRBUF_INIT, after = BK_STRBUF_INIT, sb = BK_STRBUF_INIT;
     struct {
@@ -590,14 +587,14 @@ static void test_cli_and_helper_forms(void **state)
     assert_int_equal(bk_archive_digest_dir(P(f, "work"), &sw), 0);
 
     char *cmd = bk_xasprintf("'%s' pack -q --delta --json '%s' '%s' > '%s'", bk, P(f, "work"),
-                             f->a1, P(f, "pack.json"));
+                             f->file[A1], P(f, "pack.json"));
     assert_int_equal(run(cmd), 0);
     free(cmd);
     read_text(P(f, "pack.json"), &out);
     assert_non_null(strstr(out.buf, "\"delta\":true"));
     assert_non_null(strstr(out.buf, l0.digest));
-    cmd = bk_xasprintf("'%s' unpack -q '%s' '%s' '%s' --record '%s,%s:1:%s'", bk, f->a0, f->a1,
-                       P(f, "cli"), rec, l0.digest, sw.digest);
+    cmd = bk_xasprintf("'%s' unpack -q '%s' '%s' '%s' --record '%s,%s:1:%s'", bk, f->file[A0],
+                       f->file[A1], P(f, "cli"), rec, l0.digest, sw.digest);
     assert_int_equal(run(cmd), 0);
     free(cmd);
     assert_same(P(f, "work"), P(f, "cli"));
@@ -611,11 +608,11 @@ static void test_cli_and_helper_forms(void **state)
     free(cmd);
     bk_strbuf_reset(&out);
     assert_int_equal(tu_members(P(f, "pipe.tzst"), &out), 13);
-    cmd = bk_xasprintf("'%s' unpack -q '%s' '%s' 2>/dev/null", bk, f->a1, P(f, "cli"));
+    cmd = bk_xasprintf("'%s' unpack -q '%s' '%s' 2>/dev/null", bk, f->file[A1], P(f, "cli"));
     assert_int_equal(run(cmd), 1); /* a delta alone */
     free(cmd);
-    cmd = bk_xasprintf("'%s' unpack -q '%s' '%s' --record '%s' 2>/dev/null", bk, f->a0, P(f, "cli"),
-                       "sha256:12:3:4");
+    cmd = bk_xasprintf("'%s' unpack -q '%s' '%s' --record '%s' 2>/dev/null", bk, f->file[A0],
+                       P(f, "cli"), "sha256:12:3:4");
     assert_int_equal(run(cmd), 2);
     free(cmd);
 
@@ -626,15 +623,16 @@ static void test_cli_and_helper_forms(void **state)
         /* old forms, then the stack with a record, then a delta pack */
         cmd = bk_xasprintf("'%s' unpack '%s' '%s' --report '%s' && '%s' pack '%s' '%s' "
                            "--report '%s'",
-                           helper, f->a0, P(f, "h"), P(f, "r1"), helper, P(f, "h"), P(f, "h.tzst"),
-                           P(f, "r2"));
+                           helper, f->file[A0], P(f, "h"), P(f, "r1"), helper, P(f, "h"),
+                           P(f, "h.tzst"), P(f, "r2"));
         assert_int_equal(run(cmd), 0);
         free(cmd);
         read_text(P(f, "r2"), &out);
         assert_null(strstr(out.buf, "delta"));
         assert_false(tu_exists(P(f, "h/" BK_ARCHIVE_BASE_RECORD)));
         cmd = bk_xasprintf("'%s' unpack '%s' '%s' '%s' --record '%s,%s:1:%s' --report '%s'", helper,
-                           f->a0, f->a1, P(f, "h"), rec, l0.digest, sw.digest, P(f, "r3"));
+                           f->file[A0], f->file[A1], P(f, "h"), rec, l0.digest, sw.digest,
+                           P(f, "r3"));
         assert_int_equal(run(cmd), 0);
         free(cmd);
         read_text(P(f, "r3"), &out);
