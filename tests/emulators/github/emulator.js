@@ -30,7 +30,8 @@
 // plain curl of the same data).
 // Magic keys: a key containing "emu-slow-finalize" makes finalize wait 1.5 s (to widen the
 // window for concurrent saves). GET /_emu/stats returns request counters; POST /_emu/reset
-// clears entries, faults and counters.
+// clears entries, faults and counters. GET /_emu/entries lists every entry (id, key, version,
+// scope, size, final, finalized: the order of the commits, blob: its name in Azurite).
 //
 // The repository's REST API for caches (not part of the cache service; GitHub's REST
 // reference, "GitHub Actions cache"), which bkcache uses to list and delete:
@@ -68,6 +69,7 @@ const secret = crypto.randomBytes(32);
 
 let entries = [];
 let nextId = 1;
+let nextFinal = 1; // the order entries were committed in (finalized), for /_emu/entries
 let faults = {};
 let proxy = true;
 let stats = {};
@@ -317,6 +319,7 @@ async function twirp(req, res, method) {
     if (Number(head.headers['content-length']) !== size) return send(res, 200, { ok: false,
       message: `size mismatch: blob has ${head.headers['content-length']}, size_bytes ${size}` });
     e.final = true;
+    e.finalized = nextFinal++;
     e.size = size;
     e.created = Date.now();
     return send(res, 200, { ok: true, entry_id: String(e.id) });
@@ -383,6 +386,7 @@ async function v1(req, res, rest, query) {
     const size = fs.statSync(e.file).size;
     if (size !== body.size) return v1Error(res, 400, `size mismatch: got ${size}, want ${body.size}`);
     e.final = true;
+    e.finalized = nextFinal++;
     e.size = size;
     e.created = Date.now();
     return send(res, 204, null);
@@ -496,7 +500,7 @@ async function handle(req, res) {
   }
   if (p === '/_emu/stats') return send(res, 200, stats);
   if (p === '/_emu/entries') return send(res, 200, entries.map((e) => ({ id: e.id, key: e.key,
-    version: e.version, scope: e.scope, size: e.size, final: e.final, blob: e.blob || null })));
+    version: e.version, scope: e.scope, size: e.size, final: e.final, finalized: e.finalized || null, blob: e.blob || null })));
   if (p === '/_emu/reset' && req.method === 'POST') {
     entries = [];
     faults = {};
