@@ -92,7 +92,7 @@ check "delta/github: one base blob entry, in main's scope; the delta's in the fe
 ACTIONS_RUNTIME_TOKEN=$FEAT_TOKEN bb restore --dir "$B/f2" --state "$B/f2.state" --key-extra br \
   --run-id f2 >"$B/f2.json" 2>"$B/f2.err"
 check "delta/github: the feature's entry restores from main's base blob and its own delta" bash -c \
-  "[ '$(dfield "$B/f2.json" matched_key)' = '$(dfield "$B/f1.json" save_key)' ] && [ '$(dlayers "$B/f2" 'len(L), L[0]["digest"][7:]')' = \"(2, '$BR_BASE')\" ] && diff -r -x .bkcache-base '$B/f' '$B/f2'"
+  "[ '$(dfield "$B/f2.json" matched_key)' = '$(dfield "$B/f1.json" save_key)' ] && [ '$(dlayers "$B/f2" 'len(L), L[0]["digest"][7:]')' = \"(2, '$BR_BASE')\" ] && diff -r -x .bkcache-base '$B/f' '$B/f2' || { cat '$B/f2.json' '$B/f2.err'; zstd -dc '$B/f2/dcache/.bkcache-base' | head -1; false; }"
 bb restore --dir "$B/m2" --state "$B/m2.state" --key-extra br --run-id m2 >"$B/m2.json" 2>"$B/m2.err"
 check "delta/github: main still restores its own entry (it cannot see the feature's)" bash -c \
   "[ '$(dfield "$B/m2.json" matched_key)' = '$(dfield "$B/m1.json" save_key)' ] && diff -r -x .bkcache-base '$B/main' '$B/m2'"
