@@ -262,6 +262,16 @@ for st in packages runner; do
   check "layers on the $st store: round trip, dedup after a one-line change, --layers-from" test "$lrc" -eq 0
 done
 
+# ---- delta saves (issue 20) on both stores: tests/delta/cases.sh ----
+for st in runner packages; do
+  reset
+  (cd "$WORK" && DELTA_WORK=$WORK/delta-$st DELTA_GL_STORE=$st DELTA_HOOKS=$ROOT/tests/gitlab/delta_hooks.sh \
+    EMU=$EMU GITLAB_DRIVER=$GITLAB_DRIVER BKCACHE=$BKCACHE bash "$ROOT/tests/delta/run_cases.sh") >"$WORK/delta.out" 2>&1
+  drc=$?
+  grep -v '^ok ' "$WORK/delta.out" | sed 's/^/    /'
+  check "delta saves on the $st store: a small delta blob, layered restore, fallback, no partial tree" test "$drc" -eq 0
+done
+
 # ---- the CI templates ----
 if [ -x tests/gitlab/templates.sh ] || [ -f tests/gitlab/templates.sh ]; then
   tpl_out=$(EMU="$EMU" WORK="$WORK" bash tests/gitlab/templates.sh)
