@@ -117,3 +117,10 @@ else bad "cli layers (rc=$rc)" "$work/layers.out"; fi
 blobs=$(state | js "Object.values(s.artifacts).flat().filter(a=>a.name.startsWith('bkcache-.blob-sha256-')).length")
 if [ "$blobs" = 10 ]; then ok "cli: 10 blob artifacts for two caches of 7 blobs sharing 4"
 else bad "cli layers: $blobs blob artifacts, wanted 10" "$work/layers.out"; fi
+
+# ---- delta saves (issue 20): tests/delta/cases.sh, one pipeline run per job ----
+fresh
+DELTA_WORK=$work/delta DELTA_HOOKS=$here/delta_hooks.sh DELTA_FIRST_BUILD=400 \
+  bash "$root/tests/delta/run_cases.sh" >"$work/delta.out" 2>&1; rc=$?
+if [ $rc -eq 0 ]; then ok "cli: delta saves through build artifacts (small delta blob, layered restore, fallback)"
+else bad "cli delta (rc=$rc)" "$work/delta.out"; fi

@@ -18,7 +18,8 @@
 // 401 JSON or 203 HTML sign-in page for bad credentials.
 //
 // Test control (no auth) under /_emulator/: POST reset, project, definition,
-// build, faults, config; GET state, requests. A fault is
+// build, faults, config, delete-artifact ({build, name}: as retention would);
+// GET state, requests. A fault is
 //   {method, path (substring of the path), query (substring), times, action,
 //    status, headers, body}
 // with action "status" (send status/headers/body), "reset" (destroy the
@@ -430,6 +431,13 @@ async function control(req, res, url) {
   case 'faults':
     for (const f of [].concat(body)) state.faults.push(Object.assign({ times: 1, action: 'status' }, f));
     return sendJson(res, 200, state.faults);
+  case 'delete-artifact': { // {build, name}: gone, as when retention deletes it
+    const list = state.artifacts[body.build] || [];
+    const i = list.findIndex((a) => a.name === body.name);
+    if (i < 0) return sendJson(res, 404, { message: `no artifact ${body.name} in build ${body.build}` });
+    list.splice(i, 1);
+    return sendJson(res, 200, {});
+  }
   case 'requests': return sendJson(res, 200, state.requests);
   case 'state': {
     const containers = {};
