@@ -13,23 +13,11 @@ if [ -z "${DELTA_WORK:-}" ]; then
   trap 'rm -rf "$DELTA_WORK"' EXIT
 fi
 DELTA_ARGS=("$@")
-PASS=0 FAIL=0
-check() {
-  local name=$1
-  shift
-  if "$@" >"$DELTA_WORK.check" 2>&1; then
-    PASS=$((PASS + 1))
-    [ -n "${DELTA_QUIET:-}" ] || echo "ok   $name"
-  else
-    FAIL=$((FAIL + 1))
-    echo "FAIL $name"
-    sed 's/^/  /' "$DELTA_WORK.check"
-  fi
-}
+CHECK_OUT=$DELTA_WORK.check CHECK_QUIET=${DELTA_QUIET:-}
+# shellcheck source=tests/lib/check.sh
+. "$(dirname "$0")/../lib/check.sh"
 # shellcheck source=/dev/null
 . "${DELTA_HOOKS:?set DELTA_HOOKS to a file of store hooks, e.g. tests/delta/local.sh}"
 # shellcheck source=tests/delta/cases.sh
 . "$(dirname "$0")/cases.sh"
-rm -f "$DELTA_WORK.check"
-echo "delta: $PASS passed, $FAIL failed"
-[ "$FAIL" -eq 0 ]
+check_summary delta

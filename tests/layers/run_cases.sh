@@ -12,25 +12,13 @@ if [ -z "${LAYERS_WORK:-}" ]; then
   trap 'rm -rf "$LAYERS_WORK"' EXIT
 fi
 LAYERS_ARGS=("$@")
-PASS=0 FAIL=0
-check() {
-  local name=$1
-  shift
-  if "$@" >"$LAYERS_WORK.check" 2>&1; then
-    PASS=$((PASS + 1))
-    [ -n "${LAYERS_QUIET:-}" ] || echo "ok   $name"
-  else
-    FAIL=$((FAIL + 1))
-    echo "FAIL $name"
-    sed 's/^/  /' "$LAYERS_WORK.check"
-  fi
-}
+CHECK_OUT=$LAYERS_WORK.check CHECK_QUIET=${LAYERS_QUIET:-}
+# shellcheck source=tests/lib/check.sh
+. "$(dirname "$0")/../lib/check.sh"
 if [ -n "${LAYERS_HOOKS:-}" ]; then
   # shellcheck source=/dev/null
   . "$LAYERS_HOOKS"
 fi
 # shellcheck source=tests/layers/cases.sh
 . "$(dirname "$0")/cases.sh"
-rm -f "$LAYERS_WORK.check"
-echo "layers: $PASS passed, $FAIL failed"
-[ "$FAIL" -eq 0 ]
+check_summary layers

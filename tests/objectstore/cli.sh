@@ -123,16 +123,6 @@ run_cli_suite() {
 
 # ---- the layer cache (--layers): blobs at PREFIX/blobs/sha256/<hex>, uploaded once ----
 
-# count_stored PORT REGEX: PUTs the server stored (2xx) whose URL matches REGEX
-count_stored() {
-    proxy_log "$1" | node -e '
-        let d = ""; process.stdin.on("data", (c) => (d += c)).on("end", () => {
-            const re = new RegExp(process.argv[1]);
-            console.log(JSON.parse(d).filter((e) => e.method === "PUT" && re.test(e.url) &&
-                e.status >= 200 && e.status < 300).length);
-        });' "$2"
-}
-
 # layers_on PORT PATH-REGEX PROVIDER-ARGS...: the shared cases, then the server's own
 # record (the fault proxy's log): 10 blobs stored in all (7, then 3 after a one-line
 # change; none it held already), each under blobs/sha256/<64 hex>.

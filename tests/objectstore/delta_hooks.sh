@@ -9,14 +9,7 @@
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck disable=SC2086
 delta_drv() { "$DRIVER" $DELTA_OS_DRIVER "$@"; }
-delta_blobs() {
-  proxy_log "$DELTA_OS_PORT" | node -e '
-    let d = ""; process.stdin.on("data", (c) => (d += c)).on("end", () => {
-      const re = new RegExp(process.argv[1]);
-      console.log(JSON.parse(d).filter((e) => e.method === "PUT" && re.test(e.url) &&
-        e.status >= 200 && e.status < 300).length);
-    });' "${DELTA_OS_RE}blobs/sha256/[0-9a-f]{64}(\\?|\$)"
-}
+delta_blobs() { count_stored "$DELTA_OS_PORT" "${DELTA_OS_RE}blobs/sha256/[0-9a-f]{64}(\\?|\$)"; }
 delta_drop() { delta_drv remove "bkcache-.blob-sha256-$1"; }
 delta_corrupt() {
   head -c "$DELTA_BASE_SIZE" /dev/urandom >"$DELTA_WORK/garbage"

@@ -96,5 +96,15 @@ count_log() {
         });' "$2" "$3"
 }
 
+# count_stored PORT REGEX: PUTs the server stored (2xx) whose URL matches REGEX
+count_stored() {
+    proxy_log "$1" | node -e '
+        let d = ""; process.stdin.on("data", (c) => (d += c)).on("end", () => {
+            const re = new RegExp(process.argv[1]);
+            console.log(JSON.parse(d).filter((e) => e.method === "PUT" && re.test(e.url) &&
+                e.status >= 200 && e.status < 300).length);
+        });' "$2"
+}
+
 # randfile PATH BYTES
 randfile() { head -c "$2" /dev/urandom >"$1"; }
