@@ -20,7 +20,9 @@
 # between its blob and its index leaves the previous entry what restores get; a layer blob
 # gone from the store makes that entry a miss and the restore falls back to the next
 # restore key (v1's entry, whole); with the base blob gone (or corrupt) too, nothing
-# restores, and no partial tree is left. Layers are read from the base record
+# restores, and no partial tree is left. Before that, prune removes the killed save's blob
+# and keeps every one an index names (DELTA_NO_PRUNE=1: a store prune cannot list or
+# delete). Layers are read from the base record
 # (.bkcache-base) a layered restore writes, which lists the restored index's layers.
 # DELTA_SAVE_OPTS adds options to every save (try "--delta off": the layer checks fail).
 # shellcheck shell=bash
@@ -121,6 +123,15 @@ dnext
 dbk restore --dir "$D/d5" --state "$D/d5.state" --key-extra v2 --run-id r5 >"$D/r5.json" 2>"$D/r5.err"
 check "delta: a save killed before its index: the restore gets the previous entry, whole" bash -c \
   "[ '$dpaused' = bkcache-paused ] && [ '$(dfield "$D/r5.json" matched_key)' = '$(dfield "$D/s2.json" save_key)' ] && diff -r -x .bkcache-base '$D/d1' '$D/d5'"
+
+# prune (where the store can list and delete): the killed save's blob, which no index
+# names, is removed; every blob an index names stays, and the 2-layer entry still restores
+if [ -z "${DELTA_NO_PRUNE:-}" ]; then
+  BKCACHE_BLOB_GRACE=0 "$BKCACHE" prune --keep 100 "${DELTA_ARGS[@]}" >"$D/prune.out" 2>&1
+  dbk restore --dir "$D/d5p" --state "$D/d5p.state" --key-extra v2 --run-id r5 >"$D/r5p.json" 2>"$D/r5p.err"
+  check "delta: prune removes only the blob no index names (the killed save's); the entry still restores" bash -c \
+    "grep -q 'blobs: 1 removed' '$D/prune.out' && [ '$(dfield "$D/r5p.json" matched_key)' = '$(dfield "$D/s2.json" save_key)' ] && diff -r -x .bkcache-base '$D/d1' '$D/d5p' || { cat '$D/prune.out' '$D/r5p.err'; false; }"
+fi
 
 # job 5: the delta's blob is gone: that entry is a miss, the restore falls back to v1's
 delta_drop "$DELTA_TOP" >"$D/drop.out" 2>&1
