@@ -10,7 +10,7 @@ delta_blobs() { find "$DELTA_STORE/blobs/sha256" -type f ! -name '.*' 2>/dev/nul
 delta_drop() { rm "$DELTA_STORE/blobs/sha256/$1"; }
 delta_corrupt() { printf 'XXXXXXXXXXXXXXXX' | dd of="$DELTA_STORE/blobs/sha256/$1" bs=1 seek=300 conv=notrunc; }
 delta_after() {
-  check "delta/local: 2 blob files left: the base and the killed save's (the delta dropped)" \
-    test "$(delta_blobs)" = 2
+  check "delta/local: 1 blob file left: the base (the delta dropped, the killed save's pruned)" \
+    test "$(delta_blobs)" = 1
   rm -rf "$DELTA_STORE"
 }
