@@ -50,7 +50,6 @@ print("" if v is None else v)' "$1" "$2" 2>/dev/null; }
 # with digest, size, tree), e.g. 'len(L)'
 dlayers() { zstd -dc "$1/dcache/.bkcache-base" 2>/dev/null | head -1 |
   python3 -c 'import json,sys; L=json.load(sys.stdin)["layers"]; print(eval(sys.argv[1]))' "$2" 2>/dev/null; }
-dsame() { diff -r -x .bkcache-base "$1" "$2"; }
 dcount() { if declare -F delta_blobs >/dev/null; then delta_blobs; else echo n/a; fi; }
 
 # 300 files of ~4 KiB, none alike (base64 of random bytes: a compiler cache's mix)
