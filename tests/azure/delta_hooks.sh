@@ -6,8 +6,10 @@
 # shellcheck shell=bash
 # shellcheck source=tests/azure/layers_hooks.sh
 LAYERS_FIRST_BUILD=${DELTA_FIRST_BUILD:-400} . "$(dirname "${BASH_SOURCE[0]}")/layers_hooks.sh"
-DELTA_ARGS=(--provider azure)
-DELTA_NO_PRUNE=1 # artifacts go with their run (retention); bkcache cannot delete them
+# DELTA_* are read by tests/delta/cases.sh; no prune case: artifacts go with their run
+# (retention), bkcache cannot delete them
+# shellcheck disable=SC2034
+DELTA_ARGS=(--provider azure) DELTA_NO_PRUNE=1
 az_state() { curl -sf "$E/_emulator/state"; }
 delta_next_job() { layers_next_job; }
 delta_blobs() {

@@ -5,6 +5,7 @@
 # shellcheck shell=bash
 DELTA_STORE=$DELTA_WORK.store
 rm -rf "$DELTA_STORE"
+# shellcheck disable=SC2034 # DELTA_* are read by tests/delta/cases.sh
 DELTA_ARGS=(--provider local --store "$DELTA_STORE")
 delta_blobs() { find "$DELTA_STORE/blobs/sha256" -type f ! -name '.*' 2>/dev/null | wc -l; }
 delta_drop() { rm "$DELTA_STORE/blobs/sha256/$1"; }

@@ -5,6 +5,7 @@
 # bkcache-.blob-sha256-<hex>: the emulator's state counts them, the driver deletes one).
 # Needs EMU (the emulator) and GITLAB_DRIVER, set by run.sh.
 # shellcheck shell=bash
+# shellcheck disable=SC2034 # DELTA_* are read by tests/delta/cases.sh
 DELTA_ARGS=(--provider gitlab --store-opt "store=$DELTA_GL_STORE")
 if [ "$DELTA_GL_STORE" = runner ]; then
   # the gitlab provider keeps a blob as the entry bkcache-.blob-sha256-<hex> of the local

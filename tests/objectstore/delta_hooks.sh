@@ -6,6 +6,7 @@
 # (the proxy), DELTA_OS_RE (the store's path in URLs), DELTA_OS_DRIVER (the driver's store
 # options, one string).
 # shellcheck shell=bash
+# shellcheck source=tests/objectstore/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck disable=SC2086
 delta_drv() { "$DRIVER" $DELTA_OS_DRIVER "$@"; }
