@@ -7,5 +7,7 @@ test-unit-cli: $(BUILD)/bkcache
 	@BKCACHE=$(CURDIR)/$(BUILD)/bkcache sh tests/e2e/dirmode.sh
 	@BKCACHE=$(CURDIR)/$(BUILD)/bkcache LAYERS_HOOKS=tests/layers/local.sh LAYERS_QUIET=1 \
 	  bash tests/layers/run_cases.sh
+	@BKCACHE=$(CURDIR)/$(BUILD)/bkcache DELTA_HOOKS=tests/delta/local.sh DELTA_QUIET=1 \
+	  bash tests/delta/run_cases.sh
 
 test-unit: test-unit-cli
