@@ -1,5 +1,5 @@
 # delta_hooks.sh - hooks for tests/delta/run_cases.sh on the gitlab provider's two stores
-# (DELTA_GL_STORE): "runner", the cache directory ($CI_PROJECT_DIR/.bkcache, a local
+# (DELTA_GL_STORE): "runner", a cache directory ($CI_PROJECT_DIR/.bkcache-delta, a local
 # store whose blob entries are files: removed or overwritten in place), and
 # "packages", the generic package registry (a blob is the package version
 # bkcache-.blob-sha256-<hex>: the emulator's state counts them, the driver deletes one).
@@ -8,9 +8,12 @@
 # shellcheck disable=SC2034 # DELTA_* are read by tests/delta/cases.sh
 DELTA_ARGS=(--provider gitlab --store-opt "store=$DELTA_GL_STORE")
 if [ "$DELTA_GL_STORE" = runner ]; then
-  # the gitlab provider keeps a blob as the entry bkcache-.blob-sha256-<hex> of the local
-  # store it wraps: entries/<name>.json names the key, entries/<name>.tar.zst holds it
-  gl_entries=$CI_PROJECT_DIR/.bkcache/entries
+  # a cache directory of its own (prune sees only these cases' blobs); the gitlab provider
+  # keeps a blob as the entry bkcache-.blob-sha256-<hex> of the local store it wraps:
+  # entries/<name>.json names the key, entries/<name>.tar.zst holds it
+  rm -rf "$CI_PROJECT_DIR/.bkcache-delta"
+  DELTA_ARGS+=(--store .bkcache-delta)
+  gl_entries=$CI_PROJECT_DIR/.bkcache-delta/entries
   gl_blob_file() { grep -l -F "\"bkcache-.blob-sha256-$1\"" "$gl_entries"/*.json | sed 's/\.json$//'; }
   delta_blobs() { grep -l -F '"bkcache-.blob-sha256-' "$gl_entries"/*.json 2>/dev/null | wc -l; }
   delta_drop() { local f; f=$(gl_blob_file "$1") && [ -n "$f" ] && rm "$f.json" "$f.tar.zst"; }
