@@ -45,6 +45,7 @@ enum opt_id {
     O_FAIL_MISS,
     O_FAIL_ERROR,
     O_LOOKUP_ONLY,
+    O_DELTA,
     O_DRIVER,
     O_BUILDER,
     O_DOCKER,
@@ -97,6 +98,7 @@ static const struct opt_spec k_opts[] = {
     {"fail-on-cache-miss", 0, 0, BK_OPTG_TRANSFER, O_FAIL_MISS},
     {"fail-on-error", 0, 0, BK_OPTG_TRANSFER, O_FAIL_ERROR},
     {"lookup-only", 0, 0, BK_OPTG_TRANSFER, O_LOOKUP_ONLY},
+    {"delta", 0, 1, BK_OPTG_DELTA, O_DELTA},
     {"driver", 0, 1, BK_OPTG_BUILDER, O_DRIVER},
     {"builder", 0, 1, BK_OPTG_BUILDER, O_BUILDER},
     {"docker", 0, 1, BK_OPTG_BUILDER, O_DOCKER},
@@ -164,6 +166,11 @@ static void print_help(const struct bk_command *cmd)
         printf("\nArchive options:\n"
                "      --compression-level N  zstd level 1..19 (default 3)\n"
                "      --allow-special     keep device nodes and FIFOs\n");
+    if (cmd->groups & BK_OPTG_DELTA)
+        printf("\nDelta saves (docs/delta-saves.md):\n"
+               "      --delta auto|off    auto (default): store each cache as layer blobs, a\n"
+               "                          save uploading only what changed since the restore;\n"
+               "                          off: one whole archive per save, as before\n");
     if (cmd->groups & BK_OPTG_BUILDER)
         printf("\nBuilder options:\n"
                "      --driver NAME       auto (default), buildx, docker, buildctl\n"
@@ -193,12 +200,21 @@ static void print_help(const struct bk_command *cmd)
     printf("  -v, --verbose / -q, --quiet   more / less on stderr\n");
 }
 
-static const struct opt_spec *find_long(const char *name, size_t n)
+/* The option `name` (n bytes): the spec that applies to a command with
+ * `groups` when one does (two commands may spell different options alike),
+ * else the first of that name. */
+static const struct opt_spec *find_long(const char *name, size_t n, unsigned groups)
 {
-    for (size_t i = 0; i < NOPTS; i++)
-        if (strlen(k_opts[i].name) == n && strncmp(k_opts[i].name, name, n) == 0)
+    const struct opt_spec *first = NULL;
+    for (size_t i = 0; i < NOPTS; i++) {
+        if (strlen(k_opts[i].name) != n || strncmp(k_opts[i].name, name, n) != 0)
+            continue;
+        if (!k_opts[i].groups || (k_opts[i].groups & groups))
             return &k_opts[i];
-    return NULL;
+        if (!first)
+            first = &k_opts[i];
+    }
+    return first;
 }
 
 static const struct opt_spec *find_short(char c)
@@ -256,6 +272,11 @@ static int apply(const struct opt_spec *o, const char *v, struct bk_options *opt
     case O_FAIL_MISS: opts->fail_on_cache_miss = 1; break;
     case O_FAIL_ERROR: opts->fail_on_error = 1; break;
     case O_LOOKUP_ONLY: opts->lookup_only = 1; break;
+    case O_DELTA:
+        if (strcmp(v, "auto") != 0 && strcmp(v, "off") != 0)
+            return bk_error_set(BK_EINVAL, "--delta: expected auto or off, got '%s'", v);
+        opts->delta_off = strcmp(v, "off") == 0;
+        break;
     case O_DRIVER: opts->driver = v; break;
     case O_BUILDER: opts->builder = v; break;
     case O_DOCKER: opts->docker = v; break;
@@ -321,7 +342,7 @@ int bk_options_parse(const struct bk_command *cmd, int argc, char **argv, struct
         if (a[0] == '-' && a[1] == '-') {
             const char *eq = strchr(a + 2, '=');
             size_t n = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
-            o = find_long(a + 2, n);
+            o = find_long(a + 2, n, cmd->groups);
             if (!o)
                 return bk_error_set(BK_EINVAL,
                                     "%s: unknown option '%.*s' (see 'bkcache %s --help')",

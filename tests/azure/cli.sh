@@ -72,7 +72,7 @@ lrestore r3
 lmatched=$(field r3.rout matched_key)
 lsave r3
 finish 302 refs/heads/main
-if [ "$lmatched" = "$lkey-az301" ] && diff -r "$L/r2" "$L/r3" >/dev/null &&
+if [ "$lmatched" = "$lkey-az301" ] && diff -r -x .bkcache-base "$L/r2" "$L/r3" >/dev/null &&
   [ "$(field r3.out action)" = unchanged ] && [ -z "$(artifacts 302)" ]; then
   ok "learning: run 302 restores run 301's content; unchanged, it uploads nothing"
 else bad "learning run 302 (matched=$lmatched action=$(field r3.out action))" "$L/r3.err"; fi
@@ -94,12 +94,12 @@ for r in a b; do # each artifact, fetched by its exact name, unpacks to its tree
   lb=$([ $r = a ] && echo 303 || echo 304)
   drv fetch "$L/v4$r.tar.zst" "$lkey-az$lb" >/dev/null 2>&1 &&
     "$BKCACHE" unpack "$L/v4$r.tar.zst" "$L/v4$r" >/dev/null 2>&1 &&
-    diff -r "$L/r4$r/gomod" "$L/v4$r" >/dev/null || lboth=0
+    diff -r -x .bkcache-base "$L/r4$r/gomod" "$L/v4$r" >/dev/null || lboth=0
 done
 lrestore r5
 finish 305 refs/heads/main
 if [ $lrc -eq 0 ] && [ "$(artifacts 303)" = "$lkey-az303" ] && [ "$(artifacts 304)" = "$lkey-az304" ] &&
-  [ $lboth = 1 ] && { diff -r "$L/r4a" "$L/r5" >/dev/null || diff -r "$L/r4b" "$L/r5" >/dev/null; }; then
+  [ $lboth = 1 ] && { diff -r -x .bkcache-base "$L/r4a" "$L/r5" >/dev/null || diff -r -x .bkcache-base "$L/r4b" "$L/r5" >/dev/null; }; then
   ok "learning: builds 303 and 304 saving at once leave two whole entries; run 305 restores one"
 else bad "learning runs 303-305 (rc=$lrc both=$lboth)" "$L/r5.err"; fi
 
