@@ -6,9 +6,10 @@
 # the exact tree; a layer missing or corrupt in the store makes that entry
 # a miss and the restore falls back to the next restore key; a save killed
 # between the blob and the index leaves the previous entry what restores
-# get; two keys share a blob; --delta off and old plain archives still
-# work. Prints "dirmode_delta: N passed" or the first failure. BKCACHE
-# names the binary (default ./bkcache).
+# get; a delta whose parent layer is gone is packed in full; two keys share
+# a blob; --delta off and old plain archives still work. Prints
+# "dirmode_delta: N passed" or the first failure. BKCACHE names the binary
+# (default ./bkcache).
 NAME=dirmode_delta
 . tests/e2e/dirmode_lib.sh
 unset BKCACHE_RUN_ID
@@ -131,6 +132,20 @@ kill_paused $! "save before its index"
 run 0 restore $c --dir "$T/d5" --state "$T/s5.json" --key-extra v2 --json --fail-on-error
 json_str matched_key | grep -q -- '-r2$' || fail "after the killed save: not the r2 entry"
 same_tree "$T/d1" "$T/d5" || fail "after the killed save: not the previous tree"; ok
+
+# a delta whose parent layer is gone from the store (pruned, evicted) is
+# packed again in full
+rm -rf "$T/d7" && cp -r "$T/d5" "$T/d7"
+change "$T/d7/$first"
+mv "$base_blob" "$T/base.saved"
+run 0 save $c --dir "$T/d7" --state "$T/s5.json" --key-extra v3 --run-id r4 --json
+has '"action":	"saved"' out
+[ "$(layers_of "$(entry_of_last_save)")" -eq 1 ] || fail "parent gone: the save is not a full pack"
+[ "$(json_num bytes)" -gt $((base_size / 2)) ] || fail "parent gone: not the full tree uploaded"
+mv "$T/base.saved" "$base_blob"
+run 0 restore $c --dir "$T/d8" --state "$T/s9.json" --key-extra v3 --json --fail-on-error
+has '"hit":	"exact"' out
+same_tree "$T/d7" "$T/d8" || fail "parent gone: the full pack's restore differs"; ok
 
 # two keys ("branches") with the same tree share its blob: stored once
 n=$(nblobs)
