@@ -200,21 +200,20 @@ static void print_help(const struct bk_command *cmd)
     printf("  -v, --verbose / -q, --quiet   more / less on stderr\n");
 }
 
-/* The option `name` (n bytes): the spec that applies to a command with
- * `groups` when one does (two commands may spell different options alike),
- * else the first of that name. */
-static const struct opt_spec *find_long(const char *name, size_t n, unsigned groups)
+/* The option named so, preferring the one that applies to cmd: one name may
+ * mean different things to different commands (pack's --delta is a switch). */
+static const struct opt_spec *find_long(const struct bk_command *cmd, const char *name, size_t n)
 {
-    const struct opt_spec *first = NULL;
+    const struct opt_spec *any = NULL;
     for (size_t i = 0; i < NOPTS; i++) {
         if (strlen(k_opts[i].name) != n || strncmp(k_opts[i].name, name, n) != 0)
             continue;
-        if (!k_opts[i].groups || (k_opts[i].groups & groups))
+        if (!k_opts[i].groups || (k_opts[i].groups & cmd->groups))
             return &k_opts[i];
-        if (!first)
-            first = &k_opts[i];
+        if (!any)
+            any = &k_opts[i];
     }
-    return first;
+    return any;
 }
 
 static const struct opt_spec *find_short(char c)
@@ -342,7 +341,7 @@ int bk_options_parse(const struct bk_command *cmd, int argc, char **argv, struct
         if (a[0] == '-' && a[1] == '-') {
             const char *eq = strchr(a + 2, '=');
             size_t n = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
-            o = find_long(a + 2, n, cmd->groups);
+            o = find_long(cmd, a + 2, n);
             if (!o)
                 return bk_error_set(BK_EINVAL,
                                     "%s: unknown option '%.*s' (see 'bkcache %s --help')",
