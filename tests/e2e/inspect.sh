@@ -1,6 +1,7 @@
 # inspect.sh - run by busybox inside the e2e tests' user builds (never by the
 # product). ACTION=fill writes a known tree into each directory given;
 # the mtimes (to the nanosecond) come from /bin/mtime-1 and /bin/mtime-2.
+# ACTION=change rewrites one file of that tree and adds one.
 # ACTION=list writes, for each directory, one line per entry (bkcache's own
 # base record .bkcache-base aside): path, type, owner, mode, link count,
 # mtime to the nanosecond, and the symlink target or content checksum; then
@@ -24,6 +25,11 @@ for d in "$@"; do
     $bb chmod 0711 "$d/sub/deeper"
     $bb touch -r /bin/mtime-1 "$d/a.txt"
     $bb touch -r /bin/mtime-2 "$d/sub/b.txt"
+    ;;
+  change)
+    echo "beta, changed" >"$d/sub/b.txt"
+    echo "new" >"$d/sub/new.txt"
+    $bb touch -r /bin/mtime-1 "$d/sub/b.txt" "$d/sub/new.txt"
     ;;
   list)
     echo "== $d" >>/out/list
