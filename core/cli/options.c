@@ -56,6 +56,9 @@ enum opt_id {
     O_LAYERS,
     O_LAYERS_FROM,
     O_LAYERS_DIR,
+    O_ARCHIVE_DELTA,
+    O_REPRODUCIBLE,
+    O_RECORD,
     O_JSON,
     O_VERBOSE,
     O_QUIET,
@@ -109,6 +112,9 @@ static const struct opt_spec k_opts[] = {
     {"layers", 0, 0, BK_OPTG_LAYERS, O_LAYERS},
     {"layers-from", 0, 1, BK_OPTG_LAYERS, O_LAYERS_FROM},
     {"layers-dir", 0, 1, BK_OPTG_LAYERS, O_LAYERS_DIR},
+    {"delta", 0, 0, BK_OPTG_ARCHIVE, O_ARCHIVE_DELTA},
+    {"reproducible", 0, 0, BK_OPTG_ARCHIVE, O_REPRODUCIBLE},
+    {"record", 0, 1, BK_OPTG_ARCHIVE, O_RECORD},
     {"json", 0, 0, BK_OPTG_JSON, O_JSON},
     {"verbose", 'v', 0, 0, O_VERBOSE},
     {"quiet", 'q', 0, 0, O_QUIET},
@@ -299,6 +305,9 @@ static int apply(const struct opt_spec *o, const char *v, struct bk_options *opt
         bk_strvec_push(&opts->layers_from, v);
         break;
     case O_LAYERS_DIR: opts->layers_dir = v; break;
+    case O_ARCHIVE_DELTA: opts->archive_delta = 1; break;
+    case O_REPRODUCIBLE: opts->reproducible = 1; break;
+    case O_RECORD: opts->record = v; break;
     case O_JSON: opts->json = 1; break;
     case O_VERBOSE: bk_log_verbosity++; break;
     case O_QUIET:
