@@ -214,7 +214,7 @@ int bk_restore_run(struct bk_xfer *x)
 {
     struct bk_xfer__batch b;
     double t0;
-    int rc = bk_xfer__batch_init(x, 1, &b); /* lookup_only too: an index says the bytes */
+    int rc = bk_xfer__batch_init(x, !x->lookup_only, &b);
 
     if (rc < 0)
         goto done;

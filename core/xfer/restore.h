@@ -115,6 +115,13 @@ int bk_save_run(struct bk_xfer *x);
 
 const char *bk_hit_name(enum bk_hit h); /* "exact", "partial", "miss", "" */
 
+/* The bytes a restore of the entry `e` moves: its layers' when it is an
+ * index (read through a temporary directory in `tmpdir`, NULL: $TMPDIR or
+ * /tmp), else its own size. An entry larger than an index can be is not
+ * downloaded. For --lookup-only and plan. */
+uint64_t bk_xfer_entry_bytes(struct bk_store *s, const struct bk_provider_entry *e,
+                             const char *tmpdir);
+
 /* Print the per-identity summary on stdout: one line each, or with `json`
  * {"command": ..., "provider": ..., "identities": [{name, key, matched_key,
  * hit, action, reason, bytes, files, seconds, digest}]}, plus "layers" when

@@ -18,6 +18,7 @@
  */
 #include "core/xfer/restore.h"
 
+#include "core/util/fileio.h"
 #include "core/util/log.h"
 #include "core/util/strbuf.h"
 
@@ -133,6 +134,36 @@ static int next_entry(struct bk_xfer *x, const struct bk_xfer_item *it,
     return rc;
 }
 
+uint64_t bk_xfer_entry_bytes(struct bk_store *s, const struct bk_provider_entry *e,
+                             const char *tmpdir)
+{
+    const char *t = tmpdir && *tmpdir ? tmpdir : getenv("TMPDIR");
+    char *dir, *path = NULL;
+    struct bk_index ix;
+    uint64_t bytes = e->size;
+    int lock = -1;
+
+    if (e->size == 0 || e->size > BK_INDEX_MAX_BYTES)
+        return e->size;
+    dir = bk_xasprintf("%s/bkcache-work-XXXXXX", t && *t ? t : "/tmp");
+    if (bk_mkdtemp_held(dir, &lock) == BK_OK) {
+        path = bk_xasprintf("%s/entry", dir);
+        if (bk_store_download(s, e, path, NULL) == BK_OK &&
+            bk_index_read_file(path, &ix) == BK_OK) {
+            bytes = bk_index_bytes(&ix);
+            bk_index_release(&ix);
+        }
+    }
+    bk_error_clear(); /* not an index, or unreadable: the entry's own size */
+    if (lock >= 0) {
+        bk_remove_tree(dir);
+        close(lock);
+    }
+    free(path);
+    free(dir);
+    return bytes;
+}
+
 /* Download the entry `e` and, for an index, its layers. BK_OK when it can
  * be injected; else *broken says whether this entry is at fault (a bad
  * index, a layer missing or corrupt: try another) or the store failed (a
@@ -147,9 +178,11 @@ static int take_entry(struct bk_xfer *x, struct bk_xfer__batch *b, size_t i,
 
     bk_index_release(&ent->ix);
     memset(ent, 0, sizeof(*ent));
-    if (x->lookup_only && (e->size == 0 || e->size > BK_INDEX_MAX_BYTES))
-        return BK_OK; /* an archive (or a size unknown): report what the lookup says */
     *broken = 0;
+    if (x->lookup_only) {
+        it->bytes = bk_xfer_entry_bytes(x->store, e, x->tmpdir);
+        return BK_OK;
+    }
     rc = bk_store_download(x->store, e, path, &it->bytes);
     if (rc < 0)
         return rc;
@@ -158,16 +191,12 @@ static int take_entry(struct bk_xfer *x, struct bk_xfer__batch *b, size_t i,
     if (rc == BK_ENOTFOUND) { /* a plain archive */
         bk_error_clear();
         memset(&ent->ix, 0, sizeof(ent->ix));
-        if (x->lookup_only)
-            unlink(path);
         return BK_OK;
     }
     if (rc < 0)
         return bk_error_wrap(BK_ECORRUPT, "index");
     unlink(path); /* the layers are what inject reads */
     it->bytes = bk_index_bytes(&ent->ix);
-    if (x->lookup_only)
-        return BK_OK;
     rc = fetch_layers(x, b, ent);
     *broken = rc == BK_ENOTFOUND || rc == BK_ECORRUPT;
     return rc;

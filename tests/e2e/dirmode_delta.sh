@@ -94,7 +94,9 @@ same_tree "$T/d1" "$T/d2" || fail "the delta's restore differs from the saved tr
 run 0 restore $c --dir "$T/dl" --key-extra v2 --lookup-only --json
 has '"action":	"found"' out
 [ "$(json_num bytes)" -eq $((base_size + delta_size)) ] || fail "--lookup-only: not the layers' bytes"
-[ ! -e "$T/dl" ] || fail "--lookup-only wrote the cache"; ok
+[ ! -e "$T/dl" ] || fail "--lookup-only wrote the cache"
+run 0 plan $c --dir "$T/dl" --key-extra v2 --json
+[ "$(json_num bytes)" -eq $((base_size + delta_size)) ] || fail "plan: not the layers' bytes"; ok
 
 # a layer missing, then corrupt: that entry is a miss and the restore falls
 # back to the next restore key (v1: same Dockerfile, other extras)
