@@ -131,6 +131,8 @@ int bk_xfer__batch_init(const struct bk_xfer *x, int with_workdir, struct bk_xfe
     b->items = bk_xcalloc(x->n + 1, sizeof(*b->items));
     b->owner = bk_xcalloc(x->n + 1, sizeof(*b->owner));
     b->entries = bk_xcalloc(x->n + 1, sizeof(*b->entries));
+    for (size_t i = 0; i < x->n; i++)
+        b->entries[i].tried = (struct bk_strvec)BK_STRVEC_INIT;
     if (with_workdir && x->n) {
         int rc = mkworkdir(x, &b->work, &b->work_lock);
         if (rc < 0)
@@ -164,8 +166,10 @@ void bk_xfer__batch_release(struct bk_xfer__batch *b)
     rmworkdir(b->work);
     if (b->work_lock >= 0)
         close(b->work_lock);
-    for (size_t i = 0; b->entries && i < b->paths.n; i++)
+    for (size_t i = 0; b->entries && i < b->paths.n; i++) {
         bk_index_release(&b->entries[i].ix);
+        bk_strvec_clear(&b->entries[i].tried);
+    }
     bk_strvec_clear(&b->paths);
     free(b->items);
     free(b->owner);
@@ -213,7 +217,8 @@ static void write_state(const struct bk_xfer *x)
 int bk_restore_run(struct bk_xfer *x)
 {
     struct bk_xfer__batch b;
-    double t0;
+    size_t nlayered = 0;
+    double t0, t_layers;
     int rc = bk_xfer__batch_init(x, !x->lookup_only, &b);
 
     if (rc < 0)
@@ -221,9 +226,18 @@ int bk_restore_run(struct bk_xfer *x)
     for (size_t i = 0; i < x->n; i++) {
         struct bk_xfer_item *it = &x->items[i];
         t0 = bk_xfer__now();
-        if (bk_xfer__fetch_entry(x, &b, i))
-            bk_xfer__batch_add(&b, x, i);
+        bk_xfer__find_entry(x, &b, i);
         it->seconds = bk_xfer__now() - t0;
+        nlayered += b.entries[i].state == BK_ENTRY_LAYERS;
+    }
+    t0 = bk_xfer__now();
+    bk_xfer__fetch_layers(x, &b); /* every index's layers at once */
+    t_layers = (bk_xfer__now() - t0) / (double)(nlayered ? nlayered : 1);
+    for (size_t i = 0; i < x->n; i++) {
+        if (b.entries[i].ix.nlayers)
+            x->items[i].seconds += t_layers;
+        if (b.entries[i].state == BK_ENTRY_READY)
+            bk_xfer__batch_add(&b, x, i);
     }
     if (b.n) {
         int brc;

@@ -138,18 +138,24 @@ int bk_xfer_exit_status(const struct bk_xfer *x, int fail_on_cache_miss, int fai
 
 /* The entry restore found for one item: an index (ix.nlayers > 0) and
  * its layers' files, or a plain archive (ix.nlayers 0). */
+enum bk_xfer__entry_state { BK_ENTRY_NONE, BK_ENTRY_READY, BK_ENTRY_LAYERS };
 struct bk_xfer__entry {
+    enum bk_xfer__entry_state state; /* LAYERS: an index whose layers are to be fetched */
     struct bk_index ix;
     const char *paths[BK_ARCHIVE_MAX_LAYERS]; /* the layers' files (owned by the batch) */
+    struct bk_strvec tried;                   /* entries found broken, by key */
+    size_t from; /* 1 + the restore key that matched last (0: the save key) */
 };
 
 /* A layer blob fetched into the batch's directory, once however many
  * items use it. */
 struct bk_xfer__blob {
     char digest[BK_ARCHIVE_BLOB_DIGEST_LEN + 1];
+    uint64_t size;
     char *path;
-    int rc;    /* BK_OK: fetched and verified */
-    char *msg; /* why not */
+    int fetched; /* tried: rc says how it went */
+    int rc;      /* BK_OK: fetched and verified */
+    char *msg;   /* why not */
 };
 
 /* One mountio batch: an archive path per x->items[i] (in a temporary
@@ -172,11 +178,15 @@ void bk_xfer__batch_release(struct bk_xfer__batch *b);
 void bk_xfer__fail(struct bk_xfer_item *it, const char *what);
 double bk_xfer__now(void);
 
-/* Restore: look up x->items[i] and, unless lookup_only, download its entry
- * into b->paths.v[i] and, for an index, its layers into b->work, falling
- * back to the next candidate when an entry's layers are missing or
- * corrupt (restore_entry.c). Returns 1 when there is something to inject
- * (b->entries[i] says what). */
-int bk_xfer__fetch_entry(struct bk_xfer *x, struct bk_xfer__batch *b, size_t i);
+/* Restore (restore_entry.c): look up x->items[i] and, unless lookup_only,
+ * download its entry into b->paths.v[i]; b->entries[i].state says what
+ * came of it: READY (a plain archive), LAYERS (an index), NONE (a miss,
+ * found, a failure: the item says). */
+void bk_xfer__find_entry(struct bk_xfer *x, struct bk_xfer__batch *b, size_t i);
+/* Then fetch the layers of every LAYERS entry into b->work, at once (in
+ * parallel where the store allows it, each blob once); an entry whose
+ * layers are missing or corrupt is a miss and its item's lookup goes on
+ * with the next candidate. Every entry ends READY or NONE. */
+void bk_xfer__fetch_layers(struct bk_xfer *x, struct bk_xfer__batch *b);
 
 #endif

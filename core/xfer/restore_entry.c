@@ -30,14 +30,13 @@
 /* Entries tried per cache before it is a miss. */
 #define MAX_TRIES 8
 
-/* The batch's record of `digest`, added (not yet fetched) when new. */
-static struct bk_xfer__blob *blob_slot(struct bk_xfer__batch *b, const char *digest, int *is_new)
+/* The batch's record of layer `l`, added (not yet fetched) when new. */
+static struct bk_xfer__blob *blob_slot(struct bk_xfer__batch *b, const struct bk_archive_layer *l)
 {
     struct bk_xfer__blob *bl;
 
-    *is_new = 0;
     for (size_t k = 0; k < b->nblobs; k++)
-        if (strcmp(b->blobs[k].digest, digest) == 0)
+        if (strcmp(b->blobs[k].digest, l->digest) == 0)
             return &b->blobs[k];
     if (b->nblobs == b->blobs_cap) {
         b->blobs_cap = b->blobs_cap ? 2 * b->blobs_cap : 16;
@@ -45,52 +44,52 @@ static struct bk_xfer__blob *blob_slot(struct bk_xfer__batch *b, const char *dig
     }
     bl = &b->blobs[b->nblobs++];
     memset(bl, 0, sizeof(*bl));
-    snprintf(bl->digest, sizeof(bl->digest), "%s", digest);
-    bl->path = bk_xasprintf("%s/%s.layer", b->work, digest + strlen("sha256:"));
-    *is_new = 1;
+    snprintf(bl->digest, sizeof(bl->digest), "%s", l->digest);
+    bl->size = l->size;
+    bl->path = bk_xasprintf("%s/%s.layer", b->work, l->digest + strlen("sha256:"));
     return bl;
 }
 
 struct blob_fetch {
     struct bk_store *s;
-    struct bk_xfer__batch *b;
-    size_t *which; /* b->blobs index per job */
-    uint64_t *size;
+    struct bk_xfer__blob **todo;
 };
 
 static void fetch_blob(size_t i, void *ctx)
 {
     struct blob_fetch *f = ctx;
-    struct bk_xfer__blob *bl = &f->b->blobs[f->which[i]];
+    struct bk_xfer__blob *bl = f->todo[i];
 
-    bl->rc = bk_store_blob_get(f->s, bl->digest, f->size[i], bl->path);
+    bl->rc = bk_store_blob_get(f->s, bl->digest, bl->size, bl->path);
     if (bl->rc < 0)
         bl->msg = bk_xstrdup(bk_error_msg());
 }
 
-/* Fetch the layers of `e->ix` that the batch lacks and point e->paths at
- * them. BK_OK, or the first layer's failure (BK_ENOTFOUND: not stored;
- * BK_ECORRUPT: it did not verify) with its message. */
-static int fetch_layers(struct bk_xfer *x, struct bk_xfer__batch *b, struct bk_xfer__entry *e)
+/* Fetch every blob of the batch not tried yet, in parallel where the
+ * store allows it. */
+static void fetch_new_blobs(struct bk_xfer *x, struct bk_xfer__batch *b)
 {
-    struct blob_fetch f = {.s = x->store, .b = b};
+    struct blob_fetch f = {.s = x->store};
     size_t n = 0;
-    int is_new;
 
-    f.which = bk_xcalloc(e->ix.nlayers + 1, sizeof(*f.which));
-    f.size = bk_xcalloc(e->ix.nlayers + 1, sizeof(*f.size));
-    for (size_t k = 0; k < e->ix.nlayers; k++) {
-        struct bk_xfer__blob *bl = blob_slot(b, e->ix.layers[k].digest, &is_new);
-        if (is_new) {
-            f.which[n] = (size_t)(bl - b->blobs);
-            f.size[n++] = e->ix.layers[k].size;
+    f.todo = bk_xcalloc(b->nblobs + 1, sizeof(*f.todo));
+    for (size_t k = 0; k < b->nblobs; k++)
+        if (!b->blobs[k].fetched) {
+            b->blobs[k].fetched = 1;
+            f.todo[n++] = &b->blobs[k];
         }
-    }
-    bk_layers__parallel(n, bk_store_blob_parallel(x->store) ? 8 : 1, fetch_blob, &f);
-    free(f.which);
-    free(f.size);
+    if (n)
+        bk_layers__parallel(n, bk_store_blob_parallel(x->store) ? 8 : 1, fetch_blob, &f);
+    free(f.todo);
+}
+
+/* After fetch_new_blobs: point e->paths at the layers' files. BK_OK, or
+ * the first layer's failure (BK_ENOTFOUND: not stored; BK_ECORRUPT: it
+ * did not verify) with its message. */
+static int layers_ready(struct bk_xfer__batch *b, struct bk_xfer__entry *e)
+{
     for (size_t k = 0; k < e->ix.nlayers; k++) {
-        const struct bk_xfer__blob *bl = blob_slot(b, e->ix.layers[k].digest, &is_new);
+        const struct bk_xfer__blob *bl = blob_slot(b, &e->ix.layers[k]);
         if (bl->rc < 0)
             return bk_error_set(bl->rc, "layer %zu of %zu (%.19s): %s", k + 1, e->ix.nlayers,
                                 bl->digest, bl->msg ? bl->msg : bk_status_name(bl->rc));
@@ -164,10 +163,10 @@ uint64_t bk_xfer_entry_bytes(struct bk_store *s, const struct bk_provider_entry 
     return bytes;
 }
 
-/* Download the entry `e` and, for an index, its layers. BK_OK when it can
- * be injected; else *broken says whether this entry is at fault (a bad
- * index, a layer missing or corrupt: try another) or the store failed (a
- * download that fails stays the failure it always was). */
+/* Download the entry `e`: BK_OK with ent->state READY (a plain archive)
+ * or LAYERS (an index: its layers are wanted in the batch); else *broken
+ * says whether this entry is at fault (a bad index: try another) or the
+ * store failed (a download that fails stays the failure it always was). */
 static int take_entry(struct bk_xfer *x, struct bk_xfer__batch *b, size_t i,
                       const struct bk_provider_entry *e, int *broken)
 {
@@ -177,7 +176,9 @@ static int take_entry(struct bk_xfer *x, struct bk_xfer__batch *b, size_t i,
     int rc;
 
     bk_index_release(&ent->ix);
-    memset(ent, 0, sizeof(*ent));
+    memset(&ent->ix, 0, sizeof(ent->ix));
+    memset(ent->paths, 0, sizeof(ent->paths));
+    ent->state = BK_ENTRY_READY;
     *broken = 0;
     if (x->lookup_only) {
         it->bytes = bk_xfer_entry_bytes(x->store, e, x->tmpdir);
@@ -197,71 +198,114 @@ static int take_entry(struct bk_xfer *x, struct bk_xfer__batch *b, size_t i,
         return bk_error_wrap(BK_ECORRUPT, "index");
     unlink(path); /* the layers are what inject reads */
     it->bytes = bk_index_bytes(&ent->ix);
-    rc = fetch_layers(x, b, ent);
-    *broken = rc == BK_ENOTFOUND || rc == BK_ECORRUPT;
-    return rc;
+    for (size_t k = 0; k < ent->ix.nlayers; k++)
+        blob_slot(b, &ent->ix.layers[k]);
+    ent->state = BK_ENTRY_LAYERS;
+    return BK_OK;
 }
 
-int bk_xfer__fetch_entry(struct bk_xfer *x, struct bk_xfer__batch *b, size_t i)
+/* The item's entry was found broken (the message says why): say so and
+ * let the lookup go on. */
+static void drop_entry(struct bk_xfer_item *it, struct bk_xfer__entry *ent)
+{
+    bk_warn("warning: %s: %s is not usable (%s); looking for another entry", it->identity->name,
+            it->matched_key, bk_error_msg());
+    free(it->matched_key);
+    it->matched_key = NULL;
+    it->bytes = 0;
+    bk_index_release(&ent->ix);
+    memset(&ent->ix, 0, sizeof(ent->ix));
+    ent->state = BK_ENTRY_NONE;
+}
+
+/* Look for the next entry of item i (candidates after ent->tried) until
+ * one is taken (READY or LAYERS), or none is left (NONE: the item says
+ * why). */
+static void resolve(struct bk_xfer *x, struct bk_xfer__batch *b, size_t i)
 {
     struct bk_xfer_item *it = &x->items[i];
-    struct bk_strvec tried = BK_STRVEC_INIT;
+    struct bk_xfer__entry *ent = &b->entries[i];
     struct bk_provider_entry e;
-    size_t from = 0;
-    int rc, broken, ready = 0;
+    int rc, broken;
 
-    it->hit = BK_HIT_MISS;
-    if (!x->store) {
-        bk_error_set(BK_ERR, "%s", x->store_error ? x->store_error : "no store");
-        bk_xfer__fail(it, "store unavailable");
-        return 0;
-    }
+    ent->state = BK_ENTRY_NONE;
     for (;;) {
-        rc = tried.n < MAX_TRIES ? next_entry(x, it, &tried, from, &e)
-                                 : bk_error_set(BK_ENOTFOUND, "tried %zu entries", tried.n);
+        rc = ent->tried.n < MAX_TRIES
+                 ? next_entry(x, it, &ent->tried, ent->from, &e)
+                 : bk_error_set(BK_ENOTFOUND, "tried %zu entries", ent->tried.n);
         if (rc == BK_ENOTFOUND) {
             it->hit = BK_HIT_MISS;
             it->action = "miss";
-            if (tried.n) {
+            if (ent->tried.n) {
                 it->reason = bk_xasprintf("no complete entry: %s had missing or corrupt layers",
-                                          tried.v[tried.n - 1]);
+                                          ent->tried.v[ent->tried.n - 1]);
                 bk_warn("warning: %s: cache miss: %s", it->identity->name, it->reason);
             } else {
                 bk_warn("warning: %s: cache miss: no entry for %s or its restore keys",
                         it->identity->name, it->key);
             }
-            break;
+            return;
         }
         if (rc < 0) {
             bk_xfer__fail(it, "lookup");
-            break;
+            return;
         }
         free(it->matched_key);
         it->matched_key = bk_xstrdup(e.key);
         it->hit = bk_key_same_cache(it->key, e.key) ? BK_HIT_EXACT : BK_HIT_PARTIAL;
         it->bytes = e.size;
-        from = matched_candidate(it, e.key) + 1;
-        bk_strvec_push(&tried, e.key);
+        ent->from = matched_candidate(it, e.key) + 1;
+        bk_strvec_push(&ent->tried, e.key);
         rc = take_entry(x, b, i, &e, &broken);
         bk_provider_entry_release(&e);
         if (rc == BK_OK && x->lookup_only) {
             it->action = "found";
-            break;
+            ent->state = BK_ENTRY_NONE;
+            return;
         }
-        if (rc == BK_OK) {
-            ready = 1;
-            break;
-        }
+        if (rc == BK_OK)
+            return;
+        ent->state = BK_ENTRY_NONE;
         if (!broken) {
             bk_xfer__fail(it, "download");
-            break;
+            return;
         }
-        bk_warn("warning: %s: %s is not usable (%s); looking for another entry", it->identity->name,
-                it->matched_key, bk_error_msg());
-        free(it->matched_key);
-        it->matched_key = NULL;
-        it->bytes = 0;
+        drop_entry(it, ent);
     }
-    bk_strvec_clear(&tried);
-    return ready;
+}
+
+void bk_xfer__find_entry(struct bk_xfer *x, struct bk_xfer__batch *b, size_t i)
+{
+    struct bk_xfer_item *it = &x->items[i];
+
+    it->hit = BK_HIT_MISS;
+    b->entries[i].state = BK_ENTRY_NONE;
+    if (!x->store) {
+        bk_error_set(BK_ERR, "%s", x->store_error ? x->store_error : "no store");
+        bk_xfer__fail(it, "store unavailable");
+        return;
+    }
+    resolve(x, b, i);
+}
+
+void bk_xfer__fetch_layers(struct bk_xfer *x, struct bk_xfer__batch *b)
+{
+    int more = 1;
+
+    while (more) { /* a fallback may take another index: its layers go in the next round */
+        more = 0;
+        fetch_new_blobs(x, b);
+        for (size_t i = 0; i < x->n; i++) {
+            struct bk_xfer__entry *ent = &b->entries[i];
+            if (ent->state != BK_ENTRY_LAYERS)
+                continue;
+            if (layers_ready(b, ent) == BK_OK) {
+                ent->state = BK_ENTRY_READY;
+                continue;
+            }
+            drop_entry(&x->items[i], ent);
+            resolve(x, b, i);
+            more |= ent->state == BK_ENTRY_LAYERS;
+        }
+    }
 }
