@@ -6,10 +6,11 @@
  * The candidates are the save key (exact) and the restore keys (prefixes),
  * in order. The entry found is downloaded; bk_index_read_file() tells an
  * index from a plain archive (an entry written before delta saves, or with
- * --delta off), which goes to inject as before. An index's layers are
- * fetched into the batch's directory, in parallel where the store allows
- * it, each verified by the store (SHA-256 and size); a blob two caches of
- * the batch share is fetched once. When a layer is missing or corrupt (or
+ * --delta off), which goes to inject as before. Once every cache of the
+ * batch has its entry, the layers of all the indexes are fetched into the
+ * batch's directory at once, in parallel where the store allows it, each
+ * verified by the store (SHA-256 and size); a blob two caches of the batch
+ * share is fetched once. When a layer is missing or corrupt (or
  * the index is damaged), that entry is a miss and the lookup goes on: a
  * store that can list picks again among its entries without the broken
  * ones (so an older run of the same key can serve), any other store is
