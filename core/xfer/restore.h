@@ -78,6 +78,8 @@ struct bk_xfer_item {
     uint64_t bytes;     /* bytes moved (or found, with --lookup-only): restore, the archive
                            or the layers; save, what this save uploaded */
     uint64_t files;     /* regular files in the cache */
+    unsigned layers;    /* the layers of the entry restored, found or saved (0: one plain
+                           archive) */
     double seconds;
     char digest[BK_DIGEST_HEX + 1]; /* content digest, "" when unknown */
 };
@@ -117,14 +119,15 @@ const char *bk_hit_name(enum bk_hit h); /* "exact", "partial", "miss", "" */
 
 /* The bytes a restore of the entry `e` moves: its layers' when it is an
  * index (read through a temporary directory in `tmpdir`, NULL: $TMPDIR or
- * /tmp), else its own size. An entry larger than an index can be is not
- * downloaded. For --lookup-only and plan. */
+ * /tmp; *layers, when not NULL, gets their number), else its own size
+ * (*layers 0). An entry larger than an index can be is not downloaded.
+ * For --lookup-only and plan. */
 uint64_t bk_xfer_entry_bytes(struct bk_store *s, const struct bk_provider_entry *e,
-                             const char *tmpdir);
+                             const char *tmpdir, unsigned *layers);
 
 /* Print the per-identity summary on stdout: one line each, or with `json`
  * {"command": ..., "provider": ..., "identities": [{name, key, matched_key,
- * hit, action, reason, bytes, files, seconds, digest}]}, plus "layers" when
+ * hit, action, reason, bytes, files, entry_layers, seconds, digest}]}, plus "layers" when
  * x->layers is set (restore_report.c says what it holds). */
 void bk_xfer_print(const struct bk_xfer *x, const char *command, int json);
 /* The same on `f` (`bkcache build` keeps stdout for the build's output). */

@@ -135,7 +135,7 @@ static int next_entry(struct bk_xfer *x, const struct bk_xfer_item *it,
 }
 
 uint64_t bk_xfer_entry_bytes(struct bk_store *s, const struct bk_provider_entry *e,
-                             const char *tmpdir)
+                             const char *tmpdir, unsigned *layers)
 {
     const char *t = tmpdir && *tmpdir ? tmpdir : getenv("TMPDIR");
     char *dir, *path = NULL;
@@ -143,6 +143,8 @@ uint64_t bk_xfer_entry_bytes(struct bk_store *s, const struct bk_provider_entry 
     uint64_t bytes = e->size;
     int lock = -1;
 
+    if (layers)
+        *layers = 0;
     if (e->size == 0 || e->size > BK_INDEX_MAX_BYTES)
         return e->size;
     dir = bk_xasprintf("%s/bkcache-work-XXXXXX", t && *t ? t : "/tmp");
@@ -151,6 +153,8 @@ uint64_t bk_xfer_entry_bytes(struct bk_store *s, const struct bk_provider_entry 
         if (bk_store_download(s, e, path, NULL) == BK_OK &&
             bk_index_read_file(path, &ix) == BK_OK) {
             bytes = bk_index_bytes(&ix);
+            if (layers)
+                *layers = (unsigned)ix.nlayers;
             bk_index_release(&ix);
         }
     }
@@ -182,7 +186,7 @@ static int take_entry(struct bk_xfer *x, struct bk_xfer__batch *b, size_t i,
     ent->state = BK_ENTRY_READY;
     *broken = 0;
     if (x->lookup_only) {
-        it->bytes = bk_xfer_entry_bytes(x->store, e, x->tmpdir);
+        it->bytes = bk_xfer_entry_bytes(x->store, e, x->tmpdir, &it->layers);
         return BK_OK;
     }
     rc = bk_store_download(x->store, e, path, &it->bytes);
@@ -199,6 +203,7 @@ static int take_entry(struct bk_xfer *x, struct bk_xfer__batch *b, size_t i,
         return bk_error_wrap(BK_ECORRUPT, "index");
     unlink(path); /* the layers are what inject reads */
     it->bytes = bk_index_bytes(&ent->ix);
+    it->layers = (unsigned)ent->ix.nlayers;
     for (size_t k = 0; k < ent->ix.nlayers; k++)
         blob_slot(b, &ent->ix.layers[k]);
     ent->state = BK_ENTRY_LAYERS;
@@ -214,6 +219,7 @@ static void drop_entry(struct bk_xfer_item *it, struct bk_xfer__entry *ent)
     free(it->matched_key);
     it->matched_key = NULL;
     it->bytes = 0;
+    it->layers = 0;
     bk_index_release(&ent->ix);
     memset(&ent->ix, 0, sizeof(ent->ix));
     ent->state = BK_ENTRY_NONE;

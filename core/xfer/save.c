@@ -253,6 +253,8 @@ static void upload_layered(struct bk_xfer *x, struct bk_xfer_item *it,
     } else {
         it->bytes += file_size(ipath);
         upload_entry(x, it, ipath);
+        if (strcmp(it->action, "saved") == 0)
+            it->layers = (unsigned)(st->delta ? st->nparent_layers + 1 : 1);
     }
     unlink(ipath);
     free(ipath);

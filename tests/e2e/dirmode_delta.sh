@@ -83,12 +83,14 @@ delta_size=$(size_of "$delta_blob")
 [ "$(json_num bytes)" -lt $((base_size / 10)) ] ||
   fail "delta save: reported $(json_num bytes) bytes uploaded"
 e2=$(entry_of_last_save)
-[ "$(layers_of "$e2")" -eq 2 ] || fail "delta save: the index has $(layers_of "$e2") layers"; ok
+[ "$(layers_of "$e2")" -eq 2 ] || fail "delta save: the index has $(layers_of "$e2") layers"
+[ "$(json_num entry_layers)" -eq 2 ] || fail "delta save: the report says $(json_num entry_layers) layers"; ok
 
 # restore of the delta: the exact tree, verified against the index's digest
 run 0 restore $c --dir "$T/d2" --state "$T/s2.json" --key-extra v2 --json --fail-on-error
 has '"hit":	"exact"' out
 [ "$(json_str digest)" = "$v2_digest" ] || fail "restored digest is not the saved one"
+[ "$(json_num entry_layers)" -eq 2 ] || fail "restore: the report says $(json_num entry_layers) layers"
 [ "$(json_num bytes)" -eq $((base_size + delta_size)) ] || fail "restore: bytes are not the layers'"
 same_tree "$T/d1" "$T/d2" || fail "the delta's restore differs from the saved tree"
 run 0 restore $c --dir "$T/dl" --key-extra v2 --lookup-only --json
@@ -165,6 +167,7 @@ ep=$(entry_of_last_save)
 zstd -dc "$ep" | tar -tf - 2>/dev/null | grep -q '^.bkcache/manifest.json$' ||
   fail "--delta off: the entry is not an archive"
 [ "$(json_num bytes)" -eq "$(size_of "$ep")" ] || fail "--delta off: bytes are not the archive's"
+[ "$(json_num entry_layers)" -eq 0 ] || fail "--delta off: the report says layers"
 run 2 save $c --dir "$T/src" --delta sometimes
 has "auto or off" err; ok
 

@@ -104,6 +104,7 @@ static void test_save_stores_blob_then_index(void **state)
     assert_string_equal(ix.key, "bk-go-build-k1");
     /* bytes: the blob and the index */
     assert_int_equal(c->x.items[0].bytes, 68 + fake_get("bk-go-build-k1")->len);
+    assert_int_equal(c->x.items[0].layers, 1);
     bk_index_release(&ix);
 
     /* the same tree under another key: the blob is not sent again */
@@ -115,6 +116,7 @@ static void test_save_stores_blob_then_index(void **state)
     save_as(c, "bk-go-build-k3", HEX_B);
     assert_string_equal(fake_get("bk-go-build-k3")->data, ZST HEX_B);
     assert_null(blob_entry(HEX_B));
+    assert_int_equal(c->x.items[0].layers, 0);
 }
 
 static void test_delta_lists_parents_and_repacks_without_them(void **state)
@@ -133,6 +135,7 @@ static void test_delta_lists_parents_and_repacks_without_them(void **state)
     /* the cache changed: a delta over the restored layer */
     save_as(c, "bk-go-build-k2", HEX_B);
     assert_int_equal(fake_io.extract_calls, 2); /* one per save */
+    assert_int_equal(c->x.items[0].layers, 2);
     read_index(c, "bk-go-build-k2", &ix);
     assert_int_equal(ix.nlayers, 2);
     blob_of(HEX_A, digest);
