@@ -82,6 +82,9 @@ struct bk_bfiles_export_item {
                                         manifest read; BK_ENOTFOUND: not in the stream;
                                         else why it is unusable (the file is removed) */
     char archive_error[512];         /* the message for archive_status */
+    char archive_sha256[65];         /* BK_OK: SHA-256 (hex) of the file, hashed as it
+                                        was written (a save's layer blob needs no second
+                                        pass over it) */
     struct bk_bfiles_report archive; /* BK_OK: its manifest and size */
 };
 

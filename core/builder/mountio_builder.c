@@ -510,6 +510,8 @@ static int builder_extract(struct bk_mountio *base, struct bk_mountio_item *item
             it->stats.entries = got->entries;
             it->stats.bytes = got->bytes;
             it->stats.archive_bytes = got->archive_bytes;
+            memcpy(it->stats.archive_sha256, b.exp[k].archive_sha256,
+                   sizeof(it->stats.archive_sha256));
             it->stats.delta = got->delta;
             memcpy(it->stats.parent, got->parent, sizeof(it->stats.parent));
             memcpy(it->stats.parent_layers, got->layers, sizeof(it->stats.parent_layers));

@@ -151,18 +151,29 @@ static uint64_t file_size(const char *path)
     return stat(path, &sb) == 0 ? (uint64_t)sb.st_size : 0;
 }
 
-/* The archive at `path` as a layer: its SHA-256 and size, and the tree. */
-static int describe_layer(const char *path, const char *tree, struct bk_archive_layer *out)
+/* The archive at `path` as a layer: its SHA-256 and size, and the tree.
+ * When the mountio hashed the archive as it wrote it (the builder's
+ * export), that hash is used; else the file is read once more. */
+static int describe_layer(const char *path, const struct bk_archive_stats *st,
+                          struct bk_archive_layer *out)
 {
     char hex[BK_DIGEST_HEX + 1];
-    int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
+    struct stat sb;
+    int fd, rc;
 
-    if (fd < 0)
+    snprintf(out->tree, sizeof(out->tree), "%s", st->digest);
+    if (st->archive_sha256[0]) {
+        if (stat(path, &sb) != 0)
+            return bk_error_set(BK_ERR, "%s: %s", path, strerror(errno));
+        out->size = (uint64_t)sb.st_size;
+        snprintf(out->digest, sizeof(out->digest), "sha256:%s", st->archive_sha256);
+        return BK_OK;
+    }
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
         return bk_error_set(BK_ERR, "%s: %s", path, strerror(errno));
     rc = bk_sha256_fd(fd, path, hex, &out->size);
     close(fd);
     snprintf(out->digest, sizeof(out->digest), "sha256:%s", hex);
-    snprintf(out->tree, sizeof(out->tree), "%s", tree);
     return rc;
 }
 
@@ -235,7 +246,7 @@ static void upload_layered(struct bk_xfer *x, struct bk_xfer_item *it,
         free(ipath);
         return;
     }
-    rc = describe_layer(path, st->digest, &top);
+    rc = describe_layer(path, st, &top);
     if (rc == BK_OK && (rc = put_blob(x, &top, path, &sent)) < 0)
         bk_error_wrap(rc, "store the layer %.19s", top.digest);
     it->bytes = sent;

@@ -16,6 +16,7 @@
 #include "core/builder/builder_files.h"
 #include "core/util/fileio.h"
 #include "core/util/error.h"
+#include "core/util/sha256.h"
 #include "core/util/strbuf.h"
 
 #include <archive.h>
@@ -306,6 +307,17 @@ static void test_read_export(void **state)
     assert_int_equal(got.len, good.len);
     assert_memory_equal(got.buf, good.buf, good.len);
     assert_int_equal(items[1].archive_status, BK_ENOTFOUND);
+    /* hashed on the way: the SHA-256 of the file's bytes, no second pass */
+    {
+        char hex[65];
+        uint64_t size = 0;
+        int fd = open(a0, O_RDONLY);
+        assert_true(fd >= 0);
+        assert_int_equal(bk_sha256_fd(fd, a0, hex, &size), BK_OK);
+        close(fd);
+        assert_int_equal(size, good.len);
+        assert_string_equal(items[0].archive_sha256, hex);
+    }
 
     /* bytes after the last frame: that cache fails, its file is gone */
     struct bk_strbuf longer = BK_STRBUF_INIT;
