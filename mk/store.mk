@@ -1,6 +1,7 @@
 # mk/store.mk - the store area: the CLI end-to-end tests in directory mode
 # (tests/e2e/dirmode.sh, delta saves in tests/e2e/dirmode_delta.sh) and the
-# layer cache through the local store (tests/layers/local.sh), run as part
+# layer cache and the delta save cases every store runs through the local
+# store (tests/layers/local.sh, tests/delta/local.sh), run as part
 # of `make test-unit` against the build directory's own binary (so
 # check-asan runs them under ASan too).
 .PHONY: test-unit-cli
