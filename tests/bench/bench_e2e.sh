@@ -236,7 +236,7 @@ peer_round() { # WORKLOAD ROUND
   tick; ac_node "$B/peer-out" save "$key" data >"$WORK/ac.out" || fail "saveCache"
   tock "$w" "$r" peer save-tar+upload
   grep -q '^id=[1-9]' "$WORK/ac.out" || fail "saveCache did not save: $(cat "$WORK/ac.out")"
-  drop_entry "$key"; D rmi -f bkcache-e2e-extract >/dev/null; rm -rf "$B/peer-out"
+  drop_entry "$key"; D rmi -f bkcache-e2e-extract >/dev/null 2>&1; rm -rf "$B/peer-out"
 }
 
 bk_round() { # WORKLOAD ROUND
