@@ -6,18 +6,27 @@
  * is linked statically and does only three things, with the archive code of
  * core/archive/.c:
  *
- *   bkcache-helper unpack ARCHIVE DIR --report FILE [--skip-nonempty]
+ *   bkcache-helper unpack ARCHIVE... DIR --report FILE [--skip-nonempty]
  *                  [--base BASE] [--expect-digest HEX] [--allow-special]
+ *                  [--record sha256:HEX:SIZE:TREE,...]
  *       Verify ARCHIVE and make DIR's contents exactly the archive's (DIR is
  *       a cache mount point, so its contents are replaced, not DIR itself).
+ *       Several ARCHIVEs are a stack of layers, bottom first (a full archive,
+ *       then deltas), unpacked in one merged pass. --record names the stored
+ *       layers the ARCHIVEs are (one per ARCHIVE): DIR then gets the base
+ *       record (.bkcache-base) a later `pack --delta` packs against.
  *       With --skip-nonempty a DIR that holds anything is left alone and the
  *       report says "skipped"; with --base BASE (the from= content a new
  *       cache starts with), a DIR whose content equals BASE's still counts
  *       as new. A DIR marked by an unfinished restore is always replaced.
- *   bkcache-helper pack DIR ARCHIVE --report FILE [--level N]
+ *   bkcache-helper pack DIR ARCHIVE --report FILE [--level N] [--delta L:R]
+ *                  [--reproducible]
  *       Pack DIR into ARCHIVE; an empty DIR gives no archive and the report
- *       says "empty". A DIR marked by an unfinished restore is refused (an
- *       error report): its contents may be a mix of two versions.
+ *       says "empty". --delta L:R lets it write a delta against DIR's base
+ *       record while that stack has fewer than L layers and its layers above
+ *       the bottom hold at most R times the bottom's bytes (else a full
+ *       archive); --reproducible makes the bytes depend on the tree alone. A DIR marked by an
+ * unfinished restore is refused (an error report): its contents may be a mix of two versions.
  *   bkcache-helper repair DIR --report FILE
  *       Empty DIR when it is marked by an unfinished restore (report
  *       "repaired"), else leave it ("ok"). bkcache runs it when a restore's
@@ -39,11 +48,15 @@
  *
  * The report is one line of JSON that bkcache reads from the build's
  * exported output: {"status":"ok|skipped|empty|repaired","digest":"HEX","files":N,
- * "entries":N,"bytes":N}, or {"status":"error","message":"..."}. Exit
+ * "entries":N,"bytes":N,"archive_bytes":N}, or {"status":"error","message":"..."}.
+ * A pack that wrote a delta adds "delta":true,"parent":"HEX" (the tree
+ * below) and "layers":[{"digest":"sha256:HEX","size":N,"tree":"HEX"},...]
+ * (the stored layers below, bottom first). Exit
  * status 0 when a report was written (an error too, so that one bad cache
  * does not stop the other caches' RUNs), 1 when none could be.
  */
 #include "core/archive/archive.h"
+#include "core/archive/archive_internal.h"
 #include "core/util/error.h"
 
 #include <archive.h>
@@ -75,9 +88,11 @@ void __archive_write_entry_filetype_unsupported(struct archive *a, struct archiv
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: bkcache-helper unpack ARCHIVE DIR --report FILE [--skip-nonempty]\n"
+    fprintf(stderr, "usage: bkcache-helper unpack ARCHIVE... DIR --report FILE [--skip-nonempty]\n"
                     "                      [--base DIR] [--expect-digest HEX] [--allow-special]\n"
+                    "                      [--record sha256:HEX:SIZE:TREE,...]\n"
                     "       bkcache-helper pack DIR ARCHIVE --report FILE [--level N]\n"
+                    "                      [--delta LAYERS:RATIO] [--reproducible]\n"
                     "       bkcache-helper repair DIR --report FILE\n"
                     "       bkcache-helper digest DIR\n");
     return 2;
@@ -134,9 +149,16 @@ static int write_report(const char *path, const char *status, const struct bk_ar
     }
     fprintf(f,
             "{\"status\":\"%s\",\"digest\":\"%s\",\"files\":%" PRIu64 ",\"entries\":%" PRIu64
-            ",\"bytes\":%" PRIu64 ",\"archive_bytes\":%" PRIu64 "}\n",
+            ",\"bytes\":%" PRIu64 ",\"archive_bytes\":%" PRIu64,
             status, st ? st->digest : "", st ? st->files : 0, st ? st->entries : 0,
             st ? st->bytes : 0, st ? st->archive_bytes : 0);
+    if (st && st->delta) {
+        struct bk_strbuf layers = BK_STRBUF_INIT;
+        bk_archive__layers_json(st->parent_layers, st->nparent_layers, &layers);
+        fprintf(f, ",\"delta\":true,\"parent\":\"%s\",\"layers\":%s", st->parent, layers.buf);
+        bk_strbuf_release(&layers);
+    }
+    fputs("}\n", f);
     if (path && fclose(f) != 0) {
         fprintf(stderr, "bkcache-helper: %s: %s\n", path, strerror(errno));
         return 1;
@@ -179,13 +201,16 @@ static int fail_errno(const char *report, const char *path)
     return fail(report, path);
 }
 
+#define MAX_POS (BK_ARCHIVE_MAX_LAYERS + 1)
+
 struct args {
-    const char *pos[2];
+    const char *pos[MAX_POS];
     int npos;
-    const char *report, *expect_digest, *base;
-    int skip_nonempty, allow_special, level;
+    const char *report, *expect_digest, *base, *record, *delta;
+    int skip_nonempty, allow_special, level, reproducible;
 };
 
+/* want: the number of positionals; a negative want -N means N or more. */
 static int parse_args(int argc, char **argv, int want, struct args *a)
 {
     memset(a, 0, sizeof(*a));
@@ -199,66 +224,110 @@ static int parse_args(int argc, char **argv, int want, struct args *a)
             a->expect_digest = argv[++i];
         else if (strcmp(s, "--level") == 0 && i + 1 < argc)
             a->level = atoi(argv[++i]);
+        else if (strcmp(s, "--record") == 0 && i + 1 < argc)
+            a->record = argv[++i];
+        else if (strcmp(s, "--delta") == 0 && i + 1 < argc)
+            a->delta = argv[++i];
+        else if (strcmp(s, "--reproducible") == 0)
+            a->reproducible = 1;
         else if (strcmp(s, "--skip-nonempty") == 0)
             a->skip_nonempty = 1;
         else if (strcmp(s, "--allow-special") == 0)
             a->allow_special = 1;
         else if (s[0] == '-' && s[1] == '-')
             return -1;
-        else if (a->npos < 2)
+        else if (a->npos < MAX_POS)
             a->pos[a->npos++] = s;
         else
             return -1;
     }
-    return a->npos == want ? 0 : -1;
+    return a->npos == want || (want < 0 && a->npos >= -want) ? 0 : -1;
 }
 
 static int cmd_unpack(const struct args *a)
 {
     struct bk_unpack_opts uo = {0};
     struct bk_archive_stats st = {0};
-    int fd, rc, unfinished = bk_archive_unfinished(a->pos[1]);
+    struct bk_archive_layer record[BK_ARCHIVE_MAX_LAYERS];
+    size_t n = (size_t)a->npos - 1, nrecord = 0;
+    const char *dir = a->pos[n];
+    int fds[BK_ARCHIVE_MAX_LAYERS], rc = 0, unfinished = bk_archive_unfinished(dir);
 
     if (unfinished < 0)
-        return fail(a->report, a->pos[1]);
-    bk_archive_clean_leftovers(a->pos[1], 1); /* also when the cache is then skipped */
-    if (unfinished)                           /* a mix: replaced, whatever --skip-nonempty says */
+        return fail(a->report, dir);
+    if (a->record &&
+        (bk_archive__layers_parse(a->record, record, BK_ARCHIVE_MAX_LAYERS, &nrecord) ||
+         (nrecord != n &&
+          bk_error_set(BK_EINVAL, "--record names %zu layers for %zu archives", nrecord, n))))
+        return fail(a->report, dir);
+    bk_archive_clean_leftovers(dir, 1); /* also when the cache is then skipped */
+    if (unfinished)                     /* a mix: replaced, whatever --skip-nonempty says */
         fprintf(stderr, "bkcache-helper: %s: an earlier restore did not finish; replacing it\n",
-                a->pos[1]);
+                dir);
     if (a->skip_nonempty && !unfinished) {
-        int empty = dir_is_empty(a->pos[1]);
+        int empty = dir_is_empty(dir);
         if (empty < 0)
-            return fail_errno(a->report, a->pos[1]);
+            return fail_errno(a->report, dir);
         if (!empty) {
             struct bk_archive_stats base = {0};
-            if (bk_archive_digest_dir(a->pos[1], &st))
-                return fail(a->report, a->pos[1]);
+            if (bk_archive_digest_dir(dir, &st))
+                return fail(a->report, dir);
             if (a->base && bk_archive_digest_dir(a->base, &base))
                 return fail(a->report, a->base);
             if (!a->base || strcmp(base.digest, st.digest) != 0)
                 return write_report(a->report, "skipped", &st);
         }
     }
-    fd = open(a->pos[0], O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return fail_errno(a->report, a->pos[0]);
+    for (size_t i = 0; i < n; i++) {
+        fds[i] = open(a->pos[i], O_RDONLY | O_CLOEXEC);
+        if (fds[i] < 0) {
+            rc = fail_errno(a->report, a->pos[i]);
+            while (i-- > 0)
+                close(fds[i]);
+            return rc;
+        }
+    }
     uo.allow_special = a->allow_special;
     uo.expect_digest = a->expect_digest;
     uo.replace_contents = 1;
     uo.keep_owner = 1;
     bk_archive_pause_from_env(&uo.checkpoint, "BKCACHE_HELPER_PAUSE"); /* tests only */
-    rc = bk_archive_unpack(fd, a->pos[1], &uo, &st, NULL);
-    close(fd);
+    rc = bk_archive_unpack_layers(fds, n, dir, &uo, a->record ? record : NULL, nrecord, &st, NULL);
+    for (size_t i = 0; i < n; i++)
+        close(fds[i]);
     if (rc)
-        return fail(a->report, a->pos[0]);
+        return fail(a->report, n == 1 ? a->pos[0] : dir);
     /* the digest of what was written, computed while unpacking */
     return write_report(a->report, "ok", &st);
+}
+
+/* --delta LAYERS:RATIO into the pack options. */
+static int delta_opts(const char *s, const char *dir, struct bk_pack_opts *po, char **record)
+{
+    char *end;
+    long layers = strtol(s, &end, 10);
+    double ratio = 0;
+    if (end != s && *end == ':') {
+        const char *r = end + 1;
+        ratio = strtod(r, &end);
+        if (end == r)
+            ratio = -1;
+    }
+    if (layers < 1 || layers > BK_ARCHIVE_MAX_LAYERS || *end || !(ratio > 0))
+        return bk_error_set(BK_EINVAL, "--delta %s: expected LAYERS:RATIO (1..%d, above 0)", s,
+                            BK_ARCHIVE_MAX_LAYERS);
+    *record = bk_xasprintf("%s/%s", dir, BK_ARCHIVE_BASE_RECORD);
+    po->parent_record = *record;
+    po->delta_max_layers = (int)layers;
+    po->delta_max_ratio = ratio;
+    return BK_OK;
 }
 
 static int cmd_pack(const struct args *a)
 {
     struct bk_pack_opts po = {0};
     struct bk_archive_stats st = {0};
+    char *record = NULL;
     int fd, rc, empty, unfinished = bk_archive_unfinished(a->pos[0]);
 
     if (unfinished < 0)
@@ -274,13 +343,19 @@ static int cmd_pack(const struct args *a)
         return fail_errno(a->report, a->pos[0]);
     if (empty)
         return write_report(a->report, "empty", NULL);
+    if (a->delta && delta_opts(a->delta, a->pos[0], &po, &record))
+        return fail(a->report, a->pos[0]);
     make_parents(a->pos[1]);
     fd = open(a->pos[1], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
+    if (fd < 0) {
+        free(record);
         return fail_errno(a->report, a->pos[1]);
+    }
     po.level = a->level;
+    po.reproducible = a->reproducible;
     bk_archive_pause_from_env(&po.checkpoint, "BKCACHE_HELPER_PAUSE"); /* tests only */
     rc = bk_archive_pack(a->pos[0], fd, &po, &st);
+    free(record);
     if (close(fd) != 0 && rc == 0)
         rc = bk_error_set(BK_ERR, "%s: %s", a->pos[1], strerror(errno));
     if (rc) {
@@ -312,7 +387,7 @@ int main(int argc, char **argv)
     if (argc < 2)
         return usage();
     if (strcmp(argv[1], "unpack") == 0) {
-        if (parse_args(argc - 2, argv + 2, 2, &a) || !a.report)
+        if (parse_args(argc - 2, argv + 2, -2, &a) || !a.report)
             return usage();
         return cmd_unpack(&a);
     }

@@ -19,3 +19,7 @@ $(BUILD)/bkcache-helper: $(BUILD)/helper/main.o $(LIB)
 
 bkcache-helper: $(BUILD)/bkcache-helper
 	@cp $< $@
+
+# helper/main.o's header dependencies: without them a changed struct in a
+# header left a stale main.o linked against the new library (a crash).
+-include $(BUILD)/helper/main.d

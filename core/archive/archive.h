@@ -73,7 +73,7 @@ struct bk_archive_stats {
     double seconds;
     /* pack: set when a delta was written (parent_record was usable) */
     int delta;
-    char parent[BK_DIGEST_HEX + 1];                                  /* the tree below */
+    char parent[BK_DIGEST_HEX + 1];                                   /* the tree below */
     struct bk_archive_layer parent_layers[BK_ARCHIVE_MAX_LAYERS - 1]; /* its layers, bottom first */
     size_t nparent_layers;
 };
@@ -108,6 +108,17 @@ struct bk_pack_opts {
     int write_behind;                        /* the caller will fsync the output (a store keeps it):
                                                 start its writeback every few MiB while packing, so
                                                 the disk works alongside compression, not after it */
+    /* Delta saves. parent_record: the base record of the tree (normally
+     * DIR/.bkcache-base); when it is readable, matches itself and the stack
+     * it names is short enough, pack writes a delta against it (stats.delta)
+     * and otherwise a full archive. NULL: always a full archive. */
+    const char *parent_record;
+    int delta_max_layers;   /* a delta only while the stack has fewer layers; 0 means 8 */
+    double delta_max_ratio; /* ...and its layers above the bottom hold at most this share
+                               of the bottom's bytes; 0 means 0.25 */
+    int reproducible;       /* key and identity null, created 1970-01-01T00:00:00Z, and the
+                               same zstd frames whatever the CPUs and libzstd's threads: the
+                               same tree gives the same bytes anywhere (layer blobs) */
 };
 
 struct bk_unpack_opts {

@@ -52,27 +52,49 @@ static void hex32(const unsigned char *in, char *out)
     out[64] = '\0';
 }
 
-void bk_archive__digest_add(struct bk_archive_digest *d, const struct bk_archive_rec *r)
+/* The line's fixed fields, up to and including "PLEN:". */
+static int line_head(const struct bk_archive_rec *r, char *head, size_t cap)
 {
-    char head[256], content[BK_DIGEST_HEX + 1];
-    const char *target = r->target ? r->target : "";
-    size_t plen = strlen(r->path), tlen = strlen(target);
-
+    char content[BK_DIGEST_HEX + 1];
     if (r->content)
         hex32(r->content, content);
     else
         strcpy(content, "-");
-    int n = snprintf(head, sizeof(head),
-                     "%c %04o %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRId64 ".%09ld %" PRIu64
-                     " %s %zu:",
-                     r->type, r->mode & 07777u, r->uid, r->gid, r->size, r->mtime_sec,
-                     r->mtime_nsec, r->rdev, content, plen);
-    EVP_DigestUpdate(d->md, head, (size_t)n);
-    EVP_DigestUpdate(d->md, r->path, plen);
-    n = snprintf(head, sizeof(head), " %zu:", tlen);
-    EVP_DigestUpdate(d->md, head, (size_t)n);
-    EVP_DigestUpdate(d->md, target, tlen);
-    EVP_DigestUpdate(d->md, "\n", 1);
+    return snprintf(head, cap,
+                    "%c %04o %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRId64 ".%09ld %" PRIu64
+                    " %s %zu:",
+                    r->type, r->mode & 07777u, r->uid, r->gid, r->size, r->mtime_sec, r->mtime_nsec,
+                    r->rdev, content, strlen(r->path));
+}
+
+void bk_archive__digest_line(const struct bk_archive_rec *r, struct bk_strbuf *out)
+{
+    char head[256];
+    const char *target = r->target ? r->target : "";
+    bk_strbuf_add(out, head, (size_t)line_head(r, head, sizeof(head)));
+    bk_strbuf_adds(out, r->path);
+    bk_strbuf_addf(out, " %zu:", strlen(target));
+    bk_strbuf_adds(out, target);
+    bk_strbuf_addch(out, '\n');
+}
+
+void bk_archive__digest_add(struct bk_archive_digest *d, const struct bk_archive_rec *r)
+{
+    if (d->lines) {
+        size_t at = d->lines->len;
+        bk_archive__digest_line(r, d->lines);
+        EVP_DigestUpdate(d->md, d->lines->buf + at, d->lines->len - at);
+    } else {
+        char head[256];
+        const char *target = r->target ? r->target : "";
+        size_t tlen = strlen(target);
+        EVP_DigestUpdate(d->md, head, (size_t)line_head(r, head, sizeof(head)));
+        EVP_DigestUpdate(d->md, r->path, strlen(r->path));
+        int n = snprintf(head, sizeof(head), " %zu:", tlen);
+        EVP_DigestUpdate(d->md, head, (size_t)n);
+        EVP_DigestUpdate(d->md, target, tlen);
+        EVP_DigestUpdate(d->md, "\n", 1);
+    }
     d->entries++;
     if (r->type == BK_AT_FILE) {
         d->files++;

@@ -8,9 +8,11 @@
  *   archive_manifest.c  writing and strictly parsing .bkcache/manifest.json
  *   archive_zstd.c      zstd compression/decompression as libarchive callbacks
  *   archive_pack.c      bk_archive_pack
- *   archive_unpack.c    bk_archive_unpack, bk_archive_read_manifest
+ *   archive_unpack.c    bk_archive_unpack(_layers), bk_archive_read_manifest
  *   archive_swap.c      temporary directories, the swap, recursive removal
  *   archive_writers.c   the threads that create unpack's small files
+ *   archive_base.c      the base record (.bkcache-base) of a layered unpack,
+ *                       which a delta pack reads
  *
  * This code depends only on error/log/strbuf/strvec from core plus libarchive,
  * libzstd and libcrypto, so the in-build helper can link it statically.
@@ -58,20 +60,66 @@ struct bk_archive_rec {
     const char *target;           /* symlink or hardlink target, else NULL */
 };
 
-/* The running digest over the canonical list, with the counts. */
+/* The running digest over the canonical list, with the counts. When
+ * `lines` is set, every line hashed is also appended to it (the base
+ * record's member lines). */
 struct bk_archive_digest {
     struct evp_md_ctx_st *md;
     uint64_t files, entries, bytes;
+    struct bk_strbuf *lines;
 };
 
 void bk_archive__digest_init(struct bk_archive_digest *d);
 void bk_archive__digest_add(struct bk_archive_digest *d, const struct bk_archive_rec *r);
+/* Append r's canonical line (what digest_add hashes) to out. */
+void bk_archive__digest_line(const struct bk_archive_rec *r, struct bk_strbuf *out);
 /* Writes the lowercase hex digest into `hex` (BK_DIGEST_HEX + 1) and frees. */
 void bk_archive__digest_final(struct bk_archive_digest *d, char *hex);
 void bk_archive__digest_release(struct bk_archive_digest *d);
 
 /* Compare two relative paths in canonical order (see above). */
 int bk_archive__path_cmp(const char *a, const char *b);
+/* The same for paths given with their lengths (not NUL-terminated). */
+int bk_archive__path_cmp_n(const char *a, size_t alen, const char *b, size_t blen);
+
+/* The base record (archive_base.c; format there and in archive.h). The
+ * writer streams into DIR/.bkcache-base.tmp; commit renames it into place,
+ * abort removes it (NULL is fine). */
+struct bk_archive_base_writer;
+int bk_archive__base_open(const char *dir, const char *tree, const struct bk_archive_layer *layers,
+                          size_t n, struct bk_archive_base_writer **out);
+int bk_archive__base_add(struct bk_archive_base_writer *w, const char *lines, size_t len);
+int bk_archive__base_commit(struct bk_archive_base_writer *w);
+void bk_archive__base_abort(struct bk_archive_base_writer *w);
+
+/* Layers as JSON, `[{"digest":"sha256:<hex>","size":N,"tree":"<hex>"},...]`
+ * (the base record, the pack reports), and parsed from the command-line
+ * form `sha256:<hex>:SIZE:<tree hex>,...` (BK_EINVAL naming the layer). */
+void bk_archive__layers_json(const struct bk_archive_layer *l, size_t n, struct bk_strbuf *out);
+int bk_archive__layers_parse(const char *s, struct bk_archive_layer *out, size_t max, size_t *n);
+
+/* A record read back: its layers, tree, and member lines text.buf[lines..]. */
+struct bk_archive_base {
+    char tree[BK_DIGEST_HEX + 1];
+    struct bk_archive_layer layers[BK_ARCHIVE_MAX_LAYERS];
+    size_t nlayers;
+    struct bk_strbuf text;
+    size_t lines; /* offset of the first member line */
+};
+/* BK_OK; BK_ENOTFOUND when there is no record; BK_ECORRUPT when it is not a
+ * usable one (damaged, another format, lines that do not hash to its tree). */
+int bk_archive__base_read(const char *path, struct bk_archive_base *b);
+void bk_archive__base_release(struct bk_archive_base *b);
+/* One member line at p (< end): its bytes (newline included) and path. */
+struct bk_archive_base_line {
+    const char *line, *path;
+    size_t len, path_len;
+};
+int bk_archive__base_line(const char *p, const char *end, struct bk_archive_base_line *out);
+
+/* Whiteouts: a delta's member that removes its path from the layers below:
+ * a regular file, size 0, mode 0, with this xattr (never restored). */
+#define BK_ARCHIVE_WHITEOUT_XATTR "bkcache.whiteout"
 
 /* One entry of a scanned tree, in canonical order. */
 struct bk_archive_node {
@@ -147,9 +195,11 @@ struct bk_zstd_reader;
  * libzstd without threads) even when libzstd has threads. */
 extern int bk_archive__zstd_own_frames;
 /* write_behind: start the kernel's writeback of the output every few MiB
- * (bk_pack_opts.write_behind). */
+ * (bk_pack_opts.write_behind). own_frames: always the own workers' frames,
+ * whose bytes depend on neither the number of workers nor libzstd's
+ * threads (bk_pack_opts.reproducible). */
 int bk_archive__zstd_writer_open(struct archive *a, int fd, int level, int threads,
-                                 int write_behind, struct bk_zstd_writer **out);
+                                 int write_behind, int own_frames, struct bk_zstd_writer **out);
 /* After archive_write_close: NULL when every byte was compressed and written,
  * else the message (libarchive 3.6 ignores the close callback's status, so
  * the caller must ask). Finishes the stream if the close did not. */

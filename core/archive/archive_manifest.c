@@ -9,6 +9,8 @@
  * control characters in strings and trailing garbage, and ignores unknown
  * keys (whose values must still be scalars) so that later versions may add
  * fields. Required: format (1), digest, files, entries, bytes, compression.
+ * Optional: parent ("sha256:<hex>", a delta's tree below; absent in a full
+ * archive, so a full archive's bytes are what they were before deltas).
  */
 #include "core/archive/archive_internal.h"
 
@@ -60,7 +62,10 @@ void bk_archive__manifest_write(const struct bk_archive_manifest *m, struct bk_s
     bk_archive__add_json_string(out, m->bkcache_version);
     bk_strbuf_adds(out, ",\"compression\":");
     bk_archive__add_json_string(out, m->compression);
-    bk_strbuf_addf(out, ",\"level\":%d}\n", m->level);
+    bk_strbuf_addf(out, ",\"level\":%d", m->level);
+    if (m->parent) /* a delta; a full archive's bytes stay as before deltas */
+        bk_strbuf_addf(out, ",\"parent\":\"sha256:%s\"", m->parent);
+    bk_strbuf_adds(out, "}\n");
 }
 
 char *bk_archive__created_now(int64_t *sec_out)
@@ -93,6 +98,7 @@ void bk_archive_manifest_release(struct bk_archive_manifest *m)
     free(m->created);
     free(m->bkcache_version);
     free(m->compression);
+    free(m->parent);
     memset(m, 0, sizeof(*m));
 }
 
@@ -251,11 +257,12 @@ enum mkey {
     MK_VERSION,
     MK_COMPRESSION,
     MK_LEVEL,
+    MK_PARENT,
     MK_COUNT
 };
 static const char *const k_keys[MK_COUNT] = {
     "format", "key",     "identity",        "digest",      "files", "entries",
-    "bytes",  "created", "bkcache_version", "compression", "level"};
+    "bytes",  "created", "bkcache_version", "compression", "level", "parent"};
 
 static int digest_from(const char *s, char *out)
 {
@@ -300,6 +307,13 @@ static int store_field(enum mkey k, enum jv_kind kind, struct bk_strbuf *sb, uin
         m->level = (int)num;
         return 0;
     case MK_DIGEST: return kind == JV_STRING ? digest_from(sb->buf, m->digest) : -1;
+    case MK_PARENT:
+        if (kind == JV_NULL)
+            return 0;
+        if (kind != JV_STRING)
+            return -1;
+        m->parent = bk_xmalloc(BK_DIGEST_HEX + 1);
+        return digest_from(sb->buf, m->parent);
     default: return -1;
     }
 }

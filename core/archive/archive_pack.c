@@ -17,6 +17,12 @@
  * producing an archive whose digest lies. Both paths give the same bytes.
  * docs/benchmarks.md ("Archives") has the measurements behind this choice.
  *
+ * A delta (bk_pack_opts.parent_record, docs/archive-format.md "Deltas")
+ * walks the same way, but hashes each regular file before deciding, and
+ * writes an entry only when its digest line differs from the base record's
+ * line for that path; the record's paths the walk does not meet become
+ * whiteouts at their place in the order. Both passes do deltas.
+ *
  * Entries carry path, mode, uid/gid (numbers only, no user names, so the
  * bytes do not depend on /etc/passwd), mtime with nanoseconds, user.* xattrs,
  * symlink and hardlink targets; no atime or ctime, so the same tree gives the
@@ -34,6 +40,7 @@
 #include <errno.h>
 #include <openssl/evp.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -53,6 +60,10 @@ struct pack_ctx {
     unsigned char *buf;
     EVP_MD_CTX *file_md; /* set: hash file bytes while writing them (one pass) */
     struct bk_archive_digest d;
+    /* a delta: the parent's record, and the next of its member lines */
+    struct bk_archive_base *base;
+    size_t next_line;
+    struct bk_strbuf line; /* scratch: the current entry's digest line */
 };
 
 static int archive_fail(struct pack_ctx *c, const char *what)
@@ -186,16 +197,27 @@ static int write_file_data(struct pack_ctx *c, int fd, const struct bk_archive_n
     return BK_OK;
 }
 
+static void set_full_path(struct pack_ctx *c, const char *rel)
+{
+    c->full.len = c->root_len;
+    c->full.buf[c->root_len] = '\0';
+    bk_strbuf_addch(&c->full, '/');
+    bk_strbuf_adds(&c->full, rel);
+}
+
 static int write_node(struct pack_ctx *c, struct bk_archive_node *nd)
 {
     struct archive_entry *e = archive_entry_new();
     int fd = -1, sparse = 0, rc = BK_OK;
     unsigned ftype = 0;
+    /* a delta hashed the file before deciding to write it: the bytes
+     * written must be the bytes hashed */
+    int hashed = nd->rec.type == BK_AT_FILE && nd->rec.content && c->file_md;
+    unsigned char before[32];
 
-    c->full.len = c->root_len;
-    c->full.buf[c->root_len] = '\0';
-    bk_strbuf_addch(&c->full, '/');
-    bk_strbuf_adds(&c->full, nd->path);
+    if (hashed)
+        memcpy(before, nd->rec.content, sizeof(before));
+    set_full_path(c, nd->path);
 
     switch (nd->rec.type) {
     case BK_AT_FILE: ftype = AE_IFREG; break;
@@ -254,6 +276,8 @@ static int write_node(struct pack_ctx *c, struct bk_archive_node *nd)
     if (rc == BK_OK && fd >= 0 && c->file_md) {
         EVP_DigestFinal_ex(c->file_md, nd->hash, NULL);
         nd->rec.content = nd->hash;
+        if (hashed && memcmp(before, nd->hash, sizeof(before)) != 0)
+            rc = bk_error_set(BK_ERR, "%s: file changed while packing", c->full.buf);
     }
     if (rc == BK_OK)
         bk_archive__digest_add(&c->d, &nd->rec);
@@ -262,6 +286,112 @@ out:
         close(fd);
     archive_entry_free(e);
     return rc;
+}
+
+/* ------------------------------------------------------------------ delta */
+
+/* A whiteout for `path` (len bytes): this path of the parent tree is gone. */
+static int write_whiteout(struct pack_ctx *c, const char *path, size_t len)
+{
+    struct archive_entry *e = archive_entry_new();
+    char *p = bk_xstrndup(path, len);
+    int rc = BK_OK;
+
+    archive_entry_set_pathname(e, p);
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0);
+    archive_entry_set_size(e, 0);
+    archive_entry_set_mtime(e, 0, 0);
+    archive_entry_xattr_add_entry(e, BK_ARCHIVE_WHITEOUT_XATTR, "1", 1);
+    if (archive_write_header(c->a, e) < ARCHIVE_WARN)
+        rc = archive_fail(c, p);
+    archive_entry_free(e);
+    free(p);
+    return rc;
+}
+
+/* Whiteouts for the parent's paths before `path` (all that are left when
+ * path is NULL): the new tree does not have them. */
+static int whiteouts_before(struct pack_ctx *c, const char *path)
+{
+    const char *end = c->base->text.buf + c->base->text.len;
+    struct bk_archive_base_line ln;
+    while (c->base->text.buf + c->next_line < end) {
+        if (bk_archive__base_line(c->base->text.buf + c->next_line, end, &ln))
+            return bk_error_set(BK_ERR, "internal error: a base record line went bad");
+        if (path && bk_archive__path_cmp_n(ln.path, ln.path_len, path, strlen(path)) >= 0)
+            break;
+        int rc = write_whiteout(c, ln.path, ln.path_len);
+        if (rc)
+            return rc;
+        c->next_line += ln.len;
+    }
+    return BK_OK;
+}
+
+/* A delta writes the entry only when its digest line is not the parent's
+ * line for the same path (a regular file is hashed first to know). */
+static int delta_node(struct pack_ctx *c, struct bk_archive_node *nd, int *written)
+{
+    const char *at, *end = c->base->text.buf + c->base->text.len;
+    struct bk_archive_base_line ln;
+    int rc = whiteouts_before(c, nd->path), same = 0;
+
+    *written = 0;
+    if (rc == BK_OK && nd->rec.type == BK_AT_FILE && !nd->rec.content) {
+        set_full_path(c, nd->path);
+        rc = bk_archive__hash_file(c->full.buf, nd->rec.size, nd->hash);
+        nd->rec.content = nd->hash;
+    }
+    if (rc)
+        return rc;
+    at = c->base->text.buf + c->next_line;
+    if (at < end && bk_archive__base_line(at, end, &ln) == 0 && ln.path_len == strlen(nd->path) &&
+        memcmp(ln.path, nd->path, ln.path_len) == 0) {
+        bk_strbuf_reset(&c->line);
+        bk_archive__digest_line(&nd->rec, &c->line);
+        same = c->line.len == ln.len && memcmp(c->line.buf, ln.line, ln.len) == 0;
+        c->next_line += ln.len;
+    }
+    if (same) {
+        bk_archive__digest_add(&c->d, &nd->rec);
+        return BK_OK;
+    }
+    *written = 1;
+    return write_node(c, nd);
+}
+
+/* Read opts->parent_record into b: 1 when a delta may be written on it. A
+ * missing record is a full pack; an unusable one or a stack too tall or
+ * too heavy is a full pack with a note why. */
+static int delta_usable(const struct bk_pack_opts *o, struct bk_archive_base *b)
+{
+    int max_layers = o->delta_max_layers > 0 ? o->delta_max_layers : 8;
+    double ratio = o->delta_max_ratio > 0 ? o->delta_max_ratio : 0.25;
+    uint64_t above = 0;
+    int rc;
+
+    if (!o->parent_record)
+        return 0;
+    rc = bk_archive__base_read(o->parent_record, b);
+    if (rc) {
+        if (rc != BK_ENOTFOUND)
+            bk_warn("%s; packing a full archive", bk_error_msg());
+        bk_error_clear();
+        return 0;
+    }
+    if (max_layers > BK_ARCHIVE_MAX_LAYERS)
+        max_layers = BK_ARCHIVE_MAX_LAYERS;
+    for (size_t i = 1; i < b->nlayers; i++)
+        above += b->layers[i].size;
+    if (b->nlayers >= (size_t)max_layers || (double)above > ratio * (double)b->layers[0].size) {
+        bk_info("the stack below has %zu layers, %" PRIu64 " bytes above a %" PRIu64
+                "-byte bottom: packing a full archive",
+                b->nlayers, above, b->layers[0].size);
+        bk_archive__base_release(b);
+        return 0;
+    }
+    return 1;
 }
 
 /* Where the archive starts, when out_fd is a regular file we may pwrite. */
@@ -305,12 +435,17 @@ static int write_body(struct pack_ctx *c, struct pack_source *src, int out_fd,
     archive_write_set_format_pax(c->a);
     archive_write_set_bytes_per_block(c->a, 64 * 1024);
     archive_write_set_bytes_in_last_block(c->a, 1);
-    rc = bk_archive__zstd_writer_open(c->a, out_fd, level, threads, opts->write_behind, &zw);
-    for (int first = 1; rc == BK_OK && (rc = source_next(src, &nd)) > 0; first = 0) {
-        rc = write_node(c, nd);
-        if (rc == BK_OK && first && opts->checkpoint.fn)
+    rc = bk_archive__zstd_writer_open(c->a, out_fd, level, threads, opts->write_behind,
+                                      opts->reproducible, &zw);
+    for (int first = 1; rc == BK_OK && (rc = source_next(src, &nd)) > 0;) {
+        int written = 1;
+        rc = c->base ? delta_node(c, nd, &written) : write_node(c, nd);
+        if (rc == BK_OK && written && first && opts->checkpoint.fn)
             opts->checkpoint.fn("pack", opts->checkpoint.arg);
+        first = first && !written;
     }
+    if (rc == BK_OK && c->base)
+        rc = whiteouts_before(c, NULL);
     if (rc == BK_OK && archive_write_close(c->a) != ARCHIVE_OK)
         rc = archive_fail(c, "finishing the archive");
     if (rc == BK_OK && bk_archive__zstd_writer_error(zw))
@@ -332,6 +467,7 @@ int bk_archive_pack(const char *dir, int out_fd, const struct bk_pack_opts *opts
     struct bk_archive_manifest m;
     struct pack_ctx c;
     struct bk_strbuf head = BK_STRBUF_INIT;
+    struct bk_archive_base base;
     double t0 = bk_archive__now();
     int64_t created_sec;
     uint64_t body_bytes = 0;
@@ -346,18 +482,28 @@ int bk_archive_pack(const char *dir, int out_fd, const struct bk_pack_opts *opts
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     int threads = opts->threads ? opts->threads : (cpus > 0 ? (int)cpus : 1);
     int one_pass = seekable_start(out_fd, &start);
+    int delta = delta_usable(opts, &base);
 
     /* One pass walks while it writes; two passes hash the whole tree first. */
     rc = one_pass ? bk_archive__walk_open(dir, &w) : bk_archive__tree_scan(dir, &t);
-    if (rc)
+    if (rc) {
+        if (delta)
+            bk_archive__base_release(&base);
         return rc;
+    }
     if (one_pass)
         src.walk = &w;
 
     memset(&m, 0, sizeof(m));
-    m.key = (char *)opts->key;
-    m.identity = (char *)opts->identity;
-    m.created = bk_archive__created_now(&created_sec);
+    m.key = opts->reproducible ? NULL : (char *)opts->key;
+    m.identity = opts->reproducible ? NULL : (char *)opts->identity;
+    if (opts->reproducible) {
+        m.created = bk_xstrdup("1970-01-01T00:00:00Z");
+        created_sec = 0;
+    } else {
+        m.created = bk_archive__created_now(&created_sec);
+    }
+    m.parent = delta ? base.tree : NULL;
     m.bkcache_version = BK_VERSION;
     m.compression = "zstd";
     m.level = level;
@@ -370,6 +516,11 @@ int bk_archive_pack(const char *dir, int out_fd, const struct bk_pack_opts *opts
         c.full.buf[--c.full.len] = '\0';
     c.root_len = c.full.len;
     c.buf = bk_xmalloc(DATA_BUF);
+    c.line = (struct bk_strbuf)BK_STRBUF_INIT;
+    if (delta) {
+        c.base = &base;
+        c.next_line = base.lines;
+    }
     bk_archive__digest_init(&c.d);
     if (one_pass)
         c.file_md = EVP_MD_CTX_new();
@@ -409,6 +560,15 @@ int bk_archive_pack(const char *dir, int out_fd, const struct bk_pack_opts *opts
 
     if (rc == BK_OK)
         bk_archive__stats_fill(st, &m, head.len + body_bytes, t0);
+    if (rc == BK_OK && st && delta) {
+        st->delta = 1;
+        memcpy(st->parent, base.tree, sizeof(st->parent));
+        memcpy(st->parent_layers, base.layers, base.nlayers * sizeof(*base.layers));
+        st->nparent_layers = base.nlayers;
+    }
+    if (delta)
+        bk_archive__base_release(&base);
+    bk_strbuf_release(&c.line);
     EVP_MD_CTX_free(c.file_md);
     bk_strbuf_release(&head);
     free(m.created);

@@ -7,7 +7,9 @@
  * rename cannot cross file systems), fills and verifies it, then swaps it in:
  * renameat2(RENAME_EXCHANGE) when the target exists (one atomic step; the old
  * contents end up in the temporary name and are removed afterwards), a plain
- * rename when it does not. Where RENAME_EXCHANGE is unsupported, the old
+ * rename when it does not. The base record (archive_base.c) is written into
+ * the temporary directory before the swap, so it moves in with the tree it
+ * describes, and an old one leaves with the old tree. Where RENAME_EXCHANGE is unsupported, the old
  * directory is renamed aside first (a short window without the target).
  *
  * A mount point cannot be renamed, so "inside" mode (replace_contents) works
@@ -15,8 +17,9 @@
  * never packed, never accepted from an archive):
  *   1. write the marker BK_ARCHIVE_UNFINISHED before anything else changes;
  *   2. unpack into ".bkcache-unpack-XXXXXX" and verify;
- *   3. move every other entry into ".bkcache-old-XXXXXX", move the new
- *      entries up, remove the marker, then remove the old entries.
+ *   3. move every other entry into ".bkcache-old-XXXXXX" (the old base
+ *      record too), move the new entries up (with the new base record, if
+ *      the unpack wrote one), remove the marker, then remove the old entries.
  * A failure in step 2 removes the temporary directory and the marker: the
  * target is as it was. A process killed anywhere between the marker's
  * creation and its removal leaves the marker, so whoever looks next knows
@@ -225,7 +228,9 @@ static void set_root_attrs(const char *tmp, const char *dir)
 }
 
 /* Move every entry of directory `from` (an fd) into `to`, except bkcache's
- * own names when `skip_own`; `checkpoint` is called after the first move. */
+ * own names when `skip_own` (but the base record: it describes the old
+ * contents, so it leaves with them); `checkpoint` is called after the first
+ * move. */
 static int move_entries(int from, int to, const char *shown, int skip_own,
                         const struct bk_unpack_opts *o)
 {
@@ -236,7 +241,8 @@ static int move_entries(int from, int to, const char *shown, int skip_own,
 
     while (d && rc == BK_OK && (de = readdir(d)) != NULL) {
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
-            (skip_own && bk_archive_is_own_name(de->d_name)))
+            (skip_own && bk_archive_is_own_name(de->d_name) &&
+             strcmp(de->d_name, BK_ARCHIVE_BASE_RECORD) != 0))
             continue;
         if (renameat(from, de->d_name, to, de->d_name) != 0)
             rc = bk_error_set(BK_ERR, "%s/%s: cannot move: %s", shown, de->d_name, strerror(errno));

@@ -1,5 +1,16 @@
 /*
- * archive_unpack.c - bk_archive_unpack and bk_archive_read_manifest.
+ * archive_unpack.c - bk_archive_unpack_layers, bk_archive_unpack (one
+ * layer) and bk_archive_read_manifest.
+ *
+ * A stack of layers (archive.h) is unpacked in one pass: each layer has its
+ * own zstd reader and tar reader, and the members are merged in canonical
+ * order (next_winner): the highest layer holding a path wins, the lower
+ * layers' members with that path are skipped unread, and a winning whiteout
+ * writes nothing. Everything below then applies to the merged stream, with
+ * the top layer's manifest as "the manifest"; what can be checked per layer
+ * (safe, unreserved paths in order; whiteouts only in deltas) is checked on
+ * every member of every layer, skipped ones too. One archive is the stack
+ * of one, at the same speed: the merge costs a comparison per member.
  *
  * Unpack reads the zstd stream (archive_zstd.c), requires the manifest as
  * the first member, then extracts every other member with libarchive's
@@ -13,6 +24,10 @@
  * stream with its checksums) and the digest and counts equal the manifest's
  * (and expect_digest, when given) is the result swapped in. On any failure
  * the temporary directory is removed and the target is untouched.
+ *
+ * With a record, the member lines are also streamed into the base record
+ * (archive_base.c) inside the temporary directory, committed only once the
+ * tree is verified, so the swap moves it in with the tree.
  *
  * In replace_contents mode the target carries bkcache's "unfinished" marker
  * from before the temporary directory is made until the swap is complete
@@ -54,10 +69,25 @@
 #define ZERO_BUF (1u << 16)
 #define POOL_MAX_FILE (1u << 20) /* larger files are written by write_disk */
 
+/* One layer's stream and its current member (the merge's head). */
+struct layer {
+    struct archive *in;
+    struct bk_zstd_reader *zr;
+    struct bk_archive_manifest m;
+    struct archive_entry *e; /* NULL: the layer's tar has ended */
+    char *path;              /* e's path, trailing '/' removed */
+    char *prev;              /* the member before e in this layer */
+    int whiteout;            /* e is a whiteout */
+};
+
 struct unpack_ctx {
     const struct bk_unpack_opts *opts;
-    struct archive *in, *disk;
+    struct archive *in, *disk; /* in, zr: the layer whose member is being written */
     struct bk_zstd_reader *zr;
+    struct layer *layers;
+    size_t n;
+    struct bk_archive_base_writer *base; /* the record being written, or NULL */
+    struct bk_strbuf lines;              /* its member lines not yet written */
     char *tmp;
     struct bk_archive_digest d;
     EVP_MD_CTX *file_md;
@@ -91,13 +121,18 @@ static int check_within_manifest(const struct unpack_ctx *c, const struct bk_arc
     return BK_OK;
 }
 
+static int read_fail_of(struct archive *in, struct bk_zstd_reader *zr, const char *what)
+{
+    const char *zmsg = bk_archive__zstd_reader_error(zr);
+    return bk_error_set(BK_ECORRUPT, "%s: %s", what,
+                        zmsg                       ? zmsg
+                        : archive_error_string(in) ? archive_error_string(in)
+                                                   : "unreadable archive");
+}
+
 static int read_fail(struct unpack_ctx *c, const char *what)
 {
-    const char *zmsg = bk_archive__zstd_reader_error(c->zr);
-    return bk_error_set(BK_ECORRUPT, "%s: %s", what,
-                        zmsg                          ? zmsg
-                        : archive_error_string(c->in) ? archive_error_string(c->in)
-                                                      : "unreadable archive");
+    return read_fail_of(c->in, c->zr, what);
 }
 
 static int open_stream(struct unpack_ctx *c, int in_fd)
@@ -105,6 +140,17 @@ static int open_stream(struct unpack_ctx *c, int in_fd)
     c->in = archive_read_new();
     archive_read_support_format_tar(c->in);
     return bk_archive__zstd_reader_open(c->in, in_fd, &c->zr);
+}
+
+/* Every error about one layer of a stack names it; one archive's do not. */
+static int layer_error(const struct unpack_ctx *c, size_t i, int rc)
+{
+    if (rc && c->n > 1) {
+        char msg[1024];
+        snprintf(msg, sizeof(msg), "%s", bk_error_msg());
+        bk_error_set(rc, "layer %zu: %s", i, msg);
+    }
+    return rc;
 }
 
 static int read_manifest_member(struct unpack_ctx *c, struct bk_archive_manifest *m)
@@ -280,7 +326,7 @@ static int check_parent(struct unpack_ctx *c, const char *path, int is_dir)
     return BK_OK;
 }
 
-static int check_path(struct unpack_ctx *c, const char *path)
+static int check_path(const char *prev, const char *path)
 {
     if (!bk_archive__path_is_safe(path))
         return bk_error_set(BK_ECORRUPT, "member '%s': unsafe path (absolute, empty or with '..')",
@@ -288,9 +334,9 @@ static int check_path(struct unpack_ctx *c, const char *path)
     if (strcmp(path, ".bkcache") == 0 || strncmp(path, ".bkcache/", 9) == 0 ||
         bk_archive_is_own_name(path))
         return bk_error_set(BK_ECORRUPT, "member '%s': reserved name", path);
-    if (c->prev && bk_archive__path_cmp(c->prev, path) >= 0)
+    if (prev && bk_archive__path_cmp(prev, path) >= 0)
         return bk_error_set(BK_ECORRUPT, "member '%s': duplicate or out of order (after '%s')",
-                            path, c->prev);
+                            path, prev);
     return BK_OK;
 }
 
@@ -340,7 +386,7 @@ static int unpack_entry(struct unpack_ctx *c, struct archive_entry *e)
     memset(&rec, 0, sizeof(rec));
     for (size_t n = strlen(path); n > 1 && path[n - 1] == '/'; n--)
         path[n - 1] = '\0';
-    rc = check_path(c, path);
+    rc = check_path(c->prev, path);
     if (rc)
         goto out;
     free(c->prev);
@@ -485,30 +531,195 @@ static int disk_flags(const struct bk_unpack_opts *o)
     return f;
 }
 
-int bk_archive_unpack(int in_fd, const char *dir, const struct bk_unpack_opts *opts,
-                      struct bk_archive_stats *st, struct bk_archive_manifest *manifest_out)
+/* Is the member a whiteout (a delta's removal of its path)? */
+static int is_whiteout(struct archive_entry *e)
+{
+    const char *name;
+    const void *val;
+    size_t size;
+    if (archive_entry_xattr_reset(e) == 0)
+        return 0;
+    while (archive_entry_xattr_next(e, &name, &val, &size) == ARCHIVE_OK)
+        if (strcmp(name, BK_ARCHIVE_WHITEOUT_XATTR) == 0)
+            return 1;
+    return 0;
+}
+
+/* Read layer i's next member header into L->e (NULL at the tar's end) and
+ * check what can be checked on one layer alone: a safe, unreserved path in
+ * strictly increasing order, and whiteouts only in deltas, empty. */
+static int advance(struct unpack_ctx *c, size_t i)
+{
+    struct layer *L = &c->layers[i];
+    struct archive_entry *e;
+    int r, rc;
+
+    free(L->prev);
+    L->prev = L->path;
+    L->path = NULL;
+    L->e = NULL;
+    r = archive_read_next_header(L->in, &e);
+    if (r == ARCHIVE_EOF)
+        return BK_OK;
+    if (r < ARCHIVE_WARN) {
+        char *where =
+            bk_xasprintf("after member '%s'", L->prev ? L->prev : BK_ARCHIVE_MANIFEST_PATH);
+        rc = read_fail_of(L->in, L->zr, where);
+        free(where);
+        return layer_error(c, i, rc);
+    }
+    L->path = bk_xstrdup(archive_entry_pathname(e) ? archive_entry_pathname(e) : "");
+    for (size_t n = strlen(L->path); n > 1 && L->path[n - 1] == '/'; n--)
+        L->path[n - 1] = '\0';
+    rc = check_path(L->prev, L->path);
+    L->whiteout = is_whiteout(e);
+    if (rc == BK_OK && L->whiteout &&
+        (i == 0 || archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e) ||
+         archive_entry_size(e) != 0))
+        rc = bk_error_set(BK_ECORRUPT, "member '%s': a whiteout %s", L->path,
+                          i == 0 ? "in a full archive" : "that is not an empty file");
+    L->e = e;
+    return layer_error(c, i, rc);
+}
+
+/* The next member of the merged stream: the smallest path among the
+ * layers' heads, from the highest layer that holds it; the same path in
+ * lower layers is skipped. A whiteout winner is consumed here and writes
+ * nothing. Returns 1 with *w set, 0 at the end, or an error. */
+static int next_winner(struct unpack_ctx *c, size_t *w)
+{
+    for (;;) {
+        size_t best = c->n;
+        int below = 0, rc;
+        for (size_t i = 0; i < c->n; i++)
+            if (c->layers[i].e && (best == c->n || bk_archive__path_cmp(c->layers[i].path,
+                                                                        c->layers[best].path) <= 0))
+                best = i;
+        if (best == c->n)
+            return 0;
+        for (size_t i = 0; i < best; i++) {
+            struct layer *L = &c->layers[i];
+            if (!L->e || strcmp(L->path, c->layers[best].path) != 0)
+                continue;
+            below = 1;
+            if (archive_read_data_skip(L->in) < ARCHIVE_WARN)
+                return layer_error(c, i, read_fail_of(L->in, L->zr, L->path));
+            if ((rc = advance(c, i)) != BK_OK)
+                return rc;
+        }
+        if (!c->layers[best].whiteout) {
+            *w = best;
+            return 1;
+        }
+        if (!below)
+            return layer_error(c, best,
+                               bk_error_set(BK_ECORRUPT,
+                                            "member '%s': a whiteout for a path no layer below has",
+                                            c->layers[best].path));
+        if ((rc = advance(c, best)) != BK_OK)
+            return rc;
+    }
+}
+
+static int is_hex_digest(const char *s)
+{
+    size_t n = strspn(s, "0123456789abcdef");
+    return n == BK_DIGEST_HEX && s[n] == '\0';
+}
+
+/* The stack must chain: layer 0 a full archive, each layer above a delta
+ * whose parent is the tree of the layer below; `record` names the same
+ * trees. */
+static int check_chain(struct unpack_ctx *c, const struct bk_archive_layer *record, size_t nrecord)
+{
+    if (record && nrecord != c->n)
+        return bk_error_set(BK_EINVAL, "the base record names %zu layers for %zu archives", nrecord,
+                            c->n);
+    for (size_t i = 0; i < c->n; i++) {
+        const struct bk_archive_manifest *m = &c->layers[i].m;
+        if (i == 0 && m->parent)
+            return bk_error_set(BK_ECORRUPT,
+                                c->n == 1 ? "the archive is a delta (its parent is sha256:%s): "
+                                            "it needs the layers below it"
+                                          : "layer 0 is a delta (its parent is sha256:%s): the "
+                                            "bottom layer must be a full archive",
+                                m->parent);
+        if (i > 0 && !m->parent)
+            return bk_error_set(BK_ECORRUPT,
+                                "layer %zu is a full archive, not a delta of layer %zu", i, i - 1);
+        if (i > 0 && strcmp(m->parent, c->layers[i - 1].m.digest) != 0)
+            return bk_error_set(BK_ECORRUPT,
+                                "layer %zu: its parent is sha256:%s but layer %zu holds sha256:%s",
+                                i, m->parent, i - 1, c->layers[i - 1].m.digest);
+        const char *want = record ? record[i].tree : NULL;
+        if (want && strncmp(want, "sha256:", 7) == 0)
+            want += 7;
+        if (record && (strncmp(record[i].digest, "sha256:", 7) != 0 ||
+                       !is_hex_digest(record[i].digest + 7) || !is_hex_digest(want)))
+            return bk_error_set(BK_EINVAL,
+                                "the record's layer %zu is not a sha256:<hex> digest and a "
+                                "tree digest",
+                                i);
+        if (want && strcmp(want, m->digest) != 0)
+            return bk_error_set(BK_ECORRUPT,
+                                "layer %zu: the record says tree sha256:%s, the archive holds "
+                                "sha256:%s",
+                                i, want, m->digest);
+    }
+    return BK_OK;
+}
+
+/* Hand the record's pending member lines to its writer once there are
+ * at_least bytes of them. */
+static int flush_lines(struct unpack_ctx *c, size_t at_least)
+{
+    int rc = BK_OK;
+    if (!c->base || c->lines.len < at_least || c->lines.len == 0)
+        return BK_OK;
+    rc = bk_archive__base_add(c->base, c->lines.buf, c->lines.len);
+    bk_strbuf_reset(&c->lines);
+    return rc;
+}
+
+int bk_archive_unpack_layers(const int *fds, size_t n, const char *dir,
+                             const struct bk_unpack_opts *opts,
+                             const struct bk_archive_layer *record, size_t nrecord,
+                             struct bk_archive_stats *st, struct bk_archive_manifest *manifest_out)
 {
     struct bk_unpack_opts none = {0};
     struct unpack_ctx c;
-    struct bk_archive_manifest m;
-    struct archive_entry *e;
+    struct bk_archive_manifest *m;
     char hex[BK_DIGEST_HEX + 1];
     double t0 = bk_archive__now();
-    int rc;
+    uint64_t read_bytes = 0;
+    size_t w = 0;
+    int rc = BK_OK;
 
+    if (n == 0 || n > BK_ARCHIVE_MAX_LAYERS)
+        return bk_error_set(BK_EINVAL, "%zu layers: a stack has 1 to %d", n, BK_ARCHIVE_MAX_LAYERS);
     memset(&c, 0, sizeof(c));
-    memset(&m, 0, sizeof(m));
     c.opts = opts ? opts : &none;
     c.full = (struct bk_strbuf)BK_STRBUF_INIT;
     c.link = (struct bk_strbuf)BK_STRBUF_INIT;
+    c.lines = (struct bk_strbuf)BK_STRBUF_INIT;
     c.dirs = (struct bk_strvec)BK_STRVEC_INIT;
-    rc = open_stream(&c, in_fd);
-    if (rc == BK_OK)
-        rc = read_manifest_member(&c, &m);
-    if (rc == BK_OK)
-        rc = check_expected(c.opts, &m);
-    c.m = &m;
+    c.layers = bk_xcalloc(n, sizeof(*c.layers));
+    c.n = n;
     c.tmp_lock = -1;
+    for (size_t i = 0; rc == BK_OK && i < n; i++) {
+        rc = open_stream(&c, fds[i]);
+        c.layers[i].in = c.in;
+        c.layers[i].zr = c.zr;
+        if (rc == BK_OK)
+            rc = read_manifest_member(&c, &c.layers[i].m);
+        rc = layer_error(&c, i, rc);
+    }
+    m = &c.layers[n - 1].m;
+    c.m = m;
+    if (rc == BK_OK)
+        rc = check_chain(&c, record, nrecord);
+    if (rc == BK_OK)
+        rc = check_expected(c.opts, m);
     if (rc == BK_OK) {
         bk_archive_clean_leftovers(dir, c.opts->replace_contents);
         rc = bk_archive__mktemp_for(dir, c.opts->replace_contents, &c.tmp, &c.tmp_lock);
@@ -520,8 +731,10 @@ int bk_archive_unpack(int in_fd, const char *dir, const struct bk_unpack_opts *o
         if ((rc = bk_archive__mark_unfinished(dir, 1)) == 0)
             c.marked = !earlier;
     }
-    if (rc == BK_OK)
-        rc = bk_archive__zstd_reader_start(c.zr);
+    for (size_t i = 0; rc == BK_OK && i < n; i++)
+        rc = layer_error(&c, i, bk_archive__zstd_reader_start(c.layers[i].zr));
+    if (rc == BK_OK && record)
+        rc = bk_archive__base_open(c.tmp, m->digest, record, nrecord, &c.base);
     if (rc)
         goto done;
 
@@ -531,20 +744,18 @@ int bk_archive_unpack(int in_fd, const char *dir, const struct bk_unpack_opts *o
     c.pool = bk_archive__writers_start((disk_flags(c.opts) & ARCHIVE_EXTRACT_OWNER) != 0);
     c.file_md = EVP_MD_CTX_new();
     bk_archive__digest_init(&c.d);
-    for (;;) {
-        int r = archive_read_next_header(c.in, &e);
-        if (r == ARCHIVE_EOF)
-            break;
-        if (r < ARCHIVE_WARN) {
-            char *where =
-                bk_xasprintf("after member '%s'", c.prev ? c.prev : BK_ARCHIVE_MANIFEST_PATH);
-            rc = read_fail(&c, where);
-            free(where);
-            break;
-        }
-        rc = unpack_entry(&c, e);
-        if (rc)
-            break;
+    if (c.base)
+        c.d.lines = &c.lines;
+    for (size_t i = 0; rc == BK_OK && i < n; i++)
+        rc = advance(&c, i);
+    while (rc == BK_OK && (rc = next_winner(&c, &w)) == 1) {
+        c.in = c.layers[w].in;
+        c.zr = c.layers[w].zr;
+        rc = layer_error(&c, w, unpack_entry(&c, c.layers[w].e));
+        if (rc == BK_OK)
+            rc = flush_lines(&c, 1u << 20);
+        if (rc == BK_OK)
+            rc = advance(&c, w);
     }
     /* Every file is written before write_disk sets the directories' times. */
     if (rc == BK_OK) {
@@ -553,10 +764,16 @@ int bk_archive_unpack(int in_fd, const char *dir, const struct bk_unpack_opts *o
     }
     if (rc == BK_OK && archive_write_close(c.disk) != ARCHIVE_OK)
         rc = bk_error_set(BK_ERR, "%s: %s", dir, archive_error_string(c.disk));
+    for (size_t i = 0; rc == BK_OK && i < n; i++)
+        rc = layer_error(&c, i, bk_archive__zstd_reader_drain(c.layers[i].zr));
     if (rc == BK_OK)
-        rc = bk_archive__zstd_reader_drain(c.zr);
+        rc = verify(&c, m, hex);
     if (rc == BK_OK)
-        rc = verify(&c, &m, hex);
+        rc = flush_lines(&c, 0);
+    if (rc == BK_OK && c.base) {
+        rc = bk_archive__base_commit(c.base); /* into the new tree: moves in with it */
+        c.base = NULL;
+    }
     if (rc == BK_OK) {
         c.swapping = 1;
         rc = bk_archive__swap_in(c.tmp, dir, c.opts->replace_contents, c.opts);
@@ -569,6 +786,7 @@ done:
         bk_archive__writers_finish(c.pool);
         bk_error_set(rc, "%s", msg);
     }
+    bk_archive__base_abort(c.base);
     if (c.disk)
         archive_write_free(c.disk);
     if (rc && c.tmp && !(c.swapping && c.opts->replace_contents)) {
@@ -584,23 +802,38 @@ done:
     }
     if (c.tmp_lock >= 0)
         close(c.tmp_lock);
+    for (size_t i = 0; i < n; i++)
+        read_bytes += c.layers[i].zr ? bk_archive__zstd_reader_bytes(c.layers[i].zr) : 0;
     if (rc == BK_OK)
-        bk_archive__stats_fill(st, &m, bk_archive__zstd_reader_bytes(c.zr), t0);
+        bk_archive__stats_fill(st, m, read_bytes, t0);
     if (c.d.md)
         bk_archive__digest_release(&c.d);
     EVP_MD_CTX_free(c.file_md);
-    archive_read_free(c.in);
-    bk_archive__zstd_reader_free(c.zr);
+    for (size_t i = 0; i < n; i++) {
+        struct layer *L = &c.layers[i];
+        archive_read_free(L->in);
+        bk_archive__zstd_reader_free(L->zr);
+        free(L->path);
+        free(L->prev);
+        if (i + 1 < n || rc != BK_OK || !manifest_out)
+            bk_archive_manifest_release(&L->m);
+    }
+    if (rc == BK_OK && manifest_out)
+        *manifest_out = *m;
+    free(c.layers);
     free(c.tmp);
     free(c.prev);
     bk_strvec_clear(&c.dirs);
     bk_strbuf_release(&c.full);
     bk_strbuf_release(&c.link);
-    if (rc == BK_OK && manifest_out)
-        *manifest_out = m;
-    else
-        bk_archive_manifest_release(&m);
+    bk_strbuf_release(&c.lines);
     return rc;
+}
+
+int bk_archive_unpack(int in_fd, const char *dir, const struct bk_unpack_opts *opts,
+                      struct bk_archive_stats *st, struct bk_archive_manifest *manifest_out)
+{
+    return bk_archive_unpack_layers(&in_fd, 1, dir, opts, NULL, 0, st, manifest_out);
 }
 
 int bk_archive_read_manifest(int in_fd, struct bk_archive_manifest *out)

@@ -404,7 +404,7 @@ static int writer_close(struct archive *a, void *cd)
 }
 
 int bk_archive__zstd_writer_open(struct archive *a, int fd, int level, int threads,
-                                 int write_behind, struct bk_zstd_writer **out)
+                                 int write_behind, int own_frames, struct bk_zstd_writer **out)
 {
     struct bk_zstd_writer *w = bk_xcalloc(1, sizeof(*w));
     w->fd = fd;
@@ -418,7 +418,7 @@ int bk_archive__zstd_writer_open(struct archive *a, int fd, int level, int threa
     ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, level);
     ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_checksumFlag, 1);
     /* Fails when libzstd was built without threads: then our own workers. */
-    if (bk_archive__zstd_own_frames ||
+    if (own_frames || bk_archive__zstd_own_frames ||
         (ZSTD_isError(ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_nbWorkers, threads)) && threads > 1))
         w->own = frames_new(level, threads > 1 ? threads : 2);
     if (w->own && !w->own->started) { /* no worker could start: one stream after all */

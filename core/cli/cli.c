@@ -38,7 +38,11 @@ const struct bk_command bk_commands[] = {
     {"mounts", bk_cmd_mounts, DF | MANY | JSON, "bkcache mounts [options]",
      "List every cache mount the target's build uses, in build order.", NULL},
     {"pack", bk_cmd_pack, BK_OPTG_ARCHIVE | JSON, "bkcache pack [options] DIR ARCHIVE",
-     "Pack a directory into a bkcache archive (tar + zstd); ARCHIVE - is stdout.", NULL},
+     "Pack a directory into a bkcache archive (tar + zstd); ARCHIVE - is stdout.",
+     "Pack options:\n"
+     "      --delta             a delta against DIR's base record (.bkcache-base, written by\n"
+     "                          unpack --record) when the stack it names is short enough\n"
+     "      --reproducible      bytes that depend on the tree alone (no key, no time)\n"},
     {"parse", bk_cmd_parse, DF, "bkcache parse [-f FILE]",
      "Print the Dockerfile's syntax tree in BuildKit's dump format.", NULL},
     {"plan", bk_cmd_plan, DF | MANY | KEYS | STORE | XFER | BUILDER | BK_OPTG_RUNS | LAYERS | JSON,
@@ -52,8 +56,13 @@ const struct bk_command bk_commands[] = {
     {"save", bk_cmd_save, DF | MANY | KEYS | STORE | XFER | BUILDER | BK_OPTG_RUNS | LAYERS | JSON,
      "bkcache save [options]",
      "Save each cache identity from the builder (or --dir) into the store.", NULL},
-    {"unpack", bk_cmd_unpack, BK_OPTG_ARCHIVE | JSON, "bkcache unpack [options] ARCHIVE DIR",
-     "Verify and unpack a bkcache archive into DIR; ARCHIVE - is stdin.", NULL},
+    {"unpack", bk_cmd_unpack, BK_OPTG_ARCHIVE | JSON, "bkcache unpack [options] ARCHIVE... DIR",
+     "Verify and unpack a bkcache archive into DIR; ARCHIVE - is stdin.",
+     "Several ARCHIVEs are a stack of layers, bottom first: a full archive, then\n"
+     "deltas, unpacked in one verified pass.\n\n"
+     "Unpack options:\n"
+     "      --record L,...      the stored layers the ARCHIVEs are (sha256:HEX:SIZE:TREE\n"
+     "                          each): DIR gets a base record for pack --delta\n"},
     {"version", bk_cmd_version, JSON, "bkcache version", "Print the version.", NULL},
     {NULL, NULL, 0, NULL, NULL, NULL},
 };

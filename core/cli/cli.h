@@ -36,7 +36,8 @@ enum bk_opt_group {
     BK_OPTG_BUILDER = 1u << 4,    /* --driver, --builder, --docker, --buildkit-addr */
     BK_OPTG_PRUNE = 1u << 5,      /* --max-size, --max-age, --keep */
     BK_OPTG_JSON = 1u << 6,       /* --json */
-    BK_OPTG_ARCHIVE = 1u << 7,    /* --compression-level, --allow-special (pack/unpack) */
+    BK_OPTG_ARCHIVE = 1u << 7,    /* --compression-level, --allow-special (pack/unpack);
+                                     --delta, --reproducible (pack), --record (unpack) */
     BK_OPTG_RUNS = 1u << 8,       /* --keep-per-key (save, plan, prune) */
     BK_OPTG_LAYERS = 1u << 9,     /* --layers, --layers-from, --layers-dir */
     BK_OPTG_PROJECTS = 1u << 10,  /* --compose, --service, --bake, --bake-target */
@@ -88,6 +89,10 @@ struct bk_options {
     int layers;                   /* --layers (also set by --layers-from) */
     struct bk_strvec layers_from; /* --layers-from TARGET */
     const char *layers_dir;       /* --layers-dir DIR */
+    /* BK_OPTG_ARCHIVE: delta saves (docs/archive-format.md) */
+    int archive_delta;  /* pack --delta: a delta against DIR's base record */
+    int reproducible;   /* pack --reproducible */
+    const char *record; /* unpack --record sha256:HEX:SIZE:TREE,... */
     /* BK_OPTG_JSON */
     int json;
     /* BK_OPTG_BUILD */

@@ -1,10 +1,12 @@
 /*
- * cmd_pack.c - `bkcache pack [--compression-level N] DIR ARCHIVE`.
+ * cmd_pack.c - `bkcache pack [--compression-level N] [--delta] [--reproducible]
+ * DIR ARCHIVE`.
  *
- * Packs DIR with bk_archive_pack. ARCHIVE "-" is stdout; otherwise the
- * archive is written to a temporary file next to ARCHIVE and renamed over it
- * when complete, so a failed pack never leaves a partial archive. Exit 0,
- * 1 on failure, 2 on bad usage or a DIR that is not a directory.
+ * Packs DIR with bk_archive_pack. With --delta, against DIR's base record
+ * (a delta when it is usable and its stack short enough; else full). ARCHIVE "-" is stdout;
+ * otherwise the archive is written to a temporary file next to ARCHIVE and renamed over it when
+ * complete, so a failed pack never leaves a partial archive. Exit 0, 1 on failure, 2 on bad usage
+ * or a DIR that is not a directory.
  */
 #include "core/archive/archive_internal.h"
 #include "core/cli/cli.h"
@@ -32,7 +34,7 @@ int bk_cmd_pack(struct bk_options *o)
     struct bk_pack_opts po = {0};
     struct bk_archive_stats st;
     const char *dir, *archive;
-    char *tmp = NULL;
+    char *tmp = NULL, *record = NULL;
     int fd = STDOUT_FILENO, rc;
 
     if (o->args.n != 2) {
@@ -42,6 +44,9 @@ int bk_cmd_pack(struct bk_options *o)
     dir = o->args.v[0];
     archive = o->args.v[1];
     po.level = o->compression_level;
+    po.reproducible = o->reproducible;
+    if (o->archive_delta)
+        po.parent_record = record = bk_xasprintf("%s/%s", dir, BK_ARCHIVE_BASE_RECORD);
     if (strcmp(archive, "-") == 0) {
         if (o->json) {
             bk_error("pack: --json needs stdout, so ARCHIVE cannot be -");
@@ -61,6 +66,7 @@ int bk_cmd_pack(struct bk_options *o)
         }
     }
     rc = bk_archive_pack(dir, fd, &po, &st);
+    free(record);
     if (tmp) {
         if (rc == BK_OK && (fsync(fd) != 0 || fchmod(fd, file_mode()) != 0))
             rc = bk_error_set(BK_ERR, "%s: %s", archive, strerror(errno));

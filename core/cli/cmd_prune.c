@@ -11,12 +11,15 @@
  * {"removed": [...], "kept": N, "freed": BYTES}). Exit 1 when the store
  * cannot list or delete; a failed removal is reported and the rest go on.
  *
- * Then the blobs of layer caches (core/layers/): those that no remaining
- * layer index references and that are older than $BKCACHE_BLOB_GRACE
- * seconds (default 3600: a save uploads its blobs before its index) go too,
- * one line "blobs: N removed, SIZE freed" (--json: "blobs_removed",
- * "blobs_freed"). The limits above apply to entries only (a layer cache's
- * index counts, with the index's own size).
+ * Then the blobs (core/layers/layers_prune.c): those that no remaining
+ * index references (layer caches' indexes and mount caches' layered
+ * entries, read through a read-only store so reading is not a use) and
+ * that are older than $BKCACHE_BLOB_GRACE seconds (default 3600: a save
+ * uploads its blobs before its index) go too, so the blobs only the
+ * entries just removed referenced go in the same run; one line "blobs: N
+ * removed, SIZE freed" (--json: "blobs_removed", "blobs_freed"). An index
+ * that cannot be read stops the blob removal (a warning, exit 1). The
+ * limits above apply to entries only (an index counts with its own size).
  */
 #include "core/cli/cli.h"
 #include "core/layers/layers.h"
@@ -36,13 +39,22 @@ static int64_t blob_grace(void)
     return v && *v ? strtoll(v, NULL, 10) : 3600;
 }
 
-/* Remove unreferenced blobs; adds its counts to `doc` (JSON) or prints them. */
-static int prune_blobs(struct bk_store *s, cJSON *doc, int json)
+/* Remove unreferenced blobs; adds its counts to `doc` (JSON) or prints them.
+ * The indexes are read through a read-only store, so reading is no use. */
+static int prune_blobs(const struct bk_options *o, struct bk_store *s, cJSON *doc, int json)
 {
+    struct bk_store *reader = NULL;
     size_t removed = 0;
     uint64_t freed = 0;
     char size[32];
-    int rc = bk_layers_prune_blobs(s, (int64_t)time(NULL), blob_grace(), 0, &removed, &freed);
+    int rc;
+
+    if (bk_store_open_cli(o, 1, &reader) < 0) {
+        bk_debug("prune: no read-only store (%s): indexes are read as uses", bk_error_msg());
+        reader = NULL;
+    }
+    rc = bk_layers_prune_blobs(s, reader, (int64_t)time(NULL), blob_grace(), 0, &removed, &freed);
+    bk_store_close(reader);
 
     if (rc < 0)
         bk_warn("warning: blobs not pruned: %s", bk_error_msg());
@@ -56,8 +68,9 @@ static int prune_blobs(struct bk_store *s, cJSON *doc, int json)
     return rc < 0;
 }
 
-static int prune_entries(struct bk_store *s, struct bk_provider_entry *v, size_t n,
-                         const unsigned char *remove, int json)
+static int prune_entries(const struct bk_options *opts, struct bk_store *s,
+                         struct bk_provider_entry *v, size_t n, const unsigned char *remove,
+                         int json)
 {
     cJSON *doc = cJSON_CreateObject();
     cJSON *arr = cJSON_AddArrayToObject(doc, "removed");
@@ -94,7 +107,7 @@ static int prune_entries(struct bk_store *s, struct bk_provider_entry *v, size_t
         bk_format_size(freed, size, sizeof(size));
         printf("pruned: %zu removed, %zu kept, %s freed\n", n - kept, kept, size);
     }
-    failed |= prune_blobs(s, doc, json);
+    failed |= prune_blobs(opts, s, doc, json);
     if (json) {
         char *text;
         cJSON_AddNumberToObject(doc, "kept", (double)kept);
@@ -137,7 +150,7 @@ int bk_cmd_prune(struct bk_options *o)
     remove = bk_xcalloc(n + 1, 1);
     bk_prune_select(v, n, (int64_t)time(NULL), &lim, remove);
     bk_prune_select_runs(v, n, o->keep_per_key, remove);
-    rc = prune_entries(s, v, n, remove, o->json);
+    rc = prune_entries(o, s, v, n, remove, o->json);
     free(remove);
     bk_store_entries_free(v, n);
     bk_store_close(s);

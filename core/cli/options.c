@@ -55,6 +55,9 @@ enum opt_id {
     O_LAYERS,
     O_LAYERS_FROM,
     O_LAYERS_DIR,
+    O_ARCHIVE_DELTA,
+    O_REPRODUCIBLE,
+    O_RECORD,
     O_JSON,
     O_VERBOSE,
     O_QUIET,
@@ -107,6 +110,9 @@ static const struct opt_spec k_opts[] = {
     {"layers", 0, 0, BK_OPTG_LAYERS, O_LAYERS},
     {"layers-from", 0, 1, BK_OPTG_LAYERS, O_LAYERS_FROM},
     {"layers-dir", 0, 1, BK_OPTG_LAYERS, O_LAYERS_DIR},
+    {"delta", 0, 0, BK_OPTG_ARCHIVE, O_ARCHIVE_DELTA},
+    {"reproducible", 0, 0, BK_OPTG_ARCHIVE, O_REPRODUCIBLE},
+    {"record", 0, 1, BK_OPTG_ARCHIVE, O_RECORD},
     {"json", 0, 0, BK_OPTG_JSON, O_JSON},
     {"verbose", 'v', 0, 0, O_VERBOSE},
     {"quiet", 'q', 0, 0, O_QUIET},
@@ -193,12 +199,20 @@ static void print_help(const struct bk_command *cmd)
     printf("  -v, --verbose / -q, --quiet   more / less on stderr\n");
 }
 
-static const struct opt_spec *find_long(const char *name, size_t n)
+/* The option named so, preferring the one that applies to cmd: one name may
+ * mean different things to different commands (pack's --delta is a switch). */
+static const struct opt_spec *find_long(const struct bk_command *cmd, const char *name, size_t n)
 {
-    for (size_t i = 0; i < NOPTS; i++)
-        if (strlen(k_opts[i].name) == n && strncmp(k_opts[i].name, name, n) == 0)
+    const struct opt_spec *any = NULL;
+    for (size_t i = 0; i < NOPTS; i++) {
+        if (strlen(k_opts[i].name) != n || strncmp(k_opts[i].name, name, n) != 0)
+            continue;
+        if (!k_opts[i].groups || (k_opts[i].groups & cmd->groups))
             return &k_opts[i];
-    return NULL;
+        if (!any)
+            any = &k_opts[i];
+    }
+    return any;
 }
 
 static const struct opt_spec *find_short(char c)
@@ -279,6 +293,9 @@ static int apply(const struct opt_spec *o, const char *v, struct bk_options *opt
         bk_strvec_push(&opts->layers_from, v);
         break;
     case O_LAYERS_DIR: opts->layers_dir = v; break;
+    case O_ARCHIVE_DELTA: opts->archive_delta = 1; break;
+    case O_REPRODUCIBLE: opts->reproducible = 1; break;
+    case O_RECORD: opts->record = v; break;
     case O_JSON: opts->json = 1; break;
     case O_VERBOSE: bk_log_verbosity++; break;
     case O_QUIET:
@@ -321,7 +338,7 @@ int bk_options_parse(const struct bk_command *cmd, int argc, char **argv, struct
         if (a[0] == '-' && a[1] == '-') {
             const char *eq = strchr(a + 2, '=');
             size_t n = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
-            o = find_long(a + 2, n);
+            o = find_long(cmd, a + 2, n);
             if (!o)
                 return bk_error_set(BK_EINVAL,
                                     "%s: unknown option '%.*s' (see 'bkcache %s --help')",

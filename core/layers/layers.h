@@ -28,8 +28,9 @@
  *   there with its size, upload (in parallel) each blob the store lacks,
  *   hashing it first, and upload the index LAST, only when every blob is
  *   stored, so no restore ever sees an index whose blobs are missing.
- * prune: blobs that no remaining index references, older than a grace
- *   period (a save in progress uploads its blobs before its index).
+ * prune: blobs that no remaining index references (a layer cache's, or a
+ *   mount cache's layered entry: core/store/store_index.h), older than a
+ *   grace period (a save in progress uploads its blobs before its index).
  *
  * Layout of the working directory (--layers-dir, see core/cli/):
  *   DIR/from/<target>/   one OCI layout per source, the --cache-from src
@@ -165,11 +166,56 @@ void bk_layers_plan_release(struct bk_layers_plan *p);
 
 /* ---- prune (layers_prune.c) ---- */
 
-/* Remove blobs that no layer index in the store references and that are
- * older than `grace` seconds before `now`; the counts go to *removed and *bytes;
- * with `dry_run` nothing is deleted. */
-int bk_layers_prune_blobs(struct bk_store *s, int64_t now, int64_t grace, int dry_run,
-                          size_t *removed, uint64_t *bytes);
+/* Remove blobs that no index in the store references (layer caches' and
+ * mount caches', bk_entry_refs_read) and that are older than `grace`
+ * seconds before `now`; an index that cannot be read stops it (nothing is
+ * removed); the counts go to *removed and *bytes; with `dry_run` nothing
+ * is deleted. The indexes are read through `reader` when not NULL: a
+ * read-only store on the same place, so that reading them is not a use
+ * (a store that records last use would otherwise make every index look
+ * fresh to the next prune's --max-age). */
+int bk_layers_prune_blobs(struct bk_store *s, struct bk_store *reader, int64_t now, int64_t grace,
+                          int dry_run, size_t *removed, uint64_t *bytes);
+
+/* ---- what the store's entries reference (layers_refs.c) ----
+ *
+ * Two kinds of entry reference blobs: a layer cache's index (a reserved key
+ * with the "-.layers-" name part; its blobs) and a mount cache's layered
+ * entry (an ordinary key whose content is a bkcache index,
+ * core/store/store_index.h; its layers). An ordinary entry larger than
+ * BK_INDEX_MAX_BYTES is a plain archive and is not read; a smaller one, or
+ * one of unknown size (0), is downloaded and read to tell. */
+
+enum bk_entry_kind {
+    BK_ENTRY_ARCHIVE,     /* a plain archive (or a reserved entry that names no blob) */
+    BK_ENTRY_LAYERED,     /* a mount cache's index */
+    BK_ENTRY_LAYER_CACHE, /* a layer cache's index */
+};
+
+struct bk_entry_refs {
+    enum bk_entry_kind kind;
+    struct bk_layer_blob *blobs; /* each digest once */
+    size_t n;
+    char *error; /* the index could not be read: why, naming the key (kind and blobs unknown) */
+    /* bk_entry_refs_share(): bytes of the blobs only this entry references,
+     * and of those other entries reference too; a plain archive: its size, 0 */
+    uint64_t own, shared;
+};
+
+/* Read what each of v[0..n) references into a new array *out of n
+ * (always set; free it with bk_entry_refs_free). Blob entries
+ * (BK_BLOB_KEY_PREFIX) count as plain: drop them first. Every entry is
+ * tried; the status is the first failure (its entry's `error` says why),
+ * so a caller that must know every reference (prune) stops on it. An entry
+ * removed since the list references nothing. */
+int bk_entry_refs_read(struct bk_store *s, const struct bk_provider_entry *v, size_t n,
+                       struct bk_entry_refs **out);
+
+/* Fill own and shared of every entry from the references of all n. */
+void bk_entry_refs_share(const struct bk_provider_entry *v, struct bk_entry_refs *r, size_t n);
+
+/* Free the array and what its entries hold; NULL is fine. */
+void bk_entry_refs_free(struct bk_entry_refs *r, size_t n);
 
 /* ---- internal ---- */
 

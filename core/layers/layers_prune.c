@@ -1,13 +1,16 @@
 /*
- * layers_prune.c - remove the blobs that no layer index references; see
- * layers.h.
+ * layers_prune.c - remove the blobs that no index references; see layers.h.
  *
- * The referenced set is read from every layer index the store still holds
- * (entries whose key has the "-.layers-" name part). A blob younger than
- * the grace period stays even when unreferenced: a save uploads its blobs
- * before its index, so a blob may be seconds away from being referenced.
- * An index that cannot be read stops the prune (nothing is removed), since
- * its blobs would look unreferenced.
+ * The referenced set is read from every index the store still holds
+ * (bk_entry_refs_read): each layer cache's index (a key with the
+ * "-.layers-" name part) and each mount cache's layered entry (an ordinary
+ * key whose content is a bkcache index, core/store/store_index.h). Run
+ * after prune's policy removed entries, the blobs only those referenced
+ * are unreferenced here. A blob younger than the grace period stays even
+ * when unreferenced: a save uploads its blobs before its index, so a blob
+ * may be seconds away from being referenced. An index that cannot be read
+ * stops the prune (nothing is removed), since its blobs would look
+ * unreferenced.
  */
 #include "core/layers/layers.h"
 
@@ -24,39 +27,30 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Every digest named by a layer index in the store, sorted. */
+/* Every digest named by an index in the store (a layer cache's or a mount
+ * cache's), sorted. */
 static int referenced(struct bk_store *s, struct bk_strvec *out)
 {
     struct bk_provider_entry *v = NULL;
+    struct bk_entry_refs *refs = NULL;
     size_t n = 0;
-    char tmpl[] = "/tmp/bkcache-prune-XXXXXX";
-    char *dir = mkdtemp(tmpl), *path;
-    int rc;
+    int rc = bk_store_list(s, &v, &n);
 
-    if (!dir)
-        return bk_error_set(BK_ERR, "cannot create a temporary directory");
-    path = bk_xasprintf("%s/index", dir);
-    rc = bk_store_list(s, &v, &n);
-    for (size_t i = 0; i < n && rc == BK_OK; i++) {
-        struct bk_layer_index ix;
-        if (!bk_store_is_reserved_key(v[i].key) || !strstr(v[i].key, "-.layers-"))
-            continue;
-        rc = bk_layers__read_entry(s, &v[i], path, &ix);
-        if (rc == BK_OK) {
-            for (size_t b = 0; b < ix.n; b++)
-                bk_strvec_push(out, ix.blobs[b].digest);
-            bk_layer_index_release(&ix);
-        }
-    }
+    if (rc < 0)
+        return rc;
+    n = bk_store_drop_blob_entries(v, n);
+    rc = bk_entry_refs_read(s, v, n, &refs);
+    for (size_t i = 0; i < n && rc == BK_OK; i++)
+        for (size_t b = 0; b < refs[i].n; b++)
+            bk_strvec_push(out, refs[i].blobs[b].digest);
+    bk_entry_refs_free(refs, n);
     bk_store_entries_free(v, n);
-    free(path);
-    rmdir(dir);
     qsort(out->v, out->n, sizeof(char *), cmp_str);
     return rc;
 }
 
-int bk_layers_prune_blobs(struct bk_store *s, int64_t now, int64_t grace, int dry_run,
-                          size_t *removed, uint64_t *bytes)
+int bk_layers_prune_blobs(struct bk_store *s, struct bk_store *reader, int64_t now, int64_t grace,
+                          int dry_run, size_t *removed, uint64_t *bytes)
 {
     struct bk_strvec refs = BK_STRVEC_INIT;
     struct bk_store_blob *blobs = NULL;
@@ -65,7 +59,7 @@ int bk_layers_prune_blobs(struct bk_store *s, int64_t now, int64_t grace, int dr
 
     *removed = 0;
     *bytes = 0;
-    rc = referenced(s, &refs);
+    rc = referenced(reader ? reader : s, &refs);
     if (rc == BK_OK)
         rc = bk_store_blob_list(s, &blobs, &nblobs);
     for (size_t i = 0; i < nblobs && rc == BK_OK; i++) {

@@ -30,9 +30,9 @@
 #define BK_INDEX_MAX_BYTES (64u * 1024u)
 
 struct bk_index {
-    char *key;      /* may be NULL */
-    char *identity; /* may be NULL */
-    char *created;  /* RFC 3339 UTC; may be NULL */
+    char *key;                      /* may be NULL */
+    char *identity;                 /* may be NULL */
+    char *created;                  /* RFC 3339 UTC; may be NULL */
     char digest[BK_DIGEST_HEX + 1]; /* the whole tree's content digest (hex) */
     uint64_t files, entries, bytes;
     struct bk_archive_layer layers[BK_ARCHIVE_MAX_LAYERS];

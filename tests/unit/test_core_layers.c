@@ -123,11 +123,8 @@ static size_t count_files(const char *dir)
 
 static struct bk_store *open_local(void)
 {
-    char *root = bk_xasprintf("%s/store", g_dir);
-    struct bk_store_opts o = {.provider = "local", .store = root, .retries = 0, .delay_ms = 0};
-    struct bk_store *s = NULL;
-    assert_int_equal(bk_store_open(&o, &s), BK_OK);
-    free(root);
+    struct bk_store *s = bk_test_open_local(g_dir);
+    assert_non_null(s);
     return s;
 }
 
@@ -464,12 +461,14 @@ static void test_prune_removes_only_unreferenced_blobs(void **state)
     bk_layers_release(&l);
     assert_int_equal(count_files(blobs), 9);
 
-    assert_int_equal(bk_layers_prune_blobs(s, time(NULL), 3600, 0, &removed, &bytes), BK_OK);
+    assert_int_equal(bk_layers_prune_blobs(s, NULL, time(NULL), 3600, 0, &removed, &bytes), BK_OK);
     assert_int_equal(removed, 0); /* young: a save may be about to reference them */
-    assert_int_equal(bk_layers_prune_blobs(s, time(NULL) + 7200, 3600, 1, &removed, &bytes), BK_OK);
+    assert_int_equal(bk_layers_prune_blobs(s, NULL, time(NULL) + 7200, 3600, 1, &removed, &bytes),
+                     BK_OK);
     assert_int_equal(removed, 3);
     assert_int_equal(count_files(blobs), 9); /* dry run */
-    assert_int_equal(bk_layers_prune_blobs(s, time(NULL) + 7200, 3600, 0, &removed, &bytes), BK_OK);
+    assert_int_equal(bk_layers_prune_blobs(s, NULL, time(NULL) + 7200, 3600, 0, &removed, &bytes),
+                     BK_OK);
     assert_int_equal(removed, 3);
     assert_true(bytes > 0);
     assert_int_equal(count_files(blobs), 6);

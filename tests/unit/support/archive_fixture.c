@@ -199,6 +199,11 @@ static void write_member(struct archive *a, const char *path, int type, unsigned
         archive_entry_set_symlink(e, target);
     if (type == 'h')
         archive_entry_set_hardlink(e, target);
+    if (type == 'w') {
+        archive_entry_set_perm(e, 0);
+        archive_entry_set_mtime(e, 0, 0);
+        archive_entry_xattr_add_entry(e, BK_ARCHIVE_WHITEOUT_XATTR, "1", 1);
+    }
     if (archive_write_header(a, e) < ARCHIVE_WARN)
         abort();
     if (data && type == 'f')
@@ -206,7 +211,9 @@ static void write_member(struct archive *a, const char *path, int type, unsigned
     archive_entry_free(e);
 }
 
-void tu_craft(const char *file, const struct tu_member *m, size_t n, int flags)
+/* The manifest of `tree` (every member unless TU_BOMB), then `m`. */
+static void craft(const char *file, const char *parent, const struct tu_member *tree, size_t ntree,
+                  const struct tu_member *m, size_t n, int flags)
 {
     struct bk_archive_digest d;
     struct bk_archive_manifest man;
@@ -214,10 +221,10 @@ void tu_craft(const char *file, const struct tu_member *m, size_t n, int flags)
     struct archive *a = archive_write_new();
 
     bk_archive__digest_init(&d);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < ntree; i++) {
         struct bk_archive_rec r;
         unsigned char hash[32];
-        member_rec(&m[i], &r, hash);
+        member_rec(&tree[i], &r, hash);
         if (i == 0 || !(flags & TU_BOMB))
             bk_archive__digest_add(&d, &r);
     }
@@ -230,6 +237,7 @@ void tu_craft(const char *file, const struct tu_member *m, size_t n, int flags)
         man.digest[0] = man.digest[0] == '0' ? '1' : '0';
     man.compression = "zstd";
     man.level = 3;
+    man.parent = (char *)parent;
     bk_archive__manifest_write(&man, &json);
 
     archive_write_set_format_pax(a);
@@ -243,6 +251,43 @@ void tu_craft(const char *file, const struct tu_member *m, size_t n, int flags)
     archive_write_close(a);
     archive_write_free(a);
     bk_strbuf_release(&json);
+}
+
+void tu_craft(const char *file, const struct tu_member *m, size_t n, int flags)
+{
+    craft(file, NULL, m, n, m, n, flags);
+}
+
+void tu_craft_delta(const char *file, const char *parent, const struct tu_member *tree,
+                    size_t ntree, const struct tu_member *m, size_t n)
+{
+    craft(file, parent, tree, ntree, m, n, 0);
+}
+
+size_t tu_members(const char *file, struct bk_strbuf *out)
+{
+    struct archive *a = archive_read_new();
+    struct archive_entry *e;
+    size_t n = 0;
+    archive_read_support_filter_zstd(a);
+    archive_read_support_format_tar(a);
+    if (archive_read_open_filename(a, file, 65536) != ARCHIVE_OK)
+        abort();
+    while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
+        const char *name, *p = archive_entry_pathname(e);
+        const void *v;
+        size_t size;
+        int w = 0;
+        if (strcmp(p, BK_ARCHIVE_MANIFEST_PATH) == 0)
+            continue;
+        archive_entry_xattr_reset(e);
+        while (archive_entry_xattr_next(e, &name, &v, &size) == ARCHIVE_OK)
+            w |= strcmp(name, BK_ARCHIVE_WHITEOUT_XATTR) == 0;
+        bk_strbuf_addf(out, "%s%s\n", p, w ? " W" : "");
+        n++;
+    }
+    archive_read_free(a);
+    return n;
 }
 
 int tu_pack_file(const char *dir, const char *file)

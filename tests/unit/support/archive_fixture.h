@@ -40,7 +40,7 @@ void tu_fingerprint(const char *dir, const char *skip_prefix, int with_xattrs,
 void tu_listing(const char *dir, struct bk_strbuf *out);
 
 /* One member of a crafted archive. type: 'f' file, 'd' dir, 'l' symlink,
- * 'h' hardlink, 'p' FIFO. */
+ * 'h' hardlink, 'p' FIFO, 'w' whiteout (a delta's removal of the path). */
 struct tu_member {
     const char *path;
     int type;
@@ -55,6 +55,14 @@ enum { TU_NO_MANIFEST = 1, TU_LYING_DIGEST = 2, TU_LYING_COUNTS = 4, TU_BOMB = 8
  * digest matches the members exactly as unpack computes it (unless
  * TU_LYING_DIGEST), then the members in the order given. */
 void tu_craft(const char *file, const struct tu_member *m, size_t n, int flags);
+/* A delta layer at `file`: its manifest names `parent` (hex) and carries the
+ * digest and counts of `tree` (the whole new tree, as unpack computes it);
+ * the members written are `m`, in the order given. */
+void tu_craft_delta(const char *file, const char *parent, const struct tu_member *tree,
+                    size_t ntree, const struct tu_member *m, size_t n);
+/* The members of the archive at `file` after the manifest, one per line:
+ * the path, then " W" for a whiteout. Returns how many. */
+size_t tu_members(const char *file, struct bk_strbuf *out);
 
 /* Pack dir into file / unpack file into dir; return the bk status. */
 int tu_pack_file(const char *dir, const char *file);

@@ -78,7 +78,7 @@ static void fill(struct bk_provider_entry *e, const struct fake_entry *f)
 {
     memset(e, 0, sizeof(*e));
     e->key = bk_xstrdup(f->key);
-    e->size = f->len;
+    e->size = fake_store.unknown_size ? 0 : f->len;
     e->created = f->created;
     e->last_used = f->created;
     e->handle = bk_xstrdup(f->key);
@@ -259,6 +259,16 @@ struct bk_store *fake_open(int retries)
     if (bk_store_open_ops(fake_ops(), &o, &s) < 0)
         return NULL;
     return s;
+}
+
+struct bk_store *bk_test_open_local(const char *dir)
+{
+    char *root = bk_xasprintf("%s/store", dir);
+    struct bk_store_opts o = {.provider = "local", .store = root, .retries = 0, .delay_ms = 0};
+    struct bk_store *s = NULL;
+    int rc = bk_store_open(&o, &s);
+    free(root);
+    return rc < 0 ? NULL : s;
 }
 
 /* ---- the fake mountio ---- */

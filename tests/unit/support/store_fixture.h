@@ -40,6 +40,7 @@ struct fake_state {
     int create_code;     /* create() fails with this when non-zero */
     long retry_after_ms; /* injected failures ask for this delay (-1/0: none) */
     int64_t clock;       /* created time of the next upload */
+    int unknown_size;    /* list and lookup report every size as 0 (unknown) */
 };
 
 extern struct fake_state fake_store;
@@ -53,6 +54,9 @@ const struct fake_entry *fake_get(const char *key);
 
 /* Open a bk_store on the fake provider with zero retry delay. */
 struct bk_store *fake_open(int retries);
+
+/* Open the local store at DIR/store, no retries; NULL on failure. */
+struct bk_store *bk_test_open_local(const char *dir);
 
 #endif
 
