@@ -45,7 +45,7 @@ skip() { echo "bench_delta: SKIP ($*)"; exit 0; }
 fail() { echo "bench_delta: $*" >&2; exit 1; }
 [ -x "$BK" ] || skip "no $BK: make"
 command -v python3 >/dev/null || skip "needs python3"
-"$BK" save --help 2>&1 | grep -q -- '--delta' ||
+"$BK" save --help 2>&1 | grep -q -- '--delta auto' ||
   skip "$BK save has no --delta option: delta saves (issue 20) are not in this build"
 
 if [ "$(id -u)" = 0 ]; then
