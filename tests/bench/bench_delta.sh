@@ -44,7 +44,7 @@ SEED=${BENCH_SEED:-20}
 skip() { echo "bench_delta: SKIP ($*)"; exit 0; }
 fail() { echo "bench_delta: $*" >&2; exit 1; }
 [ -x "$BK" ] || skip "no $BK: make"
-command -v python3 >/dev/null || skip "needs python3"
+command -v python3 >/dev/null && command -v zstd >/dev/null || skip "needs python3 and zstd"
 "$BK" save --help 2>&1 | grep -q -- '--delta auto' ||
   skip "$BK save has no --delta option: delta saves (issue 20) are not in this build"
 
@@ -102,7 +102,8 @@ verdict() { # OK(0|1) LINE
 }
 FAILED=0
 
-echo "bench_delta: $(date -u '+%F %T') UTC, commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)," \
+echo "bench_delta: $(date -u '+%F %T') UTC, commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)" \
+  "($("$BK" --version 2>/dev/null))," \
   "$(nproc) CPUs, load average $(load) at the start; scale $SCALE, $RUNS restore rounds," \
   "$(awk -v c="$CHANGE" 'BEGIN { print c * 100 }')% of the files rewritten (seed $SEED); tmpfs"
 
@@ -156,10 +157,11 @@ DIGEST=$(field digest)
 JSON_BYTES=$(field bytes)
 listing "$B/store-delta" >"$B/list2"
 UP=$(added "$B/list1" "$B/list2")
-LAYERS=$(python3 - "$B/store-delta" "$(field save_key)" <<'PY'
-# How many layers the index under the second save's key names (0: not an index).
+LAYERS=$(python3 - "$B/store-delta" "$DIGEST" <<'PY'
+# How many layers the store's index of the changed tree (its content digest) names
+# (0: no index has it).
 import json, os, subprocess, sys
-store, key = sys.argv[1], sys.argv[2]
+store, digest = sys.argv[1], sys.argv[2]
 for d, _, fs in os.walk(store):
     for f in fs:
         p = os.path.join(d, f)
@@ -170,7 +172,8 @@ for d, _, fs in os.walk(store):
                                             check=True).stdout)
         except Exception:
             continue
-        if isinstance(doc, dict) and doc.get("bkcache_index") and doc.get("key") == key:
+        if (isinstance(doc, dict) and doc.get("bkcache_index")
+                and str(doc.get("digest", "")).split(":")[-1] == digest):
             print(len(doc.get("layers", [])))
             sys.exit(0)
 print(0)
