@@ -71,12 +71,12 @@ digests() { sed -n 's/.*"digest":[[:space:]]*"\([0-9a-f]*\)".*/\1/p' "$1"; }
   { echo "demo: digests differ" >&2; exit 1; }
 [ "$(digests "$work/restore-state.json" | grep -c .)" -eq "$(echo "$names" | grep -c .)" ] ||
   { echo "demo: restore reported no digest" >&2; exit 1; }
-diff -r "$work/caches" "$work/restored" || { echo "demo: trees differ" >&2; exit 1; }
+diff -r -x .bkcache-base "$work/caches" "$work/restored" || { echo "demo: trees differ" >&2; exit 1; }
 
 echo "== summary"
 "$BK" ls --provider local --store "$work/store"
 for n in $names; do
-  files=$(find "$work/restored/$n" -type f | wc -l)
+  files=$(find "$work/restored/$n" -type f ! -name .bkcache-base | wc -l)
   d=$(digests "$work/restore-state.json" | sed -n "$(echo "$names" | grep -n "^$n\$" | cut -d: -f1)p")
   echo "$n: $files files on disk, digest $(echo "$d" | cut -c1-16)..., diff -r clean"
 done

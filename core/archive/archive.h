@@ -65,11 +65,14 @@ struct bk_archive_layer {
 };
 
 struct bk_archive_stats {
-    char digest[BK_DIGEST_HEX + 1]; /* "sha256:" is not included */
-    uint64_t files;                 /* regular files */
-    uint64_t entries;               /* all entries, the root excluded */
-    uint64_t bytes;                 /* sum of regular file sizes */
-    uint64_t archive_bytes;         /* compressed stream size */
+    char digest[BK_DIGEST_HEX + 1];         /* "sha256:" is not included */
+    uint64_t files;                         /* regular files */
+    uint64_t entries;                       /* all entries, the root excluded */
+    uint64_t bytes;                         /* sum of regular file sizes */
+    uint64_t archive_bytes;                 /* compressed stream size */
+    char archive_sha256[BK_DIGEST_HEX + 1]; /* SHA-256 (hex) of the archive's bytes when
+                                               whoever moved them hashed them on the way;
+                                               "" when unknown */
     double seconds;
     /* pack: set when a delta was written (parent_record was usable) */
     int delta;

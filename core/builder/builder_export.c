@@ -33,10 +33,13 @@
 #include "core/util/fileio.h"
 #include "core/util/strbuf.h"
 
+#include "core/util/sha256.h"
+
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,7 +124,11 @@ static int read_archive(struct archive *a, struct bk_bfiles_export_item *it)
     size_t len;
     la_int64_t off;
     uint64_t written = 0, size = 0;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
     int fd, rc = BK_OK, r;
+
+    if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
+        abort();
 
     fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
@@ -131,6 +138,8 @@ static int read_archive(struct archive *a, struct bk_bfiles_export_item *it)
             rc = bk_error_set(BK_ECORRUPT, "%s: the exported archive has a hole", path);
         if (rc == BK_OK)
             rc = write_all(fd, buf, len, path);
+        if (rc == BK_OK)
+            EVP_DigestUpdate(md, buf, len);
         written += len;
     }
     if (rc == BK_OK && r == ARCHIVE_EOF)
@@ -141,6 +150,13 @@ static int read_archive(struct archive *a, struct bk_bfiles_export_item *it)
         rc = bk_error_set(BK_ERR, "%s: %s", path, strerror(errno));
     if (r != ARCHIVE_EOF && rc == BK_OK)
         rc = stream_error(a);
+    it->archive_sha256[0] = '\0';
+    if (rc == BK_OK) {
+        unsigned char hash[32];
+        EVP_DigestFinal_ex(md, hash, NULL);
+        bk_hex32(hash, it->archive_sha256);
+    }
+    EVP_MD_CTX_free(md);
     it->archive_status = rc;
     if (rc != BK_OK) {
         snprintf(it->archive_error, sizeof(it->archive_error), "%s", bk_error_msg());

@@ -262,6 +262,48 @@ static uint64_t json_u64(const cJSON *o, const char *key)
     return cJSON_IsNumber(v) && v->valuedouble > 0 ? (uint64_t)v->valuedouble : 0;
 }
 
+/* A hex digest, with or without "sha256:", into hex (BK_DIGEST_HEX + 1). */
+static int hex_digest(const cJSON *v, char *hex)
+{
+    const char *s = cJSON_IsString(v) ? v->valuestring : NULL;
+
+    if (s && strncmp(s, "sha256:", 7) == 0)
+        s += 7;
+    if (!s || strlen(s) != BK_DIGEST_HEX || strspn(s, "0123456789abcdef") != BK_DIGEST_HEX)
+        return BK_ERR;
+    memcpy(hex, s, BK_DIGEST_HEX + 1);
+    return BK_OK;
+}
+
+/* A delta's "parent" and "layers" (bottom first). */
+static int parse_delta(const cJSON *root, const char *what, struct bk_bfiles_report *out)
+{
+    const cJSON *layers = cJSON_GetObjectItemCaseSensitive(root, "layers"), *l;
+    int n = cJSON_GetArraySize(layers);
+
+    out->delta = 1;
+    if (hex_digest(cJSON_GetObjectItemCaseSensitive(root, "parent"), out->parent) < 0 ||
+        !cJSON_IsArray(layers) || n < 1 || n > BK_ARCHIVE_MAX_LAYERS - 1)
+        return bk_error_set(BK_ERR, "%s: a delta without its parent and layers", what);
+    cJSON_ArrayForEach(l, layers)
+    {
+        struct bk_archive_layer *d = &out->layers[out->nlayers++];
+        const cJSON *dg = cJSON_GetObjectItemCaseSensitive(l, "digest");
+        const cJSON *size = cJSON_GetObjectItemCaseSensitive(l, "size");
+        char hex[BK_DIGEST_HEX + 1];
+        if (hex_digest(dg, hex) < 0 || strncmp(dg->valuestring, "sha256:", 7) != 0 ||
+            !cJSON_IsNumber(size) || size->valuedouble < 1 ||
+            hex_digest(cJSON_GetObjectItemCaseSensitive(l, "tree"), d->tree) < 0)
+            return bk_error_set(BK_ERR, "%s: layer %zu of the delta is malformed", what,
+                                out->nlayers);
+        snprintf(d->digest, sizeof(d->digest), "sha256:%s", hex);
+        d->size = (uint64_t)size->valuedouble;
+    }
+    if (strcmp(out->layers[out->nlayers - 1].tree, out->parent) != 0)
+        return bk_error_set(BK_ERR, "%s: the delta's parent is not its top layer's tree", what);
+    return BK_OK;
+}
+
 int bk_bfiles_parse_report(const char *text, const char *what, struct bk_bfiles_report *out)
 {
     const cJSON *status, *digest, *msg;
@@ -285,6 +327,11 @@ int bk_bfiles_parse_report(const char *text, const char *what, struct bk_bfiles_
     out->entries = json_u64(root, "entries");
     out->bytes = json_u64(root, "bytes");
     out->archive_bytes = json_u64(root, "archive_bytes");
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "delta")) &&
+        parse_delta(root, what, out) < 0) {
+        cJSON_Delete(root);
+        return BK_ERR;
+    }
     cJSON_Delete(root);
     return BK_OK;
 }

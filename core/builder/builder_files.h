@@ -22,6 +22,12 @@ struct bk_bfiles_report {
     char message[512]; /* "error": what the helper said */
     char digest[BK_DIGEST_HEX + 1];
     uint64_t files, entries, bytes, archive_bytes;
+    /* pack, when it wrote a delta: "delta":true, the tree below ("parent")
+     * and its stored layers, bottom first ("layers") */
+    int delta;
+    char parent[BK_DIGEST_HEX + 1];
+    struct bk_archive_layer layers[BK_ARCHIVE_MAX_LAYERS - 1];
+    size_t nlayers;
 };
 
 /* Put `src` into dir/name: a hard link when possible, else a copy. */
@@ -60,7 +66,7 @@ int bk_bfiles_read_manifest(int fd, const char *path, struct bk_bfiles_report *o
 int bk_bfiles_check_frames(int fd, const char *path, uint64_t *size_out);
 
 /* Parse a helper report (one JSON object; see helper/main.c); `what` names
- * it in errors. BK_ERR when malformed. */
+ * it in errors. BK_ERR when malformed (a delta's parent and layers too). */
 int bk_bfiles_parse_report(const char *text, const char *what, struct bk_bfiles_report *out);
 
 /* ---- the exported output of a transfer build (core/builder/builder_export.c) ---- */
@@ -76,6 +82,9 @@ struct bk_bfiles_export_item {
                                         manifest read; BK_ENOTFOUND: not in the stream;
                                         else why it is unusable (the file is removed) */
     char archive_error[512];         /* the message for archive_status */
+    char archive_sha256[65];         /* BK_OK: SHA-256 (hex) of the file, hashed as it
+                                        was written (a save's layer blob needs no second
+                                        pass over it) */
     struct bk_bfiles_report archive; /* BK_OK: its manifest and size */
 };
 

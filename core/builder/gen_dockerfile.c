@@ -4,6 +4,7 @@
  */
 #include "core/builder/gen_dockerfile.h"
 
+#include "core/builder/mountio.h"
 #include "core/util/error.h"
 
 #include <stdio.h>
@@ -81,7 +82,12 @@ static void add_run(struct bk_strbuf *out, enum bk_gen_kind kind, size_t i,
     if (kind == BK_GEN_INJECT && m->from && !opts->force)
         add_base_mount(out, m);
     bk_strbuf_adds(out, " [\"" CTX "/" BK_GEN_HELPER "\", ");
-    if (kind == BK_GEN_INJECT) {
+    if (kind == BK_GEN_INJECT && m->nlayers) {
+        bk_strbuf_adds(out, "\"unpack\", ");
+        for (size_t k = 0; k < m->nlayers; k++) /* names bkcache chose: hex digits */
+            bk_strbuf_addf(out, "\"" CTX "/%s\", ", m->layer_files[k]);
+        bk_strbuf_adds(out, "\"" MNT "\"");
+    } else if (kind == BK_GEN_INJECT) {
         snprintf(path, sizeof(path), CTX "/%zu.tar.zst", i);
         bk_strbuf_addf(out, "\"unpack\", \"%s\", \"" MNT "\"", path);
     } else if (kind == BK_GEN_REPAIR) {
@@ -102,8 +108,18 @@ static void add_run(struct bk_strbuf *out, enum bk_gen_kind kind, size_t i,
         }
         if (opts->allow_special)
             bk_strbuf_adds(out, ", \"--allow-special\"");
-    } else if (opts->level > 0) {
-        bk_strbuf_addf(out, ", \"--level\", \"%d\"", opts->level);
+        if (m->nlayers && m->record) {
+            bk_strbuf_adds(out, ", \"--record\", ");
+            add_json_string(out, m->record);
+        }
+    } else {
+        if (opts->level > 0)
+            bk_strbuf_addf(out, ", \"--level\", \"%d\"", opts->level);
+        if (kind == BK_GEN_EXTRACT && m->reproducible && m->delta)
+            bk_strbuf_addf(out, ", \"--delta\", \"%d:%g\"", BK_DELTA_MAX_LAYERS,
+                           BK_DELTA_MAX_RATIO);
+        if (kind == BK_GEN_EXTRACT && m->reproducible)
+            bk_strbuf_adds(out, ", \"--reproducible\"");
     }
     bk_strbuf_adds(out, "]\n");
 }

@@ -24,6 +24,12 @@
  * /.bkcache/out/; the caller builds the bkcache-transfer target with the tar
  * exporter and reads .bkcache/out/<i>.json (and <i>.tar.zst) from the stream.
  *
+ * Delta saves: inject of a layered entry names every layer file of the
+ * stack, bottom first (`unpack L1 L2 ... MNT --record D:S:T,...`, the record
+ * being the stored layers the helper writes into the cache's base record);
+ * extract of a layer blob adds `--reproducible`, and `--delta L:R` (the
+ * mountio's limits) when the pack may write a delta over that record.
+ *
  * Tests only: with pause_arg the stage also declares `ARG BKCACHE_HELPER_PAUSE`,
  * so the value the caller passes reaches the helper's environment (it stops
  * there, see helper/main.c); without it the text is unchanged.
@@ -59,6 +65,13 @@ struct bk_gen_mount {
     const char *from;          /* from= as written, or NULL */
     const char *source;        /* source= (used only with from=), or NULL */
     const char *expect_digest; /* inject: the archive's digest, or NULL */
+    /* inject, a layered entry (nlayers 0: the archive <i>.tar.zst): */
+    const char *const *layer_files; /* the layers' names in the context, bottom first */
+    size_t nlayers;
+    const char *record; /* --record: "DIGEST:SIZE:TREE,..." of the stored layers */
+    /* extract: */
+    int reproducible; /* a layer blob: --reproducible */
+    int delta;        /* ... that may be a delta: --delta L:R */
 };
 
 struct bk_gen_opts {
@@ -71,7 +84,8 @@ struct bk_gen_opts {
 };
 
 /* Append the Dockerfile for `kind` over `mounts` to `out`. In the context
- * the archives are named <i>.tar.zst (inject), i the mount's index. BK_EINVAL
+ * the archives are named <i>.tar.zst (inject), i the mount's index, and
+ * the layers as layer_files says. BK_EINVAL
  * naming the identity when a value cannot be written into a --mount flag
  * without being changed by the frontend (',', quotes, '$', '\', spaces). */
 int bk_gen_dockerfile(enum bk_gen_kind kind, const struct bk_gen_mount *mounts, size_t n,

@@ -17,11 +17,19 @@
  *      the digest and file count now in the cache must equal the archive
  *      manifest's (else BK_ECORRUPT); a skipped cache is BK_ESKIPPED with its
  *      current digest.
+ *   A layered entry (item->nlayers) skips step 1: its layers are blobs the
+ *   store verified (SHA-256 and size) as they arrived; only the top
+ *   layer's manifest is read (its digest must be the index's). Each layer
+ *   file goes into the context once per blob digest (caches of a batch
+ *   share them), and the helper unpacks the stack with the stored layers
+ *   as its base record (`unpack L1 L2 ... --record ...`).
  * extract (save): the same build shape with the helper's pack; each archive
  *   comes back in the same tar stream and is written straight to
  *   item->archive_path, its zstd frames verified on the way; its manifest,
  *   size and digest must then match the helper's report, so a damaged or
  *   cut archive never reaches the store. An empty cache is BK_ENOTFOUND.
+ *   A layer item packs with --reproducible (and --delta when allowed); the
+ *   report's delta, parent and layers go into item->stats.
  *
  * Every build gets BKCACHE_NONCE=<random> (each RUN executes) and, when the
  * plan has one, BUILDKIT_CACHE_MOUNT_NS (the frontend prefixes ids with it).
@@ -70,7 +78,10 @@ struct batch {
     struct bk_bfiles_export_item *exp; /* exp[k]: what the build exported for mounts[k] */
     size_t *index;                     /* mounts[k] belongs to items[index[k]] */
     size_t n;
-    char nonce[33]; /* BKCACHE_NONCE; also names the context sub-directory */
+    char ***layer_files;     /* mounts[k]'s layer names in the context (layered inject) */
+    char **records;          /* mounts[k]'s --record */
+    struct bk_strvec placed; /* layer blobs already in the context, by name */
+    char nonce[33];          /* BKCACHE_NONCE; also names the context sub-directory */
 };
 
 /* Temporary directories, held while in use so that the next run can remove
@@ -124,6 +135,8 @@ static void fill_mount(struct bk_gen_mount *m, const struct bk_mountio_item *it)
     if (it->use && it->use->source && !id->from)
         m->has_uid = m->has_gid = m->has_mode = 0; /* BuildKit ignores them with source= */
     m->from = id->from;
+    m->reproducible = it->layer;
+    m->delta = it->layer && it->delta;
 }
 
 static void batch_release(struct batch *b)
@@ -140,6 +153,17 @@ static void batch_release(struct batch *b)
     free(b->ctx);
     free(b->helper_dir);
     free(b->subdir);
+    for (size_t k = 0; k < b->n; k++) {
+        for (size_t l = 0; b->layer_files && b->layer_files[k] && b->layer_files[k][l]; l++)
+            free(b->layer_files[k][l]);
+        if (b->layer_files)
+            free(b->layer_files[k]);
+        if (b->records)
+            free(b->records[k]);
+    }
+    free(b->layer_files);
+    free(b->records);
+    bk_strvec_clear(&b->placed);
     free(b->mounts);
     free(b->exp);
     free(b->index);
@@ -155,6 +179,7 @@ static int batch_init(struct builder_io *io, struct batch *b, const struct bk_mo
 
     memset(b, 0, sizeof(*b));
     b->tmp_lock = b->sub_lock = -1;
+    b->placed = (struct bk_strvec)BK_STRVEC_INIT;
     bk_bfiles_nonce(b->nonce, sizeof(b->nonce));
     /* what killed runs left (their directories are no longer held) goes first */
     bk_remove_abandoned(batch_tmpdir(io), TMP_PREFIX);
@@ -184,6 +209,8 @@ static int batch_init(struct builder_io *io, struct batch *b, const struct bk_mo
     b->mounts = bk_xcalloc(n + 1, sizeof(*b->mounts));
     b->exp = bk_xcalloc(n + 1, sizeof(*b->exp));
     b->index = bk_xcalloc(n + 1, sizeof(*b->index));
+    b->layer_files = bk_xcalloc(n + 1, sizeof(*b->layer_files));
+    b->records = bk_xcalloc(n + 1, sizeof(*b->records));
     return bk_bfiles_place(io->helper, b->helper_dir, BK_GEN_HELPER);
 }
 
@@ -323,40 +350,99 @@ static void repair_after_interruption(struct builder_io *io, struct batch *b,
     bk_error_set(code, "%s", msg);
 }
 
+/* A layered item: the top layer's manifest must carry the index's digest
+ * (the store verified every blob's bytes; the helper verifies the stack);
+ * each layer goes into the context once per blob digest, and mount
+ * b->n gets the stack and the record of the stored layers. */
+static int place_layers(struct batch *b, const struct bk_mountio_item *it,
+                        struct bk_bfiles_report *expect)
+{
+    const char *top = it->layer_paths[it->nlayers - 1];
+    char **files = bk_xcalloc(it->nlayers + 1, sizeof(*files));
+    struct bk_strbuf rec = BK_STRBUF_INIT;
+    int fd = open(top, O_RDONLY | O_CLOEXEC), rc;
+
+    if (fd < 0) {
+        rc = bk_error_set(BK_ERR, "%s: %s", top, strerror(errno));
+    } else {
+        rc = bk_bfiles_read_manifest(fd, top, expect);
+        close(fd);
+    }
+    if (rc == BK_OK && strcmp(expect->digest, it->expect_digest) != 0)
+        rc = bk_error_set(BK_ECORRUPT, "%s: its manifest says digest %.12s, the index %.12s", top,
+                          expect->digest, it->expect_digest);
+    expect->archive_bytes = 0;
+    for (size_t k = 0; k < it->nlayers; k++) {
+        const struct bk_archive_layer *l = &it->layers[k];
+        files[k] = bk_xasprintf("%s.tar.zst", l->digest + strlen("sha256:"));
+        if (rc == BK_OK && bk_strvec_find(&b->placed, files[k]) < 0) {
+            rc = bk_bfiles_place(it->layer_paths[k], b->helper_dir, files[k]);
+            if (rc == BK_OK)
+                bk_strvec_push(&b->placed, files[k]);
+        }
+        bk_strbuf_addf(&rec, "%s%s:%llu:%s", k ? "," : "", l->digest, (unsigned long long)l->size,
+                       l->tree);
+        expect->archive_bytes += l->size;
+    }
+    if (rc < 0) {
+        for (size_t k = 0; k < it->nlayers; k++)
+            free(files[k]);
+        free(files);
+        bk_strbuf_release(&rec);
+        return rc;
+    }
+    b->layer_files[b->n] = files;
+    b->records[b->n] = bk_strbuf_detach(&rec);
+    b->mounts[b->n].layer_files = (const char *const *)files;
+    b->mounts[b->n].nlayers = it->nlayers;
+    b->mounts[b->n].record = b->records[b->n];
+    return BK_OK;
+}
+
 static int builder_inject(struct bk_mountio *base, struct bk_mountio_item *items, size_t n)
 {
     struct builder_io *io = (struct builder_io *)base;
     struct batch b;
     int rc = batch_init(io, &b, items, n);
     const char **paths = bk_xcalloc(n + 1, sizeof(*paths));
+    size_t *plain = bk_xcalloc(n + 1, sizeof(*plain)), nplain = 0;
     struct bk_bfiles_checked *checked = bk_xcalloc(n + 1, sizeof(*checked));
+    struct bk_bfiles_checked *mine = bk_xcalloc(n + 1, sizeof(*mine));
 
     for (size_t i = 0; i < n; i++)
-        paths[i] = items[i].archive_path;
-    if (rc == BK_OK) /* decode them all on the CPUs there are, before any build */
-        bk_bfiles_check_archives(paths, n, checked);
+        if (!items[i].nlayers) {
+            plain[i] = nplain;
+            paths[nplain++] = items[i].archive_path;
+        }
+    if (rc == BK_OK) /* decode the plain archives on the CPUs there are, before any build */
+        bk_bfiles_check_archives(paths, nplain, checked);
     for (size_t i = 0; rc == BK_OK && i < n; i++) {
         struct bk_mountio_item *it = &items[i];
-        const struct bk_bfiles_report *expect = &checked[i].report;
+        struct bk_bfiles_checked *c = it->nlayers ? &mine[i] : &checked[plain[i]];
+        const struct bk_bfiles_report *expect = &c->report;
         char *name;
 
         memset(&it->stats, 0, sizeof(it->stats));
-        it->status = checked[i].rc;
+        fill_mount(&b.mounts[b.n], it);
+        if (it->nlayers && (c->rc = place_layers(&b, it, &c->report)) < 0)
+            snprintf(c->msg, sizeof(c->msg), "%s", bk_error_msg());
+        it->status = c->rc;
         if (it->status) {
-            bk_error_set(it->status, "%s", checked[i].msg);
-            bk_warn("restore %s: %s", it->identity->name, checked[i].msg);
+            bk_error_set(it->status, "%s", c->msg);
+            bk_warn("restore %s: %s", it->identity->name, c->msg);
             continue;
         }
-        fill_mount(&b.mounts[b.n], it);
         snprintf(it->stats.digest, sizeof(it->stats.digest), "%s", expect->digest);
         it->stats.files = expect->files;
         it->stats.archive_bytes = expect->archive_bytes;
         b.mounts[b.n].expect_digest = it->stats.digest;
-        name = bk_xasprintf("%zu.tar.zst", b.n);
-        it->status = bk_bfiles_place(it->archive_path, b.helper_dir, name);
-        free(name);
-        if (it->status)
-            continue;
+        if (!it->nlayers) {
+            name = bk_xasprintf("%zu.tar.zst", b.n);
+            it->status = bk_bfiles_place(it->archive_path, b.helper_dir, name);
+            free(name);
+            if (it->status)
+                continue;
+        }
         b.index[b.n++] = i;
     }
     if (rc == BK_OK && b.n)
@@ -389,7 +475,9 @@ static int builder_inject(struct bk_mountio *base, struct bk_mountio_item *items
     }
     batch_release(&b);
     free(paths);
+    free(plain);
     free(checked);
+    free(mine);
     return rc;
 }
 
@@ -422,6 +510,12 @@ static int builder_extract(struct bk_mountio *base, struct bk_mountio_item *item
             it->stats.entries = got->entries;
             it->stats.bytes = got->bytes;
             it->stats.archive_bytes = got->archive_bytes;
+            memcpy(it->stats.archive_sha256, b.exp[k].archive_sha256,
+                   sizeof(it->stats.archive_sha256));
+            it->stats.delta = got->delta;
+            memcpy(it->stats.parent, got->parent, sizeof(it->stats.parent));
+            memcpy(it->stats.parent_layers, got->layers, sizeof(it->stats.parent_layers));
+            it->stats.nparent_layers = got->nlayers;
         }
         if (it->status && b.exp[k].archive_status == BK_OK)
             unlink(it->archive_path); /* verified, but not what was reported */

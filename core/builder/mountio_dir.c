@@ -9,7 +9,10 @@
  * holds data is left alone (BK_ESKIPPED) unless --force, the same rule the
  * builder mountio follows, so restore never clobbers a warm cache. The swap
  * is one rename, so a killed restore leaves the old directory whole, plus a
- * ".NAME.bkcache-*" sibling that the next unpack there removes. Tests only:
+ * ".NAME.bkcache-*" sibling that the next unpack there removes. A layered
+ * entry (item->nlayers) is unpacked with bk_archive_unpack_layers, which
+ * writes the base record a later delta save packs against; an extract item
+ * with `layer` packs reproducibly, with `delta` against that record. Tests only:
  * BKCACHE_TEST_HELPER_PAUSE stops the pack or unpack at a named point, as it stops
  * the helper in builder mode (core/archive/archive_pause.c).
  *
@@ -59,11 +62,16 @@ static int dir_has_data(const char *path)
 static int extract_one(struct dir_io *io, struct bk_mountio_item *it)
 {
     char *src = bk_xasprintf("%s/%s", io->dir, it->identity->name);
+    char *record = bk_xasprintf("%s/" BK_ARCHIVE_BASE_RECORD, src);
     struct bk_pack_opts po = {
         .level = io->opts.compression_level,
-        .key = it->key,
-        .identity = it->identity->descriptor,
+        .key = it->layer ? NULL : it->key,
+        .identity = it->layer ? NULL : it->identity->descriptor,
         .write_behind = 1, /* the archive goes to a store; a local one fsyncs it */
+        .reproducible = it->layer,
+        .parent_record = it->layer && it->delta ? record : NULL,
+        .delta_max_layers = BK_DELTA_MAX_LAYERS,
+        .delta_max_ratio = BK_DELTA_MAX_RATIO,
     };
     int fd, rc = dir_has_data(src);
 
@@ -84,6 +92,7 @@ static int extract_one(struct dir_io *io, struct bk_mountio_item *it)
         bk_error_wrap(rc, "pack %s", src);
 done:
     free(src);
+    free(record);
     return rc;
 }
 
@@ -104,24 +113,39 @@ static int inject_one(struct dir_io *io, struct bk_mountio_item *it)
     struct bk_unpack_opts uo = {
         .allow_special = io->opts.allow_special,
         .keep_owner = geteuid() == 0,
+        .expect_digest = it->nlayers ? it->expect_digest : NULL,
     };
-    int fd, rc = dir_has_data(dst);
+    int fds[BK_ARCHIVE_MAX_LAYERS];
+    size_t n = it->nlayers ? it->nlayers : 1, opened = 0;
+    int rc = dir_has_data(dst);
 
     if (rc > 0 && !io->opts.force)
         rc = bk_error_set(BK_ESKIPPED, "%s: already holds data (use --force to replace it)", dst);
     if (rc < 0)
         goto done;
-    fd = open(it->archive_path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        rc = bk_error_set(BK_ERR, "%s: %s", it->archive_path, strerror(errno));
+    if (n > BK_ARCHIVE_MAX_LAYERS) {
+        rc = bk_error_set(BK_ECORRUPT, "%s: %zu layers, more than %d", dst, n,
+                          BK_ARCHIVE_MAX_LAYERS);
         goto done;
     }
+    for (; opened < n; opened++) {
+        const char *path = it->nlayers ? it->layer_paths[opened] : it->archive_path;
+        fds[opened] = open(path, O_RDONLY | O_CLOEXEC);
+        if (fds[opened] < 0) {
+            rc = bk_error_set(BK_ERR, "%s: %s", path, strerror(errno));
+            goto done;
+        }
+    }
     bk_archive_pause_from_env(&uo.checkpoint, "BKCACHE_TEST_HELPER_PAUSE"); /* tests only */
-    rc = bk_archive_unpack(fd, dst, &uo, &it->stats, NULL);
-    close(fd);
+    if (it->nlayers)
+        rc = bk_archive_unpack_layers(fds, n, dst, &uo, it->layers, it->nlayers, &it->stats, NULL);
+    else
+        rc = bk_archive_unpack(fds[0], dst, &uo, &it->stats, NULL);
     if (rc < 0)
         bk_error_wrap(rc, "unpack into %s", dst);
 done:
+    while (opened > 0)
+        close(fds[--opened]);
     free(dst);
     return rc;
 }

@@ -22,7 +22,8 @@
 #define MANY BK_OPTG_PROJECTS
 
 const struct bk_command bk_commands[] = {
-    {"build", bk_cmd_build, KEYS | STORE | XFER | BUILDER | BK_OPTG_RUNS | LAYERS | BK_OPTG_BUILD,
+    {"build", bk_cmd_build,
+     KEYS | STORE | XFER | BUILDER | BK_OPTG_RUNS | LAYERS | BK_OPTG_BUILD | BK_OPTG_DELTA,
      "bkcache build [options] -- <build command>",
      "Restore the caches, run your build command, save the caches after it succeeds.",
      "The build command is `docker build ...`, `docker buildx build ...`, `buildctl build ...`,\n"
@@ -53,7 +54,8 @@ const struct bk_command bk_commands[] = {
     {"restore", bk_cmd_restore, DF | MANY | KEYS | STORE | XFER | BUILDER | LAYERS | JSON,
      "bkcache restore [options]",
      "Restore each cache identity from the store into the builder (or --dir).", NULL},
-    {"save", bk_cmd_save, DF | MANY | KEYS | STORE | XFER | BUILDER | BK_OPTG_RUNS | LAYERS | JSON,
+    {"save", bk_cmd_save,
+     DF | MANY | KEYS | STORE | XFER | BUILDER | BK_OPTG_RUNS | LAYERS | BK_OPTG_DELTA | JSON,
      "bkcache save [options]",
      "Save each cache identity from the builder (or --dir) into the store.", NULL},
     {"unpack", bk_cmd_unpack, BK_OPTG_ARCHIVE | JSON, "bkcache unpack [options] ARCHIVE... DIR",

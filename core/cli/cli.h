@@ -42,6 +42,7 @@ enum bk_opt_group {
     BK_OPTG_LAYERS = 1u << 9,     /* --layers, --layers-from, --layers-dir */
     BK_OPTG_PROJECTS = 1u << 10,  /* --compose, --service, --bake, --bake-target */
     BK_OPTG_BUILD = 1u << 11,     /* --save-on-failure (build) */
+    BK_OPTG_DELTA = 1u << 12,     /* --delta auto|off (save, build) */
 };
 
 /* Runs of one key that save keeps where the store can delete (docs/keys.md). */
@@ -74,6 +75,7 @@ struct bk_options {
     const char *state;
     int compression_level; /* 0: default */
     int force, allow_special, fail_on_cache_miss, fail_on_error, lookup_only;
+    int delta_off; /* --delta off: save plain archives, no layers (default: auto) */
     /* BK_OPTG_BUILDER */
     const char *driver; /* auto|buildx|docker|buildctl */
     const char *builder;

@@ -67,7 +67,7 @@ static void plan_one(struct bk_xfer_cli *c, const struct bk_state *st,
     } else {
         r->restore = bk_key_same_cache(it->key, e.key) ? "exact" : "partial";
         r->matched_key = bk_xstrdup(e.key);
-        r->bytes = e.size;
+        r->bytes = bk_xfer_entry_bytes(c->x.store, &e, NULL, NULL); /* an index: its layers' */
         bk_provider_entry_release(&e);
     }
     if (r->matched_key && strcmp(r->matched_key, it->save_key) == 0 &&

@@ -45,6 +45,7 @@ enum opt_id {
     O_FAIL_MISS,
     O_FAIL_ERROR,
     O_LOOKUP_ONLY,
+    O_DELTA,
     O_DRIVER,
     O_BUILDER,
     O_DOCKER,
@@ -100,6 +101,7 @@ static const struct opt_spec k_opts[] = {
     {"fail-on-cache-miss", 0, 0, BK_OPTG_TRANSFER, O_FAIL_MISS},
     {"fail-on-error", 0, 0, BK_OPTG_TRANSFER, O_FAIL_ERROR},
     {"lookup-only", 0, 0, BK_OPTG_TRANSFER, O_LOOKUP_ONLY},
+    {"delta", 0, 1, BK_OPTG_DELTA, O_DELTA},
     {"driver", 0, 1, BK_OPTG_BUILDER, O_DRIVER},
     {"builder", 0, 1, BK_OPTG_BUILDER, O_BUILDER},
     {"docker", 0, 1, BK_OPTG_BUILDER, O_DOCKER},
@@ -170,6 +172,11 @@ static void print_help(const struct bk_command *cmd)
         printf("\nArchive options:\n"
                "      --compression-level N  zstd level 1..19 (default 3)\n"
                "      --allow-special     keep device nodes and FIFOs\n");
+    if (cmd->groups & BK_OPTG_DELTA)
+        printf("\nDelta saves (docs/delta-saves.md):\n"
+               "      --delta auto|off    auto (default): store each cache as layer blobs, a\n"
+               "                          save uploading only what changed since the restore;\n"
+               "                          off: one whole archive per save, as before\n");
     if (cmd->groups & BK_OPTG_BUILDER)
         printf("\nBuilder options:\n"
                "      --driver NAME       auto (default), buildx, docker, buildctl\n"
@@ -270,6 +277,11 @@ static int apply(const struct opt_spec *o, const char *v, struct bk_options *opt
     case O_FAIL_MISS: opts->fail_on_cache_miss = 1; break;
     case O_FAIL_ERROR: opts->fail_on_error = 1; break;
     case O_LOOKUP_ONLY: opts->lookup_only = 1; break;
+    case O_DELTA:
+        if (strcmp(v, "auto") != 0 && strcmp(v, "off") != 0)
+            return bk_error_set(BK_EINVAL, "--delta: expected auto or off, got '%s'", v);
+        opts->delta_off = strcmp(v, "off") == 0;
+        break;
     case O_DRIVER: opts->driver = v; break;
     case O_BUILDER: opts->builder = v; break;
     case O_DOCKER: opts->docker = v; break;

@@ -256,6 +256,7 @@ int bk_xfer_cli_open(struct bk_options *o, enum bk_xfer_cli_mode mode,
     c->x.store_id = c->store_id;
     c->x.lookup_only = o->lookup_only;
     c->x.keep_runs = o->keep_per_key >= 0 ? o->keep_per_key : BK_KEEP_PER_KEY_DEFAULT;
+    c->x.delta = !o->delta_off;
     if (o->layers && open_layers(o, mode, c) < 0) {
         bk_error("%s", bk_error_msg());
         return 2;

@@ -175,37 +175,6 @@ static int read_index(struct bk_store *s, const struct bk_layers_source *src,
     return rc;
 }
 
-/* The newest entry matching q that was not tried yet: the store's lookup,
- * and when that answers with a tried key, the store's list (when it can
- * list) without the tried keys. BK_ENOTFOUND when none is left. */
-static int find_untried(struct bk_store *s, const struct bk_lookup *q,
-                        const struct bk_strvec *tried, struct bk_provider_entry *out)
-{
-    struct bk_provider_entry *v = NULL;
-    size_t n = 0, kept = 0;
-    long pick;
-    int rc = bk_store_lookup(s, q, out);
-
-    if (rc < 0 || bk_strvec_find(tried, out->key) < 0)
-        return rc;
-    bk_provider_entry_release(out);
-    if (!(bk_store_caps(s) & BK_CAP_LIST))
-        return bk_error_set(BK_ENOTFOUND, "no other layer cache under %s", q->key);
-    if ((rc = bk_store_list(s, &v, &n)) < 0)
-        return rc;
-    for (size_t i = 0; i < n; i++) {
-        if (bk_strvec_find(tried, v[i].key) >= 0)
-            bk_provider_entry_release(&v[i]);
-        else
-            v[kept++] = v[i];
-    }
-    pick = bk_provider_pick(v, kept, q);
-    if (pick >= 0)
-        bk_provider_entry_copy(out, &v[pick]);
-    bk_store_entries_free(v, kept);
-    return pick >= 0 ? BK_OK : bk_error_set(BK_ENOTFOUND, "no other layer cache under %s", q->key);
-}
-
 /* Take entry `e`: its index and every blob. BK_ENOTFOUND when the index is
  * damaged or names a blob the store lacks or holds damaged. */
 static int take_entry(struct bk_layers *l, struct bk_store *s, struct bk_layers_source *src,
@@ -248,7 +217,7 @@ static void restore_source(struct bk_layers *l, struct bk_store *s, struct bk_la
                               .identity = BK_LAYERS_SCHEMA}; /* as save uploads it */
         struct bk_provider_entry e;
         while (rc == BK_ENOTFOUND) {
-            int found = find_untried(s, &q, &tried, &e);
+            int found = bk_store_lookup_untried(s, &q, &tried, &e);
             if (found < 0) {
                 if (found != BK_ENOTFOUND)
                     rc = found; /* the lookup failed: stop */

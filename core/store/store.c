@@ -266,6 +266,35 @@ int bk_store_lookup(struct bk_store *s, const struct bk_lookup *q, struct bk_pro
     return rc;
 }
 
+int bk_store_lookup_untried(struct bk_store *s, const struct bk_lookup *q,
+                            const struct bk_strvec *tried, struct bk_provider_entry *out)
+{
+    struct bk_provider_entry *v = NULL;
+    size_t n = 0, kept = 0;
+    long pick;
+    int rc = bk_store_lookup(s, q, out);
+
+    if (rc < 0 || bk_strvec_find(tried, out->key) < 0)
+        return rc;
+    bk_provider_entry_release(out);
+    if (!(bk_store_caps(s) & BK_CAP_LIST))
+        return bk_error_set(BK_ENOTFOUND, "no other entry under %s", q->key);
+    if ((rc = bk_store_list(s, &v, &n)) < 0)
+        return rc;
+    n = bk_store_drop_blob_entries(v, n);
+    for (size_t i = 0; i < n; i++) {
+        if (bk_strvec_find(tried, v[i].key) >= 0)
+            bk_provider_entry_release(&v[i]);
+        else
+            v[kept++] = v[i];
+    }
+    pick = bk_provider_pick(v, kept, q);
+    if (pick >= 0)
+        bk_provider_entry_copy(out, &v[pick]);
+    bk_store_entries_free(v, kept);
+    return pick >= 0 ? BK_OK : bk_error_set(BK_ENOTFOUND, "no other entry under %s", q->key);
+}
+
 /* ---- download ---- */
 
 struct download_ctx {

@@ -29,6 +29,7 @@
 #ifndef BK_STORE_H
 #define BK_STORE_H
 
+#include "core/util/strvec.h"
 #include "providers/provider.h"
 
 #include <pthread.h>
@@ -97,6 +98,13 @@ unsigned bk_store_caps(const struct bk_store *s);
 
 /* provider lookup with retries; BK_ENOTFOUND on a miss. */
 int bk_store_lookup(struct bk_store *s, const struct bk_lookup *q, struct bk_provider_entry *out);
+
+/* The newest entry `q` matches whose key is not in `tried` (entries found
+ * broken): the lookup, and when that answers with a tried key, a store that
+ * can list picks again among its entries without the tried ones (blob
+ * entries left out). BK_ENOTFOUND when none is left. */
+int bk_store_lookup_untried(struct bk_store *s, const struct bk_lookup *q,
+                            const struct bk_strvec *tried, struct bk_provider_entry *out);
 
 /* Download `e` into `path`: written to a temporary file in the same
  * directory, verified, then renamed. On failure nothing is left at `path`.

@@ -130,6 +130,9 @@ int bk_xfer__batch_init(const struct bk_xfer *x, int with_workdir, struct bk_xfe
     b->paths = (struct bk_strvec)BK_STRVEC_INIT;
     b->items = bk_xcalloc(x->n + 1, sizeof(*b->items));
     b->owner = bk_xcalloc(x->n + 1, sizeof(*b->owner));
+    b->entries = bk_xcalloc(x->n + 1, sizeof(*b->entries));
+    for (size_t i = 0; i < x->n; i++)
+        b->entries[i].tried = (struct bk_strvec)BK_STRVEC_INIT;
     if (with_workdir && x->n) {
         int rc = mkworkdir(x, &b->work, &b->work_lock);
         if (rc < 0)
@@ -144,11 +147,16 @@ int bk_xfer__batch_init(const struct bk_xfer *x, int with_workdir, struct bk_xfe
 void bk_xfer__batch_add(struct bk_xfer__batch *b, const struct bk_xfer *x, size_t i)
 {
     const struct bk_xfer_item *it = &x->items[i];
+    const struct bk_xfer__entry *e = &b->entries[i];
     b->items[b->n] = (struct bk_mountio_item){
         .identity = it->identity,
         .use = it->use,
         .key = it->key,
         .archive_path = b->paths.v[i],
+        .layer_paths = e->ix.nlayers ? e->paths : NULL,
+        .layers = e->ix.nlayers ? e->ix.layers : NULL,
+        .nlayers = e->ix.nlayers,
+        .expect_digest = e->ix.nlayers ? e->ix.digest : NULL,
     };
     b->owner[b->n++] = i;
 }
@@ -158,9 +166,19 @@ void bk_xfer__batch_release(struct bk_xfer__batch *b)
     rmworkdir(b->work);
     if (b->work_lock >= 0)
         close(b->work_lock);
+    for (size_t i = 0; b->entries && i < b->paths.n; i++) {
+        bk_index_release(&b->entries[i].ix);
+        bk_strvec_clear(&b->entries[i].tried);
+    }
     bk_strvec_clear(&b->paths);
     free(b->items);
     free(b->owner);
+    free(b->entries);
+    for (size_t k = 0; k < b->nblobs; k++) {
+        free(b->blobs[k].path);
+        free(b->blobs[k].msg);
+    }
+    free(b->blobs);
     memset(b, 0, sizeof(*b));
 }
 
@@ -174,53 +192,6 @@ const char *bk_hit_name(enum bk_hit h)
     case BK_HIT_MISS: return "miss";
     default: return "";
     }
-}
-
-/* Look up one item and, unless lookup_only, download its archive to `path`.
- * Returns 1 when an archive is ready to inject. */
-static int fetch_one(struct bk_xfer *x, struct bk_xfer_item *it, const char *path)
-{
-    struct bk_lookup q = {
-        .key = it->save_key,
-        .restore_keys = it->restore_keys,
-        .nrestore = it->nrestore,
-        .identity = it->identity->descriptor,
-    };
-    struct bk_provider_entry e;
-    int rc;
-
-    it->hit = BK_HIT_MISS;
-    if (!x->store) {
-        bk_error_set(BK_ERR, "%s", x->store_error ? x->store_error : "no store");
-        bk_xfer__fail(it, "store unavailable");
-        return 0;
-    }
-    rc = bk_store_lookup(x->store, &q, &e);
-    if (rc == BK_ENOTFOUND) {
-        it->action = "miss";
-        bk_warn("warning: %s: cache miss: no entry for %s or its restore keys", it->identity->name,
-                it->key);
-        return 0;
-    }
-    if (rc < 0) {
-        bk_xfer__fail(it, "lookup");
-        return 0;
-    }
-    it->matched_key = bk_xstrdup(e.key);
-    it->hit = bk_key_same_cache(it->key, e.key) ? BK_HIT_EXACT : BK_HIT_PARTIAL;
-    it->bytes = e.size;
-    if (x->lookup_only) {
-        it->action = "found";
-        bk_provider_entry_release(&e);
-        return 0;
-    }
-    rc = bk_store_download(x->store, &e, path, &it->bytes);
-    bk_provider_entry_release(&e);
-    if (rc < 0) {
-        bk_xfer__fail(it, "download");
-        return 0;
-    }
-    return 1;
 }
 
 static void write_state(const struct bk_xfer *x)
@@ -246,7 +217,8 @@ static void write_state(const struct bk_xfer *x)
 int bk_restore_run(struct bk_xfer *x)
 {
     struct bk_xfer__batch b;
-    double t0;
+    size_t nlayered = 0;
+    double t0, t_layers;
     int rc = bk_xfer__batch_init(x, !x->lookup_only, &b);
 
     if (rc < 0)
@@ -254,9 +226,18 @@ int bk_restore_run(struct bk_xfer *x)
     for (size_t i = 0; i < x->n; i++) {
         struct bk_xfer_item *it = &x->items[i];
         t0 = bk_xfer__now();
-        if (fetch_one(x, it, b.paths.v[i]))
-            bk_xfer__batch_add(&b, x, i);
+        bk_xfer__find_entry(x, &b, i);
         it->seconds = bk_xfer__now() - t0;
+        nlayered += b.entries[i].state == BK_ENTRY_LAYERS;
+    }
+    t0 = bk_xfer__now();
+    bk_xfer__fetch_layers(x, &b); /* every index's layers at once */
+    t_layers = (bk_xfer__now() - t0) / (double)(nlayered ? nlayered : 1);
+    for (size_t i = 0; i < x->n; i++) {
+        if (b.entries[i].ix.nlayers)
+            x->items[i].seconds += t_layers;
+        if (b.entries[i].state == BK_ENTRY_READY)
+            bk_xfer__batch_add(&b, x, i);
     }
     if (b.n) {
         int brc;

@@ -18,12 +18,22 @@
  *     temporary directory (verified by the store) -> one inject batch ->
  *     record hit kind, matched key and digest in the state file. With
  *     lookup_only it stops after the lookup and writes no state.
+ *     An entry that is an index (core/store/store_index.h) is a stack of
+ *     layer blobs: each is fetched (verified by the store, once per batch
+ *     however many caches share it) and the stack goes to inject; a layer
+ *     missing or corrupt makes the entry a miss, and the lookup goes on
+ *     with the candidates after the one that matched (never a partial
+ *     cache). An entry that is not an index is a plain archive, as before.
  *   save, per item: when the store's keys are immutable and it already
  *     holds the save key (this run saved it), skip; else one extract batch
  *     (pack) -> skip when the state file says a run of this key was restored
  *     with the same digest -> upload under the save key -> where the store
  *     can list and delete, remove runs of the key beyond the keep_runs
- *     newest.
+ *     newest. With x->delta the upload is: the pack's delta, if its parent
+ *     layers are all still stored (else a full pack again), as a blob, then
+ *     LAST the index naming the parent layers and the new one, so an
+ *     interrupted save leaves the previous complete entry what restores
+ *     find.
  *
  * Nothing here fails the build: every outcome (miss, failed lookup, failed
  * upload, ...) is recorded per item, logged as a warning when it is a
@@ -42,6 +52,7 @@
 #include "core/plan/keys.h"
 #include "core/builder/mountio.h"
 #include "core/store/store.h"
+#include "core/store/store_index.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -64,8 +75,11 @@ struct bk_xfer_item {
                            save: saved, unchanged, exists, empty, skipped, error */
     char *reason;       /* one line saying why (skips, errors), or NULL */
     int failed;         /* a store or mountio operation failed (--fail-on-error) */
-    uint64_t bytes;     /* archive bytes moved (or found, with --lookup-only) */
+    uint64_t bytes;     /* bytes moved (or found, with --lookup-only): restore, the archive
+                           or the layers; save, what this save uploaded */
     uint64_t files;     /* regular files in the cache */
+    unsigned layers;    /* the layers of the entry restored, found or saved (0: one plain
+                           archive) */
     double seconds;
     char digest[BK_DIGEST_HEX + 1]; /* content digest, "" when unknown */
 };
@@ -80,6 +94,10 @@ struct bk_xfer {
     int lookup_only;        /* restore: stop after the lookup */
     long keep_runs;         /* save: runs of a key kept after an upload (store permitting);
                                <= 0: none removed */
+    int delta;              /* save: --delta auto (the CLI's default): each cache a layer
+                               blob (a delta over the restored layers when it can be) and,
+                               last, an index under the key; 0 (--delta off, the struct's
+                               default): one plain archive under the key */
     struct bk_xfer_item *items;
     size_t n;
     struct bk_layers *layers; /* the layer cache (--layers), or NULL; printed with the items */
@@ -99,9 +117,17 @@ int bk_save_run(struct bk_xfer *x);
 
 const char *bk_hit_name(enum bk_hit h); /* "exact", "partial", "miss", "" */
 
+/* The bytes a restore of the entry `e` moves: its layers' when it is an
+ * index (read through a temporary directory in `tmpdir`, NULL: $TMPDIR or
+ * /tmp; *layers, when not NULL, gets their number), else its own size
+ * (*layers 0). An entry larger than an index can be is not downloaded.
+ * For --lookup-only and plan. */
+uint64_t bk_xfer_entry_bytes(struct bk_store *s, const struct bk_provider_entry *e,
+                             const char *tmpdir, unsigned *layers);
+
 /* Print the per-identity summary on stdout: one line each, or with `json`
  * {"command": ..., "provider": ..., "identities": [{name, key, matched_key,
- * hit, action, reason, bytes, files, seconds, digest}]}, plus "layers" when
+ * hit, action, reason, bytes, files, entry_layers, seconds, digest}]}, plus "layers" when
  * x->layers is set (restore_report.c says what it holds). */
 void bk_xfer_print(const struct bk_xfer *x, const char *command, int json);
 /* The same on `f` (`bkcache build` keeps stdout for the build's output). */
@@ -113,6 +139,28 @@ int bk_xfer_exit_status(const struct bk_xfer *x, int fail_on_cache_miss, int fai
 
 /* ---- shared by restore.c and save.c (internal) ---- */
 
+/* The entry restore found for one item: an index (ix.nlayers > 0) and
+ * its layers' files, or a plain archive (ix.nlayers 0). */
+enum bk_xfer__entry_state { BK_ENTRY_NONE, BK_ENTRY_READY, BK_ENTRY_LAYERS };
+struct bk_xfer__entry {
+    enum bk_xfer__entry_state state; /* LAYERS: an index whose layers are to be fetched */
+    struct bk_index ix;
+    const char *paths[BK_ARCHIVE_MAX_LAYERS]; /* the layers' files (owned by the batch) */
+    struct bk_strvec tried;                   /* entries found broken, by key */
+    size_t from; /* 1 + the restore key that matched last (0: the save key) */
+};
+
+/* A layer blob fetched into the batch's directory, once however many
+ * items use it. */
+struct bk_xfer__blob {
+    char digest[BK_ARCHIVE_BLOB_DIGEST_LEN + 1];
+    uint64_t size;
+    char *path;
+    int fetched; /* tried: rc says how it went */
+    int rc;      /* BK_OK: fetched and verified */
+    char *msg;   /* why not */
+};
+
 /* One mountio batch: an archive path per x->items[i] (in a temporary
  * directory removed by release), and the items handed to the mountio. */
 struct bk_xfer__batch {
@@ -122,6 +170,9 @@ struct bk_xfer__batch {
     struct bk_mountio_item *items; /* what the mountio gets */
     size_t *owner;                 /* items[j] is for x->items[owner[j]] */
     size_t n;
+    struct bk_xfer__entry *entries; /* restore: entries[i] for x->items[i] */
+    struct bk_xfer__blob *blobs;    /* restore: the layer blobs fetched so far */
+    size_t nblobs, blobs_cap;
 };
 
 int bk_xfer__batch_init(const struct bk_xfer *x, int with_workdir, struct bk_xfer__batch *b);
@@ -129,5 +180,16 @@ void bk_xfer__batch_add(struct bk_xfer__batch *b, const struct bk_xfer *x, size_
 void bk_xfer__batch_release(struct bk_xfer__batch *b);
 void bk_xfer__fail(struct bk_xfer_item *it, const char *what);
 double bk_xfer__now(void);
+
+/* Restore (restore_entry.c): look up x->items[i] and, unless lookup_only,
+ * download its entry into b->paths.v[i]; b->entries[i].state says what
+ * came of it: READY (a plain archive), LAYERS (an index), NONE (a miss,
+ * found, a failure: the item says). */
+void bk_xfer__find_entry(struct bk_xfer *x, struct bk_xfer__batch *b, size_t i);
+/* Then fetch the layers of every LAYERS entry into b->work, at once (in
+ * parallel where the store allows it, each blob once); an entry whose
+ * layers are missing or corrupt is a miss and its item's lookup goes on
+ * with the next candidate. Every entry ends READY or NONE. */
+void bk_xfer__fetch_layers(struct bk_xfer *x, struct bk_xfer__batch *b);
 
 #endif

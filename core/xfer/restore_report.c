@@ -3,7 +3,8 @@
  * exit status it implies; see restore.h.
  *
  * Text: one line per identity on stdout,
- *   NAME: ACTION KEY [from MATCHED] (HIT, SIZE, N files, S s)[: REASON]
+ *   NAME: ACTION KEY [from MATCHED] (HIT, SIZE, N layers, N files, S s)[: REASON]
+ * ("N layers" for a layered entry only, docs/delta-saves.md)
  * where KEY is the key save writes (save_key, with its run part) for save,
  * and the Dockerfile-derived key for restore.
  * JSON: one document, {"command", "provider", "identities": [...]}; "key" is
@@ -45,6 +46,8 @@ static void print_text(FILE *f, const struct bk_xfer_item *it, int save)
         bk_format_size(it->bytes, size, sizeof(size));
         bk_strbuf_addf(&sb, "%s, ", size);
     }
+    if (it->layers)
+        bk_strbuf_addf(&sb, "%u layer%s, ", it->layers, it->layers == 1 ? "" : "s");
     if (it->files)
         bk_strbuf_addf(&sb, "%llu files, ", (unsigned long long)it->files);
     bk_strbuf_addf(&sb, "%.2fs)", it->seconds);
@@ -142,6 +145,7 @@ static void print_json(FILE *f, const struct bk_xfer *x, const char *command)
         add_str_or_null(o, "reason", it->reason);
         cJSON_AddNumberToObject(o, "bytes", (double)it->bytes);
         cJSON_AddNumberToObject(o, "files", (double)it->files);
+        cJSON_AddNumberToObject(o, "entry_layers", it->layers);
         cJSON_AddNumberToObject(o, "seconds", (double)(long)(it->seconds * 1000) / 1000.0);
         add_str_or_null(o, "digest", it->digest);
         cJSON_AddItemToArray(arr, o);

@@ -41,7 +41,9 @@ static int seen_before(const struct stat *st)
     return 0;
 }
 
-static long count_files(const char *dir)
+/* Regular files under `dir`. At the top, names starting with ".bkcache-"
+ * are bkcache's own (a restore's base record), not the cache's files. */
+static long count_files(const char *dir, int top)
 {
     DIR *d = opendir(dir);
     struct dirent *e;
@@ -52,13 +54,14 @@ static long count_files(const char *dir)
     while ((e = readdir(d)) != NULL) {
         char path[4096];
         struct stat st;
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+            (top && strncmp(e->d_name, ".bkcache-", 9) == 0))
             continue;
         snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
         if (lstat(path, &st) != 0)
             continue;
         if (S_ISDIR(st.st_mode))
-            n += count_files(path);
+            n += count_files(path, 0);
         else if (S_ISREG(st.st_mode) && !seen_before(&st))
             n++;
     }
@@ -130,7 +133,7 @@ int main(int argc, char **argv)
     for (int i = 2; i < argc; i++) {
         if (strncmp(argv[i], "--", 2) == 0)
             continue;
-        long have = count_files(argv[i]);
+        long have = count_files(argv[i], 1);
         char line[4200];
         if (have > 0) {
             snprintf(line, sizeof(line), "%s: warm (%ld files)\n", argv[i], have);

@@ -4,23 +4,8 @@
 # examples/Dockerfile (tests/e2e/Dockerfile.dirmode while that is missing).
 # Checks outputs and exit statuses; prints "dirmode: N passed" or the first
 # failure. BKCACHE names the binary (default ./bkcache).
-set -u
-BK=${BKCACHE:-./bkcache}
-df=examples/Dockerfile
-[ -f "$df" ] || df=tests/e2e/Dockerfile.dirmode
-T=$(mktemp -d "${TMPDIR:-/tmp}/bkcache-e2e-XXXXXX")
-trap 'rm -rf "$T"' EXIT INT TERM
-export BKCACHE_RETRIES=0
-passed=0
-fail() { echo "dirmode: FAIL: $*" >&2; [ -f "$T/err" ] && sed 's/^/  stderr: /' "$T/err" >&2; exit 1; }
-ok() { passed=$((passed + 1)); }
-# run EXPECTED_STATUS args...: stdout in $T/out, stderr in $T/err
-run() {
-  want=$1; shift
-  "$BK" "$@" >"$T/out" 2>"$T/err"; got=$?
-  [ "$got" -eq "$want" ] || fail "bkcache $*: exit $got, expected $want"
-}
-has() { grep -q -- "$1" "$T/$2" || fail "expected '$1' in $2 of the last command"; }
+NAME=dirmode
+. tests/e2e/dirmode_lib.sh
 common="-f $df --provider local --store $T/store"
 
 # plan: lists identities, touches nothing
@@ -68,7 +53,7 @@ run 0 ls --provider local --store "$T/store" --json
 run 0 restore $common --dir "$T/dst" --state "$T/s2.json" --fail-on-cache-miss --fail-on-error
 has "$first: restored" out
 has "exact hit" out
-diff -r "$T/src" "$T/dst" >/dev/null || fail "restored trees differ"
+diff -r -x .bkcache-base "$T/src" "$T/dst" >/dev/null || fail "restored trees differ"
 grep -q '"hit":	"exact"' "$T/s2.json" || fail "state file lacks the exact hit"; ok
 
 # restoring again into a warm directory skips unless --force
@@ -168,20 +153,13 @@ for point in unpack swap; do
   rm -rf "$K/dst" && mkdir -p "$K/dst" && cp -r "$K/old" "$K/dst/$first"
   (BKCACHE_TEST_HELPER_PAUSE=$point exec env TMPDIR="$K/tmp" "$BK" restore $kc --dir "$K/dst" \
     --state "$K/s.json" --force >"$T/out" 2>"$T/err") &
-  pid=$!
-  i=0
-  while [ "$(cat /proc/$pid/comm 2>/dev/null)" != bkcache-paused ] && [ $i -lt 300 ]; do
-    sleep 0.1; i=$((i + 1))
-  done
-  [ $i -lt 300 ] || fail "restore never paused at $point"
-  kill -9 $pid
-  wait $pid 2>/dev/null
-  diff -r "$K/old" "$K/dst/$first" >/dev/null || fail "killed at $point: the target changed"
+  kill_paused $! "restore at $point"
+  diff -r -x .bkcache-base "$K/old" "$K/dst/$first" >/dev/null || fail "killed at $point: the target changed"
   ls -A "$K/dst" | grep -q "^\.$first\.bkcache-" || fail "killed at $point: nothing left beside the target"
   ls -A "$K/tmp" | grep -q "^bkcache-work-" || fail "killed at $point: nothing left in TMPDIR"
   krun >"$T/out" 2>"$T/err" || fail "the restore after the kill at $point failed"
   has "$first: restored" out
-  diff -r "$T/src/$first" "$K/dst/$first" >/dev/null || fail "after the kill at $point: not the new version"
+  diff -r -x .bkcache-base "$T/src/$first" "$K/dst/$first" >/dev/null || fail "after the kill at $point: not the new version"
   [ "$(ls -A "$K/dst")" = "$first" ] || fail "after the kill at $point: leftovers beside the target"
   [ -z "$(ls -A "$K/tmp")" ] || fail "after the kill at $point: leftovers in TMPDIR"
   ok
@@ -191,14 +169,7 @@ done
 n_entries=$(ls "$K/store/entries" | wc -l)
 (BKCACHE_TEST_HELPER_PAUSE=pack exec env TMPDIR="$K/tmp" "$BK" save $kc --key-extra save \
   --dir "$T/src" --state "$K/s2.json" >"$T/out" 2>"$T/err") &
-pid=$!
-i=0
-while [ "$(cat /proc/$pid/comm 2>/dev/null)" != bkcache-paused ] && [ $i -lt 300 ]; do
-  sleep 0.1; i=$((i + 1))
-done
-[ $i -lt 300 ] || fail "save never paused at pack"
-kill -9 $pid
-wait $pid 2>/dev/null
+kill_paused $! "save at pack"
 ls -A "$K/tmp" | grep -q "^bkcache-work-" || fail "killed save: nothing left in TMPDIR"
 [ "$(ls "$K/store/entries" | wc -l)" = "$n_entries" ] || fail "killed save: something was stored"
 env TMPDIR="$K/tmp" "$BK" save $kc --key-extra save --dir "$T/src" --state "$K/s2.json" \

@@ -1,9 +1,11 @@
 # inspect.sh - run by busybox inside the e2e tests' user builds (never by the
 # product). ACTION=fill writes a known tree into each directory given;
 # the mtimes (to the nanosecond) come from /bin/mtime-1 and /bin/mtime-2.
-# ACTION=list writes, for each directory, one line per entry: path, type,
-# owner, mode, link count, mtime to the nanosecond, and the symlink target
-# or content checksum; then whether the two hardlinked names share an inode.
+# ACTION=change rewrites one file of that tree and adds one.
+# ACTION=list writes, for each directory, one line per entry (bkcache's own
+# base record .bkcache-base aside): path, type, owner, mode, link count,
+# mtime to the nanosecond, and the symlink target or content checksum; then
+# whether the two hardlinked names share an inode.
 # Output goes to /out/list (the build exports /out).
 set -e
 bb=/bin/busybox
@@ -24,9 +26,14 @@ for d in "$@"; do
     $bb touch -r /bin/mtime-1 "$d/a.txt"
     $bb touch -r /bin/mtime-2 "$d/sub/b.txt"
     ;;
+  change)
+    echo "beta, changed" >"$d/sub/b.txt"
+    echo "new" >"$d/sub/new.txt"
+    $bb touch -r /bin/mtime-1 "$d/sub/b.txt" "$d/sub/new.txt"
+    ;;
   list)
     echo "== $d" >>/out/list
-    (cd "$d" && $bb find . | $bb sort | while read -r f; do
+    (cd "$d" && $bb find . | $bb grep -v '^\./\.bkcache-base$' | $bb sort | while read -r f; do
       line=$($bb stat -c '%n|%F|%u:%g|%a|%h' "$f")
       [ "$f" = . ] || line="$line|$($bb stat -c '%y' "$f")"
       if [ -L "$f" ]; then line="$line|-> $($bb readlink "$f")"

@@ -16,6 +16,7 @@
 #include "core/builder/builder_files.h"
 #include "core/util/fileio.h"
 #include "core/util/error.h"
+#include "core/util/sha256.h"
 #include "core/util/strbuf.h"
 
 #include <archive.h>
@@ -192,6 +193,40 @@ static void test_parse_report(void **state)
     assert_non_null(strstr(bk_error_msg(), "r.json: malformed helper report"));
     assert_int_equal(bk_bfiles_parse_report("not json", "r.json", &r), BK_ERR);
     assert_int_equal(bk_bfiles_parse_report("", "r.json", &r), BK_ERR);
+    assert_int_equal(r.delta, 0);
+}
+
+#define HEX_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define HEX_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+#define HEX_C "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
+
+/* A pack that wrote a delta reports its parent and the parent's layers. */
+static void test_parse_report_delta(void **state)
+{
+    struct bk_bfiles_report r;
+    static const char delta[] =
+        "{\"status\":\"ok\",\"digest\":\"" HEX_C "\",\"files\":3,\"delta\":true,"
+        "\"parent\":\"" HEX_B "\",\"layers\":["
+        "{\"digest\":\"sha256:" HEX_A "\",\"size\":100,\"tree\":\"" HEX_A "\"},"
+        "{\"digest\":\"sha256:" HEX_B "\",\"size\":7,\"tree\":\"sha256:" HEX_B "\"}]}";
+    static const char cut[] = "{\"status\":\"ok\",\"digest\":\"" HEX_C "\",\"delta\":true,"
+                              "\"parent\":\"" HEX_B "\"}";
+    static const char wrong_parent[] =
+        "{\"status\":\"ok\",\"digest\":\"" HEX_C "\",\"delta\":true,\"parent\":\"" HEX_A
+        "\",\"layers\":[{\"digest\":\"sha256:" HEX_B "\",\"size\":7,\"tree\":\"" HEX_B "\"}]}";
+
+    assert_int_equal(bk_bfiles_parse_report(delta, "r.json", &r), BK_OK);
+    assert_int_equal(r.delta, 1);
+    assert_string_equal(r.parent, HEX_B);
+    assert_int_equal(r.nlayers, 2);
+    assert_string_equal(r.layers[0].digest, "sha256:" HEX_A);
+    assert_int_equal(r.layers[0].size, 100);
+    assert_string_equal(r.layers[0].tree, HEX_A);
+    assert_string_equal(r.layers[1].tree, HEX_B); /* "sha256:" is optional there */
+    assert_int_equal(bk_bfiles_parse_report(cut, "r.json", &r), BK_ERR);
+    assert_non_null(strstr(bk_error_msg(), "r.json: a delta without its parent and layers"));
+    assert_int_equal(bk_bfiles_parse_report(wrong_parent, "r.json", &r), BK_ERR);
+    assert_non_null(strstr(bk_error_msg(), "not its top layer's tree"));
 }
 
 /* Write a tar stream (as a build exports it) holding `names[i]` with
@@ -272,6 +307,17 @@ static void test_read_export(void **state)
     assert_int_equal(got.len, good.len);
     assert_memory_equal(got.buf, good.buf, good.len);
     assert_int_equal(items[1].archive_status, BK_ENOTFOUND);
+    /* hashed on the way: the SHA-256 of the file's bytes, no second pass */
+    {
+        char hex[65];
+        uint64_t size = 0;
+        int fd = open(a0, O_RDONLY);
+        assert_true(fd >= 0);
+        assert_int_equal(bk_sha256_fd(fd, a0, hex, &size), BK_OK);
+        close(fd);
+        assert_int_equal(size, good.len);
+        assert_string_equal(items[0].archive_sha256, hex);
+    }
 
     /* bytes after the last frame: that cache fails, its file is gone */
     struct bk_strbuf longer = BK_STRBUF_INIT;
@@ -378,10 +424,10 @@ static void test_find_helper(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_check_archive), cmocka_unit_test(test_check_archives),
-        cmocka_unit_test(test_check_frames),  cmocka_unit_test(test_parse_report),
-        cmocka_unit_test(test_read_export),   cmocka_unit_test(test_place_remove),
-        cmocka_unit_test(test_find_helper),
+        cmocka_unit_test(test_check_archive),      cmocka_unit_test(test_check_archives),
+        cmocka_unit_test(test_check_frames),       cmocka_unit_test(test_parse_report),
+        cmocka_unit_test(test_parse_report_delta), cmocka_unit_test(test_read_export),
+        cmocka_unit_test(test_place_remove),       cmocka_unit_test(test_find_helper),
     };
     return cmocka_run_group_tests_name("core/builder_files", tests, setup, teardown);
 }

@@ -18,9 +18,16 @@
 #include <string.h>
 
 static const struct bk_gen_mount k_go = {
-    "go-build", "/root/.cache/go-build", 0, 0, 0755, 0, 0, 0, NULL, NULL, "d1"};
-static const struct bk_gen_mount k_npm = {"npm", "npm", 1000, 1000, 0700, 1,
-                                          1,     1,     NULL, NULL, "d2"};
+    .name = "go-build", .id = "/root/.cache/go-build", .mode = 0755, .expect_digest = "d1"};
+static const struct bk_gen_mount k_npm = {.name = "npm",
+                                          .id = "npm",
+                                          .uid = 1000,
+                                          .gid = 1000,
+                                          .mode = 0700,
+                                          .has_uid = 1,
+                                          .has_gid = 1,
+                                          .has_mode = 1,
+                                          .expect_digest = "d2"};
 
 static void test_inject(void **state)
 {
@@ -104,7 +111,8 @@ static void test_extract(void **state)
 
 static void test_appended_from_stage(void **state)
 {
-    struct bk_gen_mount m = {"deps", "deps", 0, 0, 0755, 0, 0, 0, "Builder", "/src/cache", NULL};
+    struct bk_gen_mount m = {
+        .name = "deps", .id = "deps", .mode = 0755, .from = "Builder", .source = "/src/cache"};
     struct bk_gen_opts o = {0};
     struct bk_strbuf sb = BK_STRBUF_INIT;
 
@@ -140,6 +148,50 @@ static void test_appended_from_stage(void **state)
     bk_strbuf_release(&sb);
 }
 
+/* Delta saves: a layered entry's inject names the stack, bottom first, and
+ * the record of the stored layers; a layer blob's pack is reproducible and,
+ * when it may be a delta, gets the limits. */
+static void test_layers_and_delta(void **state)
+{
+    static const char *const files[] = {"aa.tar.zst", "bb.tar.zst"};
+    struct bk_gen_mount m[2] = {k_go, k_go};
+    struct bk_gen_opts o = {0};
+    struct bk_strbuf sb = BK_STRBUF_INIT;
+
+    m[0].layer_files = files;
+    m[0].nlayers = 2;
+    m[0].record = "sha256:aa:10:t1,sha256:bb:2:t2";
+    assert_int_equal(bk_gen_dockerfile(BK_GEN_INJECT, m, 2, &o, &sb), BK_OK);
+    assert_non_null(strstr(sb.buf,
+                           "[\"/.bkcache/ctx/bkcache-helper\", \"unpack\", "
+                           "\"/.bkcache/ctx/aa.tar.zst\", \"/.bkcache/ctx/bb.tar.zst\", "
+                           "\"/.bkcache/mount\", \"--report\", \"/.bkcache/out/0.json\", "
+                           "\"--skip-nonempty\", \"--expect-digest\", \"d1\", \"--record\", "
+                           "\"sha256:aa:10:t1,sha256:bb:2:t2\"]\n"));
+    /* the plain archive beside it keeps its name and has no record */
+    assert_non_null(strstr(sb.buf, "\"unpack\", \"/.bkcache/ctx/1.tar.zst\", \"/.bkcache/mount\", "
+                                   "\"--report\", \"/.bkcache/out/1.json\", \"--skip-nonempty\", "
+                                   "\"--expect-digest\", \"d1\"]\n"));
+    bk_strbuf_reset(&sb);
+
+    m[0] = m[1] = k_go;
+    m[0].reproducible = m[0].delta = 1;
+    m[1].reproducible = 1; /* packed again in full: its delta lost a layer */
+    o.level = 5;
+    assert_int_equal(bk_gen_dockerfile(BK_GEN_EXTRACT, m, 2, &o, &sb), BK_OK);
+    assert_non_null(strstr(sb.buf, "\"/.bkcache/out/0.json\", \"--level\", \"5\", \"--delta\", "
+                                   "\"8:0.25\", \"--reproducible\"]\n"));
+    assert_non_null(strstr(sb.buf, "\"/.bkcache/out/1.json\", \"--level\", \"5\", "
+                                   "\"--reproducible\"]\n"));
+    bk_strbuf_reset(&sb);
+    /* --delta off: today's pack, exactly */
+    m[0] = k_go;
+    assert_int_equal(bk_gen_dockerfile(BK_GEN_EXTRACT, m, 1, &o, &sb), BK_OK);
+    assert_null(strstr(sb.buf, "--delta"));
+    assert_null(strstr(sb.buf, "--reproducible"));
+    bk_strbuf_release(&sb);
+}
+
 static void test_refuses_unsafe_values(void **state)
 {
     static const char *bad[] = {"a,b", "a\"b", "$HOME", "a b", "a\\b", "it's"};
@@ -171,6 +223,7 @@ int main(void)
         cmocka_unit_test(test_extract),
         cmocka_unit_test(test_repair_and_pause_arg),
         cmocka_unit_test(test_appended_from_stage),
+        cmocka_unit_test(test_layers_and_delta),
         cmocka_unit_test(test_refuses_unsafe_values),
     };
     return cmocka_run_group_tests_name("core/gen_dockerfile", tests, NULL, NULL);

@@ -4,7 +4,8 @@
  * docker and buildx against real daemons (tests/e2e/builder_corrupt.sh);
  * here every driver, buildctl included, gets a fake client that logs each
  * call, and a restore of archives that do not decode must end before any
- * build command runs, with each item BK_ECORRUPT.
+ * build command runs, with each item BK_ECORRUPT. A layered entry's top
+ * layer must at least carry a manifest with the index's digest.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -32,8 +33,10 @@ static void inject_corrupt(const struct bk_builder_ops *ops)
     char *garbage = bk_xasprintf("%s/garbage.tar.zst", dir);
     char *cut = bk_xasprintf("%s/cut.tar.zst", dir);
     char *script = bk_xasprintf("#!/bin/sh\necho \"$*\" >>'%s'\nexit 0\n", calls);
-    struct bk_identity ids[2] = {{0}, {0}};
-    struct bk_mountio_item items[2];
+    struct bk_identity ids[3] = {{0}, {0}, {0}};
+    struct bk_mountio_item items[3];
+    struct bk_archive_layer layer = {.size = 21};
+    const char *stack[1];
     struct bk_builder_config bc = {0};
     struct bk_mountio_builder_config mc = {0};
     struct bk_mountio *io = NULL;
@@ -60,11 +63,23 @@ static void inject_corrupt(const struct bk_builder_ops *ops)
     items[0].archive_path = garbage;
     items[1].identity = &ids[1];
     items[1].archive_path = cut;
+    ids[2].name = "three";
+    ids[2].id = ids[2].cache_id = "three";
+    items[2].identity = &ids[2];
+    items[2].archive_path = cut; /* unused: the entry is its layers */
+    stack[0] = garbage;
+    snprintf(layer.digest, sizeof(layer.digest), "sha256:%064d", 0);
+    snprintf(layer.tree, sizeof(layer.tree), "%064d", 0);
+    items[2].layer_paths = stack;
+    items[2].layers = &layer;
+    items[2].nlayers = 1;
+    items[2].expect_digest = layer.tree;
 
     assert_int_equal(bk_mountio_builder_create(&mc, NULL, &io), BK_OK);
-    assert_int_equal(io->ops->inject(io, items, 2), BK_OK);
+    assert_int_equal(io->ops->inject(io, items, 3), BK_OK);
     assert_int_equal(items[0].status, BK_ECORRUPT);
     assert_int_equal(items[1].status, BK_ECORRUPT);
+    assert_int_equal(items[2].status, BK_ECORRUPT);
     if (bk_strbuf_read_file(&log, calls) == BK_OK)
         fail_msg("%s: a build was started with corrupt archives: %s", ops->name, log.buf);
     io->ops->destroy(io);

@@ -356,7 +356,8 @@ static void test_build_layers(void **state)
     assert_int_equal(system("grep -q 'layers: saved' err.txt"), 0);
     /* build adds the arguments itself: no line for the user to copy */
     assert_int_equal(system("! grep -q '^build-args:' err.txt"), 0);
-    assert_int_equal(system("test $(ls store/blobs/sha256 | wc -l) = 7"), 0);
+    /* ... beside the cache mount's own layer blob (delta saves) */
+    assert_int_equal(system("test $(ls store/blobs/sha256 | wc -l) = 8"), 0);
 
     /* job 2, a fresh runner: restore imports the 7 blobs, the build reads
      * them from --cache-from and exports a changed cache: 3 new blobs */
@@ -375,7 +376,8 @@ static void test_build_layers(void **state)
     free(out);
     assert_int_equal(system("grep -q 'layers: saved' err.txt"), 0);
     assert_int_equal(system("grep -q '3 blobs uploaded' err.txt"), 0);
-    assert_int_equal(system("test $(ls store/blobs/sha256 | wc -l) = 10"), 0);
+    /* the mount's tree is the same: its blob is not stored again */
+    assert_int_equal(system("test $(ls store/blobs/sha256 | wc -l) = 11"), 0);
 
     /* buildctl spells them --import-cache/--export-cache */
     put("bin/buildctl", "#!/bin/sh\necho \"buildctl says: $*\"\n");

@@ -160,15 +160,25 @@ static void test_lookup_only(void **state)
 {
     struct xfer_fixture *c = *state;
 
+    char *big = calloc(BK_INDEX_MAX_BYTES + 16, 1);
+
+    /* an entry small enough to be an index is read (it is not one: its
+     * bytes are its own); a larger one is an archive, never downloaded */
     fake_put("bk-go-build-new", ZST "go", 1);
+    memcpy(big, ZST, 4);
+    memset(big + 4, 'a', BK_INDEX_MAX_BYTES + 8);
+    fake_put("bk-apt-new", big, 1);
     c->x.lookup_only = 1;
     assert_int_equal(bk_restore_run(&c->x), BK_OK);
     assert_string_equal(c->x.items[0].action, "found");
     assert_int_equal(c->x.items[0].hit, BK_HIT_EXACT);
     assert_int_equal(c->x.items[0].bytes, 6);
-    assert_int_equal(fake_store.calls[BK_STORE_DOWNLOAD], 0);
+    assert_string_equal(c->x.items[1].action, "found");
+    assert_int_equal(c->x.items[1].bytes, BK_INDEX_MAX_BYTES + 12);
+    assert_int_equal(fake_store.calls[BK_STORE_DOWNLOAD], 1);
     assert_int_equal(fake_io.inject_calls, 0);
     assert_int_equal(access(c->state, F_OK), -1); /* no state written */
+    free(big);
 }
 
 static void test_mount_filter(void **state)

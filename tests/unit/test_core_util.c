@@ -83,6 +83,38 @@ static void test_options_reject_foreign_and_missing_values(void **state)
     bk_options_release(&o);
 }
 
+/* --delta auto|off: save and build only; auto by default. */
+static void test_options_delta(void **state)
+{
+    const struct bk_command *save = NULL, *restore = NULL;
+    struct bk_options o;
+
+    for (const struct bk_command *c = bk_commands; c->name; c++) {
+        if (strcmp(c->name, "save") == 0)
+            save = c;
+        if (strcmp(c->name, "restore") == 0)
+            restore = c;
+    }
+    assert_non_null(save);
+    assert_non_null(restore);
+    assert_int_equal(bk_options_parse(save, 0, NULL, &o), 0);
+    assert_int_equal(o.delta_off, 0);
+    bk_options_release(&o);
+    char *off[] = {"--delta", "off"}, *on[] = {"--delta=auto"}, *bad[] = {"--delta", "maybe"};
+    assert_int_equal(bk_options_parse(save, 2, off, &o), 0);
+    assert_int_equal(o.delta_off, 1);
+    bk_options_release(&o);
+    assert_int_equal(bk_options_parse(save, 1, on, &o), 0);
+    assert_int_equal(o.delta_off, 0);
+    bk_options_release(&o);
+    assert_int_equal(bk_options_parse(save, 2, bad, &o), BK_EINVAL);
+    assert_string_equal(bk_error_msg(), "--delta: expected auto or off, got 'maybe'");
+    bk_options_release(&o);
+    assert_int_equal(bk_options_parse(restore, 2, off, &o), BK_EINVAL);
+    assert_non_null(strstr(bk_error_msg(), "does not apply"));
+    bk_options_release(&o);
+}
+
 static void test_parse_long(void **state)
 {
     long v = -1;
@@ -265,6 +297,7 @@ int main(void)
         cmocka_unit_test(test_parse_size),
         cmocka_unit_test(test_parse_duration),
         cmocka_unit_test(test_options_reject_foreign_and_missing_values),
+        cmocka_unit_test(test_options_delta),
         cmocka_unit_test(test_parse_long),
         cmocka_unit_test(test_strbuf),
         cmocka_unit_test(test_secret_redaction),

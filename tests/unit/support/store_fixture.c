@@ -318,6 +318,12 @@ static int fio_extract(struct bk_mountio *io, struct bk_mountio_item *items, siz
         items[i].stats.files = 1;
         items[i].stats.archive_bytes = strlen(data);
         snprintf(items[i].stats.digest, sizeof(items[i].stats.digest), "%s", c->content);
+        if (items[i].layer && items[i].delta && c->nbase) {
+            items[i].stats.delta = 1;
+            memcpy(items[i].stats.parent, c->base[c->nbase - 1].tree, BK_DIGEST_HEX + 1);
+            memcpy(items[i].stats.parent_layers, c->base, c->nbase * sizeof(c->base[0]));
+            items[i].stats.nparent_layers = c->nbase;
+        }
         free(data);
         items[i].status = BK_OK;
     }
@@ -330,7 +336,9 @@ static int fio_inject(struct bk_mountio *io, struct bk_mountio_item *items, size
     fake_io.inject_calls++;
     for (size_t i = 0; i < n; i++) {
         struct fake_cache *c = fake_io_get(items[i].identity->name);
-        char *data = bk_test_read_file(items[i].archive_path, NULL);
+        size_t nl = items[i].nlayers;
+        char *data =
+            bk_test_read_file(nl ? items[i].layer_paths[nl - 1] : items[i].archive_path, NULL);
         fake_io.injected++;
         memset(&items[i].stats, 0, sizeof(items[i].stats));
         if (!c) {
@@ -342,6 +350,10 @@ static int fio_inject(struct bk_mountio *io, struct bk_mountio_item *items, size
         } else {
             snprintf(c->content, sizeof(c->content), "%s", data ? data + 4 : "");
             snprintf(items[i].stats.digest, sizeof(items[i].stats.digest), "%s", c->content);
+            c->injected_layers = nl;
+            c->nbase = nl <= 4 ? nl : 0;
+            if (c->nbase)
+                memcpy(c->base, items[i].layers, c->nbase * sizeof(c->base[0]));
             items[i].stats.files = 1;
             items[i].status = BK_OK;
         }

@@ -70,6 +70,11 @@ struct fake_cache {
     char name[64];
     char content[256]; /* "" : the cache is empty */
     int inject_status; /* returned by inject for this cache (BK_OK by default) */
+    /* delta saves: the stored layers the last layered inject put in (its
+     * base record); an extract with `delta` reports a delta over them */
+    struct bk_archive_layer base[4];
+    size_t nbase;
+    size_t injected_layers; /* layers of the last inject (0: a plain archive) */
 };
 
 struct fake_io_state {
@@ -86,7 +91,10 @@ void fake_io_reset(void);
 void fake_io_set(const char *name, const char *content);
 struct fake_cache *fake_io_get(const char *name);
 /* A mountio over fake_io; the archive is "\x28\xb5\x2f\xfd" + content and
- * the digest is the content itself (tests compare them). */
+ * the digest is the content itself (tests compare them). A layered inject
+ * takes the top layer's content and keeps the layers as the cache's base;
+ * an extract with `delta` and a base reports a delta over it (the archive
+ * is the whole content all the same). */
 struct bk_mountio *fake_io_create(void);
 
 /* ---- a keyset without a Dockerfile ---- */

@@ -1,0 +1,221 @@
+/*
+ * test_core_delta_xfer.c - delta saves in core/xfer/ (save.c,
+ * restore_entry.c) over the fake provider (blobs kept as entries, as on
+ * the GitHub cache) and the fake mountio: a save stores a blob and, last,
+ * an index; a delta lists its parent layers; a delta whose parent is gone
+ * is packed again in full; a restore fetches the layers once per batch; a
+ * broken layer on a store that cannot list falls back to the next restore
+ * key, or is a miss, never a partial cache.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "core/store/store_index.h"
+#include "core/util/sha256.h"
+#include "core/util/strbuf.h"
+#include "core/xfer/restore.h"
+#include "support/store_fixture.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ZST "\x28\xb5\x2f\xfd"
+#define HEX_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define HEX_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+#define HEX_C "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
+
+/* Blobs kept as entries (no blob slots), lookups without a list. */
+static int setup(void **state)
+{
+    struct xfer_fixture *c = xfer_fixture_new(BK_CAP_DELETE, "bk-go-build-k1", "bk-apt-k1");
+    c->x.delta = 1;
+    *state = c;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    xfer_fixture_free(*state);
+    return 0;
+}
+
+/* The blob digest of the fake archive of `content`. */
+static void blob_of(const char *content, char digest[80])
+{
+    char *data = bk_xasprintf(ZST "%s", content), hex[65];
+    bk_sha256_hex(data, strlen(data), hex);
+    snprintf(digest, 80, "sha256:%s", hex);
+    free(data);
+}
+
+static const struct fake_entry *blob_entry(const char *content)
+{
+    char digest[80], *key;
+    const struct fake_entry *e;
+
+    blob_of(content, digest);
+    key = bk_xasprintf("%s%s", BK_BLOB_KEY_PREFIX, digest + 7);
+    e = fake_get(key);
+    free(key);
+    return e;
+}
+
+/* The index stored under `key`. */
+static void read_index(struct xfer_fixture *c, const char *key, struct bk_index *ix)
+{
+    const struct fake_entry *e = fake_get(key);
+    char *path = bk_xasprintf("%s/index", c->dir);
+
+    assert_non_null(e);
+    bk_test_write_file(path, e->data, e->len);
+    assert_int_equal(bk_index_read_file(path, ix), BK_OK);
+    free(path);
+}
+
+/* Save go-build (content `content`) under `save_key`. */
+static void save_as(struct xfer_fixture *c, const char *save_key, const char *content)
+{
+    xfer_fixture_reset_items(c);
+    fake_io_set("go-build", content);
+    c->x.items[0].save_key = save_key;
+    assert_int_equal(bk_save_run(&c->x), BK_OK);
+    assert_string_equal(c->x.items[0].action, "saved");
+}
+
+static void test_save_stores_blob_then_index(void **state)
+{
+    struct xfer_fixture *c = *state;
+    struct bk_index ix;
+    char digest[80];
+
+    save_as(c, "bk-go-build-k1", HEX_A);
+    assert_non_null(blob_entry(HEX_A));
+    read_index(c, "bk-go-build-k1", &ix);
+    blob_of(HEX_A, digest);
+    assert_int_equal(ix.nlayers, 1);
+    assert_string_equal(ix.layers[0].digest, digest);
+    assert_int_equal(ix.layers[0].size, 4 + 64);
+    assert_string_equal(ix.layers[0].tree, HEX_A);
+    assert_string_equal(ix.digest, HEX_A);
+    assert_string_equal(ix.key, "bk-go-build-k1");
+    /* bytes: the blob and the index */
+    assert_int_equal(c->x.items[0].bytes, 68 + fake_get("bk-go-build-k1")->len);
+    assert_int_equal(c->x.items[0].layers, 1);
+    bk_index_release(&ix);
+
+    /* the same tree under another key: the blob is not sent again */
+    save_as(c, "bk-go-build-k2", HEX_A);
+    assert_int_equal(c->x.items[0].bytes, fake_get("bk-go-build-k2")->len);
+
+    /* --delta off: one plain archive under the key */
+    c->x.delta = 0;
+    save_as(c, "bk-go-build-k3", HEX_B);
+    assert_string_equal(fake_get("bk-go-build-k3")->data, ZST HEX_B);
+    assert_null(blob_entry(HEX_B));
+    assert_int_equal(c->x.items[0].layers, 0);
+}
+
+static void test_delta_lists_parents_and_repacks_without_them(void **state)
+{
+    struct xfer_fixture *c = *state;
+    struct bk_index ix;
+    char digest[80];
+
+    save_as(c, "bk-go-build-k1", HEX_A);
+    xfer_fixture_reset_items(c);
+    fake_io_set("go-build", "");
+    assert_int_equal(bk_restore_run(&c->x), BK_OK);
+    assert_string_equal(c->x.items[0].action, "restored");
+    assert_int_equal(fake_io_get("go-build")->injected_layers, 1);
+
+    /* the cache changed: a delta over the restored layer */
+    save_as(c, "bk-go-build-k2", HEX_B);
+    assert_int_equal(fake_io.extract_calls, 2); /* one per save */
+    assert_int_equal(c->x.items[0].layers, 2);
+    read_index(c, "bk-go-build-k2", &ix);
+    assert_int_equal(ix.nlayers, 2);
+    blob_of(HEX_A, digest);
+    assert_string_equal(ix.layers[0].digest, digest);
+    assert_string_equal(ix.layers[1].tree, HEX_B);
+    bk_index_release(&ix);
+
+    /* the parent layer is gone from the store: packed again, in full */
+    blob_of(HEX_A, digest);
+    assert_int_equal(bk_store_blob_remove(c->x.store, digest), BK_OK);
+    save_as(c, "bk-go-build-k3", HEX_C);
+    assert_int_equal(fake_io.extract_calls, 4); /* the delta, then the full pack */
+    read_index(c, "bk-go-build-k3", &ix);
+    assert_int_equal(ix.nlayers, 1);
+    assert_string_equal(ix.layers[0].tree, HEX_C);
+    bk_index_release(&ix);
+}
+
+static void test_restore_fetches_a_shared_blob_once(void **state)
+{
+    struct xfer_fixture *c = *state;
+
+    fake_io_set("go-build", HEX_A);
+    fake_io_set("apt", HEX_A);
+    assert_int_equal(bk_save_run(&c->x), BK_OK);
+    assert_string_equal(c->x.items[1].action, "saved");
+    fake_io_set("go-build", "");
+    fake_io_set("apt", "");
+    memset(fake_store.calls, 0, sizeof(fake_store.calls));
+    xfer_fixture_reset_items(c);
+    assert_int_equal(bk_restore_run(&c->x), BK_OK);
+    assert_string_equal(c->x.items[0].action, "restored");
+    assert_string_equal(c->x.items[1].action, "restored");
+    assert_string_equal(fake_io_get("apt")->content, HEX_A);
+    assert_int_equal(c->x.items[1].bytes, 68);                /* the layers' bytes */
+    assert_int_equal(fake_store.calls[BK_STORE_DOWNLOAD], 3); /* 2 indexes, 1 blob */
+}
+
+/* A store that cannot list: the entry with a broken layer is skipped and
+ * the candidates after it are asked; with none left, a miss. */
+static void test_broken_layer_falls_back(void **state)
+{
+    struct xfer_fixture *c = *state;
+    struct fake_entry *blob;
+
+    save_as(c, "bk-go-build-k1", HEX_A);
+    save_as(c, "bk-go-build-other", HEX_B); /* newer, another key */
+    blob = (struct fake_entry *)blob_entry(HEX_A);
+    blob->data[10] ^= 1; /* corrupt, same size */
+    xfer_fixture_reset_items(c);
+    fake_io_set("go-build", "");
+    assert_int_equal(bk_restore_run(&c->x), BK_OK);
+    assert_string_equal(c->x.items[0].action, "restored");
+    assert_int_equal(c->x.items[0].hit, BK_HIT_PARTIAL);
+    assert_string_equal(c->x.items[0].matched_key, "bk-go-build-other");
+    assert_string_equal(fake_io_get("go-build")->content, HEX_B);
+
+    /* no other candidate: a miss, and nothing injected */
+    blob = (struct fake_entry *)blob_entry(HEX_B);
+    blob->data[10] ^= 1;
+    xfer_fixture_reset_items(c);
+    fake_io_set("go-build", "");
+    fake_io.inject_calls = 0;
+    assert_int_equal(bk_restore_run(&c->x), BK_OK);
+    assert_string_equal(c->x.items[0].action, "miss");
+    assert_int_equal(c->x.items[0].hit, BK_HIT_MISS);
+    assert_null(c->x.items[0].matched_key);
+    assert_non_null(strstr(c->x.items[0].reason, "missing or corrupt layers"));
+    assert_int_equal(c->x.items[0].failed, 0);
+    assert_string_equal(fake_io_get("go-build")->content, "");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_save_stores_blob_then_index, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delta_lists_parents_and_repacks_without_them, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_restore_fetches_a_shared_blob_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_broken_layer_falls_back, setup, teardown),
+    };
+    return cmocka_run_group_tests_name("core/delta_xfer", tests, NULL, NULL);
+}
