@@ -42,7 +42,10 @@
 # BENCH_METHODS (default "peer bk floor": which methods, in the first round's order),
 # BENCH_SCALE (data scale, default 1; 0.05 for a quick check), BENCH_WORKLOADS
 # (default "w1 w2"), BENCH_TMPFS_SIZE (default 16g), BENCH_OUT (TSV of every time),
-# BENCH_LOGS (a directory that gets bkcache's -v output of every restore and save).
+# BENCH_LOGS (a directory that gets bkcache's -v output of every restore and save),
+# BENCH_BK_DELTA (bkcache save's --delta, default off: one whole archive per save, the
+# upload this benchmark has always measured and the peer makes; auto stores layers, and
+# a save right after its restore then uploads almost nothing).
 # With several stacks, BENCH_OUT and BENCH_LOGS get a -docker20 / -docker26 suffix.
 # Needs root (tmpfs, dockerd), /usr/sbin/dockerd and /usr/bin/docker (docker.io) for 20,
 # scripts/docker26.sh's stack for 26, busybox-static, zstd, node. Run it under the
@@ -57,6 +60,7 @@ SCALE=${BENCH_SCALE:-1}
 WORKLOADS=${BENCH_WORKLOADS:-w1 w2}
 METHODS=${BENCH_METHODS:-peer bk floor}
 STACKS=${BENCH_DOCKER:-20 26}
+BK_DELTA=${BENCH_BK_DELTA:-off}
 
 skip() { echo "bench_e2e: SKIP ($*)"; exit 0; }
 # Several stacks: run this script once per stack, one after the other.
@@ -159,6 +163,19 @@ blob_of() { # KEY: the blob name of the emulator's entry with this key
 delete_blob() { curl -fsS -o /dev/null -X DELETE -H "x-ms-version: 2024-11-04" "$(sas "$1" d)"; }
 drop_entry() { local b; b=$(blob_of "$1") && [ -n "$b" ] && delete_blob "$b"; }
 
+# KEY: the blob name of the archive a restore of this entry unpacks: the entry's own
+# blob, or, when the entry is a delta save's index (a zstd frame of JSON), the blob of
+# the entry of its one layer (a seed is a single full layer).
+seed_archive() {
+  local b; b=$(blob_of "$1") || return 1
+  local layer
+  layer=$(curl -fsS -r 0-65535 "$(sas "$b" r)" 2>/dev/null | zstd -q -d -c 2>/dev/null | node -e '
+    let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
+      try { const j = JSON.parse(s); if (j.bkcache_index) console.log(j.layers[0].digest.replace("sha256:", "")); } catch (e) {}
+    });')
+  if [ -n "$layer" ]; then blob_of "bkcache-.blob-sha256-$layer"; else echo "$b"; fi
+}
+
 # ---- the busybox image of the cp method, and the Dockerfiles ----
 mkdir -p "$WORK/bb" "$WORK/ctx"
 cp /bin/busybox "$WORK/bb/busybox"
@@ -205,6 +222,7 @@ ac_node() { # WORKSPACE interop.mjs ARGS...
 bk() { # restore|save WORKLOAD KEY-EXTRA [ARGS...]
   local cmd=$1 w=$2 extra=$3; shift 3
   rm -f "$WORK/state.json"
+  [ "$cmd" = save ] && set -- --delta "$BK_DELTA" "$@"
   "$BK" "$cmd" -f "$WORK/ctx/Dockerfile" --provider github --docker "$DOCKER" --driver "$DRIVER" \
     --state "$WORK/state.json" --key-extra "$extra" --mount "$(name_of "$w")" "$@" \
     >"$WORK/bk.out" 2>"$WORK/bk.err" || { cat "$WORK/bk.err" >&2; fail "bkcache $cmd failed"; }
@@ -312,7 +330,7 @@ for w in $WORKLOADS; do
   mkdir -p "$B/dir-$w"
   cp -al "$SRC" "$B/dir-$w/$(name_of "$w")"
   "$BK" save -f "$WORK/ctx/Dockerfile" --provider github --key-extra seed --mount "$(name_of "$w")" \
-    --dir "$B/dir-$w" >"$WORK/seed.out" 2>&1 || { cat "$WORK/seed.out"; fail "seeding bkcache"; }
+    --delta "$BK_DELTA" --dir "$B/dir-$w" >"$WORK/seed.out" 2>&1 || { cat "$WORK/seed.out"; fail "seeding bkcache"; }
   rm -rf "$B/dir-$w"
   BK_SEED=$(sed -n "s/^$(name_of "$w"): saved \([^ ]*\) .*/\1/p" "$WORK/seed.out")
   [ -n "$BK_SEED" ] || { cat "$WORK/seed.out"; fail "seeding bkcache"; }
@@ -321,7 +339,7 @@ for w in $WORKLOADS; do
   # from blocks several times slower than one written whole, so the same blob keeps
   # the comparison fair (zstd -d skips the manifest's skippable frame; tar extracts
   # .bkcache/manifest.json as one more file).
-  SEED_GET=$(sas "$(blob_of "$BK_SEED")" r)
+  SEED_GET=$(sas "$(seed_archive "$BK_SEED")" r)
   echo "bench_e2e: $w: $FILES files, $MIB MiB; $RUNS rounds" >&2
   set -- $METHODS
   for r in $(seq 1 "$RUNS"); do
