@@ -241,24 +241,22 @@ tpl save "{\"bkcache\":\"$stub\"}" >"$work/tpl.out" 2>&1; rc=$?
 if [ $rc -eq 0 ] && [ ! -f "$work/stub.log" ] && grep -q 'condition: succeeded()' "$work/tpl.out" && grep -q 'did not run' "$work/tpl.out"; then
   ok "steps template: save is succeeded()-only by default and does nothing without a restore"
 else bad "steps template save without restore (rc=$rc)" "$work/tpl.out"; fi
-rm -rf "$work/tpl-temp"; mkdir -p "$work/tpl-temp"
-tpl restore "{\"bkcache\":\"$stub\",\"layers\":true,\"layersFrom\":\"base\\ndeps\"}" >"$work/tpl.out" 2>&1 &&
-  r_argv=$(head -n -1 "$work/stub.log" | tr '\n' '|') &&
-  tpl save "{\"bkcache\":\"$stub\",\"layers\":true,\"layersFrom\":\"base\\ndeps\"}" >>"$work/tpl.out" 2>&1; rc=$?
-s_argv=$(head -n -1 "$work/stub.log" 2>/dev/null | tr '\n' '|')
-if [ $rc -eq 0 ] && [ "${r_argv:-}" = "restore|--provider|azure|-f|Dockerfile|--state|$work/tpl-temp/bkcache-state.json|--key-prefix|bkcache|--layers|--layers-from|base|--layers-from|deps|" ] &&
-   [ "$s_argv" = "save|--provider|azure|-f|Dockerfile|--state|$work/tpl-temp/bkcache-state.json|--key-prefix|bkcache|--layers|--layers-from|base|--layers-from|deps|" ]; then
-  ok "steps template: layers and layersFrom become --layers --layers-from in restore and save"
-else echo "argv: ${r_argv:-} / $s_argv" >>"$work/tpl.out"; bad "steps template layers (rc=$rc)" "$work/tpl.out"; fi
-rm -rf "$work/tpl-temp"; mkdir -p "$work/tpl-temp"
-tpl restore "{\"bkcache\":\"$stub\",\"delta\":\"off\"}" >"$work/tpl.out" 2>&1 &&
-  r_argv=$(head -n -1 "$work/stub.log" | tr '\n' '|') &&
-  tpl save "{\"bkcache\":\"$stub\",\"delta\":\"off\"}" >>"$work/tpl.out" 2>&1; rc=$?
-s_argv=$(head -n -1 "$work/stub.log" 2>/dev/null | tr '\n' '|')
-if [ $rc -eq 0 ] && [ "${r_argv:-}" = "restore|--provider|azure|-f|Dockerfile|--state|$work/tpl-temp/bkcache-state.json|--key-prefix|bkcache|" ] &&
-   [ "$s_argv" = "save|--provider|azure|-f|Dockerfile|--state|$work/tpl-temp/bkcache-state.json|--key-prefix|bkcache|--delta|off|" ]; then
-  ok "steps template: delta becomes --delta in the save step only"
-else echo "argv: ${r_argv:-} / $s_argv" >>"$work/tpl.out"; bad "steps template delta (rc=$rc)" "$work/tpl.out"; fi
+# tpl_both NAME PARAMS_JSON RESTORE_TAIL SAVE_TAIL: the restore, then the save step with the
+# same parameters, on a fresh temp; each argv must be the shared options followed by its tail
+tpl_both() {
+  local name=$1 params=$2 common="--provider|azure|-f|Dockerfile|--state|$work/tpl-temp/bkcache-state.json|--key-prefix|bkcache|"
+  local r_argv= s_argv= rc
+  rm -rf "$work/tpl-temp"; mkdir -p "$work/tpl-temp"
+  tpl restore "$params" >"$work/tpl.out" 2>&1 && r_argv=$(head -n -1 "$work/stub.log" | tr '\n' '|') &&
+    tpl save "$params" >>"$work/tpl.out" 2>&1; rc=$?
+  s_argv=$(head -n -1 "$work/stub.log" 2>/dev/null | tr '\n' '|')
+  if [ $rc -eq 0 ] && [ "$r_argv" = "restore|$common$3" ] && [ "$s_argv" = "save|$common$4" ]; then ok "steps template: $name"
+  else echo "argv: $r_argv / $s_argv" >>"$work/tpl.out"; bad "steps template: $name (rc=$rc)" "$work/tpl.out"; fi
+}
+tpl_both "layers and layersFrom become --layers --layers-from in restore and save" \
+  "{\"bkcache\":\"$stub\",\"layers\":true,\"layersFrom\":\"base\\ndeps\"}" \
+  "--layers|--layers-from|base|--layers-from|deps|" "--layers|--layers-from|base|--layers-from|deps|"
+tpl_both "delta becomes --delta in the save step only" "{\"bkcache\":\"$stub\",\"delta\":\"off\"}" "" "--delta|off|"
 rm -rf "$work/tpl-temp"; mkdir -p "$work/tpl-temp"; rm -f "$work/stub.log"
 tpl restore "{\"bkcache\":\"$stub\",\"delta\":\"of\"}" >"$work/tpl.out" 2>&1; rc=$?
 if [ $rc -eq 2 ] && [ ! -f "$work/stub.log" ] && grep -q "parameter delta: expected auto or off, got 'of'" "$work/tpl.out"; then
