@@ -9,7 +9,7 @@ const bk = require('../lib/bkcache');
 async function main() {
   const command = runner.getInput('run', { required: true });
   const { bin, args, state } = await bk.prepare();
-  const opts = [...args, '--state', state];
+  const opts = [...args, ...bk.saveFlags(), '--state', state];
   if (runner.getBooleanInput('save-on-failure')) opts.push('--save-on-failure');
   if (runner.getBooleanInput('fail-on-error')) opts.push('--fail-on-error');
   // The shell splits `run` into words as a run: step would; bkcache gets them after `--`.

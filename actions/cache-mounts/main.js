@@ -1,6 +1,7 @@
 // actions/cache-mounts (main step) - restore the cache mounts now; post.js saves them when
-// the job ends. The binary, options, state file and save-on-failure are kept in this step's
-// own state (GITHUB_STATE), which the runner hands to this use's post step only.
+// the job ends. The binary, options, save-only options (delta), state file and save-on-failure
+// are kept in this step's own state (GITHUB_STATE), which the runner hands to this use's post
+// step only.
 'use strict';
 const runner = require('../lib/runner');
 const bk = require('../lib/bkcache');
@@ -9,6 +10,7 @@ async function main() {
   const { bin, args, state } = await bk.prepare();
   runner.saveState('bin', bin);
   runner.saveState('args', JSON.stringify(args));
+  runner.saveState('save-flags', JSON.stringify(bk.saveFlags()));
   runner.saveState('state-file', state);
   runner.saveState('skip-save', String(runner.getBooleanInput('lookup-only')));
   runner.saveState('save-on-failure', String(runner.getBooleanInput('save-on-failure')));

@@ -27,7 +27,8 @@ try {
     bk.maskCredentials();
     const bin = runner.getState('bin');
     if (!bin) throw new Error('the main step recorded no binary');
-    const r = bk.save(bin, [...JSON.parse(runner.getState('args')), '--state', runner.getState('state-file')]);
+    const r = bk.save(bin, [...JSON.parse(runner.getState('args')),
+      ...JSON.parse(runner.getState('save-flags') || '[]'), '--state', runner.getState('state-file')]);
     if (r.status !== 0) runner.warning(`bkcache save exited with status ${r.status}`);
   }
 } catch (e) {

@@ -186,6 +186,16 @@ function restoreFlags() {
   return a;
 }
 
+// The save-only inputs as options: `delta` (auto or off) becomes --delta; unset, the binary's
+// own default (auto) applies. Checked here, so that a typo fails the step that reads it (the
+// main step of cache-mounts, before the build) rather than the save at the end of the job.
+function saveFlags() {
+  const delta = runner.getInput('delta');
+  if (!delta) return [];
+  if (delta !== 'auto' && delta !== 'off') throw new Error(`input delta: expected auto or off, got '${delta}'`);
+  return ['--delta', delta];
+}
+
 // Run `bkcache <command> ... --json`; stderr streams to the log, stdout is parsed.
 function runBkcache(bin, command, args) {
   const full = [command, ...args, '--json'];
@@ -288,5 +298,5 @@ function save(bin, args) {
   return { status: r.status, rows };
 }
 
-module.exports = { prepare, restoreFlags, locateBinary, maskCredentials, restore, save,
+module.exports = { prepare, restoreFlags, saveFlags, locateBinary, maskCredentials, restore, save,
   mountsFromCacheMap, results };

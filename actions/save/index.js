@@ -7,7 +7,7 @@ const bk = require('../lib/bkcache');
 
 async function main() {
   const { bin, args, state } = await bk.prepare();
-  const r = bk.save(bin, [...args, '--state', state]);
+  const r = bk.save(bin, [...args, ...bk.saveFlags(), '--state', state]);
   if (r.status !== 0) runner.setFailed(`bkcache save exited with status ${r.status}`);
 }
 

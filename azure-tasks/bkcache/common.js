@@ -7,7 +7,7 @@
 //
 // Inputs mirror the GitHub action's (dockerfile, target, build-args,
 // platform, key-files, key-prefix, mounts, builder, lookup-only,
-// fail-on-cache-miss, save-on-failure, layers, layers-from) in camelCase,
+// fail-on-cache-miss, save-on-failure, layers, layers-from, delta) in camelCase,
 // because task input names cannot hold '-'.
 'use strict';
 const crypto = require('node:crypto');
@@ -84,6 +84,16 @@ function commandArgs(verb) {
   return a;
 }
 
+// The save-only options: the delta input (auto or off) as --delta; empty, bkcache's own
+// default (auto) applies. Checked when called, so the main step can reject a typo before the
+// build instead of the post-job save after it.
+function deltaArgs() {
+  const v = tl.getInput('delta', false) || '';
+  if (!v) return [];
+  if (v !== 'auto' && v !== 'off') throw new Error(`input delta: expected auto or off, got '${v}'`);
+  return ['--delta', v];
+}
+
 // `bkcache build -- <run>`: the options that apply to a build command (the Dockerfile options
 // come from the command itself). The agent's shell splits `run` into words.
 function buildArgs(command) {
@@ -98,6 +108,7 @@ function buildArgs(command) {
   // the layer cache: bkcache build adds the cache options to the command itself
   if (tl.getBoolInput('layers', false)) a.push('--layers');
   for (const v of lines('layersFrom')) a.push('--layers-from', v);
+  a.push(...deltaArgs());
   const quoted = a.map((s) => `'${s.replace(/'/g, "'\\''")}'`).join(' ');
   return ['-c', `exec "$0" ${quoted} -- ${command}`, binaryPath()];
 }
@@ -144,5 +155,5 @@ function layersArgs(stdout) {
   return layers.build_args.join(' ');
 }
 
-module.exports = { RAN, HIT, BUILT, binaryPath, accessToken, commandArgs, buildArgs, run, cacheHit,
-  layersArgs, lines };
+module.exports = { RAN, HIT, BUILT, binaryPath, accessToken, commandArgs, deltaArgs, buildArgs, run,
+  cacheHit, layersArgs, lines };

@@ -28,6 +28,7 @@ function main() {
       build(command);
       return;
     }
+    common.deltaArgs(); // the post-job save's input: a bad value fails now, not after the build
     const args = common.commandArgs('restore');
     if (tl.getBoolInput('lookupOnly', false)) args.push('--lookup-only');
     if (tl.getBoolInput('failOnCacheMiss', false)) args.push('--fail-on-cache-miss');

@@ -24,7 +24,7 @@ function main() {
       console.log(`bkcache: the job status is ${status}; not saving (saveOnFailure: true saves anyway)`);
       return;
     }
-    const res = common.run(common.commandArgs('save'));
+    const res = common.run([...common.commandArgs('save'), ...common.deltaArgs()]);
     if (res.code !== 0) {
       tl.setResult(tl.TaskResult.Failed, `bkcache save exited with status ${res.code}`);
     } else {

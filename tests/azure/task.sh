@@ -124,6 +124,39 @@ if [ "$(head -1 "$work/stub.log")" = build ] && tr '\n' '|' <"$work/stub.log" | 
   ok "task main: layers with run go to bkcache build, before the build command"
 else bad "task main layers with run" "$work/stub.log"; fi
 
+# the delta input: --delta for the post-job save and for run (bkcache build), never for the
+# restore; unset, no --delta (bkcache's default); a bad value fails the main step up front
+rm -f "$work/stub.log"
+# shellcheck disable=SC2086
+run_task main.js $S INPUT_DELTA=off 'STUB_OUT={"identities":[]}' >"$work/task.out" 2>&1
+if [ "$(head -1 "$work/stub.log")" = restore ] && ! grep -qx -- '--delta' "$work/stub.log"; then
+  ok "task main: the delta input does not reach bkcache restore"
+else bad "task main delta" "$work/stub.log"; fi
+rm -f "$work/stub.log"
+# shellcheck disable=SC2086
+run_task post.js $S INPUT_DELTA=off VSTS_TASKVARIABLE_BKCACHE_RESTORE_RAN=true AGENT_JOBSTATUS=Succeeded >"$work/task.out" 2>&1
+if [ "$(head -1 "$work/stub.log")" = save ] && head -n -1 "$work/stub.log" | tr '\n' '|' | grep -Eq -- '\|--key-prefix\|bkcache\|--delta\|off\|$'; then
+  ok "task post: delta becomes --delta for bkcache save"
+else bad "task post delta" "$work/stub.log"; fi
+rm -f "$work/stub.log"
+# shellcheck disable=SC2086
+run_task post.js $S VSTS_TASKVARIABLE_BKCACHE_RESTORE_RAN=true AGENT_JOBSTATUS=Succeeded >"$work/task.out" 2>&1
+if [ "$(head -1 "$work/stub.log")" = save ] && ! grep -qx -- '--delta' "$work/stub.log"; then
+  ok "task post: without delta, no --delta (bkcache's default, auto)"
+else bad "task post no delta" "$work/stub.log"; fi
+rm -f "$work/stub.log"
+# shellcheck disable=SC2086
+run_task main.js $S INPUT_DELTA=auto "INPUT_RUN=docker build ." >"$work/task.out" 2>&1
+if [ "$(head -1 "$work/stub.log")" = build ] && tr '\n' '|' <"$work/stub.log" | grep -q -- '|--delta|auto|--|docker|build|\.|'; then
+  ok "task main: delta with run goes to bkcache build, before the build command"
+else bad "task main delta with run" "$work/stub.log"; fi
+rm -f "$work/stub.log"
+# shellcheck disable=SC2086
+run_task main.js $S INPUT_DELTA=of >"$work/task.out" 2>&1
+if [ ! -f "$work/stub.log" ] && grep -q "^##vso\[task.complete result=Failed;\]input delta: expected auto or off, got 'of'" "$work/task.out"; then
+  ok "task main: a bad delta fails the step before the restore, naming the input"
+else bad "task main bad delta" "$work/task.out"; fi
+
 hit_for() { # STUB_OUT -> the cacheHit value the task sets
   # shellcheck disable=SC2086
   run_task main.js $S "STUB_OUT=$1" 2>&1 | sed -n 's/^##vso\[task.setvariable variable=cacheHit;.*\]\(.*\)$/\1/p'
@@ -208,12 +241,24 @@ tpl save "{\"bkcache\":\"$stub\"}" >"$work/tpl.out" 2>&1; rc=$?
 if [ $rc -eq 0 ] && [ ! -f "$work/stub.log" ] && grep -q 'condition: succeeded()' "$work/tpl.out" && grep -q 'did not run' "$work/tpl.out"; then
   ok "steps template: save is succeeded()-only by default and does nothing without a restore"
 else bad "steps template save without restore (rc=$rc)" "$work/tpl.out"; fi
-rm -rf "$work/tpl-temp"; mkdir -p "$work/tpl-temp"
-tpl restore "{\"bkcache\":\"$stub\",\"layers\":true,\"layersFrom\":\"base\\ndeps\"}" >"$work/tpl.out" 2>&1 &&
-  r_argv=$(head -n -1 "$work/stub.log" | tr '\n' '|') &&
-  tpl save "{\"bkcache\":\"$stub\",\"layers\":true,\"layersFrom\":\"base\\ndeps\"}" >>"$work/tpl.out" 2>&1; rc=$?
-s_argv=$(head -n -1 "$work/stub.log" 2>/dev/null | tr '\n' '|')
-if [ $rc -eq 0 ] && [ "${r_argv:-}" = "restore|--provider|azure|-f|Dockerfile|--state|$work/tpl-temp/bkcache-state.json|--key-prefix|bkcache|--layers|--layers-from|base|--layers-from|deps|" ] &&
-   [ "$s_argv" = "save|--provider|azure|-f|Dockerfile|--state|$work/tpl-temp/bkcache-state.json|--key-prefix|bkcache|--layers|--layers-from|base|--layers-from|deps|" ]; then
-  ok "steps template: layers and layersFrom become --layers --layers-from in restore and save"
-else echo "argv: ${r_argv:-} / $s_argv" >>"$work/tpl.out"; bad "steps template layers (rc=$rc)" "$work/tpl.out"; fi
+# tpl_both NAME PARAMS_JSON RESTORE_TAIL SAVE_TAIL: the restore, then the save step with the
+# same parameters, on a fresh temp; each argv must be the shared options followed by its tail
+tpl_both() {
+  local name=$1 params=$2 common="--provider|azure|-f|Dockerfile|--state|$work/tpl-temp/bkcache-state.json|--key-prefix|bkcache|"
+  local r_argv= s_argv= rc
+  rm -rf "$work/tpl-temp"; mkdir -p "$work/tpl-temp"
+  tpl restore "$params" >"$work/tpl.out" 2>&1 && r_argv=$(head -n -1 "$work/stub.log" | tr '\n' '|') &&
+    tpl save "$params" >>"$work/tpl.out" 2>&1; rc=$?
+  s_argv=$(head -n -1 "$work/stub.log" 2>/dev/null | tr '\n' '|')
+  if [ $rc -eq 0 ] && [ "$r_argv" = "restore|$common$3" ] && [ "$s_argv" = "save|$common$4" ]; then ok "steps template: $name"
+  else echo "argv: $r_argv / $s_argv" >>"$work/tpl.out"; bad "steps template: $name (rc=$rc)" "$work/tpl.out"; fi
+}
+tpl_both "layers and layersFrom become --layers --layers-from in restore and save" \
+  "{\"bkcache\":\"$stub\",\"layers\":true,\"layersFrom\":\"base\\ndeps\"}" \
+  "--layers|--layers-from|base|--layers-from|deps|" "--layers|--layers-from|base|--layers-from|deps|"
+tpl_both "delta becomes --delta in the save step only" "{\"bkcache\":\"$stub\",\"delta\":\"off\"}" "" "--delta|off|"
+rm -rf "$work/tpl-temp"; mkdir -p "$work/tpl-temp"; rm -f "$work/stub.log"
+tpl restore "{\"bkcache\":\"$stub\",\"delta\":\"of\"}" >"$work/tpl.out" 2>&1; rc=$?
+if [ $rc -eq 2 ] && [ ! -f "$work/stub.log" ] && grep -q "parameter delta: expected auto or off, got 'of'" "$work/tpl.out"; then
+  ok "steps template: a bad delta fails the restore step, before bkcache runs"
+else bad "steps template bad delta (rc=$rc)" "$work/tpl.out"; fi

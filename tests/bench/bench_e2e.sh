@@ -15,10 +15,20 @@
 #
 # Workloads (tests/bench/gen_archive_data.py): w1, 100k files of 1-20 KiB (~1 GiB);
 # w2, 4 files of 512 MiB (2 GiB). Everything the runs write lives on one tmpfs: the
-# data, the temporary files, and the data-root and exec-root of a dockerd (20.10,
-# Debian's docker.io, overlay2, --bridge=none) started here on its own socket and
-# stopped at the end; Azurite keeps blobs in memory. So disk noise drops out, and what
-# is measured is CPU, memory bandwidth, loopback and the software.
+# data, the temporary files, and the data-root and exec-root of a dockerd started here
+# on its own socket (--bridge=none) and stopped at the end; Azurite keeps blobs in
+# memory. So disk noise drops out, and what is measured is CPU, memory bandwidth,
+# loopback and the software.
+#
+# Two Docker stacks (BENCH_DOCKER, default "20 26": each in turn, each with its own
+# daemon, data and table):
+#   20  Debian 12's docker.io 20.10 (overlay2); every build is `DOCKER_BUILDKIT=1
+#       docker build`, bkcache runs with --driver docker;
+#   26  Docker 26.1.5 + buildx 0.13 (scripts/docker26.sh: installed into
+#       /opt/bkcache-docker26 if needed, its containerd and dockerd started with their
+#       state, data-root and exec-root under the tmpfs, containerd image store unless
+#       DOCKER26_STORE=overlay2); every build, the peer's included, is `docker buildx
+#       build` on the default builder (docker driver), bkcache runs with --driver buildx.
 #
 # Each round runs every method once (peer, bkcache, floor, in an order that rotates
 # from round to round); a restore starts after `docker builder prune -af` (a fresh
@@ -27,13 +37,19 @@
 # output and deleting uploaded blobs are not. Prints medians over the rounds and,
 # per phase, where the time went; every single time goes to $BENCH_OUT (a TSV) when set.
 #
-# Environment: BKCACHE (default ./bkcache), BENCH_RUNS (rounds, default 5),
+# Environment: BKCACHE (default ./bkcache), BENCH_DOCKER (default "20 26"), BENCH_RUNS
+# (rounds, default 5),
 # BENCH_METHODS (default "peer bk floor": which methods, in the first round's order),
 # BENCH_SCALE (data scale, default 1; 0.05 for a quick check), BENCH_WORKLOADS
 # (default "w1 w2"), BENCH_TMPFS_SIZE (default 16g), BENCH_OUT (TSV of every time),
-# BENCH_LOGS (a directory that gets bkcache's -v output of every restore and save).
-# Needs root (tmpfs, dockerd), /usr/sbin/dockerd and /usr/bin/docker (docker.io),
-# busybox-static, zstd, node. Run it under the machine's locks:
+# BENCH_LOGS (a directory that gets bkcache's -v output of every restore and save),
+# BENCH_BK_DELTA (bkcache save's --delta, default off: one whole archive per save, the
+# upload this benchmark has always measured and the peer makes; auto stores layers, and
+# a save right after its restore then uploads almost nothing).
+# With several stacks, BENCH_OUT and BENCH_LOGS get a -docker20 / -docker26 suffix.
+# Needs root (tmpfs, dockerd), /usr/sbin/dockerd and /usr/bin/docker (docker.io) for 20,
+# scripts/docker26.sh's stack for 26, busybox-static, zstd, node. Run it under the
+# machine's locks:
 #   flock /tmp/bkcache-bench.lock flock /tmp/bkcache-docker.lock bash tests/bench/bench_e2e.sh
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -43,11 +59,32 @@ RUNS=${BENCH_RUNS:-5}
 SCALE=${BENCH_SCALE:-1}
 WORKLOADS=${BENCH_WORKLOADS:-w1 w2}
 METHODS=${BENCH_METHODS:-peer bk floor}
-DOCKER=/usr/bin/docker
-DOCKERD=/usr/sbin/dockerd
+STACKS=${BENCH_DOCKER:-20 26}
+BK_DELTA=${BENCH_BK_DELTA:-off}
 
 skip() { echo "bench_e2e: SKIP ($*)"; exit 0; }
+# Several stacks: run this script once per stack, one after the other.
+if [ "$(echo "$STACKS" | wc -w)" -gt 1 ]; then
+  st=0
+  for s in $STACKS; do
+    echo "bench_e2e: == Docker $s"
+    BENCH_DOCKER=$s BENCH_OUT=${BENCH_OUT:+${BENCH_OUT%.tsv}-docker$s.tsv} \
+      BENCH_LOGS=${BENCH_LOGS:+$BENCH_LOGS-docker$s} bash "$0" || st=1
+  done
+  exit $st
+fi
+D26=$ROOT/scripts/docker26.sh
+case $STACKS in
+20) DOCKER=/usr/bin/docker DOCKERD=/usr/sbin/dockerd BUILD=(build) DRIVER=docker ;;
+26) DOCKER=${DOCKER26_PREFIX:-/opt/bkcache-docker26}/usr/bin/docker DOCKERD=${DOCKER%/bin/docker}/sbin/dockerd
+    BUILD=(buildx build) DRIVER=buildx ;;
+*) echo "bench_e2e: BENCH_DOCKER: 20 or 26 (or both), not '$STACKS'" >&2; exit 2 ;;
+esac
+
 [ "$(id -u)" = 0 ] || skip "needs root: tmpfs and a dockerd of its own"
+if [ "$STACKS" = 26 ]; then
+  sh "$D26" install || skip "no Docker 26 stack: scripts/docker26.sh install failed"
+fi
 [ -x "$DOCKERD" ] && [ -x "$DOCKER" ] || skip "no $DOCKERD or $DOCKER: apt-get install docker.io"
 [ -x /bin/busybox ] || skip "no /bin/busybox: apt-get install busybox-static"
 command -v zstd >/dev/null && command -v node >/dev/null || skip "needs zstd and node"
@@ -57,8 +94,10 @@ B=$(mktemp -d /tmp/bk-e2e.XXXXXX)
 WORK=$B/work
 PIDS=()
 DOCKERD_PID=""
+D26_STARTED=""
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  if [ -n "$D26_STARTED" ]; then DOCKER26_STATE=$B/docker26 sh "$D26" stop 2>/dev/null; fi
   if [ -n "$DOCKERD_PID" ]; then
     kill "$DOCKERD_PID" 2>/dev/null
     for _ in $(seq 1 150); do kill -0 "$DOCKERD_PID" 2>/dev/null || break; sleep 0.2; done
@@ -79,17 +118,31 @@ now() { date +%s.%N; }
 load() { cut -d' ' -f1 /proc/loadavg; }
 
 # ---- a dockerd whose data-root and exec-root are on the tmpfs ----
-export DOCKER_HOST=unix://$B/docker.sock DOCKER_BUILDKIT=1
-"$DOCKERD" -H "$DOCKER_HOST" --data-root "$B/docker" --exec-root "$B/exec" \
-  --pidfile "$B/dockerd.pid" --iptables=false --ip-masq=false --bridge=none \
-  >"$WORK/dockerd.log" 2>&1 &
-DOCKERD_PID=$!
-for i in $(seq 1 300); do
-  "$DOCKER" version >/dev/null 2>&1 && break
-  kill -0 "$DOCKERD_PID" 2>/dev/null && [ "$i" -lt 300 ] || { tail -20 "$WORK/dockerd.log"; fail "dockerd did not come up"; }
-  sleep 0.2
-done
+export DOCKER_BUILDKIT=1
+if [ "$STACKS" = 26 ]; then
+  # docker26.sh: containerd and dockerd with everything under $B/docker26 (its own
+  # socket, data-root, exec-root, containerd root and state); its exports point
+  # DOCKER_HOST there and DOCKER_CONFIG at the buildx plugin.
+  D26_STARTED=1
+  DOCKER26_STATE=$B/docker26 sh "$D26" start >"$WORK/docker26.env" 2>"$WORK/dockerd.log" ||
+    { cat "$WORK/dockerd.log" >&2; fail "Docker 26 did not come up"; }
+  # shellcheck source=/dev/null
+  . "$WORK/docker26.env"
+else
+  export DOCKER_HOST=unix://$B/docker.sock
+  unset DOCKER_CONFIG # the 20.10 client: no buildx plugin of the caller's
+  "$DOCKERD" -H "$DOCKER_HOST" --data-root "$B/docker" --exec-root "$B/exec" \
+    --pidfile "$B/dockerd.pid" --iptables=false --ip-masq=false --bridge=none \
+    >"$WORK/dockerd.log" 2>&1 &
+  DOCKERD_PID=$!
+  for i in $(seq 1 300); do
+    "$DOCKER" version >/dev/null 2>&1 && break
+    kill -0 "$DOCKERD_PID" 2>/dev/null && [ "$i" -lt 300 ] || { tail -20 "$WORK/dockerd.log"; fail "dockerd did not come up"; }
+    sleep 0.2
+  done
+fi
 D() { "$DOCKER" "$@"; }
+DB() { "$DOCKER" "${BUILD[@]}" "$@"; } # a build: docker build, or docker buildx build
 
 # ---- the GitHub cache service: emulator + Azurite, signed URLs straight at Azurite ----
 # shellcheck source=tests/github/services.sh
@@ -110,11 +163,24 @@ blob_of() { # KEY: the blob name of the emulator's entry with this key
 delete_blob() { curl -fsS -o /dev/null -X DELETE -H "x-ms-version: 2024-11-04" "$(sas "$1" d)"; }
 drop_entry() { local b; b=$(blob_of "$1") && [ -n "$b" ] && delete_blob "$b"; }
 
+# KEY: the blob name of the archive a restore of this entry unpacks: the entry's own
+# blob, or, when the entry is a delta save's index (a zstd frame of JSON), the blob of
+# the entry of its one layer (a seed is a single full layer).
+seed_archive() {
+  local b; b=$(blob_of "$1") || return 1
+  local layer
+  layer=$(curl -fsS -r 0-65535 "$(sas "$b" r)" 2>/dev/null | zstd -q -d -c 2>/dev/null | node -e '
+    let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
+      try { const j = JSON.parse(s); if (j.bkcache_index) console.log(j.layers[0].digest.replace("sha256:", "")); } catch (e) {}
+    });')
+  if [ -n "$layer" ]; then blob_of "bkcache-.blob-sha256-$layer"; else echo "$b"; fi
+}
+
 # ---- the busybox image of the cp method, and the Dockerfiles ----
 mkdir -p "$WORK/bb" "$WORK/ctx"
 cp /bin/busybox "$WORK/bb/busybox"
 printf 'FROM scratch\nCOPY busybox /bin/busybox\n' >"$WORK/bb/Dockerfile"
-D build --network=none -q -t bkcache-e2e-busybox "$WORK/bb" >/dev/null || fail "busybox image"
+DB --network=none -q -t bkcache-e2e-busybox "$WORK/bb" >/dev/null || fail "busybox image"
 # What bkcache plans from (never built itself): one cache mount per workload.
 cat >"$WORK/ctx/Dockerfile" <<'DF'
 FROM scratch
@@ -156,7 +222,8 @@ ac_node() { # WORKSPACE interop.mjs ARGS...
 bk() { # restore|save WORKLOAD KEY-EXTRA [ARGS...]
   local cmd=$1 w=$2 extra=$3; shift 3
   rm -f "$WORK/state.json"
-  "$BK" "$cmd" -f "$WORK/ctx/Dockerfile" --provider github --docker "$DOCKER" \
+  [ "$cmd" = save ] && set -- --delta "$BK_DELTA" "$@"
+  "$BK" "$cmd" -f "$WORK/ctx/Dockerfile" --provider github --docker "$DOCKER" --driver "$DRIVER" \
     --state "$WORK/state.json" --key-extra "$extra" --mount "$(name_of "$w")" "$@" \
     >"$WORK/bk.out" 2>"$WORK/bk.err" || { cat "$WORK/bk.err" >&2; fail "bkcache $cmd failed"; }
 }
@@ -168,13 +235,13 @@ peer_round() { # WORKLOAD ROUND
   tick; ac_node "$ws" restore "peer-$w-seed" - data >"$WORK/ac.out" || fail "restoreCache"
   tock "$w" "$r" peer restore-download+untar
   grep -qx "matched=peer-$w-seed" "$WORK/ac.out" || fail "restoreCache missed: $(cat "$WORK/ac.out")"
-  tick; D build --network=none -q -f "$WORK/cp-in-$w.Dockerfile" --build-arg "NONCE=$(now)" \
+  tick; DB --network=none -q -f "$WORK/cp-in-$w.Dockerfile" --build-arg "NONCE=$(now)" \
     "$ws/data" >/dev/null || fail "cp method inject"
   tock "$w" "$r" peer restore-inject
   rm -rf "$ws"; sync
   mkdir -p "$B/peer-out"
   tick
-  D build --network=none -q -f "$WORK/cp-out-$w.Dockerfile" --build-arg "NONCE=$(now)" \
+  DB --network=none -q -f "$WORK/cp-out-$w.Dockerfile" --build-arg "NONCE=$(now)" \
     -t bkcache-e2e-extract "$WORK/bb" >/dev/null || fail "cp method extract build"
   local id; id=$(D create bkcache-e2e-extract /bin/busybox true) || fail "docker create"
   D cp "$id:/out" "$B/peer-out/data" || fail "docker cp"
@@ -187,7 +254,7 @@ peer_round() { # WORKLOAD ROUND
   tick; ac_node "$B/peer-out" save "$key" data >"$WORK/ac.out" || fail "saveCache"
   tock "$w" "$r" peer save-tar+upload
   grep -q '^id=[1-9]' "$WORK/ac.out" || fail "saveCache did not save: $(cat "$WORK/ac.out")"
-  drop_entry "$key"; D rmi -f bkcache-e2e-extract >/dev/null; rm -rf "$B/peer-out"
+  drop_entry "$key"; D rmi -f bkcache-e2e-extract >/dev/null 2>&1; rm -rf "$B/peer-out"
 }
 
 bk_round() { # WORKLOAD ROUND
@@ -239,10 +306,19 @@ floor_round() { # WORKLOAD ROUND
 }
 
 # ---- per workload: data, seeds, rounds ----
+stack() { # what runs the builds, in words
+  if [ "$STACKS" = 26 ]; then
+    echo "docker $(D version --format '{{.Server.Version}}') + buildx $(D buildx version | awk '{ print $2 }')" \
+      "(${DOCKER26_STORE:-containerd} image store; docker buildx build, bkcache --driver buildx)"
+  else
+    echo "docker $(D version --format '{{.Server.Version}}') (overlay2; docker build, bkcache --driver docker)"
+  fi
+}
+
 summary=$WORK/summary
 : >"$summary"
 echo "bench_e2e: $(nproc) CPUs, load average $(load) at the start, $(date -u '+%F %T') UTC," \
-  "commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null), docker $(D version --format '{{.Server.Version}}')"
+  "commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null), $(stack)"
 for w in $WORKLOADS; do
   SRC=$B/ws-$w/data
   echo "bench_e2e: generating $w (scale $SCALE) ..." >&2
@@ -254,7 +330,7 @@ for w in $WORKLOADS; do
   mkdir -p "$B/dir-$w"
   cp -al "$SRC" "$B/dir-$w/$(name_of "$w")"
   "$BK" save -f "$WORK/ctx/Dockerfile" --provider github --key-extra seed --mount "$(name_of "$w")" \
-    --dir "$B/dir-$w" >"$WORK/seed.out" 2>&1 || { cat "$WORK/seed.out"; fail "seeding bkcache"; }
+    --delta "$BK_DELTA" --dir "$B/dir-$w" >"$WORK/seed.out" 2>&1 || { cat "$WORK/seed.out"; fail "seeding bkcache"; }
   rm -rf "$B/dir-$w"
   BK_SEED=$(sed -n "s/^$(name_of "$w"): saved \([^ ]*\) .*/\1/p" "$WORK/seed.out")
   [ -n "$BK_SEED" ] || { cat "$WORK/seed.out"; fail "seeding bkcache"; }
@@ -263,7 +339,7 @@ for w in $WORKLOADS; do
   # from blocks several times slower than one written whole, so the same blob keeps
   # the comparison fair (zstd -d skips the manifest's skippable frame; tar extracts
   # .bkcache/manifest.json as one more file).
-  SEED_GET=$(sas "$(blob_of "$BK_SEED")" r)
+  SEED_GET=$(sas "$(seed_archive "$BK_SEED")" r)
   echo "bench_e2e: $w: $FILES files, $MIB MiB; $RUNS rounds" >&2
   set -- $METHODS
   for r in $(seq 1 "$RUNS"); do
@@ -295,7 +371,8 @@ median() { # WORKLOAD METHOD PHASE-PREFIX: median over rounds of the phases' sum
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }'; }
 echo
 echo "End to end through the GitHub provider (emulator + Azurite on 127.0.0.1), dockerd and data"
-echo "on tmpfs; median of $RUNS rounds; seconds; load average $(load) at the end"
+echo "on tmpfs; $(stack)"
+echo "median of $RUNS rounds; seconds; load average $(load) at the end"
 while read -r w files mib; do
   echo
   echo "$w: $files files, $mib MiB"

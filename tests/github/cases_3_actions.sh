@@ -69,6 +69,32 @@ check "build action: run follows 'bkcache build OPTIONS --', split as a shell sp
 check "build action: the step fails with the build's status" bash -c \
   "[ $code = 1 ] && grep -q '^::error::the build exited with status 3' $WORK/step/main.log"
 
+fresh
+BKCACHE_BIN=$HERE/fake-bkcache.sh $SIM "$A/build" main "$WORK/step" "run=docker build ." layers=true \
+  "layers-from=base
+deps" delta=off >/dev/null 2>&1
+check "build action: layers, layers-from and delta become --layers --layers-from --delta, before --" grep -qE -- \
+  "^argv: build --provider github --layers --layers-from base --layers-from deps --delta off --state .* -- docker build \\.$" "$FAKE_LOG"
+
+# delta (save-only): --delta for save, never for restore; unset, the binary's default applies
+fresh
+BKCACHE_BIN=$HERE/fake-bkcache.sh $SIM "$A/save" main "$WORK/step" delta=off key-prefix=ci >/dev/null 2>&1
+check "save action: delta becomes --delta before --state" grep -qE -- \
+  "^argv: save --file Dockerfile --key-prefix ci --provider github --delta off --state [^ ]+ --json$" "$FAKE_LOG"
+fresh
+BKCACHE_BIN=$HERE/fake-bkcache.sh $SIM "$A/save" main "$WORK/step" key-prefix=ci >/dev/null 2>&1
+check "save action: without delta, no --delta (bkcache's default, auto)" bash -c \
+  "grep -q '^argv: save ' $FAKE_LOG && ! grep -q -- '--delta' $FAKE_LOG"
+fresh
+BKCACHE_BIN=$HERE/fake-bkcache.sh $SIM "$A/cache-mounts" main "$WORK/step" delta=auto >/dev/null 2>&1
+BKCACHE_BIN=$HERE/fake-bkcache.sh $SIM "$A/cache-mounts" post "$WORK/step" delta=auto >/dev/null 2>&1
+check "cache-mounts: delta reaches the post step's save, not the restore" bash -c \
+  "grep -qE '^argv: save .* --delta auto --state [^ ]+ --json$' $FAKE_LOG && grep -q '^argv: restore ' $FAKE_LOG && ! grep -q '^argv: restore .*--delta' $FAKE_LOG"
+fresh
+BKCACHE_BIN=$HERE/fake-bkcache.sh $SIM "$A/cache-mounts" main "$WORK/step" delta=of >/dev/null 2>&1
+check "cache-mounts: a bad delta fails the main step before the restore, naming the input" bash -c \
+  "grep -q \"^::error::input delta: expected auto or off, got 'of'\" $WORK/step/main.log && ! grep -q '^argv: restore' $FAKE_LOG"
+
 # cache-mounts: restore in main, save in post with the same options and state file
 fresh
 BKCACHE_BIN=$HERE/fake-bkcache.sh $SIM "$A/cache-mounts" main "$WORK/step" mounts=go-build \

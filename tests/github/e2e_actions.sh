@@ -26,3 +26,17 @@ check "e2e: cache-mounts main and post exit 0" \
 check "e2e: the post step wrote the save table" grep -q "^### bkcache save" "$WORK/step/summary.md"
 cp "$WORK/step/summary.md" "$WORK/summary-e2e-cache-mounts.md"
 if [ -n "${GH_SHOW_SUMMARY:-}" ]; then cat "$WORK/summary-e2e-restore.md" "$WORK/summary-e2e-cache-mounts.md"; fi
+
+# delta: off through the save action: the real binary stores the changed mount as one plain
+# archive entry, no new layer blob (with the default, auto, the change would be a blob)
+blobs() { curl -fsS "$EMU/_emu/entries" | grep -o '"key":"bkcache-\.blob-' | wc -l; }
+finals() { curl -fsS "$EMU/_emu/entries" | grep -o '"final":true' | wc -l; }
+fresh
+echo newer >"$C/act2/gocache/new-file"
+b0=$(blobs) f0=$(finals)
+BKCACHE_BIN=$BKCACHE $SIM "$A/save" main "$WORK/step" dockerfile="$C/Dockerfile" dir="$C/act2" \
+  delta=off >"$WORK/step/result.json" 2>&1
+check "e2e: save action with delta: off exits 0 and runs save --delta off" bash -c \
+  "[ \"\$(json_get exit <$WORK/step/result.json)\" = 0 ] && grep -q -- '--delta off' $WORK/step/main.log"
+check "e2e: delta: off stored the changed mount as one archive entry, no layer blob" \
+  test "$(blobs)/$(finals)" = "$b0/$((f0 + 1))"

@@ -63,7 +63,15 @@ function interpolate(text, spec, given, file) {
   const inputs = (spec && spec.spec && spec.spec.inputs) || {};
   return text.replace(/\$\[\[\s*inputs\.([A-Za-z0-9_-]+)\s*\]\]/g, (_, name) => {
     if (!(name in inputs)) throw new Error(`${file}: input '${name}' is used but not declared`);
-    if (name in given) return given[name];
+    if (name in given) {
+      // as GitLab does when it creates the pipeline: a given value must fit options and regex
+      const { options, regex } = inputs[name];
+      if (options && !options.map(String).includes(given[name]))
+        throw new Error(`${file}: input '${name}': '${given[name]}' is not one of its options`);
+      if (regex && !new RegExp(regex).test(given[name]))
+        throw new Error(`${file}: input '${name}': '${given[name]}' does not match ${regex}`);
+      return given[name];
+    }
     if (!("default" in inputs[name])) throw new Error(`${file}: input '${name}' has no default`);
     return String(inputs[name].default);
   });

@@ -267,6 +267,23 @@ check "component (buildctl): buildctl build gets them as --import-cache/--export
 component_job buildx "$T/cl3"
 check "component, layers: false (the default): no --layers and no cache arguments" bash -c \
   "[ -s '$L/calls' ] && ! grep -q -- '--layers\|--cache-from\|--cache-to' '$L/calls'"
+check "component, delta empty (the default): no --delta (bkcache's default, auto)" bash -c \
+  "grep -q '^bkcache save ' '$L/calls' && ! grep -q -- '--delta' '$L/calls'"
+
+# delta: --delta for save and for bkcache build (run), never for restore; the input's regex
+# refuses anything but auto and off, and the restore snippet refuses it in BKCACHE_DELTA
+component_job buildx "$T/cd1" delta=off
+check "component (buildx), delta: off: save gets --delta off, restore gets no --delta" bash -c \
+  "grep -q '^bkcache save .* --delta off' '$L/calls' && grep -q '^bkcache restore ' '$L/calls' && ! grep -q '^bkcache restore .*--delta' '$L/calls'"
+component_job buildctl "$T/cd2" delta=auto "run=docker build ."
+check "component, delta with run: bkcache build gets --delta auto before the build command" \
+  grep -q '^bkcache build .* --delta auto -- docker build \.$' "$L/calls"
+check "component: a delta other than auto or off is refused, as GitLab refuses it" bash -c \
+  "! node tests/gitlab/templates.js script gitlab/templates/bkcache.yml bkcache-build delta=of >/dev/null 2>'$T/err' &&
+   grep -q \"input 'delta': 'of' does not match\" '$T/err'"
+BKCACHE_DELTA=of component_job buildx "$T/cd3"
+check "BKCACHE_DELTA=of fails the job in the restore snippet, before bkcache runs" bash -c \
+  "grep -q \"BKCACHE_DELTA: expected auto or off, got 'of'\" '$T/log' && ! grep -q '^bkcache restore' '$L/calls'"
 
 echo "templates: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
