@@ -76,16 +76,51 @@ static int github_lookup(struct bk_provider *p, const struct bk_lookup *q,
     return rc;
 }
 
+/*
+ * A listed entry (handle "cache-id:<id>@<version>", github_rest.c) has no
+ * download URL: an exact lookup of its key with its version gives one. The
+ * cache service sees only this ref's and the default branch's entries, so
+ * an entry the REST API lists for another branch cannot be read from here:
+ * that is BK_ERR, not a miss, so that no caller takes it for an entry
+ * that is gone (prune would then free the blobs it references).
+ */
+static int resolve_listed(struct github *g, const struct bk_provider_entry *e,
+                          struct bk_provider_entry *out)
+{
+    const char *at = e->handle ? strchr(e->handle, '@') : NULL;
+    struct bk_lookup q = {.key = e->key};
+    int rc;
+
+    if (!at || !at[1])
+        return bk_error_set(BK_ERR, "github: entry '%s' has no download URL (look it up first)",
+                            e->key);
+    rc = g->cfg.v2 ? github_v2_lookup(g, &q, at + 1, out) : github_v1_lookup(g, &q, at + 1, out);
+    if (rc == BK_OK && strcmp(out->key, e->key) != 0) {
+        bk_provider_entry_release(out);
+        rc = BK_ENOTFOUND;
+    }
+    if (rc == BK_ENOTFOUND)
+        rc = bk_error_set(BK_ERR,
+                          "github: entry '%s' (%s) is listed but not readable from this ref: it "
+                          "belongs to another branch's scope",
+                          e->key, e->scope ? e->scope : "no ref");
+    return rc;
+}
+
 static int github_download(struct bk_provider *p, const struct bk_provider_entry *e, int fd)
 {
     struct github *g = (struct github *)p;
     struct bk_blob_target t = {.url = e->handle};
+    struct bk_provider_entry found = {0};
     int rc;
 
-    if (!e->handle || strncmp(e->handle, "cache-id:", 9) == 0)
-        return bk_error_set(BK_ERR, "github: entry '%s' has no download URL (look it up first)",
-                            e->key);
+    if (!e->handle || strncmp(e->handle, "cache-id:", 9) == 0) {
+        if ((rc = resolve_listed(g, e, &found)) < 0)
+            return rc;
+        t.url = found.handle;
+    }
     rc = bk_blob_download(&t, fd, &g->cfg.blob, NULL);
+    bk_provider_entry_release(&found);
     if (rc)
         bk_error_wrap(rc, "github: download of '%s'", e->key);
     return rc;

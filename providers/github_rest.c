@@ -14,8 +14,9 @@
  * `api-token-env=`), sent as a Bearer token; deleting needs one whose job
  * has `permissions: actions: write`. Without a token, GITHUB_API_URL and
  * GITHUB_REPOSITORY, the provider has neither capability (github.c).
- * A listed entry's handle is "cache-id:<id>": it can be removed, not
- * downloaded (a lookup gives the download URL).
+ * A listed entry's handle is "cache-id:<id>@<version>": it can be
+ * removed by its id, and downloaded (github.c) after an exact lookup of
+ * its key with its version gives the download URL.
  */
 #include "providers/github_common.h"
 
@@ -94,6 +95,7 @@ static int rest_page(const cJSON *doc, bk_entry_cb cb, void *payload, size_t *co
         const cJSON *size = cJSON_GetObjectItemCaseSensitive(it, "size_in_bytes");
         const char *key = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "key"));
         const char *ref = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "ref"));
+        const char *version = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "version"));
         struct bk_provider_entry e;
 
         (*count)++;
@@ -105,7 +107,7 @@ static int rest_page(const cJSON *doc, bk_entry_cb cb, void *payload, size_t *co
         e.created = rest_time(it, "created_at");
         e.last_used = rest_time(it, "last_accessed_at");
         e.scope = (char *)ref;
-        e.handle = bk_xasprintf("cache-id:%.0f", id->valuedouble);
+        e.handle = bk_xasprintf("cache-id:%.0f@%s", id->valuedouble, version ? version : "");
         *stop = cb(&e, payload) != 0;
         free(e.handle);
         if (*stop)
@@ -139,6 +141,59 @@ int github_rest_list(struct github *g, bk_entry_cb cb, void *payload)
     return rc;
 }
 
+/* The cache ids of the entries named exactly `key` (every ref's). */
+struct ids_of_key {
+    const char *key;
+    struct bk_strvec ids;
+};
+
+static int collect_id(const struct bk_provider_entry *e, void *payload)
+{
+    struct ids_of_key *k = payload;
+    if (strcmp(e->key, k->key) == 0)
+        bk_strvec_pushf(&k->ids, "%.*s", (int)strcspn(e->handle + 9, "@"), e->handle + 9);
+    return 0;
+}
+
+/*
+ * An entry from a lookup has a download URL, not a cache id: find the ids
+ * of its key through the API's key filter and delete every one (a blob
+ * kept as an entry may exist once per ref; all are the same bytes). Only
+ * keys made of letters, digits and "-._" go into the query unescaped;
+ * bkcache's keys always are.
+ */
+static int remove_by_key(struct github *g, const char *key)
+{
+    struct ids_of_key k = {key, BK_STRVEC_INIT};
+    struct bk_http_response resp = BK_HTTP_RESPONSE_INIT;
+    cJSON *doc = NULL;
+    size_t n = 0;
+    int rc, stop = 0;
+    char *q;
+
+    if (key[strspn(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._")])
+        return bk_error_set(BK_ERR, "github: entry '%s' has no cache id (list it first)", key);
+    q = bk_xasprintf("?key=%s&per_page=%d", key, REST_PER_PAGE);
+    rc = rest_request(g, "GET", q, &resp, "github: cache list");
+    if (!rc && !(doc = cJSON_ParseWithLength(resp.body.buf, resp.body.len)))
+        rc = bk_error_set(BK_ERR, "github: cache list: the reply is not JSON");
+    if (!rc)
+        rc = rest_page(doc, collect_id, &k, &n, &stop);
+    cJSON_Delete(doc);
+    bk_http_response_release(&resp);
+    free(q);
+    if (!rc && k.ids.n == 0)
+        rc = bk_error_set(BK_ENOTFOUND, "github: no entry '%s' to delete", key);
+    for (size_t i = 0; !rc && i < k.ids.n; i++) {
+        struct bk_provider_entry one = {.key = (char *)key};
+        one.handle = bk_xasprintf("cache-id:%s", k.ids.v[i]);
+        rc = github_rest_remove(g, &one);
+        free(one.handle);
+    }
+    bk_strvec_clear(&k.ids);
+    return rc;
+}
+
 int github_rest_remove(struct github *g, const struct bk_provider_entry *e)
 {
     struct bk_http_response resp = BK_HTTP_RESPONSE_INIT;
@@ -146,8 +201,8 @@ int github_rest_remove(struct github *g, const struct bk_provider_entry *e)
     int rc;
 
     if (!e->handle || strncmp(e->handle, "cache-id:", 9) != 0)
-        return bk_error_set(BK_ERR, "github: entry '%s' has no cache id (list it first)", e->key);
-    path = bk_xasprintf("/%s", e->handle + 9);
+        return remove_by_key(g, e->key);
+    path = bk_xasprintf("/%.*s", (int)strcspn(e->handle + 9, "@"), e->handle + 9);
     what = bk_xasprintf("github: delete of '%s'", e->key);
     rc = rest_request(g, "DELETE", path, &resp, what);
     bk_http_response_release(&resp);

@@ -523,4 +523,5 @@ const struct bk_provider_ops bk_provider_local = {
     .blob_put = local_blob_put,                              /* blob_put */
     .blob_list = local_blob_list,                            /* blob_list */
     .blob_remove = local_blob_remove,                        /* blob_remove */
+    .blob_open_local = local_blob_open_local,                /* blob_open_local */
 };

@@ -46,6 +46,20 @@ int local_blob_stat(struct bk_provider *p, const char *digest, uint64_t *size_ou
     return rc;
 }
 
+int local_blob_open_local(struct bk_provider *p, const char *digest, int *fd_out)
+{
+    struct local_store *ls = (struct local_store *)p;
+    char *path = blob_path(ls, digest);
+    int rc = BK_OK;
+
+    *fd_out = open(path, O_RDONLY | O_CLOEXEC);
+    if (*fd_out < 0)
+        rc = errno == ENOENT ? bk_error_set(BK_ENOTFOUND, "%s: no such blob", path)
+                             : bk_error_set(BK_ERR, "%s: %s", path, strerror(errno));
+    free(path);
+    return rc;
+}
+
 int local_blob_get(struct bk_provider *p, const char *digest, int fd)
 {
     struct local_store *ls = (struct local_store *)p;

@@ -20,6 +20,7 @@ struct local_store {
 
 int local_blob_stat(struct bk_provider *p, const char *digest, uint64_t *size_out);
 int local_blob_get(struct bk_provider *p, const char *digest, int fd);
+int local_blob_open_local(struct bk_provider *p, const char *digest, int *fd_out);
 int local_blob_put(struct bk_provider *p, const char *digest, int fd, uint64_t size);
 int local_blob_list(struct bk_provider *p, bk_blob_cb cb, void *payload);
 int local_blob_remove(struct bk_provider *p, const char *digest);

@@ -153,6 +153,12 @@ struct bk_provider_ops {
     int (*blob_list)(struct bk_provider *p, bk_blob_cb cb, void *payload);
     /* Delete one blob; BK_ENOTFOUND when absent. */
     int (*blob_remove)(struct bk_provider *p, const char *digest);
+    /* Optional, with the five above (NULL: core always uses blob_get). When
+     * the store keeps the blob as a file on this machine, open it read-only
+     * into *fd_out, so core verifies and links it instead of copying it (as
+     * open_local does for entries). BK_ENOTFOUND when absent; on any other
+     * error core falls back to blob_get. Core never writes through it. */
+    int (*blob_open_local)(struct bk_provider *p, const char *digest, int *fd_out);
 };
 
 /* The public part of every provider instance; embed it as the first member. */
