@@ -361,28 +361,35 @@ static int open_local_once(struct bk_store *s, void *ctx)
     return s->ops->open_local(s->provider, c->e, &c->fd);
 }
 
-/* The store's own file, verified, given the name `path`: a hard link when
- * both are on one file system (no data moves), else a copy. */
-static int download_in_place(struct bk_store *s, const struct bk_provider_entry *e,
-                             const char *path, uint64_t *size)
+int bk_store__place_fd(int fd, const char *path)
 {
-    struct download_ctx c = {e, -1};
     char *prefix = bk_xasprintf("%s.part-", path);
     char *tmp = NULL;
-    int rc = bk_store__run_op(s, BK_STORE_DOWNLOAD, e->key, open_local_once, &c);
+    /* no fsync: a download is a temporary file, consumed right away */
+    int rc = bk_file_stage_fd(fd, prefix, 0, &tmp);
 
-    if (rc == BK_OK)
-        rc = verify_download(e, c.fd, size);
-    if (rc == BK_OK) /* no fsync: a download is a temporary file, consumed right away */
-        rc = bk_file_stage_fd(c.fd, prefix, 0, &tmp);
-    if (c.fd >= 0)
-        close(c.fd);
     if (rc == BK_OK && rename(tmp, path) != 0) {
         rc = bk_error_set(BK_ERR, "%s: rename: %s", path, strerror(errno));
         unlink(tmp);
     }
     free(tmp);
     free(prefix);
+    return rc;
+}
+
+/* The store's own file, verified, given the name `path` (bk_store__place_fd). */
+static int download_in_place(struct bk_store *s, const struct bk_provider_entry *e,
+                             const char *path, uint64_t *size)
+{
+    struct download_ctx c = {e, -1};
+    int rc = bk_store__run_op(s, BK_STORE_DOWNLOAD, e->key, open_local_once, &c);
+
+    if (rc == BK_OK)
+        rc = verify_download(e, c.fd, size);
+    if (rc == BK_OK)
+        rc = bk_store__place_fd(c.fd, path);
+    if (c.fd >= 0)
+        close(c.fd);
     return rc;
 }
 

@@ -158,30 +158,21 @@ static int open_local_once(struct bk_store *s, void *ctx)
     return s->ops->blob_open_local(s->provider, c->st.digest, &c->fd);
 }
 
-/* The store's own file of the blob, verified, given the name `path`: a
- * hard link when both are on one file system (no data moves), else a copy.
- * BK_ENOTFOUND and BK_ECORRUPT are final; other errors let the caller try
- * blob_get. */
+/* The store's own file of the blob, verified, given the name `path`
+ * (bk_store__place_fd: a hard link when it can). BK_ENOTFOUND and
+ * BK_ECORRUPT are final; other errors let the caller try blob_get. */
 static int get_in_place(struct bk_store *s, const char *digest, uint64_t size, const char *path,
                         uint64_t *got)
 {
     struct get_ctx c = {.st = {.digest = digest}, .fd = -1};
-    char *prefix = bk_xasprintf("%s.part-", path);
-    char *tmp = NULL;
     int rc = bk_store__run_op(s, BK_STORE_BLOB_GET, digest, open_local_once, &c);
 
     if (rc == BK_OK)
         rc = verify_blob(c.fd, digest, size, got);
-    if (rc == BK_OK) /* no fsync: a download is a temporary file, consumed right away */
-        rc = bk_file_stage_fd(c.fd, prefix, 0, &tmp);
+    if (rc == BK_OK)
+        rc = bk_store__place_fd(c.fd, path);
     if (c.fd >= 0)
         close(c.fd);
-    if (rc == BK_OK && rename(tmp, path) != 0) {
-        rc = bk_error_set(BK_ERR, "%s: rename: %s", path, strerror(errno));
-        unlink(tmp);
-    }
-    free(tmp);
-    free(prefix);
     return rc;
 }
 

@@ -18,6 +18,11 @@ int bk_store__run_op(struct bk_store *s, enum bk_store_op op, const char *what,
 /* Add `bytes` moved (and a failure, when `failed`) to op's statistics. */
 void bk_store__count(struct bk_store *s, enum bk_store_op op, uint64_t bytes, int failed);
 
+/* Give the open file `fd` (the store's own, read in place) the name `path`:
+ * a hard link when both are on one file system (no data moves), else a
+ * copy, through a temporary name next to `path`. Does not close fd. */
+int bk_store__place_fd(int fd, const char *path);
+
 /* Scrub registered secrets from the current error message. */
 void bk_store__redact_error(void);
 

@@ -14,6 +14,7 @@
 
 #include "core/store/store.h"
 #include "core/util/fileio.h"
+#include "core/util/sha256.h"
 #include "core/util/strbuf.h"
 #include "support/store_fixture.h"
 
@@ -454,6 +455,45 @@ static void test_upload_and_download_link_on_one_file_system(void **state)
     bk_store_close(s);
 }
 
+/* A blob is read in place too: verified, then linked out of the store;
+ * a blob whose bytes no longer hash to its name is refused and nothing is
+ * left at the destination. */
+static void test_blob_get_links_and_verifies(void **state)
+{
+    struct bk_store *s = open_local(0);
+    char *in = bk_xasprintf("%s/blob.in", g_dir);
+    char *out = bk_xasprintf("%s/blob.out", g_dir);
+    char *stored, *d, hex[65];
+    char digest[7 + 65];
+    uint64_t size = 0;
+    int fd;
+    (void)state;
+
+    bk_test_write_file(in, "layer bytes", 11);
+    fd = open(in, O_RDONLY);
+    assert_int_equal(bk_sha256_fd(fd, in, hex, &size), BK_OK);
+    close(fd);
+    snprintf(digest, sizeof(digest), "sha256:%s", hex);
+    assert_int_equal(bk_store_blob_put(s, digest, in), BK_OK);
+    stored = bk_xasprintf("%s/blobs/sha256/%s", g_store, hex);
+    assert_int_equal(bk_store_blob_get(s, digest, 11, out), BK_OK);
+    assert_int_equal(inode_of(out), inode_of(stored));
+    d = bk_test_read_file(out, NULL);
+    assert_string_equal(d, "layer bytes");
+    free(d);
+    unlink(out);
+
+    chmod(stored, 0600);
+    bk_test_write_file(stored, "LAYER BYTES", 11); /* same size, other bytes */
+    assert_int_equal(bk_store_blob_get(s, digest, 11, out), BK_ECORRUPT);
+    assert_int_equal(access(out, F_OK), -1);
+    assert_int_equal(count_tmp(), 0);
+    free(stored);
+    free(in);
+    free(out);
+    bk_store_close(s);
+}
+
 /* Across file systems both directions copy, with the same result. */
 static void test_link_falls_back_to_a_copy_across_file_systems(void **state)
 {
@@ -553,6 +593,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_no_partial_entry_visible, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upload_and_download_link_on_one_file_system, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_blob_get_links_and_verifies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_link_falls_back_to_a_copy_across_file_systems, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_interrupted_save_leaves_no_partial_entry, setup,
