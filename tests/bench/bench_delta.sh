@@ -1,8 +1,9 @@
 #!/bin/bash
 # bench_delta.sh - delta saves (issue 20) against today's single archive, on W1
-# (tests/bench/gen_archive_data.py: 100k files of 1-20 KiB, ~1 GiB), without Docker:
-# `bkcache save --dir` / `bkcache restore --dir` on the local store (--provider local
-# --store DIR). Checks the issue's three targets:
+# (tests/bench/gen_archive_data.py: 100k files of 1-20 KiB, ~1 GiB): `bkcache save
+# --dir` / `bkcache restore --dir` on the local store (--provider local --store DIR),
+# and the restore target once more into a BuildKit builder (c2). Checks the issue's
+# three targets:
 #
 #   (a) size      the first save of the tree (--delta auto: a layered entry, one full
 #                 layer) stores at most 3% more bytes than a save of the same tree in
