@@ -1,8 +1,9 @@
 #!/bin/bash
 # bench_delta.sh - delta saves (issue 20) against today's single archive, on W1
-# (tests/bench/gen_archive_data.py: 100k files of 1-20 KiB, ~1 GiB), without Docker:
-# `bkcache save --dir` / `bkcache restore --dir` on the local store (--provider local
-# --store DIR). Checks the issue's three targets:
+# (tests/bench/gen_archive_data.py: 100k files of 1-20 KiB, ~1 GiB): `bkcache save
+# --dir` / `bkcache restore --dir` on the local store (--provider local --store DIR),
+# and the restore target once more into a BuildKit builder (c2). Checks the issue's
+# three targets:
 #
 #   (a) size      the first save of the tree (--delta auto: a layered entry, one full
 #                 layer) stores at most 3% more bytes than a save of the same tree in
@@ -14,13 +15,25 @@
 #   (c) restore   restoring the changed cache (its two layers) takes at most 1.1x the
 #                 time of restoring a full archive of the same changed tree (saved with
 #                 --delta off into a second store); rounds interleaved, the side that
-#                 goes first alternating, medians of BENCH_RUNS.
+#                 goes first alternating, medians of BENCH_RUNS;
+#   (c2) builder  the same two stores restored into a BuildKit builder's cache mount,
+#                 the default mode (no --dir), against the same 1.1x: there a plain
+#                 archive is decoded on the host before the transfer build, a layered
+#                 entry's blobs are only SHA-256 verified and bkcache-helper unpacks
+#                 the stack inside the build. A Docker 20.10 dockerd of its own, as
+#                 bench_e2e.sh starts it (own socket, data-root and exec-root on the
+#                 tmpfs, --bridge=none; DOCKER_BUILDKIT=1 docker, bkcache --driver
+#                 docker), stopped at the end; each restore after an untimed `docker
+#                 builder prune -af`, one untimed restore first, rounds interleaved as
+#                 in (c). Skipped (with a line saying why) when not root, without
+#                 /usr/sbin/dockerd, or with BENCH_DELTA_BUILDER=0.
 #
 # "Bytes stored" is the sum of the sizes of the store's files (each inode once), so it
 # counts whatever the store keeps for an entry (index, blobs, metadata); "bytes a save
 # adds" is the sum of the sizes of files that were not there before it. Every restore
-# writes into an empty directory; the restored trees' content digests must equal the
-# changed tree's (a restore that is not the same cache is an error, not a time).
+# writes into an empty directory (or an empty cache mount, in (c2)); the restores'
+# content digests (--json) must equal the changed tree's (a restore that is not the
+# same cache is an error, not a time).
 # Everything (data, stores, restores) lives on one tmpfs (root: a tmpfs mounted here;
 # else a directory in /dev/shm), so disk noise drops out.
 #
@@ -31,8 +44,9 @@
 # Environment: BKCACHE (default ./bkcache), BENCH_SCALE (default 1; 0.05 for a quick
 # check), BENCH_RUNS (restore rounds, default 5), BENCH_CHANGE (the share of files
 # rewritten, default 0.02), BENCH_SEED (default 20), BENCH_TMPFS_SIZE (default 8g),
-# BENCH_STRICT. Run it under the bench lock:
-#   flock /tmp/bkcache-bench.lock bash tests/bench/bench_delta.sh
+# BENCH_STRICT, BENCH_DELTA_BUILDER (0: no (c2)). Run it under the bench lock, and
+# for (c2) under the Docker lock too:
+#   flock /tmp/bkcache-bench.lock flock /tmp/bkcache-docker.lock bash tests/bench/bench_delta.sh
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BK=${BKCACHE:-$ROOT/bkcache}
@@ -44,7 +58,7 @@ SEED=${BENCH_SEED:-20}
 skip() { echo "bench_delta: SKIP ($*)"; exit 0; }
 fail() { echo "bench_delta: $*" >&2; exit 1; }
 [ -x "$BK" ] || skip "no $BK: make"
-command -v python3 >/dev/null && command -v zstd >/dev/null || skip "needs python3 and zstd"
+if ! command -v python3 >/dev/null || ! command -v zstd >/dev/null; then skip "needs python3 and zstd"; fi
 "$BK" save --help 2>&1 | grep -q -- '--delta auto' ||
   skip "$BK save has no --delta option: delta saves (issue 20) are not in this build"
 
@@ -52,11 +66,16 @@ if [ "$(id -u)" = 0 ]; then
   B=$(mktemp -d /tmp/bk-delta.XXXXXX)
   mount -t tmpfs -o "size=${BENCH_TMPFS_SIZE:-8g},mode=0755" tmpfs "$B" || fail "cannot mount a tmpfs on $B"
 else
-  [ -d /dev/shm ] && [ -w /dev/shm ] || skip "not root and no writable /dev/shm: no tmpfs"
+  if [ ! -d /dev/shm ] || [ ! -w /dev/shm ]; then skip "not root and no writable /dev/shm: no tmpfs"; fi
   B=$(mktemp -d /dev/shm/bk-delta.XXXXXX)
 fi
+DOCKERD_PID=""
 # shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
+  if [ -n "$DOCKERD_PID" ]; then # (c2)'s dockerd: stopped before its data-root goes
+    kill "$DOCKERD_PID" 2>/dev/null
+    for _ in $(seq 1 150); do kill -0 "$DOCKERD_PID" 2>/dev/null || break; sleep 0.2; done
+  fi
   if mountpoint -q "$B"; then umount "$B" 2>/dev/null || umount -l "$B"; fi
   rm -rf "$B"
 }
@@ -215,6 +234,70 @@ ratio_c=$(awk -v a="$ML" -v b="$MF" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) 
 verdict "$(awk -v r="$ratio_c" 'BEGIN { print (r <= 1.1 ? 1 : 0) }')" \
   "(c) restore of the changed cache: ${ratio_c}x a full-archive restore (target <= 1.1x)"
 [ "$LAYERS" = 2 ] || echo "note: the changed cache's entry names $LAYERS layers, not 2: (b) and (c) did not measure a delta"
+
+# ---- (c2) the same two stores restored into a BuildKit builder (Docker 20.10) ----
+# The default mode: a plain archive is decoded on the host and sent as the transfer
+# build's context; a layered entry's blobs are only SHA-256 verified on the host and
+# the helper unpacks the stack inside the build. A dockerd of our own, started as
+# bench_e2e.sh starts its Docker 20 stack: own socket, data-root and exec-root on the
+# tmpfs, --bridge=none (bkcache's transfer builds run with --network=none).
+builder_skip=""
+if [ "${BENCH_DELTA_BUILDER:-1}" = 0 ]; then builder_skip="BENCH_DELTA_BUILDER=0"
+elif [ "$(id -u)" != 0 ]; then builder_skip="not root: no dockerd of its own"
+elif [ ! -x /usr/sbin/dockerd ] || [ ! -x /usr/bin/docker ]; then
+  builder_skip="no /usr/sbin/dockerd or /usr/bin/docker: apt-get install docker.io"
+elif [ ! -x "$(dirname "$BK")/bkcache-helper" ]; then builder_skip="no $(dirname "$BK")/bkcache-helper: make"
+fi
+if [ -n "$builder_skip" ]; then
+  echo "(c2) builder restore: SKIP ($builder_skip)"
+else
+  DOCKER=/usr/bin/docker
+  export DOCKER_BUILDKIT=1 DOCKER_HOST=unix://$B/docker.sock
+  unset DOCKER_CONFIG # the 20.10 client: no buildx plugin of the caller's
+  /usr/sbin/dockerd -H "$DOCKER_HOST" --data-root "$B/docker" --exec-root "$B/exec" \
+    --pidfile "$B/dockerd.pid" --iptables=false --ip-masq=false --bridge=none \
+    >"$B/dockerd.log" 2>&1 &
+  DOCKERD_PID=$!
+  for i in $(seq 1 300); do
+    "$DOCKER" version >/dev/null 2>&1 && break
+    if ! kill -0 "$DOCKERD_PID" 2>/dev/null || [ "$i" = 300 ]; then
+      tail -20 "$B/dockerd.log" >&2; fail "dockerd did not come up"
+    fi
+    sleep 0.2
+  done
+  bkb() { # STORE RUN-ID: restore the identity into the builder's cache mount
+    rm -f "$B/state-b.json"
+    "$BK" restore -f "$DF" --provider local --store "$1" --mount "$NAME" --docker "$DOCKER" \
+      --driver docker --state "$B/state-b.json" --run-id "$2" --json --fail-on-cache-miss \
+      >"$B/out.json" 2>"$B/bk.err" || { cat "$B/bk.err" >&2; fail "bkcache restore into the builder ($1) failed"; }
+  }
+  restore_builder() { # layers|full ROUND
+    local store=$B/store-delta; [ "$1" = full ] && store=$B/store-full
+    "$DOCKER" builder prune -af >/dev/null || fail "docker builder prune"; sync
+    local a b; a=$(now)
+    bkb "$store" "b$2"
+    b=$(now)
+    expect hit exact "builder restore ($1)"
+    expect digest "$DIGEST" "builder restore ($1)"
+    awk -v a="$a" -v b="$b" 'BEGIN { printf "%.3f\n", b - a }' >>"$B/tb-$1"
+  }
+  # One untimed restore first: the daemon's first build pays one-off costs.
+  "$DOCKER" builder prune -af >/dev/null; bkb "$B/store-full" b0
+  : >"$B/tb-layers"; : >"$B/tb-full"
+  for r in $(seq 1 "$RUNS"); do
+    if [ $((r % 2)) = 1 ]; then restore_builder layers "$r"; restore_builder full "$r"
+    else restore_builder full "$r"; restore_builder layers "$r"; fi
+    echo "bench_delta: builder restore round $r done, load average $(load)" >&2
+  done
+  "$DOCKER" builder prune -af >/dev/null
+  ML=$(median "$B/tb-layers"); MF=$(median "$B/tb-full")
+  echo "bench_delta: (c2) on docker $("$DOCKER" version --format '{{.Server.Version}}' 2>/dev/null)" \
+    "(--driver docker), after one untimed restore"
+  echo "(c2) builder restore, median of $RUNS: two layers $ML s ($(tr '\n' ' ' <"$B/tb-layers")), full archive $MF s ($(tr '\n' ' ' <"$B/tb-full"))"
+  ratio_c2=$(awk -v a="$ML" -v b="$MF" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+  verdict "$(awk -v r="$ratio_c2" 'BEGIN { print (r <= 1.1 ? 1 : 0) }')" \
+    "(c2) builder restore of the changed cache: ${ratio_c2}x a full-archive restore (target <= 1.1x)"
+fi
 echo "bench_delta: load average $(load) at the end"
 [ "$FAILED" = 0 ] || [ "${BENCH_STRICT:-}" != 1 ] || exit 1
 exit 0
