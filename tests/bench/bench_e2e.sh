@@ -43,6 +43,9 @@
 # BENCH_SCALE (data scale, default 1; 0.05 for a quick check), BENCH_WORKLOADS
 # (default "w1 w2"), BENCH_TMPFS_SIZE (default 16g), BENCH_OUT (TSV of every time),
 # BENCH_LOGS (a directory that gets bkcache's -v output of every restore and save),
+# BENCH_SAVE_CHANGE (default 0: the share of the cache's files, e.g. 0.02, that a build
+# rewrites, untimed, between each method's restore and its save; with BENCH_BK_DELTA=auto
+# bkcache's save then uploads what changed, the peer's the whole cache),
 # BENCH_BK_DELTA (bkcache save's --delta, default off: one whole archive per save, the
 # upload this benchmark has always measured and the peer makes; auto stores layers, and
 # a save right after its restore then uploads almost nothing).
@@ -61,6 +64,7 @@ WORKLOADS=${BENCH_WORKLOADS:-w1 w2}
 METHODS=${BENCH_METHODS:-peer bk floor}
 STACKS=${BENCH_DOCKER:-20 26}
 BK_DELTA=${BENCH_BK_DELTA:-off}
+CHANGE=${BENCH_SAVE_CHANGE:-0}
 
 skip() { echo "bench_e2e: SKIP ($*)"; exit 0; }
 # Several stacks: run this script once per stack, one after the other.
@@ -199,6 +203,15 @@ ARG NONCE
 RUN --mount=type=bind,target=/src --mount=type=cache,id=bench-$1,target=/cache \\
     ["/bin/busybox", "cp", "-p", "-R", "/src/.", "/cache/"]
 DF
+  # BENCH_SAVE_CHANGE: rewrite every Nth file of the cache mount with new bytes of the
+  # same size (untimed), as a build that recompiled part of a project would.
+  cat >"$WORK/change-$1.Dockerfile" <<DF
+FROM bkcache-e2e-busybox
+ARG NONCE
+ARG EVERY
+RUN --mount=type=cache,id=bench-$1,target=/cache ["/bin/busybox", "sh", "-c", \
+    "/bin/busybox find /cache -type f ! -name '.bkcache-*' | /bin/busybox sort | /bin/busybox awk -v n=\$EVERY 'NR % n == 0' | while read -r f; do /bin/busybox dd if=/dev/urandom of=\"\$f\" bs=\$(/bin/busybox stat -c %s \"\$f\") count=1 2>/dev/null; done"]
+DF
   cat >"$WORK/cp-out-$1.Dockerfile" <<DF
 FROM bkcache-e2e-busybox
 ARG NONCE
@@ -216,6 +229,12 @@ tock() { # WORKLOAD ROUND METHOD PHASE: record the seconds since tick
   printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$t" "$(load)" >>"$OUT"
 }
 prune() { D builder prune -af >/dev/null; D image prune -f >/dev/null; sync; }
+change_cache() { # WORKLOAD: BENCH_SAVE_CHANGE's rewrite of the cache mount (untimed)
+  [ "$CHANGE" = 0 ] && return 0
+  local every; every=$(awk -v c="$CHANGE" 'BEGIN { printf "%d", 1 / c + 0.5 }')
+  DB --network=none -q -f "$WORK/change-$1.Dockerfile" --build-arg "NONCE=$(now)" \
+    --build-arg "EVERY=$every" "$WORK/bb" >/dev/null || fail "rewriting $CHANGE of the cache"
+}
 ac_node() { # WORKSPACE interop.mjs ARGS...
   (cd "$1" && shift && GITHUB_WORKSPACE=$PWD node "$HERE/interop.mjs" "$@")
 }
@@ -238,7 +257,7 @@ peer_round() { # WORKLOAD ROUND
   tick; DB --network=none -q -f "$WORK/cp-in-$w.Dockerfile" --build-arg "NONCE=$(now)" \
     "$ws/data" >/dev/null || fail "cp method inject"
   tock "$w" "$r" peer restore-inject
-  rm -rf "$ws"; sync
+  rm -rf "$ws"; change_cache "$w"; sync
   mkdir -p "$B/peer-out"
   tick
   DB --network=none -q -f "$WORK/cp-out-$w.Dockerfile" --build-arg "NONCE=$(now)" \
@@ -265,6 +284,7 @@ bk_round() { # WORKLOAD ROUND
   grep -q "^$name: restored .*exact hit" "$WORK/bk.out" || fail "bkcache restore: $(cat "$WORK/bk.out")"
   cp "$WORK/bk.err" "$WORK/bk-restore-$w-$r-$m.err"
   bk_details "$WORK/bk.err" "$w" "$r" "$m" restore
+  change_cache "$w"; sync
   tick; bk save "$w" "save-$r-$m" -v -v; tock "$w" "$r" "$m" save
   key=$(sed -n "s/^$name: saved \\([^ ]*\\) .*/\\1/p" "$WORK/bk.out")
   [ -n "$key" ] || fail "bkcache save: $(cat "$WORK/bk.out")"
