@@ -266,6 +266,27 @@ int bk_store_lookup(struct bk_store *s, const struct bk_lookup *q, struct bk_pro
     return rc;
 }
 
+/* Keys bkcache keeps for itself (blobs kept as entries, layer-cache
+ * indexes); store.h. Here, not in store_blob.c, because listing and
+ * lookup need them and store_blob.c builds on this file. */
+int bk_store_is_reserved_key(const char *key)
+{
+    const char *dash = strchr(key, '-');
+    return dash && dash[1] == '.';
+}
+
+size_t bk_store_drop_blob_entries(struct bk_provider_entry *v, size_t n)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (strncmp(v[i].key, BK_BLOB_KEY_PREFIX, strlen(BK_BLOB_KEY_PREFIX)) == 0)
+            bk_provider_entry_release(&v[i]);
+        else
+            v[kept++] = v[i];
+    }
+    return kept;
+}
+
 int bk_store_lookup_untried(struct bk_store *s, const struct bk_lookup *q,
                             const struct bk_strvec *tried, struct bk_provider_entry *out)
 {

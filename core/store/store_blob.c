@@ -33,24 +33,6 @@ static int native(const struct bk_store *s)
     return s->ops->blob_put != NULL;
 }
 
-int bk_store_is_reserved_key(const char *key)
-{
-    const char *dash = strchr(key, '-');
-    return dash && dash[1] == '.';
-}
-
-size_t bk_store_drop_blob_entries(struct bk_provider_entry *v, size_t n)
-{
-    size_t kept = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (strncmp(v[i].key, BK_BLOB_KEY_PREFIX, strlen(BK_BLOB_KEY_PREFIX)) == 0)
-            bk_provider_entry_release(&v[i]);
-        else
-            v[kept++] = v[i];
-    }
-    return kept;
-}
-
 int bk_store_blob_parallel(const struct bk_store *s)
 {
     return native(s) || (s->ops->caps & BK_CAP_THREADSAFE);
