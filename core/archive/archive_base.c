@@ -21,11 +21,11 @@
 #include "core/archive/archive_internal.h"
 
 #include "core/util/error.h"
+#include "core/util/sha256.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -292,26 +292,11 @@ int bk_archive__base_line(const char *p, const char *end, struct bk_archive_base
     return 0;
 }
 
-int bk_archive__path_cmp_n(const char *a, size_t alen, const char *b, size_t blen)
-{
-    size_t i = 0;
-    while (i < alen && i < blen && a[i] == b[i])
-        i++;
-    int ca = i < alen ? (unsigned char)a[i] : 0, cb = i < blen ? (unsigned char)b[i] : 0;
-    if (ca == '/')
-        ca = 1;
-    if (cb == '/')
-        cb = 1;
-    return ca - cb;
-}
-
 int bk_archive__base_read(const char *path, struct bk_archive_base *b)
 {
     struct bk_archive_base_line ln, prev = {0};
-    unsigned char md[32];
     char hex[BK_DIGEST_HEX + 1];
     const char *p, *end;
-    EVP_MD_CTX *ctx;
     int rc;
 
     memset(b, 0, sizeof(*b));
@@ -332,10 +317,8 @@ int bk_archive__base_read(const char *path, struct bk_archive_base *b)
         return unusable(path, "its tree is not its top layer's");
     }
     b->lines = (size_t)(p - b->text.buf);
-    /* The lines hash to the tree, in strictly increasing order. */
-    ctx = EVP_MD_CTX_new();
-    if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
-        abort();
+    /* The lines are well formed, in strictly increasing order, and hash
+     * (all together, as they are stored) to the tree. */
     while (rc == BK_OK && p < end) {
         if (bk_archive__base_line(p, end, &ln) ||
             (prev.line &&
@@ -343,16 +326,14 @@ int bk_archive__base_read(const char *path, struct bk_archive_base *b)
             rc = unusable(path, "a member line is malformed or out of order");
             break;
         }
-        EVP_DigestUpdate(ctx, ln.line, ln.len);
         prev = ln;
         p += ln.len;
     }
-    EVP_DigestFinal_ex(ctx, md, NULL);
-    EVP_MD_CTX_free(ctx);
-    for (int i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
-    if (rc == BK_OK && strcmp(hex, b->tree) != 0)
-        rc = unusable(path, "its member lines do not hash to its tree");
+    if (rc == BK_OK) {
+        bk_sha256_hex(b->text.buf + b->lines, b->text.len - b->lines, hex);
+        if (strcmp(hex, b->tree) != 0)
+            rc = unusable(path, "its member lines do not hash to its tree");
+    }
     if (rc)
         bk_archive__base_release(b);
     return rc;

@@ -117,18 +117,22 @@ void bk_archive__digest_release(struct bk_archive_digest *d)
     d->md = NULL;
 }
 
-int bk_archive__path_cmp(const char *a, const char *b)
+int bk_archive__path_cmp_n(const char *a, size_t alen, const char *b, size_t blen)
 {
-    while (*a && *a == *b) {
-        a++;
-        b++;
-    }
-    unsigned char ca = (unsigned char)*a, cb = (unsigned char)*b;
+    size_t i = 0;
+    while (i < alen && i < blen && a[i] == b[i])
+        i++;
+    int ca = i < alen ? (unsigned char)a[i] : 0, cb = i < blen ? (unsigned char)b[i] : 0;
     if (ca == '/')
         ca = 1;
     if (cb == '/')
         cb = 1;
-    return (int)ca - (int)cb;
+    return ca - cb;
+}
+
+int bk_archive__path_cmp(const char *a, const char *b)
+{
+    return bk_archive__path_cmp_n(a, strlen(a), b, strlen(b));
 }
 
 void bk_archive__hash_zeros(struct evp_md_ctx_st *md, uint64_t n)

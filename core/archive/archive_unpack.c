@@ -51,6 +51,7 @@
 #include "core/archive/archive_internal.h"
 
 #include "core/util/error.h"
+#include "core/util/sha256.h"
 #include "core/util/log.h"
 #include "core/util/strvec.h"
 
@@ -651,11 +652,8 @@ static int check_chain(struct unpack_ctx *c, const struct bk_archive_layer *reco
             return bk_error_set(BK_ECORRUPT,
                                 "layer %zu: its parent is sha256:%s but layer %zu holds sha256:%s",
                                 i, m->parent, i - 1, c->layers[i - 1].m.digest);
-        const char *want = record ? record[i].tree : NULL;
-        if (want && strncmp(want, "sha256:", 7) == 0)
-            want += 7;
-        if (record && (strncmp(record[i].digest, "sha256:", 7) != 0 ||
-                       !is_hex_digest(record[i].digest + 7) || !is_hex_digest(want)))
+        const char *want = record ? record[i].tree : NULL; /* bare hex (archive.h) */
+        if (record && (!bk_digest_valid(record[i].digest) || !is_hex_digest(want)))
             return bk_error_set(BK_EINVAL,
                                 "the record's layer %zu is not a sha256:<hex> digest and a "
                                 "tree digest",

@@ -544,6 +544,14 @@ static void test_hostile_deltas_are_refused(void **state)
             assert_string_equal(before.buf, after.buf);
         }
     }
+    /* a whiteout that carries data: refused as such, the target as it was */
+    const struct tu_member fat[] = {{"d/f", 'w', "data\n", NULL}, {"d/g", 'f', "y\n", NULL}};
+    tu_craft_delta(stack[1], m.digest, tree, 2, fat, 2);
+    assert_int_equal(unpack_stack(stack, 2, P(f, "target"), NULL, 1, NULL), BK_ECORRUPT);
+    assert_non_null(strstr(bk_error_msg(), "not an empty file"));
+    bk_strbuf_reset(&after);
+    tu_fingerprint(P(f, "target"), NULL, 1, &after);
+    assert_string_equal(before.buf, after.buf);
     /* a whiteout in a full archive (the bottom layer) */
     const struct tu_member wfull[] = {{"d", 'd', NULL, NULL}, {"d/f", 'w', NULL, NULL}};
     tu_craft_delta(stack[1], NULL, wfull, 1, wfull, 2);

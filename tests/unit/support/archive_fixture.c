@@ -194,7 +194,9 @@ static void write_member(struct archive *a, const char *path, int type, unsigned
                                                 : AE_IFREG);
     archive_entry_set_perm(e, mode);
     archive_entry_set_mtime(e, 1000000000, 0);
-    archive_entry_set_size(e, data && type == 'f' ? (la_int64_t)strlen(data) : 0);
+    /* a whiteout with data is a hostile one (tests only) */
+    int has_data = data && (type == 'f' || type == 'w');
+    archive_entry_set_size(e, has_data ? (la_int64_t)strlen(data) : 0);
     if (type == 'l')
         archive_entry_set_symlink(e, target);
     if (type == 'h')
@@ -206,7 +208,7 @@ static void write_member(struct archive *a, const char *path, int type, unsigned
     }
     if (archive_write_header(a, e) < ARCHIVE_WARN)
         abort();
-    if (data && type == 'f')
+    if (has_data)
         archive_write_data(a, data, strlen(data));
     archive_entry_free(e);
 }
