@@ -13,6 +13,7 @@
 
 #include "core/store/store_index.h"
 #include "core/util/error.h"
+#include "core/util/fileio.h"
 #include "core/util/log.h"
 
 #include <stdio.h>
@@ -121,23 +122,31 @@ static void read_one(size_t i, void *ctx)
     free(path);
 }
 
+#define REFS_PREFIX "bkcache-refs-"
+
 int bk_entry_refs_read(struct bk_store *s, const struct bk_provider_entry *v, size_t n,
                        struct bk_entry_refs **out_p)
 {
     const char *tmp = getenv("TMPDIR");
-    char *tmpl = bk_xasprintf("%s/bkcache-refs-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    char *tmpl;
     struct bk_entry_refs *out = bk_xcalloc(n + 1, sizeof(*out));
-    struct refs_job j = {s, v, out, mkdtemp(tmpl)};
+    struct refs_job j = {s, v, out, NULL};
     int jobs = (bk_store_caps(s) & BK_CAP_THREADSAFE) ? REFS_JOBS : 1;
-    int rc = BK_OK;
+    int rc = BK_OK, lock = -1;
 
+    /* held while in use; what a killed ls or prune left is swept first */
+    tmp = tmp && *tmp ? tmp : "/tmp";
+    bk_remove_abandoned(tmp, REFS_PREFIX);
+    tmpl = bk_xasprintf("%s/" REFS_PREFIX "XXXXXX", tmp);
     *out_p = out;
-    if (!j.dir) {
+    if (bk_mkdtemp_held(tmpl, &lock) < 0) {
         for (size_t i = 0; i < n; i++)
             out[i].error = bk_xasprintf("%s: cannot create a temporary directory", tmpl);
     } else {
+        j.dir = tmpl;
         bk_layers__parallel(n, jobs, read_one, &j);
-        rmdir(j.dir);
+        bk_remove_tree(tmpl);
+        close(lock);
     }
     for (size_t i = 0; i < n && rc == BK_OK; i++)
         if (out[i].error)

@@ -15,6 +15,7 @@
 
 #include "core/util/error.h"
 #include "core/util/fileio.h"
+#include "core/util/sha256.h"
 #include "core/util/strbuf.h"
 
 #include <cJSON.h>
@@ -64,10 +65,7 @@ static int is_hex_digest(const char *s)
 /* "sha256:<hex>" -> the hex part, or NULL. */
 static const char *sha256_hex(const char *s)
 {
-    size_t np = strlen(SHA256_PREFIX);
-    if (!s || strncmp(s, SHA256_PREFIX, np) != 0 || !is_hex_digest(s + np))
-        return NULL;
-    return s + np;
+    return s && bk_digest_valid(s) ? s + strlen(SHA256_PREFIX) : NULL;
 }
 
 /* ---- writing ---- */
@@ -128,7 +126,7 @@ int bk_index_write_file(const struct bk_index *ix, const char *path)
     char *json;
     size_t len, bound, got;
     void *frame;
-    int fd, rc = check_for_write(ix, path);
+    int rc = check_for_write(ix, path);
 
     if (rc < 0)
         return rc;
@@ -144,15 +142,8 @@ int bk_index_write_file(const struct bk_index *ix, const char *path)
     } else if (got > BK_INDEX_MAX_BYTES) {
         rc = bk_error_set(BK_EINVAL, "%s: the index would take %zu bytes, more than %u", path, got,
                           BK_INDEX_MAX_BYTES);
-    } else if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
-        rc = bk_error_set(BK_ERR, "%s: cannot create: %s", path, strerror(errno));
     } else {
-        if (bk_write_all(fd, frame, got, -1) != 0)
-            rc = bk_error_set(BK_ERR, "%s: cannot write: %s", path, strerror(errno));
-        if (close(fd) != 0 && rc == BK_OK)
-            rc = bk_error_set(BK_ERR, "%s: cannot write: %s", path, strerror(errno));
-        if (rc < 0)
-            unlink(path);
+        rc = bk_file_write_atomic(path, frame, got);
     }
     free(frame);
     return rc;

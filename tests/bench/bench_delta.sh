@@ -39,7 +39,7 @@
 #
 # Prints date, commit, CPUs, load and one PASS/FAIL line per target; exit 0 (also on a
 # FAIL, like the other benches; BENCH_STRICT=1 makes a FAIL exit 1), 1 when a step
-# fails. Skips (exit 0) when `bkcache save --help` has no --delta (before delta saves).
+# fails. Fails (exit 1) when `bkcache save --help` no longer names `--delta auto`.
 #
 # Environment: BKCACHE (default ./bkcache), BENCH_SCALE (default 1; 0.05 for a quick
 # check), BENCH_RUNS (restore rounds, default 5), BENCH_CHANGE (the share of files
@@ -59,8 +59,10 @@ skip() { echo "bench_delta: SKIP ($*)"; exit 0; }
 fail() { echo "bench_delta: $*" >&2; exit 1; }
 [ -x "$BK" ] || skip "no $BK: make"
 if ! command -v python3 >/dev/null || ! command -v zstd >/dev/null; then skip "needs python3 and zstd"; fi
-"$BK" save --help 2>&1 | grep -q -- '--delta auto' ||
-  skip "$BK save has no --delta option: delta saves (issue 20) are not in this build"
+"$BK" save --help 2>&1 | grep -q -- '--delta auto' || {
+  echo "bench_delta: $BK save --help names no '--delta auto'" >&2
+  exit 1
+}
 
 if [ "$(id -u)" = 0 ]; then
   B=$(mktemp -d /tmp/bk-delta.XXXXXX)

@@ -1,4 +1,4 @@
-# tests/delta/cases.sh - delta saves (issue 20, docs/delta-design) through one store, with
+# tests/delta/cases.sh - delta saves (issue 20, docs/delta-saves.md) through one store, with
 # the real CLI in directory mode. Sourced by each provider suite after it has set:
 #   BKCACHE       the binary
 #   DELTA_WORK    a scratch directory (removed and made again here)
