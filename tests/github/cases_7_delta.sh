@@ -115,6 +115,16 @@ bb restore --dir "$B/m2" --state "$B/m2.state" --key-extra br --run-id m2 >"$B/m
 check "delta/github: main still restores its own entry (it cannot see the feature's)" bash -c \
   "[ '$(dfield "$B/m2.json" matched_key)' = '$(dfield "$B/m1.json" save_key)' ] && diff -r -x .bkcache-base '$B/main' '$B/m2'"
 
+# prune from main, with a token that may delete: the REST API lists the feature's index,
+# which main's cache service scope cannot read, so the blob step stops (an index it cannot
+# read must never make the blobs it names look unreferenced) and every blob stays
+before=$(curl -fsS "$EMU/_emu/entries" | grep -o '"key":"bkcache-.blob-[^"]*"' | sort | tr '\n' ' ')
+GITHUB_TOKEN=ghs-emu-write GITHUB_API_URL=$EMU GITHUB_REPOSITORY=octo/app BKCACHE_BLOB_GRACE=0 \
+  "$BKCACHE" prune --keep 100 --provider github >"$B/prune.out" 2>&1
+after=$(curl -fsS "$EMU/_emu/entries" | grep -o '"key":"bkcache-.blob-[^"]*"' | sort | tr '\n' ' ')
+check "delta/github: prune from main stops its blob step at the feature's unreadable index" bash -c \
+  "grep -q 'not readable from this ref' '$B/prune.out' && [ -n '$before' ] && [ '$before' = '$after' ] || { cat '$B/prune.out'; false; }"
+
 # interop: the layered entry is what @actions/cache finds under the key (same version from
 # the same path list); its blob entries are bkcache's own
 mkdir -p "$B/ws/data"

@@ -119,6 +119,36 @@ static void test_save_stores_blob_then_index(void **state)
     assert_int_equal(c->x.items[0].layers, 0);
 }
 
+/* A failed transfer leaves no index: the blob's upload failing fails the
+ * cache and stores nothing under the key; the index's upload failing (the
+ * blob already stored) does the same, and the blob stays for the next
+ * save (prune removes it if none comes). */
+static void test_failed_uploads_leave_no_index(void **state)
+{
+    struct xfer_fixture *c = *state;
+
+    xfer_fixture_reset_items(c);
+    fake_io_set("go-build", HEX_C);
+    c->x.items[0].save_key = "bk-go-build-k4";
+    fake_store.fail_count[BK_STORE_UPLOAD] = 1; /* the blob (an entry here) */
+    fake_store.fail_code[BK_STORE_UPLOAD] = BK_ERR;
+    assert_int_equal(bk_save_run(&c->x), BK_OK);
+    assert_string_equal(c->x.items[0].action, "error");
+    assert_true(c->x.items[0].failed);
+    assert_null(fake_get("bk-go-build-k4"));
+    assert_null(blob_entry(HEX_C));
+
+    save_as(c, "bk-go-build-k5", HEX_C); /* stores the blob */
+    xfer_fixture_reset_items(c);
+    c->x.items[0].save_key = "bk-go-build-k6";
+    fake_store.fail_count[BK_STORE_UPLOAD] = 1; /* the blob is there: this is the index */
+    fake_store.fail_code[BK_STORE_UPLOAD] = BK_ERR;
+    assert_int_equal(bk_save_run(&c->x), BK_OK);
+    assert_string_equal(c->x.items[0].action, "error");
+    assert_null(fake_get("bk-go-build-k6"));
+    assert_non_null(blob_entry(HEX_C));
+}
+
 static void test_delta_lists_parents_and_repacks_without_them(void **state)
 {
     struct xfer_fixture *c = *state;
@@ -212,6 +242,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_save_stores_blob_then_index, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_uploads_leave_no_index, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delta_lists_parents_and_repacks_without_them, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_restore_fetches_a_shared_blob_once, setup, teardown),
