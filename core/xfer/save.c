@@ -333,6 +333,25 @@ static size_t repack_full(struct bk_xfer *x, struct bk_xfer__batch *b, const uns
     return k;
 }
 
+/* Record an extract that gave no archive on the item (an empty cache, or
+ * a failed pack, whose message the mountio has already printed); 1 when
+ * it did, 0 when there is an archive to save. */
+static int extract_failed(struct bk_xfer_item *it, const struct bk_mountio_item *mi)
+{
+    if (mi->status == BK_ENOTFOUND) {
+        it->action = "empty";
+        free(it->reason);
+        it->reason = bk_xstrdup("the cache is empty: nothing to save");
+        return 1;
+    }
+    if (mi->status < 0) {
+        bk_error_set(mi->status, "%s", bk_status_name(mi->status));
+        bk_xfer__fail(it, "pack");
+        return 1;
+    }
+    return 0;
+}
+
 /* The hit restore had, when it restored from this store. */
 static void record_hit(const struct bk_xfer *x, const struct bk_state *st, struct bk_xfer_item *it)
 {
@@ -385,16 +404,8 @@ int bk_save_run(struct bk_xfer *x)
             bk_xfer__fail(it, "extract");
             continue;
         }
-        if (mi->status == BK_ENOTFOUND) {
-            it->action = "empty";
-            it->reason = bk_xstrdup("the cache is empty: nothing to save");
+        if (extract_failed(it, mi))
             continue;
-        }
-        if (mi->status < 0) {
-            bk_error_set(mi->status, "%s", bk_status_name(mi->status));
-            bk_xfer__fail(it, "pack");
-            continue;
-        }
         it->files = mi->stats.files;
         it->bytes = mi->stats.archive_bytes;
         memcpy(it->digest, mi->stats.digest, sizeof(it->digest));
@@ -413,11 +424,8 @@ int bk_save_run(struct bk_xfer *x)
             continue;
         if (repack[j]) {
             it->seconds += t_repack;
-            if (b.items[j].status < 0) {
-                bk_error_set(b.items[j].status, "%s", bk_status_name(b.items[j].status));
-                bk_xfer__fail(it, "pack");
+            if (extract_failed(it, &b.items[j]))
                 continue;
-            }
         }
         t0 = bk_xfer__now();
         upload_one(x, it, &b.items[j].stats, b.paths.v[b.owner[j]]);
