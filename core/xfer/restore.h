@@ -1,12 +1,14 @@
 /*
  * restore.h - save and restore as library functions, independent of where
- *
- * core/xfer/ is the orchestration of save and restore (restore.c, save.c),
- * their per-item report (restore_report.c, with the layer cache's
- * results from core/layers/) and the state file that carries
- * what restore found to the save of the same job (state.h). It sits on
- * core/store/, core/builder/ (through mountio) and core/plan/.
  * the caches live.
+ *
+ * core/xfer/ is the orchestration of save and restore (restore.c, save.c;
+ * restore_entry.c finds each cache's entry and fetches its layers;
+ * xfer_batch.c holds what they share), their per-item report
+ * (restore_report.c, with the layer cache's results from core/layers/) and
+ * the state file that carries what restore found to the save of the same
+ * job (state.h). It sits on core/store/, core/builder/ (through mountio)
+ * and core/plan/.
  *
  * The CLI (core/cli/cmd_restore.c, core/cli/cmd_save.c, through core/cli/restore_cli.c)
  * builds a struct bk_xfer: the identities to move (bk_xfer_items_from_plan),
@@ -137,7 +139,8 @@ void bk_xfer_fprint(FILE *f, const struct bk_xfer *x, const char *command, int j
  * an item did not hit exactly (restore only); else 0. */
 int bk_xfer_exit_status(const struct bk_xfer *x, int fail_on_cache_miss, int fail_on_error);
 
-/* ---- shared by restore.c and save.c (internal) ---- */
+/* ---- shared by restore.c, restore_entry.c and save.c (internal;
+ * xfer_batch.c) ---- */
 
 /* The entry restore found for one item: an index (ix.nlayers > 0) and
  * its layers' files, or a plain archive (ix.nlayers 0). */
