@@ -24,8 +24,8 @@
  * the same archive code, and it reaches us over local sockets and pipes,
  * where what goes wrong is a stream cut short or out of step, which the
  * framing shows; a flipped bit inside compressed data would not show here,
- * and restore, which decodes every archive in full before it reaches a
- * builder, refuses such an entry.
+ * and every restore's unpack, which verifies each frame's checksum before
+ * it swaps anything into a cache, refuses such an entry.
  */
 #include "core/builder/builder_files.h"
 
@@ -138,7 +138,7 @@ static int read_archive(struct archive *a, struct bk_bfiles_export_item *it)
             rc = bk_error_set(BK_ECORRUPT, "%s: the exported archive has a hole", path);
         if (rc == BK_OK)
             rc = write_all(fd, buf, len, path);
-        if (rc == BK_OK)
+        if (rc == BK_OK && it->hash)
             EVP_DigestUpdate(md, buf, len);
         written += len;
     }
@@ -151,7 +151,7 @@ static int read_archive(struct archive *a, struct bk_bfiles_export_item *it)
     if (r != ARCHIVE_EOF && rc == BK_OK)
         rc = stream_error(a);
     it->archive_sha256[0] = '\0';
-    if (rc == BK_OK) {
+    if (rc == BK_OK && it->hash) {
         unsigned char hash[32];
         EVP_DigestFinal_ex(md, hash, NULL);
         bk_hex32(hash, it->archive_sha256);

@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,46 +93,6 @@ void bk_bfiles_nonce(char *buf, size_t size)
     buf[size - 1] = '\0';
 }
 
-/* Decode every frame of the zstd stream on `fd`; the decoder checks each
- * frame's checksum. The output is discarded. */
-static int check_zstd(int fd, const char *path)
-{
-    ZSTD_DCtx *d = ZSTD_createDCtx();
-    size_t in_size = ZSTD_DStreamInSize(), out_size = ZSTD_DStreamOutSize(), last = 0;
-    char *inbuf = bk_xmalloc(in_size), *outbuf = bk_xmalloc(out_size);
-    int rc = BK_OK, any = 0;
-
-    for (;;) {
-        ssize_t n = read(fd, inbuf, in_size);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            rc = bk_error_set(BK_ERR, "%s: read: %s", path, strerror(errno));
-            break;
-        }
-        if (n == 0)
-            break;
-        any = 1;
-        ZSTD_inBuffer in = {inbuf, (size_t)n, 0};
-        while (in.pos < in.size) {
-            ZSTD_outBuffer out = {outbuf, out_size, 0};
-            last = ZSTD_decompressStream(d, &out, &in);
-            if (ZSTD_isError(last)) {
-                rc = bk_error_set(BK_ECORRUPT, "%s: corrupt archive: %s", path,
-                                  ZSTD_getErrorName(last));
-                goto done;
-            }
-        }
-    }
-    if (rc == BK_OK && (!any || last != 0))
-        rc = bk_error_set(BK_ECORRUPT, "%s: corrupt archive: the stream is truncated", path);
-done:
-    ZSTD_freeDCtx(d);
-    free(inbuf);
-    free(outbuf);
-    return rc;
-}
-
 int bk_bfiles_check_frames(int fd, const char *path, uint64_t *size_out)
 {
     struct stat st;
@@ -200,6 +159,7 @@ int bk_bfiles_read_manifest(int fd, const char *path, struct bk_bfiles_report *o
 
 int bk_bfiles_check_archive(const char *path, struct bk_bfiles_report *out)
 {
+    uint64_t size;
     int fd, rc;
 
     memset(out, 0, sizeof(*out));
@@ -207,53 +167,11 @@ int bk_bfiles_check_archive(const char *path, struct bk_bfiles_report *out)
     if (fd < 0)
         return bk_error_set(errno == ENOENT ? BK_ENOTFOUND : BK_ERR, "%s: %s", path,
                             strerror(errno));
-    rc = check_zstd(fd, path);
+    rc = bk_bfiles_check_frames(fd, path, &size);
     if (rc == BK_OK)
         rc = bk_bfiles_read_manifest(fd, path, out);
     close(fd);
     return rc;
-}
-
-struct check_pool {
-    pthread_mutex_t mu;
-    size_t next, n;
-    const char *const *paths;
-    struct bk_bfiles_checked *out;
-};
-
-static void *check_worker(void *arg)
-{
-    struct check_pool *p = arg;
-
-    for (;;) {
-        size_t i;
-        pthread_mutex_lock(&p->mu);
-        i = p->next++;
-        pthread_mutex_unlock(&p->mu);
-        if (i >= p->n)
-            return NULL;
-        p->out[i].rc = bk_bfiles_check_archive(p->paths[i], &p->out[i].report);
-        if (p->out[i].rc)
-            snprintf(p->out[i].msg, sizeof(p->out[i].msg), "%s", bk_error_msg());
-    }
-}
-
-void bk_bfiles_check_archives(const char *const *paths, size_t n, struct bk_bfiles_checked *out)
-{
-    struct check_pool pool = {PTHREAD_MUTEX_INITIALIZER, 0, n, paths, out};
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    size_t want = n < (size_t)(cpus > 1 ? cpus : 1) ? n : (size_t)(cpus > 1 ? cpus : 1),
-           started = 0;
-    pthread_t *t = bk_xcalloc(want + 1, sizeof(*t));
-
-    memset(out, 0, n * sizeof(*out));
-    for (size_t k = 1; k < want; k++) /* the caller's thread is worker 0 */
-        if (pthread_create(&t[started], NULL, check_worker, &pool) == 0)
-            started++;
-    check_worker(&pool);
-    for (size_t k = 0; k < started; k++)
-        pthread_join(t[k], NULL);
-    free(t);
 }
 
 static uint64_t json_u64(const cJSON *o, const char *key)

@@ -39,19 +39,15 @@ int bk_bfiles_write(const char *path, const char *data, size_t len);
 /* `size`-1 random hex digits (size >= 2). */
 void bk_bfiles_nonce(char *buf, size_t size);
 
-/* Decode the whole archive at `path` (zstd frame checksums must hold) and
- * read its manifest into `out` (digest, counts, archive size). BK_ECORRUPT
- * when the archive is damaged. */
+/* Check the archive at `path` before it is sent to a builder: its zstd
+ * frames must tile the file, whole and with their checksum flag
+ * (bk_bfiles_check_frames), and its manifest must be readable; `out` gets
+ * the manifest (digest, counts, archive size). BK_ECORRUPT when it is cut,
+ * misframed or has no manifest, BK_ENOTFOUND when it is missing. Nothing
+ * is decompressed here: the helper's unpack verifies every frame's
+ * checksum, and the content digest, before it swaps anything into a cache,
+ * so a damaged frame fails that cache inside the build instead. */
 int bk_bfiles_check_archive(const char *path, struct bk_bfiles_report *out);
-
-/* bk_bfiles_check_archive() for n archives at once, on up to one thread per
- * CPU: out[i] gets paths[i]'s result, its message, and its report. */
-struct bk_bfiles_checked {
-    int rc;
-    char msg[512];
-    struct bk_bfiles_report report;
-};
-void bk_bfiles_check_archives(const char *const *paths, size_t n, struct bk_bfiles_checked *out);
 
 /* Read the manifest of the archive open on `fd` (from offset 0) into `out`
  * (digest, counts, archive size); `path` names it in errors. BK_ECORRUPT
@@ -74,6 +70,8 @@ int bk_bfiles_parse_report(const char *text, const char *what, struct bk_bfiles_
 /* One cache of the batch, by its index k in the generated Dockerfile. */
 struct bk_bfiles_export_item {
     const char *archive_path; /* in: where archive k goes (save), or NULL (restore) */
+    int hash;                 /* in: take archive_sha256 as the archive is written (a layer
+                                 blob is named by it; a plain archive needs none) */
     /* out: */
     int have_report;                 /* .bkcache/out/<k>.json was in the stream */
     struct bk_bfiles_report report;  /* ...and said this */
@@ -82,9 +80,9 @@ struct bk_bfiles_export_item {
                                         manifest read; BK_ENOTFOUND: not in the stream;
                                         else why it is unusable (the file is removed) */
     char archive_error[512];         /* the message for archive_status */
-    char archive_sha256[65];         /* BK_OK: SHA-256 (hex) of the file, hashed as it
-                                        was written (a save's layer blob needs no second
-                                        pass over it) */
+    char archive_sha256[65];         /* BK_OK and `hash`: SHA-256 (hex) of the file,
+                                        hashed as it was written (a save's layer blob
+                                        needs no second pass over it); else "" */
     struct bk_bfiles_report archive; /* BK_OK: its manifest and size */
 };
 

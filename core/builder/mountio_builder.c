@@ -3,10 +3,15 @@
  * BuildKit builder's cache mounts, one generated build per batch.
  *
  * inject (restore):
- *   1. each archive is checked before anything is sent: its zstd frames
- *      must decode with valid checksums and its manifest must be readable
- *      (a corrupt archive never reaches the builder: BK_ECORRUPT); the
- *      archives of a batch are checked in parallel, one thread per CPU;
+ *   1. each archive is checked before anything is sent, without
+ *      decompressing it: its zstd frames must tile the file, whole and
+ *      with their checksum flag, and its manifest must be readable (a cut
+ *      or misframed archive never reaches the builder: BK_ECORRUPT). The
+ *      frames' checksums and the content digest are verified by the
+ *      helper's unpack, before it swaps anything in: a damaged frame fails
+ *      its cache inside the build and the cache keeps what it held. A full
+ *      decode here cost a W1 restore 0.7 s before the build could start
+ *      (docs/benchmarks.md), for a check the helper makes anyway;
  *   2. a context directory gets bkcache-helper and the archives as
  *      <i>.tar.zst (hard links when possible, else copies);
  *   3. the generated Dockerfile (core/builder/gen_dockerfile.c) runs, per cache, the
@@ -404,32 +409,19 @@ static int builder_inject(struct bk_mountio *base, struct bk_mountio_item *items
     struct builder_io *io = (struct builder_io *)base;
     struct batch b;
     int rc = batch_init(io, &b, items, n);
-    const char **paths = bk_xcalloc(n + 1, sizeof(*paths));
-    size_t *plain = bk_xcalloc(n + 1, sizeof(*plain)), nplain = 0;
-    struct bk_bfiles_checked *checked = bk_xcalloc(n + 1, sizeof(*checked));
-    struct bk_bfiles_checked *mine = bk_xcalloc(n + 1, sizeof(*mine));
 
-    for (size_t i = 0; i < n; i++)
-        if (!items[i].nlayers) {
-            plain[i] = nplain;
-            paths[nplain++] = items[i].archive_path;
-        }
-    if (rc == BK_OK) /* decode the plain archives on the CPUs there are, before any build */
-        bk_bfiles_check_archives(paths, nplain, checked);
     for (size_t i = 0; rc == BK_OK && i < n; i++) {
         struct bk_mountio_item *it = &items[i];
-        struct bk_bfiles_checked *c = it->nlayers ? &mine[i] : &checked[plain[i]];
-        const struct bk_bfiles_report *expect = &c->report;
+        struct bk_bfiles_report report;
+        const struct bk_bfiles_report *expect = &report;
         char *name;
 
         memset(&it->stats, 0, sizeof(it->stats));
         fill_mount(&b.mounts[b.n], it);
-        if (it->nlayers && (c->rc = place_layers(&b, it, &c->report)) < 0)
-            snprintf(c->msg, sizeof(c->msg), "%s", bk_error_msg());
-        it->status = c->rc;
+        it->status = it->nlayers ? place_layers(&b, it, &report)
+                                 : bk_bfiles_check_archive(it->archive_path, &report);
         if (it->status) {
-            bk_error_set(it->status, "%s", c->msg);
-            bk_warn("restore %s: %s", it->identity->name, c->msg);
+            bk_warn("restore %s: %s", it->identity->name, bk_error_msg());
             continue;
         }
         snprintf(it->stats.digest, sizeof(it->stats.digest), "%s", expect->digest);
@@ -474,10 +466,6 @@ static int builder_inject(struct bk_mountio *base, struct bk_mountio_item *items
             bk_warn("%s", bk_error_msg());
     }
     batch_release(&b);
-    free(paths);
-    free(plain);
-    free(checked);
-    free(mine);
     return rc;
 }
 
@@ -491,6 +479,7 @@ static int builder_extract(struct bk_mountio *base, struct bk_mountio_item *item
         memset(&items[i].stats, 0, sizeof(items[i].stats));
         fill_mount(&b.mounts[b.n], &items[i]);
         b.exp[b.n].archive_path = items[i].archive_path;
+        b.exp[b.n].hash = items[i].layer;
         b.index[b.n++] = i;
     }
     if (rc == BK_OK && b.n)

@@ -1,13 +1,17 @@
 #!/bin/sh
-# builder_corrupt.sh - a corrupt archive never reaches the builder.
+# builder_corrupt.sh - a corrupt archive never gets into a cache.
 #
 # The saved archive (a plain one, --delta off: the store checks layer
-# blobs itself, tests/e2e/dirmode_delta.sh) is damaged in the store (bytes
-# flipped in its data, then truncated). restore must refuse it before
-# starting any build (the docker client is wrapped to log every call: the
-# driver's probes, such as `buildx version` and `buildx inspect`, are
-# expected; `build` and `buildx build` are not), leave the cache empty,
-# say why, and exit 0 (1 with --fail-on-error).
+# blobs itself, tests/e2e/dirmode_delta.sh) is damaged in the store.
+# - Bytes flipped inside its compressed data: the framing still holds, so
+#   the host lets it go to the build, where the helper's unpack verifies
+#   every frame's checksum before it swaps anything in. restore must say
+#   it is corrupt, exit 0 (1 with --fail-on-error), and leave the cache
+#   empty; a cache that held data keeps it (--force).
+# - Truncated: refused on the host before any build starts (the docker
+#   client is wrapped to log every call: the driver's probes, such as
+#   `buildx version` and `buildx inspect`, are expected; `build` and
+#   `buildx build` are not).
 . "$(dirname "$0")/lib.sh"
 e2e_init corrupt
 
@@ -38,18 +42,30 @@ BK_DOCKER="$T/docker" bk restore
 rc=$?
 check '[ $rc -eq 0 ]' "restore of a corrupt archive exited $rc, expected 0"
 check 'grep -qi "corrupt" "$T/bk.err" "$T/bk.out"' "restore did not say the archive is corrupt"
-check '[ -s "$T/docker.calls" ]' "restore did not run the wrapped docker client"
-check '! started_build' "a build was started with a corrupt archive: $(cat "$T/docker.calls")"
+check 'started_build' "restore did not start the transfer build: $(cat "$T/docker.calls")"
+check 'grep -q "in the builder: .*corrupt" "$T/bk.err"' "the refusal does not come from the helper's unpack"
 BK_DOCKER="$T/docker" bk restore --fail-on-error
 rc=$?
 check '[ $rc -eq 1 ]' "restore --fail-on-error of a corrupt archive exited $rc, expected 1"
 ubuild || fail "the list build failed"
 check '! grep -q "a.txt" "$T/out/list"' "the cache holds data after a corrupt restore"
-pass "a damaged archive is refused before any build and the cache stays empty"
+pass "a damaged archive is refused by the helper and the cache stays empty"
+
+# a cache that holds other data keeps it when --force brings a damaged archive
+ubuild --build-arg ACTION=fill && ubuild --build-arg ACTION=change ||
+  fail "the builds that give the cache data of its own failed"
+bk restore --force
+rc=$?
+check '[ $rc -eq 0 ]' "restore --force of a corrupt archive exited $rc, expected 0"
+check 'grep -qi "corrupt" "$T/bk.err" "$T/bk.out"' "restore --force did not say the archive is corrupt"
+ubuild || fail "the list build failed"
+check 'grep -q "new.txt" "$T/out/list"' "the cache lost its data to a corrupt restore: $(cat "$T/out/list")"
+pass "a damaged archive leaves a cache's own data in place"
 
 # a truncated archive too
 head -c $((size / 3)) "$archive" >"$T/short" && cp "$T/short" "$archive"
 rm -f "$T/docker.calls"
+prune
 BK_DOCKER="$T/docker" bk restore
 check '[ -s "$T/docker.calls" ]' "restore did not run the wrapped docker client"
 check '! started_build' "a build was started with a truncated archive: $(cat "$T/docker.calls")"
