@@ -48,7 +48,8 @@
  *
  * The report is one line of JSON that bkcache reads from the build's
  * exported output: {"status":"ok|skipped|empty|repaired","digest":"HEX","files":N,
- * "entries":N,"bytes":N,"archive_bytes":N}, or {"status":"error","message":"..."}.
+ * "entries":N,"bytes":N,"archive_bytes":N}, or {"status":"error","code":"...",
+ * "message":"..."} (code: "corrupt" when the archive or a layer is at fault).
  * A pack that wrote a delta adds "delta":true,"parent":"HEX" (the tree
  * below) and "layers":[{"digest":"sha256:HEX","size":N,"tree":"HEX"},...]
  * (the stored layers below, bottom first). Exit
@@ -168,11 +169,12 @@ static int write_report(const char *path, const char *status, const struct bk_ar
 
 /*
  * A failure. With a report file, the failure goes into the report
- * ({"status":"error","message":"..."}) and the exit status is 0, so one bad
- * cache does not fail the other caches' RUNs in the same build; bkcache
- * reports it for that cache. Without one, exit 1.
+ * ({"status":"error","code":"...","message":"..."}, code the bk_status
+ * name, "corrupt" when the archive is at fault) and the exit status is 0,
+ * so one bad cache does not fail the other caches' RUNs in the same build;
+ * bkcache reports it for that cache. Without one, exit 1.
  */
-static int fail(const char *report, const char *what)
+static int fail_code(const char *report, const char *what, int code)
 {
     char msg[1024];
     FILE *f;
@@ -185,7 +187,8 @@ static int fail(const char *report, const char *what)
     f = fopen(report, "w");
     if (!f)
         return 1;
-    fputs("{\"status\":\"error\",\"digest\":\"\",\"message\":\"", f);
+    fprintf(f, "{\"status\":\"error\",\"code\":\"%s\",\"digest\":\"\",\"message\":\"",
+            bk_status_name(code));
     for (const char *p = msg; *p; p++) {
         if (*p == '"' || *p == '\\')
             fputc('\\', f);
@@ -193,6 +196,11 @@ static int fail(const char *report, const char *what)
     }
     fputs("\"}\n", f);
     return fclose(f) == 0 ? 0 : 1;
+}
+
+static int fail(const char *report, const char *what)
+{
+    return fail_code(report, what, BK_ERR);
 }
 
 static int fail_errno(const char *report, const char *path)
@@ -296,7 +304,7 @@ static int cmd_unpack(const struct args *a)
     for (size_t i = 0; i < n; i++)
         close(fds[i]);
     if (rc)
-        return fail(a->report, n == 1 ? a->pos[0] : dir);
+        return fail_code(a->report, n == 1 ? a->pos[0] : dir, rc);
     /* the digest of what was written, computed while unpacking */
     return write_report(a->report, "ok", &st);
 }

@@ -165,8 +165,9 @@ int bk_archive_unpack(int in_fd, const char *dir, const struct bk_unpack_opts *o
  * whiteout removes it). Verified against the top manifest as
  * bk_archive_unpack verifies one archive (and opts->expect_digest against
  * it); a stack whose parents do not chain is BK_ECORRUPT. `record`
- * (nrecord == n): the stored layers these fds are, written into the new
- * tree as its base record; NULL: the new tree gets no base record.
+ * (nrecord == n): the stored layers these fds are: each fd's bytes must
+ * have that layer's size and SHA-256 (else BK_ECORRUPT, nothing changed),
+ * and the new tree gets them as its base record; NULL: no base record.
  * manifest_out gets the top manifest. */
 int bk_archive_unpack_layers(const int *fds, size_t n, const char *dir,
                              const struct bk_unpack_opts *opts,

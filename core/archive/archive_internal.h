@@ -206,7 +206,9 @@ int bk_archive__zstd_writer_open(struct archive *a, int fd, int level, int threa
 const char *bk_archive__zstd_writer_error(struct bk_zstd_writer *w);
 uint64_t bk_archive__zstd_writer_bytes(const struct bk_zstd_writer *w);
 void bk_archive__zstd_writer_free(struct bk_zstd_writer *w);
-int bk_archive__zstd_reader_open(struct archive *a, int fd, struct bk_zstd_reader **out);
+/* hash: take the SHA-256 of every byte read from `fd` (for
+ * bk_archive__zstd_reader_sha256). */
+int bk_archive__zstd_reader_open(struct archive *a, int fd, int hash, struct bk_zstd_reader **out);
 /* Move decompression to its own thread (a bounded ring of buffers), reading
  * ahead of the caller; before this the reader reads only as needed. Errors
  * keep their messages. reader_free stops and joins the thread. */
@@ -216,6 +218,9 @@ int bk_archive__zstd_reader_start(struct bk_zstd_reader *r);
  * be zero (tar padding). */
 int bk_archive__zstd_reader_drain(struct bk_zstd_reader *r);
 uint64_t bk_archive__zstd_reader_bytes(const struct bk_zstd_reader *r); /* compressed, read */
+/* After a drain, for a reader opened with hash: the SHA-256 (hex) of the
+ * whole stream as read. Once. */
+int bk_archive__zstd_reader_sha256(struct bk_zstd_reader *r, char hex[BK_DIGEST_HEX + 1]);
 const char *bk_archive__zstd_reader_error(const struct bk_zstd_reader *r);
 void bk_archive__zstd_reader_free(struct bk_zstd_reader *r);
 

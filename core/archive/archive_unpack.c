@@ -27,7 +27,10 @@
  *
  * With a record, the member lines are also streamed into the base record
  * (archive_base.c) inside the temporary directory, committed only once the
- * tree is verified, so the swap moves it in with the tree.
+ * tree is verified, so the swap moves it in with the tree. And each layer's
+ * bytes are hashed as they are read (on its reading thread): its size and
+ * SHA-256 must be the record's before anything is swapped in, so a restore
+ * needs no separate pass over a stored layer to trust it.
  *
  * In replace_contents mode the target carries bkcache's "unfinished" marker
  * from before the temporary directory is made until the swap is complete
@@ -136,11 +139,13 @@ static int read_fail(struct unpack_ctx *c, const char *what)
     return read_fail_of(c->in, c->zr, what);
 }
 
-static int open_stream(struct unpack_ctx *c, int in_fd)
+/* hash: take the stream's SHA-256 as it is read (a stored layer's bytes
+ * are checked against its digest: check_layer_bytes). */
+static int open_stream(struct unpack_ctx *c, int in_fd, int hash)
 {
     c->in = archive_read_new();
     archive_read_support_format_tar(c->in);
-    return bk_archive__zstd_reader_open(c->in, in_fd, &c->zr);
+    return bk_archive__zstd_reader_open(c->in, in_fd, hash, &c->zr);
 }
 
 /* Every error about one layer of a stack names it; one archive's do not. */
@@ -679,6 +684,24 @@ static int flush_lines(struct unpack_ctx *c, size_t at_least)
     return rc;
 }
 
+/* A stored layer's bytes, all read: they must be the record's, size and
+ * SHA-256, or the stack is not the one the record (the index) names. */
+static int check_layer_bytes(struct bk_zstd_reader *zr, const struct bk_archive_layer *l)
+{
+    char hex[BK_DIGEST_HEX + 1];
+    uint64_t got = bk_archive__zstd_reader_bytes(zr);
+    int rc = bk_archive__zstd_reader_sha256(zr, hex);
+
+    if (rc)
+        return rc;
+    if (got != l->size || strcmp(hex, l->digest + strlen("sha256:")) != 0)
+        return bk_error_set(BK_ECORRUPT,
+                            "its %llu bytes hash to sha256:%.12s, the stored layer is "
+                            "%.19s (%llu bytes)",
+                            (unsigned long long)got, hex, l->digest, (unsigned long long)l->size);
+    return BK_OK;
+}
+
 int bk_archive_unpack_layers(const int *fds, size_t n, const char *dir,
                              const struct bk_unpack_opts *opts,
                              const struct bk_archive_layer *record, size_t nrecord,
@@ -705,7 +728,7 @@ int bk_archive_unpack_layers(const int *fds, size_t n, const char *dir,
     c.n = n;
     c.tmp_lock = -1;
     for (size_t i = 0; rc == BK_OK && i < n; i++) {
-        rc = open_stream(&c, fds[i]);
+        rc = open_stream(&c, fds[i], record != NULL);
         c.layers[i].in = c.in;
         c.layers[i].zr = c.zr;
         if (rc == BK_OK)
@@ -764,6 +787,8 @@ int bk_archive_unpack_layers(const int *fds, size_t n, const char *dir,
         rc = bk_error_set(BK_ERR, "%s: %s", dir, archive_error_string(c.disk));
     for (size_t i = 0; rc == BK_OK && i < n; i++)
         rc = layer_error(&c, i, bk_archive__zstd_reader_drain(c.layers[i].zr));
+    for (size_t i = 0; rc == BK_OK && record && i < n; i++)
+        rc = layer_error(&c, i, check_layer_bytes(c.layers[i].zr, &record[i]));
     if (rc == BK_OK)
         rc = verify(&c, m, hex);
     if (rc == BK_OK)
@@ -838,7 +863,7 @@ int bk_archive_read_manifest(int in_fd, struct bk_archive_manifest *out)
 {
     struct unpack_ctx c;
     memset(&c, 0, sizeof(c));
-    int rc = open_stream(&c, in_fd);
+    int rc = open_stream(&c, in_fd, 0);
     if (rc == BK_OK)
         rc = read_manifest_member(&c, out);
     archive_read_free(c.in);

@@ -28,10 +28,12 @@
 
 #include "core/util/error.h"
 #include "core/util/fileio.h"
+#include "core/util/sha256.h"
 
 #include <archive.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -111,6 +113,7 @@ struct bk_zstd_reader {
     size_t last_ret;
     int eof, seen_input;
     uint64_t bytes_in;
+    EVP_MD_CTX *md; /* SHA-256 of every byte read, when asked for */
     char err[256];
     /* threaded mode */
     pthread_t thread;
@@ -507,6 +510,8 @@ static la_ssize_t decompress_some(struct bk_zstd_reader *r, unsigned char *out, 
                 r->eof = 1;
             else
                 r->seen_input = 1;
+            if (n > 0 && r->md)
+                EVP_DigestUpdate(r->md, r->in, (size_t)n);
             r->bytes_in += (uint64_t)n;
             r->ib = (ZSTD_inBuffer){r->in, (size_t)n, 0};
         }
@@ -631,11 +636,13 @@ static la_ssize_t reader_read(struct archive *a, void *cd, const void **buf)
     return reader_next(cd, buf);
 }
 
-int bk_archive__zstd_reader_open(struct archive *a, int fd, struct bk_zstd_reader **out)
+int bk_archive__zstd_reader_open(struct archive *a, int fd, int hash, struct bk_zstd_reader **out)
 {
     struct bk_zstd_reader *r = bk_xcalloc(1, sizeof(*r));
     r->a = a;
     r->fd = fd;
+    if (hash && (!(r->md = EVP_MD_CTX_new()) || EVP_DigestInit_ex(r->md, EVP_sha256(), NULL) != 1))
+        abort();
     r->dctx = ZSTD_createDCtx();
     if (!r->dctx)
         abort();
@@ -686,6 +693,19 @@ uint64_t bk_archive__zstd_reader_bytes(const struct bk_zstd_reader *r)
     return r->bytes_in;
 }
 
+int bk_archive__zstd_reader_sha256(struct bk_zstd_reader *r, char hex[BK_DIGEST_HEX + 1])
+{
+    unsigned char h[32];
+
+    if (!r->md || !r->eof)
+        return bk_error_set(BK_ERR, "the stream was not hashed to its end");
+    EVP_DigestFinal_ex(r->md, h, NULL);
+    EVP_MD_CTX_free(r->md);
+    r->md = NULL;
+    bk_hex32(h, hex);
+    return BK_OK;
+}
+
 const char *bk_archive__zstd_reader_error(const struct bk_zstd_reader *r)
 {
     /* While the thread runs, r->err is its own; it is read after the join. */
@@ -708,6 +728,7 @@ void bk_archive__zstd_reader_free(struct bk_zstd_reader *r)
     for (int i = 0; i < SLOTS; i++)
         free(r->slot[i]);
     ZSTD_freeDCtx(r->dctx);
+    EVP_MD_CTX_free(r->md);
     free(r->in);
     free(r->out);
     free(r);

@@ -240,6 +240,9 @@ int bk_bfiles_parse_report(const char *text, const char *what, struct bk_bfiles_
     msg = cJSON_GetObjectItemCaseSensitive(root, "message");
     if (cJSON_IsString(msg))
         snprintf(out->message, sizeof(out->message), "%s", msg->valuestring);
+    msg = cJSON_GetObjectItemCaseSensitive(root, "code");
+    if (cJSON_IsString(msg))
+        snprintf(out->code, sizeof(out->code), "%s", msg->valuestring);
     snprintf(out->digest, sizeof(out->digest), "%s", digest->valuestring);
     out->files = json_u64(root, "files");
     out->entries = json_u64(root, "entries");

@@ -20,6 +20,7 @@
 struct bk_bfiles_report {
     char status[16];   /* "ok", "skipped", "empty", "error" */
     char message[512]; /* "error": what the helper said */
+    char code[16];     /* "error": its bk_status name ("corrupt": the archive is at fault) */
     char digest[BK_DIGEST_HEX + 1];
     uint64_t files, entries, bytes, archive_bytes;
     /* pack, when it wrote a delta: "delta":true, the tree below ("parent")

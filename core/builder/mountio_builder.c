@@ -22,12 +22,14 @@
  *      the digest and file count now in the cache must equal the archive
  *      manifest's (else BK_ECORRUPT); a skipped cache is BK_ESKIPPED with its
  *      current digest.
- *   A layered entry (item->nlayers) skips step 1: its layers are blobs the
- *   store verified (SHA-256 and size) as they arrived; only the top
- *   layer's manifest is read (its digest must be the index's). Each layer
- *   file goes into the context once per blob digest (caches of a batch
- *   share them), and the helper unpacks the stack with the stored layers
- *   as its base record (`unpack L1 L2 ... --record ...`).
+ *   A layered entry (item->nlayers) skips step 1: only the top layer's
+ *   manifest is read (its digest must be the index's). Each layer file
+ *   goes into the context once per blob digest (caches of a batch share
+ *   them), and the helper unpacks the stack with the stored layers as its
+ *   record (`unpack L1 L2 ... --record ...`): it hashes each layer as it
+ *   reads it and refuses the stack (BK_ECORRUPT, nothing swapped in) when
+ *   a layer's SHA-256 or size is not the index's; restore then goes on
+ *   with the next entry.
  * extract (save): the same build shape with the helper's pack; each archive
  *   comes back in the same tar stream and is written straight to
  *   item->archive_path, its zstd frames verified on the way; its manifest,
@@ -291,7 +293,8 @@ static int report_status(const struct bk_bfiles_export_item *x, const char *what
     if (!x->have_report)
         return bk_error_set(BK_ERR, "%s %s: the helper wrote no report", what, name);
     if (strcmp(got->status, "error") == 0)
-        return bk_error_set(strstr(got->message, "digest") || strstr(got->message, "corrupt")
+        return bk_error_set(strcmp(got->code, "corrupt") == 0 || strstr(got->message, "digest") ||
+                                    strstr(got->message, "corrupt")
                                 ? BK_ECORRUPT
                                 : BK_ERR,
                             "%s %s: in the builder: %s", what, name, got->message);
@@ -356,7 +359,7 @@ static void repair_after_interruption(struct builder_io *io, struct batch *b,
 }
 
 /* A layered item: the top layer's manifest must carry the index's digest
- * (the store verified every blob's bytes; the helper verifies the stack);
+ * (the helper verifies every layer's bytes and the stack);
  * each layer goes into the context once per blob digest, and mount
  * b->n gets the stack and the record of the stored layers. */
 static int place_layers(struct batch *b, const struct bk_mountio_item *it,

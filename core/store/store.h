@@ -165,6 +165,13 @@ int bk_store_blob_stat(struct bk_store *s, const char *digest, uint64_t *size_ou
  * wrong or truncated blob is BK_ECORRUPT and nothing is left at `path`. */
 int bk_store_blob_get(struct bk_store *s, const char *digest, uint64_t size, const char *path);
 
+/* bk_store_blob_get, but only the size (required, > 0) is checked here:
+ * for a reader that hashes the bytes as it reads them and refuses them when
+ * they are not the digest's (restore's unpack, bk_archive_unpack_layers
+ * with the index's layers as its record), so that a blob of hundreds of MB
+ * is not read a second time before its use. A wrong size is BK_ECORRUPT. */
+int bk_store_blob_fetch(struct bk_store *s, const char *digest, uint64_t size, const char *path);
+
 /* Store the file at `path` as the blob `digest` (the caller has verified
  * the content). Storing a blob the store holds already is not an error. */
 int bk_store_blob_put(struct bk_store *s, const char *digest, const char *path);

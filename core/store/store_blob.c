@@ -8,7 +8,8 @@
  *   - else one ordinary entry per blob, key BK_BLOB_KEY_PREFIX<hex>, through
  *     lookup/download/upload/list/remove: the GitHub cache keeps one
  *     immutable entry per digest, as BuildKit's type=gha does.
- * Either way every download is hashed before it gets its name, and every
+ * Either way every download is hashed before it gets its name (unless the
+ * caller hashes it as it reads it: bk_store_blob_fetch), and every
  * operation runs through the store's retries and statistics.
  */
 #include "core/store/store_int.h"
@@ -116,13 +117,26 @@ static int get_once(struct bk_store *s, void *ctx)
     return s->ops->download(s->provider, &c->st.e, c->fd);
 }
 
-/* The downloaded file must hash to the digest and have the expected size. */
-static int verify_blob(int fd, const char *digest, uint64_t size, uint64_t *got_out)
+/* The downloaded file must have the expected size and, with `hash`, hash
+ * to the digest. */
+static int verify_blob(int fd, const char *digest, uint64_t size, int hash, uint64_t *got_out)
 {
     char hex[65];
     uint64_t got = 0;
-    int rc = bk_sha256_fd(fd, digest, hex, &got);
+    struct stat st;
+    int rc;
 
+    if (!hash) {
+        if (fstat(fd, &st) != 0)
+            return bk_error_set(BK_ERR, "blob %s: %s", digest, strerror(errno));
+        got = (uint64_t)st.st_size;
+        if (got != size)
+            return bk_error_set(BK_ECORRUPT, "blob %s: got %llu bytes, expected %llu", digest,
+                                (unsigned long long)got, (unsigned long long)size);
+        *got_out = got;
+        return BK_OK;
+    }
+    rc = bk_sha256_fd(fd, digest, hex, &got);
     if (rc < 0)
         return rc;
     if (size && got != size)
@@ -143,14 +157,14 @@ static int open_local_once(struct bk_store *s, void *ctx)
 /* The store's own file of the blob, verified, given the name `path`
  * (bk_store__place_fd: a hard link when it can). BK_ENOTFOUND and
  * BK_ECORRUPT are final; other errors let the caller try blob_get. */
-static int get_in_place(struct bk_store *s, const char *digest, uint64_t size, const char *path,
-                        uint64_t *got)
+static int get_in_place(struct bk_store *s, const char *digest, uint64_t size, int hash,
+                        const char *path, uint64_t *got)
 {
     struct get_ctx c = {.st = {.digest = digest}, .fd = -1};
     int rc = bk_store__run_op(s, BK_STORE_BLOB_GET, digest, open_local_once, &c);
 
     if (rc == BK_OK)
-        rc = verify_blob(c.fd, digest, size, got);
+        rc = verify_blob(c.fd, digest, size, hash, got);
     if (rc == BK_OK)
         rc = bk_store__place_fd(c.fd, path);
     if (c.fd >= 0)
@@ -158,7 +172,8 @@ static int get_in_place(struct bk_store *s, const char *digest, uint64_t size, c
     return rc;
 }
 
-int bk_store_blob_get(struct bk_store *s, const char *digest, uint64_t size, const char *path)
+static int blob_get(struct bk_store *s, const char *digest, uint64_t size, int hash,
+                    const char *path)
 {
     struct get_ctx c = {.st = {.digest = digest}, .fd = -1};
     char *tmp;
@@ -167,8 +182,10 @@ int bk_store_blob_get(struct bk_store *s, const char *digest, uint64_t size, con
 
     if (rc < 0)
         return rc;
+    if (!hash && !size)
+        return bk_error_set(BK_EINVAL, "blob %s: fetching it unhashed needs its size", digest);
     if (native(s) && s->ops->blob_open_local) {
-        rc = get_in_place(s, digest, size, path, &got);
+        rc = get_in_place(s, digest, size, hash, path, &got);
         if (rc == BK_OK || rc == BK_ECORRUPT)
             bk_store__count(s, BK_STORE_BLOB_GET, rc == BK_OK ? got : 0, rc == BK_ECORRUPT);
         if (rc == BK_OK || rc == BK_ENOTFOUND || rc == BK_ECORRUPT)
@@ -184,7 +201,7 @@ int bk_store_blob_get(struct bk_store *s, const char *digest, uint64_t size, con
     }
     rc = bk_store__run_op(s, BK_STORE_BLOB_GET, digest, get_once, &c);
     if (rc == BK_OK)
-        rc = verify_blob(c.fd, digest, size, &got);
+        rc = verify_blob(c.fd, digest, size, hash, &got);
     close(c.fd);
     if (rc == BK_OK && rename(tmp, path) != 0)
         rc = bk_error_set(BK_ERR, "%s: rename: %s", path, strerror(errno));
@@ -195,6 +212,16 @@ int bk_store_blob_get(struct bk_store *s, const char *digest, uint64_t size, con
     bk_provider_entry_release(&c.st.e);
     free(tmp);
     return rc;
+}
+
+int bk_store_blob_get(struct bk_store *s, const char *digest, uint64_t size, const char *path)
+{
+    return blob_get(s, digest, size, 1, path);
+}
+
+int bk_store_blob_fetch(struct bk_store *s, const char *digest, uint64_t size, const char *path)
+{
+    return blob_get(s, digest, size, 0, path);
 }
 
 /* ---- put ---- */

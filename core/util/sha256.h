@@ -1,9 +1,9 @@
 /*
  * sha256.h - SHA-256 in lowercase hex: of a buffer (keys, identities, the
  * state file's name) and of a whole file, the check every content-addressed
- * blob goes through (the store verifies what it downloads, save what it
- * uploads). The one place bkcache spells a SHA-256; the archive digest
- * (core/archive/) streams its own.
+ * blob goes through (the store verifies what it downloads unless the
+ * reader hashes it as it reads, save what it uploads). The one place bkcache spells a SHA-256; the
+ * archive digest (core/archive/) streams its own.
  */
 #ifndef BK_SHA256_H
 #define BK_SHA256_H

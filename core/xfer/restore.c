@@ -106,12 +106,70 @@ static void write_state(const struct bk_xfer *x)
     bk_state_release(&st);
 }
 
+/* One inject of every item whose entry is READY and not done yet. An item
+ * whose layered entry the mountio refused (BK_ECORRUPT) goes back to the
+ * lookup (bk_xfer__entry_refused): *again is set and it stays pending. */
+static int inject_ready(struct bk_xfer *x, struct bk_xfer__batch *b, char *pending, int last,
+                        int *again)
+{
+    double t0 = bk_xfer__now();
+    int brc;
+
+    b->n = 0;
+    for (size_t i = 0; i < x->n; i++)
+        if (pending[i] && b->entries[i].state == BK_ENTRY_READY)
+            bk_xfer__batch_add(b, x, i);
+    if (!b->n)
+        return BK_OK;
+    brc = x->io->ops->inject(x->io, b->items, b->n);
+    for (size_t j = 0; j < b->n; j++) {
+        size_t i = b->owner[j];
+        struct bk_xfer_item *it = &x->items[i];
+        const struct bk_mountio_item *mi = &b->items[j];
+        it->seconds += (bk_xfer__now() - t0) / (double)b->n;
+        pending[i] = 0;
+        if (brc < 0) {
+            bk_xfer__fail(it, "restore");
+            continue;
+        }
+        switch (mi->status) {
+        case BK_OK:
+            it->action = "restored";
+            it->files = mi->stats.files;
+            memcpy(it->digest, mi->stats.digest, sizeof(it->digest));
+            break;
+        case BK_ESKIPPED:
+            it->action = "skipped";
+            it->reason = bk_xstrdup("the cache already holds data (--force replaces it)");
+            break;
+        case BK_ECORRUPT:
+            if (mi->nlayers && !last) {
+                bk_error_set(BK_ECORRUPT, "its unpack refused the layers");
+                bk_xfer__entry_refused(x, b, i);
+                pending[i] = 1;
+                *again = 1;
+                break;
+            }
+            /* fall through */
+        default:
+            bk_error_set(mi->status, "%s", bk_status_name(mi->status));
+            bk_xfer__fail(it, "unpack");
+            break;
+        }
+    }
+    return brc;
+}
+
+/* Injects per restore: the first, then one per entry refused in turn. */
+#define MAX_INJECTS 4
+
 int bk_restore_run(struct bk_xfer *x)
 {
     struct bk_xfer__batch b;
     size_t nlayered = 0;
     double t0, t_layers;
-    int rc = bk_xfer__batch_init(x, !x->lookup_only, &b);
+    char *pending = bk_xcalloc(x->n + 1, 1);
+    int again = 1, rc = bk_xfer__batch_init(x, !x->lookup_only, &b);
 
     if (rc < 0)
         goto done;
@@ -121,47 +179,21 @@ int bk_restore_run(struct bk_xfer *x)
         bk_xfer__find_entry(x, &b, i);
         it->seconds = bk_xfer__now() - t0;
         nlayered += b.entries[i].state == BK_ENTRY_LAYERS;
+        pending[i] = 1;
     }
-    t0 = bk_xfer__now();
-    bk_xfer__fetch_layers(x, &b); /* every index's layers at once */
-    t_layers = (bk_xfer__now() - t0) / (double)(nlayered ? nlayered : 1);
-    for (size_t i = 0; i < x->n; i++) {
-        if (b.entries[i].ix.nlayers)
-            x->items[i].seconds += t_layers;
-        if (b.entries[i].state == BK_ENTRY_READY)
-            bk_xfer__batch_add(&b, x, i);
-    }
-    if (b.n) {
-        int brc;
+    for (int round = 0; again && round < MAX_INJECTS; round++) {
+        again = 0;
         t0 = bk_xfer__now();
-        brc = x->io->ops->inject(x->io, b.items, b.n);
-        for (size_t j = 0; j < b.n; j++) {
-            struct bk_xfer_item *it = &x->items[b.owner[j]];
-            const struct bk_mountio_item *mi = &b.items[j];
-            it->seconds += (bk_xfer__now() - t0) / (double)b.n;
-            if (brc < 0) {
-                bk_xfer__fail(it, "restore");
-                continue;
-            }
-            switch (mi->status) {
-            case BK_OK:
-                it->action = "restored";
-                it->files = mi->stats.files;
-                memcpy(it->digest, mi->stats.digest, sizeof(it->digest));
-                break;
-            case BK_ESKIPPED:
-                it->action = "skipped";
-                it->reason = bk_xstrdup("the cache already holds data (--force replaces it)");
-                break;
-            default:
-                bk_error_set(mi->status, "%s", bk_status_name(mi->status));
-                bk_xfer__fail(it, "unpack");
-                break;
-            }
-        }
+        bk_xfer__fetch_layers(x, &b); /* every index's layers at once */
+        t_layers = (bk_xfer__now() - t0) / (double)(nlayered ? nlayered : 1);
+        for (size_t i = 0; i < x->n; i++)
+            if (pending[i] && b.entries[i].ix.nlayers)
+                x->items[i].seconds += t_layers;
+        inject_ready(x, &b, pending, round + 1 == MAX_INJECTS, &again);
     }
     write_state(x);
 done:
     bk_xfer__batch_release(&b);
+    free(pending);
     return rc;
 }

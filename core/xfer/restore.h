@@ -17,15 +17,17 @@
  *
  *   restore, per item: lookup(save key, restore keys: the key itself
  *     first, so the newest run of it wins) -> download into a
- *     temporary directory (verified by the store) -> one inject batch ->
+ *     temporary directory -> one inject batch ->
  *     record hit kind, matched key and digest in the state file. With
  *     lookup_only it stops after the lookup and writes no state.
  *     An entry that is an index (core/store/store_index.h) is a stack of
- *     layer blobs: each is fetched (verified by the store, once per batch
- *     however many caches share it) and the stack goes to inject; a layer
- *     missing or corrupt makes the entry a miss, and the lookup goes on
- *     with the candidates after the one that matched (never a partial
- *     cache). An entry that is not an index is a plain archive, as before.
+ *     layer blobs: each is fetched (its size checked, once per batch
+ *     however many caches share it) and the stack goes to inject, whose
+ *     unpack checks every layer's SHA-256 as it reads it; a layer missing,
+ *     cut or refused makes the entry a miss, and the lookup goes on with
+ *     the candidates after the one that matched, then inject again (never
+ *     a partial cache). An entry that is not an index is a plain archive,
+ *     as before.
  *   save, per item: when the store's keys are immutable and it already
  *     holds the save key (this run saved it), skip; else one extract batch
  *     (pack) -> skip when the state file says a run of this key was restored
@@ -160,7 +162,8 @@ struct bk_xfer__blob {
     uint64_t size;
     char *path;
     int fetched; /* tried: rc says how it went */
-    int rc;      /* BK_OK: fetched and verified */
+    int rc;      /* BK_OK: fetched (its size checked; the unpack checks its hash) */
+    int hashed;  /* fetch it with its SHA-256 checked here (an unpack refused it) */
     char *msg;   /* why not */
 };
 
@@ -194,5 +197,12 @@ void bk_xfer__find_entry(struct bk_xfer *x, struct bk_xfer__batch *b, size_t i);
  * layers are missing or corrupt is a miss and its item's lookup goes on
  * with the next candidate. Every entry ends READY or NONE. */
 void bk_xfer__fetch_layers(struct bk_xfer *x, struct bk_xfer__batch *b);
+/* The mountio refused x->items[i]'s layered entry (BK_ECORRUPT: a layer's
+ * bytes, or the tree they made, were not the index's): the entry is broken
+ * and the lookup goes on, as when a layer fails to fetch; its layers, when
+ * another entry names them, are fetched again with their SHA-256 checked
+ * on the host, so a damaged blob fails there instead of in another
+ * transfer. Then bk_xfer__fetch_layers again. */
+void bk_xfer__entry_refused(struct bk_xfer *x, struct bk_xfer__batch *b, size_t i);
 
 #endif

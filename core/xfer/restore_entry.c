@@ -8,10 +8,15 @@
  * index from a plain archive (an entry written before delta saves, or with
  * --delta off), which goes to inject as before. Once every cache of the
  * batch has its entry, the layers of all the indexes are fetched into the
- * batch's directory at once, in parallel where the store allows it, each
- * verified by the store (SHA-256 and size); a blob two caches of the batch
- * share is fetched once. When a layer is missing or corrupt (or
- * the index is damaged), that entry is a miss and the lookup goes on: a
+ * batch's directory at once, in parallel where the store allows it, their
+ * sizes checked; a blob two caches of the batch share is fetched once. The
+ * SHA-256 of each layer is checked by the unpack as it reads it (in the
+ * builder's helper or on the host: bk_archive_unpack_layers with the
+ * index's layers as its record), not in a pass of its own, before anything
+ * is swapped in; when the unpack refuses a stack, restore.c calls
+ * bk_xfer__entry_refused and injects again. When a layer is missing, cut
+ * or refused (or the index is damaged), that entry is a miss and the lookup
+ * goes on: a
  * store that can list picks again among its entries without the broken
  * ones (so an older run of the same key can serve), any other store is
  * asked again with the candidates after the one that matched. Nothing is
@@ -61,7 +66,8 @@ static void fetch_blob(size_t i, void *ctx)
     struct blob_fetch *f = ctx;
     struct bk_xfer__blob *bl = f->todo[i];
 
-    bl->rc = bk_store_blob_get(f->s, bl->digest, bl->size, bl->path);
+    bl->rc = bl->hashed ? bk_store_blob_get(f->s, bl->digest, bl->size, bl->path)
+                        : bk_store_blob_fetch(f->s, bl->digest, bl->size, bl->path);
     if (bl->rc < 0)
         bl->msg = bk_xstrdup(bk_error_msg());
 }
@@ -292,6 +298,23 @@ void bk_xfer__find_entry(struct bk_xfer *x, struct bk_xfer__batch *b, size_t i)
         bk_xfer__fail(it, "store unavailable");
         return;
     }
+    resolve(x, b, i);
+}
+
+void bk_xfer__entry_refused(struct bk_xfer *x, struct bk_xfer__batch *b, size_t i)
+{
+    struct bk_xfer__entry *ent = &b->entries[i];
+
+    for (size_t k = 0; k < ent->ix.nlayers; k++) {
+        struct bk_xfer__blob *bl = blob_slot(b, &ent->ix.layers[k]);
+        unlink(bl->path);
+        free(bl->msg);
+        bl->msg = NULL;
+        bl->rc = BK_OK;
+        bl->fetched = 0;
+        bl->hashed = 1;
+    }
+    drop_entry(&x->items[i], ent);
     resolve(x, b, i);
 }
 

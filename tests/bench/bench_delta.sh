@@ -17,10 +17,10 @@
 #                 --delta off into a second store); rounds interleaved, the side that
 #                 goes first alternating, medians of BENCH_RUNS;
 #   (c2) builder  the same two stores restored into a BuildKit builder's cache mount,
-#                 the default mode (no --dir), against the same 1.1x: there a plain
-#                 archive is decoded on the host before the transfer build, a layered
-#                 entry's blobs are only SHA-256 verified and bkcache-helper unpacks
-#                 the stack inside the build. A Docker 20.10 dockerd of its own, as
+#                 the default mode (no --dir), against the same 1.1x: both go into
+#                 the transfer build's context unread (a plain archive's framing and
+#                 manifest are checked on the host), and bkcache-helper unpacks and
+#                 verifies them inside the build. A Docker 20.10 dockerd of its own, as
 #                 bench_e2e.sh starts it (own socket, data-root and exec-root on the
 #                 tmpfs, --bridge=none; DOCKER_BUILDKIT=1 docker, bkcache --driver
 #                 docker), stopped at the end; each restore after an untimed `docker
@@ -238,9 +238,9 @@ verdict "$(awk -v r="$ratio_c" 'BEGIN { print (r <= 1.1 ? 1 : 0) }')" \
 [ "$LAYERS" = 2 ] || echo "note: the changed cache's entry names $LAYERS layers, not 2: (b) and (c) did not measure a delta"
 
 # ---- (c2) the same two stores restored into a BuildKit builder (Docker 20.10) ----
-# The default mode: a plain archive is decoded on the host and sent as the transfer
-# build's context; a layered entry's blobs are only SHA-256 verified on the host and
-# the helper unpacks the stack inside the build. A dockerd of our own, started as
+# The default mode: the plain archive or the layered entry's blobs go into the
+# transfer build's context, and the helper unpacks (and verifies) them inside the
+# build. A dockerd of our own, started as
 # bench_e2e.sh starts its Docker 20 stack: own socket, data-root and exec-root on the
 # tmpfs, --bridge=none (bkcache's transfer builds run with --network=none).
 builder_skip=""

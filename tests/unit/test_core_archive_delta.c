@@ -31,6 +31,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zstd.h>
 
 /* The archive files a test may write, under base. */
 enum { A0, A1, A2, BAD, CRAFTED_BASE, CRAFTED_DELTA, NFILES };
@@ -372,6 +373,54 @@ static void test_damaged_delta_leaves_the_target(void **state)
     bk_strbuf_release(&after);
 }
 
+/* With a record, each layer's bytes must be the stored layer's, size and
+ * SHA-256: a record naming other bytes or another size, or one byte changed
+ * where decoding cannot see it (the bottom layer's padding frame), is
+ * refused and the target is untouched. */
+static void test_record_checks_layer_bytes(void **state)
+{
+    struct fx *f = *state;
+    struct bk_archive_stats s[2];
+    struct bk_archive_layer l[2], wrong[2];
+    struct bk_strbuf sb = BK_STRBUF_INIT, before = BK_STRBUF_INIT, after = BK_STRBUF_INIT;
+    char *bad = bk_xstrdup(P(f, "a0-padding-changed"));
+    const char *stack[] = {f->file[A0], f->file[A1]}, *damaged[] = {bad, f->file[A1]};
+    size_t head;
+    FILE *out;
+
+    two_layers(f, 0, s, l);
+    tu_fingerprint(P(f, "work2"), NULL, 1, &before);
+    memcpy(wrong, l, sizeof(wrong));
+    memcpy(wrong[1].digest, l[0].digest, sizeof(wrong[1].digest));
+    assert_int_equal(unpack_stack(stack, 2, P(f, "work2"), wrong, 0, NULL), BK_ECORRUPT);
+    assert_non_null(strstr(bk_error_msg(), "layer 1"));
+    print_message("  %s\n", bk_error_msg());
+    memcpy(wrong, l, sizeof(wrong));
+    wrong[0].size++;
+    assert_int_equal(unpack_stack(stack, 2, P(f, "work2"), wrong, 0, NULL), BK_ECORRUPT);
+    assert_non_null(strstr(bk_error_msg(), "layer 0"));
+
+    assert_int_equal(bk_strbuf_read_file(&sb, stack[0]), 0);
+    head = ZSTD_findFrameCompressedSize(sb.buf, sb.len);
+    assert_false(ZSTD_isError(head));
+    assert_true(head + 9 < sb.len);
+    sb.buf[head + 8] ^= 0x01; /* the first byte inside the skippable frame */
+    out = fopen(bad, "wb");
+    assert_non_null(out);
+    assert_int_equal(fwrite(sb.buf, 1, sb.len, out), sb.len);
+    fclose(out);
+    assert_int_equal(unpack_stack(damaged, 2, P(f, "plain"), NULL, 0, NULL), 0); /* it decodes */
+    assert_int_equal(unpack_stack(damaged, 2, P(f, "work2"), l, 0, NULL), BK_ECORRUPT);
+    assert_non_null(strstr(bk_error_msg(), "hash to"));
+    tu_fingerprint(P(f, "work2"), NULL, 1, &after);
+    assert_string_equal(before.buf, after.buf);
+    assert_int_equal(unpack_stack(stack, 2, P(f, "work2"), l, 0, NULL), 0); /* the real ones */
+    bk_strbuf_release(&sb);
+    bk_strbuf_release(&before);
+    bk_strbuf_release(&after);
+    free(bad);
+}
+
 static void test_base_record_written_only_when_asked(void **state)
 {
     struct fx *f = *state;
@@ -601,8 +650,11 @@ static void test_cli_and_helper_forms(void **state)
     read_text(P(f, "pack.json"), &out);
     assert_non_null(strstr(out.buf, "\"delta\":true"));
     assert_non_null(strstr(out.buf, l0.digest));
-    cmd = bk_xasprintf("'%s' unpack -q '%s' '%s' '%s' --record '%s,%s:1:%s'", bk, f->file[A0],
-                       f->file[A1], P(f, "cli"), rec, l0.digest, sw.digest);
+    struct bk_archive_layer l1;
+    layer_of(f->file[A1], sw.digest, &l1);
+    char *rec1 = layer_arg(&l1);
+    cmd = bk_xasprintf("'%s' unpack -q '%s' '%s' '%s' --record '%s,%s'", bk, f->file[A0],
+                       f->file[A1], P(f, "cli"), rec, rec1);
     assert_int_equal(run(cmd), 0);
     free(cmd);
     assert_same(P(f, "work"), P(f, "cli"));
@@ -638,9 +690,8 @@ static void test_cli_and_helper_forms(void **state)
         read_text(P(f, "r2"), &out);
         assert_null(strstr(out.buf, "delta"));
         assert_false(tu_exists(P(f, "h/" BK_ARCHIVE_BASE_RECORD)));
-        cmd = bk_xasprintf("'%s' unpack '%s' '%s' '%s' --record '%s,%s:1:%s' --report '%s'", helper,
-                           f->file[A0], f->file[A1], P(f, "h"), rec, l0.digest, sw.digest,
-                           P(f, "r3"));
+        cmd = bk_xasprintf("'%s' unpack '%s' '%s' '%s' --record '%s,%s' --report '%s'", helper,
+                           f->file[A0], f->file[A1], P(f, "h"), rec, rec1, P(f, "r3"));
         assert_int_equal(run(cmd), 0);
         free(cmd);
         read_text(P(f, "r3"), &out);
@@ -676,6 +727,7 @@ static void test_cli_and_helper_forms(void **state)
     }
     free(helper);
     free(rec);
+    free(rec1);
     bk_strbuf_release(&out);
 }
 
@@ -719,6 +771,7 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_three_layers_and_their_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged_delta_leaves_the_target, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_record_checks_layer_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_base_record_written_only_when_asked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limits_and_bad_records_force_a_full_pack, setup,
                                         teardown),

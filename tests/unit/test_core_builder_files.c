@@ -179,6 +179,14 @@ static void test_parse_report(void **state)
     assert_int_equal(r.entries, 5);
     assert_int_equal(r.bytes, 42);
     assert_int_equal(r.archive_bytes, 17);
+    assert_string_equal(r.code, "");
+    assert_int_equal(bk_bfiles_parse_report("{\"status\":\"error\",\"code\":\"corrupt\","
+                                            "\"digest\":\"\",\"message\":\"layer 1: no\"}",
+                                            "r.json", &r),
+                     BK_OK);
+    assert_string_equal(r.status, "error");
+    assert_string_equal(r.code, "corrupt");
+    assert_string_equal(r.message, "layer 1: no");
     assert_int_equal(bk_bfiles_parse_report("{\"status\":1}", "r.json", &r), BK_ERR);
     assert_non_null(strstr(bk_error_msg(), "r.json: malformed helper report"));
     assert_int_equal(bk_bfiles_parse_report("not json", "r.json", &r), BK_ERR);

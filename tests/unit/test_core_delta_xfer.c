@@ -204,8 +204,22 @@ static void test_restore_fetches_a_shared_blob_once(void **state)
     assert_int_equal(fake_store.calls[BK_STORE_DOWNLOAD], 3); /* 2 indexes, 1 blob */
 }
 
+/* A restore of go-build alone (apt's keys would find its entries too) into
+ * an empty cache, with the fake mountio's counters reset. */
+static void restore_go_build_alone(struct xfer_fixture *c)
+{
+    xfer_fixture_reset_items(c);
+    c->x.n = 1; /* go-build alone: apt's keys would find these entries too */
+    fake_io_set("go-build", "");
+    fake_io.inject_calls = fake_io.refused = 0;
+    assert_int_equal(bk_restore_run(&c->x), BK_OK);
+}
+
 /* A store that cannot list: the entry with a broken layer is skipped and
- * the candidates after it are asked; with none left, a miss. */
+ * the candidates after it are asked; with none left, a miss. A damaged
+ * blob of the right size is fetched as it is (restore does not read it a
+ * second time) and refused by the unpack, which checks its SHA-256; the
+ * lookup goes on from there. One cut short never reaches the unpack. */
 static void test_broken_layer_falls_back(void **state)
 {
     struct xfer_fixture *c = *state;
@@ -215,26 +229,54 @@ static void test_broken_layer_falls_back(void **state)
     save_as(c, "bk-go-build-other", HEX_B); /* newer, another key */
     blob = (struct fake_entry *)blob_entry(HEX_A);
     blob->data[10] ^= 1; /* corrupt, same size */
-    xfer_fixture_reset_items(c);
-    fake_io_set("go-build", "");
-    assert_int_equal(bk_restore_run(&c->x), BK_OK);
+    restore_go_build_alone(c);
     assert_string_equal(c->x.items[0].action, "restored");
     assert_int_equal(c->x.items[0].hit, BK_HIT_PARTIAL);
     assert_string_equal(c->x.items[0].matched_key, "bk-go-build-other");
     assert_string_equal(fake_io_get("go-build")->content, HEX_B);
+    assert_int_equal(fake_io.refused, 1);
+    assert_int_equal(fake_io.inject_calls, 2);
 
     /* no other candidate: a miss, and nothing injected */
     blob = (struct fake_entry *)blob_entry(HEX_B);
     blob->data[10] ^= 1;
-    xfer_fixture_reset_items(c);
-    fake_io_set("go-build", "");
-    fake_io.inject_calls = 0;
-    assert_int_equal(bk_restore_run(&c->x), BK_OK);
+    restore_go_build_alone(c);
     assert_string_equal(c->x.items[0].action, "miss");
     assert_int_equal(c->x.items[0].hit, BK_HIT_MISS);
     assert_null(c->x.items[0].matched_key);
     assert_non_null(strstr(c->x.items[0].reason, "missing or corrupt layers"));
     assert_int_equal(c->x.items[0].failed, 0);
+    assert_string_equal(fake_io_get("go-build")->content, "");
+    assert_int_equal(fake_io.refused, 2);
+    assert_int_equal(fake_io.inject_calls, 2);
+
+    /* a blob cut short: refused by the fetch, the unpack never sees it */
+    blob->data[10] ^= 1; /* B is whole again */
+    blob = (struct fake_entry *)blob_entry(HEX_A);
+    blob->len -= 1;
+    restore_go_build_alone(c);
+    assert_string_equal(c->x.items[0].matched_key, "bk-go-build-other");
+    assert_int_equal(fake_io.refused, 0);
+    assert_int_equal(fake_io.inject_calls, 1);
+}
+
+/* A blob an unpack refused is fetched again with its SHA-256 checked on
+ * the host when the next entry names it too: that entry fails there, with
+ * no second transfer. */
+static void test_a_refused_blob_is_hashed_when_named_again(void **state)
+{
+    struct xfer_fixture *c = *state;
+    struct fake_entry *blob;
+
+    save_as(c, "bk-go-build-k1", HEX_A);
+    save_as(c, "bk-go-build-other", HEX_A); /* the same tree: the same blob */
+    assert_int_equal(fake_store.n, 3);      /* two indexes, one blob */
+    blob = (struct fake_entry *)blob_entry(HEX_A);
+    blob->data[10] ^= 1;
+    restore_go_build_alone(c);
+    assert_string_equal(c->x.items[0].action, "miss");
+    assert_int_equal(fake_io.refused, 1);
+    assert_int_equal(fake_io.inject_calls, 1);
     assert_string_equal(fake_io_get("go-build")->content, "");
 }
 
@@ -247,6 +289,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_restore_fetches_a_shared_blob_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_broken_layer_falls_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_refused_blob_is_hashed_when_named_again, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests_name("core/delta_xfer", tests, NULL, NULL);
 }

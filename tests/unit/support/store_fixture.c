@@ -3,6 +3,7 @@
  */
 #include "store_fixture.h"
 
+#include "core/util/sha256.h"
 #include "core/util/strbuf.h"
 
 #include <errno.h>
@@ -330,6 +331,23 @@ static int fio_extract(struct bk_mountio *io, struct bk_mountio_item *items, siz
     return BK_OK;
 }
 
+/* As every mountio's unpack does (bk_archive_unpack_layers with a
+ * record): each layer file must have its stored size and SHA-256. */
+static int fio_layers_intact(const struct bk_mountio_item *it)
+{
+    for (size_t k = 0; k < it->nlayers; k++) {
+        char hex[BK_DIGEST_HEX + 1];
+        uint64_t size = 0;
+        int fd = open(it->layer_paths[k], O_RDONLY | O_CLOEXEC), rc;
+        rc = fd < 0 ? BK_ERR : bk_sha256_fd(fd, it->layer_paths[k], hex, &size);
+        if (fd >= 0)
+            close(fd);
+        if (rc || size != it->layers[k].size || strcmp(hex, it->layers[k].digest + 7) != 0)
+            return 0;
+    }
+    return 1;
+}
+
 static int fio_inject(struct bk_mountio *io, struct bk_mountio_item *items, size_t n)
 {
     (void)io;
@@ -347,6 +365,9 @@ static int fio_inject(struct bk_mountio *io, struct bk_mountio_item *items, size
         }
         if (c->inject_status) {
             items[i].status = c->inject_status;
+        } else if (!fio_layers_intact(&items[i])) {
+            fake_io.refused++;
+            items[i].status = BK_ECORRUPT;
         } else {
             snprintf(c->content, sizeof(c->content), "%s", data ? data + 4 : "");
             snprintf(items[i].stats.digest, sizeof(items[i].stats.digest), "%s", c->content);

@@ -82,6 +82,7 @@ struct fake_io_state {
     size_t n;
     int extract_calls, inject_calls; /* batches */
     int extracted, injected;         /* items */
+    int refused;                     /* inject items whose layers were not intact */
 };
 
 extern struct fake_io_state fake_io;
