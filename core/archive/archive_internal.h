@@ -194,6 +194,9 @@ struct bk_zstd_reader;
 /* Tests: 1 makes the writer use its own workers and frames (as with a
  * libzstd without threads) even when libzstd has threads. */
 extern int bk_archive__zstd_own_frames;
+/* Tests: 1 starts no frame worker, as when none can start (the own frames
+ * are then compressed on the compression thread: the same bytes). */
+extern int bk_archive__zstd_no_workers;
 /* write_behind: start the kernel's writeback of the output every few MiB
  * (bk_pack_opts.write_behind). own_frames: always the own workers' frames,
  * whose bytes depend on neither the number of workers nor libzstd's

@@ -50,6 +50,7 @@
 #define MAX_OWN_WORKERS 4
 
 int bk_archive__zstd_own_frames;
+int bk_archive__zstd_no_workers;
 
 /* Own frames: a ring of jobs, filled and written in ring order by the
  * compression thread, compressed by the workers in the same order. */
@@ -65,7 +66,8 @@ struct frame_job {
 struct frames {
     int level, nworkers, njobs;
     pthread_t workers[MAX_OWN_WORKERS];
-    int started; /* workers running */
+    int started;          /* workers running; 0: the jobs are compressed inline */
+    ZSTD_CCtx *inline_cx; /* ...with this context, made when first needed */
     struct frame_job jobs[MAX_OWN_WORKERS + 2];
     unsigned fill, take; /* job being filled; next job a worker takes */
     int any, stop;       /* a frame was queued; workers must exit */
@@ -164,15 +166,33 @@ static int compress_some(struct bk_zstd_writer *w, ZSTD_inBuffer *in, ZSTD_EndDi
 
 /* ---- own frames ---- */
 
-static void *frame_worker(void *arg)
+/* A context that compresses one job into one frame, as every job is. */
+static ZSTD_CCtx *frame_cctx(int level)
 {
-    struct frames *f = arg;
     ZSTD_CCtx *cctx = ZSTD_createCCtx();
 
     if (!cctx)
         abort();
-    ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, f->level);
+    ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level);
     ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
+    return cctx;
+}
+
+/* Compress job j into its frame (out_len, or err). */
+static void compress_job(ZSTD_CCtx *cctx, struct frame_job *j)
+{
+    size_t r = ZSTD_compress2(cctx, j->out, j->out_cap, j->in, j->in_len);
+
+    j->out_len = ZSTD_isError(r) ? 0 : r;
+    if (ZSTD_isError(r))
+        snprintf(j->err, sizeof(j->err), "zstd: %s", ZSTD_getErrorName(r));
+}
+
+static void *frame_worker(void *arg)
+{
+    struct frames *f = arg;
+    ZSTD_CCtx *cctx = frame_cctx(f->level);
+
     pthread_mutex_lock(&f->mu);
     for (;;) {
         while (f->jobs[f->take].state != JOB_QUEUED && !f->stop)
@@ -183,11 +203,8 @@ static void *frame_worker(void *arg)
         f->take = (f->take + 1) % (unsigned)f->njobs;
         j->state = JOB_RUNNING;
         pthread_mutex_unlock(&f->mu);
-        size_t r = ZSTD_compress2(cctx, j->out, j->out_cap, j->in, j->in_len);
+        compress_job(cctx, j);
         pthread_mutex_lock(&f->mu);
-        j->out_len = ZSTD_isError(r) ? 0 : r;
-        if (ZSTD_isError(r))
-            snprintf(j->err, sizeof(j->err), "zstd: %s", ZSTD_getErrorName(r));
         j->state = JOB_DONE;
         pthread_cond_broadcast(&f->changed);
     }
@@ -210,7 +227,7 @@ static struct frames *frames_new(int level, int workers)
     }
     pthread_mutex_init(&f->mu, NULL);
     pthread_cond_init(&f->changed, NULL);
-    for (int i = 0; i < f->nworkers; i++) {
+    for (int i = 0; i < f->nworkers && !bk_archive__zstd_no_workers; i++) {
         if (pthread_create(&f->workers[i], NULL, frame_worker, f) != 0)
             break;
         f->started++;
@@ -240,8 +257,19 @@ static int frames_write(struct bk_zstd_writer *w, unsigned i)
     return rc;
 }
 
+/* Hand job j to the workers; with none (none could start), compress it
+ * here: the frames, and so the bytes, are the same either way. */
 static void frames_queue(struct frames *f, struct frame_job *j)
 {
+    if (!f->started) {
+        if (!f->inline_cx)
+            f->inline_cx = frame_cctx(f->level);
+        compress_job(f->inline_cx, j);
+        j->state = JOB_DONE;
+        f->any = 1;
+        f->fill = (f->fill + 1) % (unsigned)f->njobs;
+        return;
+    }
     pthread_mutex_lock(&f->mu);
     j->state = JOB_QUEUED;
     f->any = 1;
@@ -305,6 +333,7 @@ static void frames_free(struct frames *f)
         free(f->jobs[i].in);
         free(f->jobs[i].out);
     }
+    ZSTD_freeCCtx(f->inline_cx);
     free(f);
 }
 
@@ -424,10 +453,6 @@ int bk_archive__zstd_writer_open(struct archive *a, int fd, int level, int threa
     if (own_frames || bk_archive__zstd_own_frames ||
         (ZSTD_isError(ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_nbWorkers, threads)) && threads > 1))
         w->own = frames_new(level, threads > 1 ? threads : 2);
-    if (w->own && !w->own->started) { /* no worker could start: one stream after all */
-        frames_free(w->own);
-        w->own = NULL;
-    }
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->changed, NULL);
     *out = w;

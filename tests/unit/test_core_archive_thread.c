@@ -21,6 +21,7 @@
 #include "core/archive/archive_internal.h"
 #include "core/util/error.h"
 #include "core/util/log.h"
+#include "core/util/strbuf.h"
 #include "tests/unit/support/archive_fixture.h"
 
 #include <fcntl.h>
@@ -218,21 +219,30 @@ static int data_frames(const char *path)
     return n;
 }
 
+/* src/NAME: 20 MiB, compressible but not trivially (several 8 MiB frames). */
+static void write_big(struct tu_dirs *f, const char *name)
+{
+    char p[4096], *big = malloc(20u << 20);
+    int fd;
+
+    assert_non_null(big);
+    for (size_t i = 0; i < (20u << 20); i++)
+        big[i] = (char)("abcdefgh"[(i * 7 + i / 4096) % 8] ^ (i % 251 == 0));
+    snprintf(p, sizeof(p), "%s/%s", f->src, name);
+    fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_int_equal(write(fd, big, 20u << 20), 20u << 20);
+    close(fd);
+    free(big);
+}
+
 static void test_own_workers_write_several_frames(void **state)
 {
     struct tu_dirs *f = *state;
     struct bk_pack_opts o = {.threads = 2};
     struct bk_archive_stats ps, us;
-    char p[4096], *big = malloc(20u << 20);
     int fd;
 
-    for (size_t i = 0; i < (20u << 20); i++) /* compressible, not trivially */
-        big[i] = (char)("abcdefgh"[(i * 7 + i / 4096) % 8] ^ (i % 251 == 0));
-    snprintf(p, sizeof(p), "%s/big2", f->src);
-    fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    assert_int_equal(write(fd, big, 20u << 20), 20u << 20);
-    close(fd);
-    free(big);
+    write_big(f, "big2");
 
     bk_archive__zstd_own_frames = 1;
     fd = open(f->archive, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -252,10 +262,36 @@ static void test_own_workers_write_several_frames(void **state)
     free(cmd);
 }
 
+/* A reproducible pack when no frame worker can start: the pieces are
+ * compressed on the compression thread, into the very same bytes. */
+static void test_reproducible_without_workers(void **state)
+{
+    struct tu_dirs *f = *state;
+    struct bk_pack_opts o = {.threads = 2, .reproducible = 1};
+    struct bk_strbuf with = BK_STRBUF_INIT, without = BK_STRBUF_INIT;
+    int fd;
+
+    write_big(f, "big3");
+    for (int none = 0; none < 2; none++) {
+        bk_archive__zstd_no_workers = none;
+        fd = open(f->archive, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        assert_int_equal(bk_archive_pack(f->src, fd, &o, NULL), 0);
+        close(fd);
+        assert_int_equal(bk_strbuf_read_file(none ? &without : &with, f->archive), 0);
+    }
+    bk_archive__zstd_no_workers = 0;
+    assert_true(data_frames(f->archive) >= 4); /* several frames, not one stream */
+    assert_int_equal(with.len, without.len);
+    assert_memory_equal(with.buf, without.buf, with.len);
+    bk_strbuf_release(&with);
+    bk_strbuf_release(&without);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_big_file_through_a_pipe, setup, tu_dirs_teardown),
+        cmocka_unit_test_setup_teardown(test_reproducible_without_workers, setup, tu_dirs_teardown),
         cmocka_unit_test_setup_teardown(test_truncated_in_the_big_file, setup, tu_dirs_teardown),
         cmocka_unit_test_setup_teardown(test_bad_checksum_after_the_big_file, setup,
                                         tu_dirs_teardown),
