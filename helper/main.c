@@ -59,6 +59,7 @@
 #include "core/archive/archive.h"
 #include "core/archive/archive_internal.h"
 #include "core/util/error.h"
+#include "core/util/numparse.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -215,7 +216,8 @@ struct args {
     const char *pos[MAX_POS];
     int npos;
     const char *report, *expect_digest, *base, *record, *delta;
-    int skip_nonempty, allow_special, level, reproducible;
+    const char *level; /* --level N, checked by cmd_pack */
+    int skip_nonempty, allow_special, reproducible;
 };
 
 /* want: the number of positionals; a negative want -N means N or more. */
@@ -231,7 +233,7 @@ static int parse_args(int argc, char **argv, int want, struct args *a)
         else if (strcmp(s, "--expect-digest") == 0 && i + 1 < argc)
             a->expect_digest = argv[++i];
         else if (strcmp(s, "--level") == 0 && i + 1 < argc)
-            a->level = atoi(argv[++i]);
+            a->level = argv[++i];
         else if (strcmp(s, "--record") == 0 && i + 1 < argc)
             a->record = argv[++i];
         else if (strcmp(s, "--delta") == 0 && i + 1 < argc)
@@ -336,6 +338,7 @@ static int cmd_pack(const struct args *a)
     struct bk_pack_opts po = {0};
     struct bk_archive_stats st = {0};
     char *record = NULL;
+    long level = 0; /* 0: the default */
     int fd, rc, empty, unfinished = bk_archive_unfinished(a->pos[0]);
 
     if (unfinished < 0)
@@ -351,6 +354,8 @@ static int cmd_pack(const struct args *a)
         return fail_errno(a->report, a->pos[0]);
     if (empty)
         return write_report(a->report, "empty", NULL);
+    if (a->level && bk_parse_long("--level", a->level, 1, 19, &level) < 0)
+        return fail(a->report, "pack");
     if (a->delta && delta_opts(a->delta, a->pos[0], &po, &record))
         return fail(a->report, a->pos[0]);
     make_parents(a->pos[1]);
@@ -359,7 +364,7 @@ static int cmd_pack(const struct args *a)
         free(record);
         return fail_errno(a->report, a->pos[1]);
     }
-    po.level = a->level;
+    po.level = (int)level;
     po.reproducible = a->reproducible;
     bk_archive_pause_from_env(&po.checkpoint, "BKCACHE_HELPER_PAUSE"); /* tests only */
     rc = bk_archive_pack(a->pos[0], fd, &po, &st);

@@ -708,6 +708,15 @@ static void test_cli_and_helper_forms(void **state)
                                   sw.digest, l0.digest, (unsigned long long)l0.size, l0.tree);
         assert_non_null(strstr(out.buf, want));
         free(want);
+        /* a --level that is not a whole level: an error report, no archive */
+        cmd = bk_xasprintf("'%s' pack '%s' '%s' --report '%s' --level 3x", helper, P(f, "h"),
+                           P(f, "lvl.tzst"), P(f, "r5"));
+        assert_int_equal(run(cmd), 0);
+        free(cmd);
+        read_text(P(f, "r5"), &out);
+        assert_non_null(strstr(out.buf, "\"status\":\"error\""));
+        assert_non_null(strstr(out.buf, "--level: expected a number from 1 to 19"));
+        assert_false(tu_exists(P(f, "lvl.tzst")));
         bk_strbuf_reset(&out);
         assert_int_equal(tu_members(P(f, "h.tzst"), &out), 1); /* d's mtime is unchanged */
         assert_string_equal(out.buf, "d/keep\n");
