@@ -50,16 +50,10 @@ static int read_mount_index(struct bk_store *s, const struct bk_provider_entry *
                             struct bk_entry_refs *r)
 {
     struct bk_index ix;
-    int rc = bk_store_download(s, e, path, NULL);
+    int rc = bk_index_download(s, e, path, &ix);
 
     if (rc == BK_ENOTFOUND)
-        return BK_OK; /* removed since the list: it references nothing */
-    if (rc < 0)
-        return rc;
-    rc = bk_index_read_file(path, &ix);
-    unlink(path);
-    if (rc == BK_ENOTFOUND)
-        return BK_OK; /* not an index: a plain archive */
+        return BK_OK; /* removed since the list, or a plain archive: it references nothing */
     if (rc < 0)
         return rc;
     r->kind = BK_ENTRY_LAYERED;

@@ -13,6 +13,8 @@
  */
 #include "core/store/store_index.h"
 
+#include "core/store/store.h"
+
 #include "core/util/error.h"
 #include "core/util/fileio.h"
 #include "core/util/sha256.h"
@@ -42,6 +44,18 @@ void bk_index_release(struct bk_index *ix)
     free(ix->identity);
     free(ix->created);
     memset(ix, 0, sizeof(*ix));
+}
+
+int bk_index_download(struct bk_store *s, const struct bk_provider_entry *e, const char *path,
+                      struct bk_index *out)
+{
+    int rc = bk_store_download(s, e, path, NULL);
+
+    if (rc == BK_OK) {
+        rc = bk_index_read_file(path, out);
+        unlink(path);
+    }
+    return rc;
 }
 
 uint64_t bk_index_bytes(const struct bk_index *ix)

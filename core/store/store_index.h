@@ -50,6 +50,16 @@ int bk_index_write_file(const struct bk_index *ix, const char *path);
  * many). */
 int bk_index_read_file(const char *path, struct bk_index *out);
 
+struct bk_store;
+struct bk_provider_entry;
+
+/* Download the entry `e` into `path` and read it as an index; the file is
+ * removed again. BK_OK and *out filled; BK_ENOTFOUND when the entry is gone
+ * or is not an index (a plain archive); else the download's error, or the
+ * index's (bk_index_read_file). */
+int bk_index_download(struct bk_store *s, const struct bk_provider_entry *e, const char *path,
+                      struct bk_index *out);
+
 /* The sum of the layers' sizes: the bytes a restore downloads. */
 uint64_t bk_index_bytes(const struct bk_index *ix);
 

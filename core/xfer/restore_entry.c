@@ -156,8 +156,7 @@ uint64_t bk_xfer_entry_bytes(struct bk_store *s, const struct bk_provider_entry 
     dir = bk_xasprintf("%s/bkcache-work-XXXXXX", t && *t ? t : "/tmp");
     if (bk_mkdtemp_held(dir, &lock) == BK_OK) {
         path = bk_xasprintf("%s/entry", dir);
-        if (bk_store_download(s, e, path, NULL) == BK_OK &&
-            bk_index_read_file(path, &ix) == BK_OK) {
+        if (bk_index_download(s, e, path, &ix) == BK_OK) {
             bytes = bk_index_bytes(&ix);
             if (layers)
                 *layers = (unsigned)ix.nlayers;
