@@ -60,6 +60,15 @@ $(BUILD)/%.o: %.c | $(BUILD)/.deps
 $(BUILD)/.libobjs: FORCE | $(BUILD)/.deps
 	@echo '$(LIB_OBJ)' | cmp -s - $@ || echo '$(LIB_OBJ)' > $@
 
+# The objects that embed the version string are rebuilt when it changes (a
+# new commit, or a tree that became dirty), so `bkcache --version` and the
+# manifests it writes name the source they were built from.
+VERSIONED_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(shell grep -l BK_VERSION $(CORE_SRC) $(PROV_SRC) \
+                   core/main.c helper/main.c 2>/dev/null))
+$(BUILD)/.version: FORCE | $(BUILD)/.deps
+	@echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' > $@
+$(VERSIONED_OBJ): $(BUILD)/.version
+
 $(LIB): $(LIB_OBJ) $(BUILD)/.libobjs
 	@rm -f $@
 	@ar rcs $@ $(LIB_OBJ)
