@@ -265,13 +265,9 @@ static void frames_queue(struct frames *f, struct frame_job *j)
         if (!f->inline_cx)
             f->inline_cx = frame_cctx(f->level);
         compress_job(f->inline_cx, j);
-        j->state = JOB_DONE;
-        f->any = 1;
-        f->fill = (f->fill + 1) % (unsigned)f->njobs;
-        return;
     }
     pthread_mutex_lock(&f->mu);
-    j->state = JOB_QUEUED;
+    j->state = f->started ? JOB_QUEUED : JOB_DONE;
     f->any = 1;
     f->fill = (f->fill + 1) % (unsigned)f->njobs;
     pthread_cond_broadcast(&f->changed);

@@ -17,7 +17,7 @@
  * or misframed archive is removed and reported for its cache only; a
  * damaged or cut tar stream fails the whole batch (BK_ECORRUPT).
  *
- * Why not decode it all, as restore does before sending an archive: on a
+ * Why not decode it all: on a
  * 2-CPU machine the export already keeps both CPUs busy (dockerd and the
  * client move the stream), and decoding 1 GiB took the export of W1 from
  * 5.6 s to 6-9 s. The archive was packed and digested by the helper with

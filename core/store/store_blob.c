@@ -124,25 +124,20 @@ static int verify_blob(int fd, const char *digest, uint64_t size, int hash, uint
     char hex[65];
     uint64_t got = 0;
     struct stat st;
-    int rc;
+    int rc = BK_OK;
 
-    if (!hash) {
-        if (fstat(fd, &st) != 0)
-            return bk_error_set(BK_ERR, "blob %s: %s", digest, strerror(errno));
+    if (hash)
+        rc = bk_sha256_fd(fd, digest, hex, &got);
+    else if (fstat(fd, &st) == 0)
         got = (uint64_t)st.st_size;
-        if (got != size)
-            return bk_error_set(BK_ECORRUPT, "blob %s: got %llu bytes, expected %llu", digest,
-                                (unsigned long long)got, (unsigned long long)size);
-        *got_out = got;
-        return BK_OK;
-    }
-    rc = bk_sha256_fd(fd, digest, hex, &got);
+    else
+        rc = bk_error_set(BK_ERR, "blob %s: %s", digest, strerror(errno));
     if (rc < 0)
         return rc;
     if (size && got != size)
         return bk_error_set(BK_ECORRUPT, "blob %s: got %llu bytes, expected %llu", digest,
                             (unsigned long long)got, (unsigned long long)size);
-    if (strcmp(hex, digest + strlen("sha256:")) != 0)
+    if (hash && strcmp(hex, digest + strlen("sha256:")) != 0)
         return bk_error_set(BK_ECORRUPT, "blob %s: the content hashes to sha256:%s", digest, hex);
     *got_out = got;
     return BK_OK;

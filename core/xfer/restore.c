@@ -108,19 +108,19 @@ static void write_state(const struct bk_xfer *x)
 
 /* One inject of every item whose entry is READY and not done yet. An item
  * whose layered entry the mountio refused (BK_ECORRUPT) goes back to the
- * lookup (bk_xfer__entry_refused): *again is set and it stays pending. */
-static int inject_ready(struct bk_xfer *x, struct bk_xfer__batch *b, char *pending, int last,
-                        int *again)
+ * lookup (bk_xfer__entry_refused) and stays pending: then 1 (inject
+ * again), else 0. */
+static int inject_ready(struct bk_xfer *x, struct bk_xfer__batch *b, char *pending, int last)
 {
     double t0 = bk_xfer__now();
-    int brc;
+    int brc, again = 0;
 
     b->n = 0;
     for (size_t i = 0; i < x->n; i++)
         if (pending[i] && b->entries[i].state == BK_ENTRY_READY)
             bk_xfer__batch_add(b, x, i);
     if (!b->n)
-        return BK_OK;
+        return 0;
     brc = x->io->ops->inject(x->io, b->items, b->n);
     for (size_t j = 0; j < b->n; j++) {
         size_t i = b->owner[j];
@@ -147,7 +147,7 @@ static int inject_ready(struct bk_xfer *x, struct bk_xfer__batch *b, char *pendi
                 bk_error_set(BK_ECORRUPT, "its unpack refused the layers");
                 bk_xfer__entry_refused(x, b, i);
                 pending[i] = 1;
-                *again = 1;
+                again = 1;
                 break;
             }
             /* fall through */
@@ -157,7 +157,7 @@ static int inject_ready(struct bk_xfer *x, struct bk_xfer__batch *b, char *pendi
             break;
         }
     }
-    return brc;
+    return again;
 }
 
 /* Injects per restore: the first, then one per entry refused in turn. */
@@ -182,14 +182,13 @@ int bk_restore_run(struct bk_xfer *x)
         pending[i] = 1;
     }
     for (int round = 0; again && round < MAX_INJECTS; round++) {
-        again = 0;
         t0 = bk_xfer__now();
         bk_xfer__fetch_layers(x, &b); /* every index's layers at once */
         t_layers = (bk_xfer__now() - t0) / (double)(nlayered ? nlayered : 1);
         for (size_t i = 0; i < x->n; i++)
             if (pending[i] && b.entries[i].ix.nlayers)
                 x->items[i].seconds += t_layers;
-        inject_ready(x, &b, pending, round + 1 == MAX_INJECTS, &again);
+        again = inject_ready(x, &b, pending, round + 1 == MAX_INJECTS);
     }
     write_state(x);
 done:

@@ -3,8 +3,10 @@
  * any driver (core/builder/mountio_builder.c). The e2e suite shows it on
  * docker and buildx against real daemons (tests/e2e/builder_corrupt.sh);
  * here every driver, buildctl included, gets a fake client that logs each
- * call, and a restore of archives that do not decode must end before any
- * build command runs, with each item BK_ECORRUPT. A layered entry's top
+ * call, and a restore of archives that are not whole zstd frames (garbage,
+ * cut short) must end before any build command runs, with each item
+ * BK_ECORRUPT (a damaged frame inside a whole one is the helper's to
+ * refuse: builder_corrupt.sh). A layered entry's top
  * layer must at least carry a manifest with the index's digest.
  */
 #include <setjmp.h>
