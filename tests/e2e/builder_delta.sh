@@ -36,7 +36,7 @@ prune
 bk restore $NS || fail "restore failed"
 check 'grep -q "dl-cache: restored" "$T/bk.out"' "the cache was not restored"
 ubuild $NS || fail "the list build after restore failed"
-cmp -s "$T/before" "$T/out/list" || fail "the restored cache differs from the saved one"
+same_list "$T/before" "the restored cache differs from the saved one"
 ubuild $NS --build-arg ACTION=change || fail "the change build failed"
 ubuild $NS || fail "the list build after the change failed"
 cp "$T/out/list" "$T/changed"
@@ -54,10 +54,7 @@ prune
 bk restore $NS || fail "the restore of the delta failed"
 check 'grep -q "dl-cache: restored" "$T/bk.out"' "the delta was not restored"
 ubuild $NS || fail "the list build after the second restore failed"
-cmp -s "$T/changed" "$T/out/list" || {
-  diff "$T/changed" "$T/out/list" | head -20 >&2
-  fail "the stack restored a different tree"
-}
+same_list "$T/changed" "the stack restored a different tree"
 pass "after prune and restore of the stack the user's build sees the changed tree"
 
 # The delta blob damaged where decoding cannot see it (a byte of the head's
@@ -74,6 +71,6 @@ bk restore $NS || fail "the restore with a damaged delta failed"
 check 'grep -q "in the builder: .*hash to" "$T/bk.err"' "the helper did not refuse the damaged layer: $(cat "$T/bk.err")"
 check 'grep -q "dl-cache: restored" "$T/bk.out"' "the older entry was not restored: $(cat "$T/bk.out")"
 ubuild $NS || fail "the list build after the fallback failed"
-cmp -s "$T/before" "$T/out/list" || fail "the fallback restored another tree than the first save's"
+same_list "$T/before" "the fallback restored another tree than the first save's"
 pass "a layer whose bytes are not the index's is refused by the helper; the older entry is restored"
 e2e_done

@@ -40,9 +40,6 @@ bk restore || fail "restore failed"
 check '[ "$(grep -c ": restored" "$T/bk.out")" = 2 ]' "restore did not restore both caches"
 check '[ -z "$(ls -a "$T/ctx" | grep .bkcache)" ]' "restore left its files in the user's context"
 ubuild || fail "the list build after restore failed"
-cmp -s "$T/before" "$T/out/list" || {
-  diff "$T/before" "$T/out/list" | head -20 >&2
-  fail "the restored from= cache differs"
-}
+same_list "$T/before" "the restored from= cache differs"
 pass "a from= stage cache and a plain one survive prune in one build"
 e2e_done

@@ -35,10 +35,7 @@ bk restore $NS || fail "restore failed"
 check 'grep -q "rt-plain: restored" "$T/bk.out"' "rt-plain was not restored"
 check 'grep -q "rt-owned.*: restored" "$T/bk.out"' "rt-owned was not restored"
 ubuild $NS || fail "the list build after restore failed"
-cmp -s "$T/before" "$T/out/list" || {
-  diff "$T/before" "$T/out/list" | head -20 >&2
-  fail "the restored caches differ from the saved ones"
-}
+same_list "$T/before" "the restored caches differ from the saved ones"
 pass "after prune and restore the user's build sees identical trees"
 
 ubuild || fail "the list build without the namespace failed"

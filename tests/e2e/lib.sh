@@ -49,6 +49,17 @@ check() {
   eval "$cond" || fail "$*"
 }
 
+# same_list WANT MESSAGE...: the last ubuild's listing ($T/out/list) must
+# equal the file WANT; else its diff, then fail.
+same_list() {
+  want=$1
+  shift
+  cmp -s "$want" "$T/out/list" || {
+    diff "$want" "$T/out/list" | head -20 >&2
+    fail "$*"
+  }
+}
+
 ubuild() {
   rm -rf "$T/out"
   "$DOCKER" build --network=none --progress=plain -f "$T/ctx/Dockerfile" \

@@ -1,11 +1,13 @@
 /*
- * test_core_delta_xfer.c - delta saves in core/xfer/ (save.c,
+ * test_core_delta_xfer.c - delta saves in core/xfer/ (save.c, restore.c,
  * restore_entry.c) over the fake provider (blobs kept as entries, as on
  * the GitHub cache) and the fake mountio: a save stores a blob and, last,
  * an index; a delta lists its parent layers; a delta whose parent is gone
  * is packed again in full; a restore fetches the layers once per batch; a
  * broken layer on a store that cannot list falls back to the next restore
- * key, or is a miss, never a partial cache.
+ * key, or is a miss, never a partial cache; a layer refused by the unpack
+ * (the fake mountio checks SHA-256s as the real unpacks do) falls back
+ * too, within 4 injects.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,6 +29,8 @@
 #define HEX_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define HEX_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 #define HEX_C "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
+#define HEX_D "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
+#define HEX_E "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
 
 /* Blobs kept as entries (no blob slots), lookups without a list. */
 static int setup(void **state)
@@ -280,6 +284,40 @@ static void test_a_refused_blob_is_hashed_when_named_again(void **state)
     assert_string_equal(fake_io_get("go-build")->content, "");
 }
 
+/* A store that can list: a refused entry's cache picks again among the
+ * entries left. */
+static int setup_listing(void **state)
+{
+    struct xfer_fixture *c =
+        xfer_fixture_new(BK_CAP_LIST | BK_CAP_DELETE, "bk-go-build-k1", "bk-apt-k1");
+    c->x.delta = 1;
+    *state = c;
+    return 0;
+}
+
+/* An unpack that refuses every stack: the restore goes from entry to entry
+ * until its 4 injects are spent, then that cache fails (an error, not a
+ * miss) and holds nothing. */
+static void test_refused_stacks_stop_after_four_injects(void **state)
+{
+    struct xfer_fixture *c = *state;
+    static const char *const trees[] = {HEX_A, HEX_B, HEX_C, HEX_D, HEX_E};
+    char key[32];
+
+    for (int k = 0; k < 5; k++) {
+        snprintf(key, sizeof(key), "bk-go-build-k%d", k + 1);
+        save_as(c, key, trees[k]);
+    }
+    fake_io_set("go-build", "");
+    fake_io_get("go-build")->inject_status = BK_ECORRUPT;
+    restore_go_build_alone(c);
+    assert_int_equal(fake_io.inject_calls, 4);
+    assert_int_equal(c->x.items[0].failed, 1);
+    assert_string_equal(c->x.items[0].action, "error");
+    assert_non_null(strstr(c->x.items[0].reason, "unpack"));
+    assert_string_equal(fake_io_get("go-build")->content, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -290,6 +328,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_restore_fetches_a_shared_blob_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_broken_layer_falls_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_refused_blob_is_hashed_when_named_again, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_refused_stacks_stop_after_four_injects, setup_listing,
                                         teardown),
     };
     return cmocka_run_group_tests_name("core/delta_xfer", tests, NULL, NULL);
