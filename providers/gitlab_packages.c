@@ -14,6 +14,8 @@
  *   GET    packages?package_type=generic&package_name=…&order_by=created_at
  *          &sort=desc&per_page=100&page=N  (X-Next-Page until empty;
  *          package_name is a substring filter, so names are compared here)
+ *   GET    packages/{id}/package_files  (list() only: the archive's size, which
+ *          the packages list does not carry)
  *   DELETE packages/{id}
  *
  * Exact lookups list with package_version= first (GitLab 16.6+; older servers
@@ -163,10 +165,14 @@ static int64_t parse_time(const char *s)
 
 /* ---- listing ---- */
 
-/* Call fn for each generic package (newest first) whose name is `name`
- * (NULL: any); `version` narrows the request to one version. */
-static int list_packages(const struct gitlab_config *c, const char *name, const char *version,
-                         pkg_cb fn, void *payload)
+/* Called for each item of a paged JSON array; nonzero stops the walk. */
+typedef int (*item_cb)(cJSON *item, void *payload);
+
+/* GET {project}/`query` plus per_page=100&page=N for N = 1, 2, ... while
+ * X-Next-Page names one, calling fn for each item of each page (an array;
+ * anything else is BK_ETRANSIENT). `what` names the listing in errors. */
+static int get_pages(const struct gitlab_config *c, const char *what, const char *query, item_cb fn,
+                     void *payload)
 {
     struct bk_strvec hdrs = BK_STRVEC_INIT;
     struct bk_http_response resp = BK_HTTP_RESPONSE_INIT;
@@ -175,58 +181,33 @@ static int list_packages(const struct gitlab_config *c, const char *name, const 
 
     add_auth(c, &hdrs);
     for (int pages = 0; rc == BK_OK && !stop && next && *next; pages++) {
-        struct bk_strbuf q = BK_STRBUF_INIT;
         struct bk_http_request req;
         char *url;
         cJSON *arr, *it;
 
         if (pages == MAX_PAGES) {
-            bk_warn("gitlab: stopped listing packages after %d pages", MAX_PAGES);
+            bk_warn("%s: stopped after %d pages", what, MAX_PAGES);
             break;
         }
-        bk_strbuf_addf(&q,
-                       "packages?package_type=generic&order_by=created_at&sort=desc"
-                       "&per_page=%d&page=%s",
-                       PER_PAGE, next);
-        if (name)
-            bk_strbuf_addf(&q, "&package_name=%s", name);
-        if (version)
-            bk_strbuf_addf(&q, "&package_version=%s", version);
-        if (c->hidden)
-            bk_strbuf_adds(&q, "&status=hidden");
-        url = project_url(c, "%s", q.buf);
-        bk_strbuf_release(&q);
+        url = project_url(c, "%s%cper_page=%d&page=%s", query, strchr(query, '?') ? '&' : '?',
+                          PER_PAGE, next);
         bk_http_request_init(&req, "GET", url);
         req.headers = &hdrs;
         rc = bk_http_do(&req, &resp);
         if (rc == BK_OK)
-            rc = check(&resp, "gitlab: list packages");
+            rc = check(&resp, what);
         free(url);
         if (rc)
             break;
         arr = cJSON_ParseWithLength(resp.body.buf, resp.body.len);
         if (!cJSON_IsArray(arr)) {
             cJSON_Delete(arr);
-            rc = bk_error_set(BK_ETRANSIENT, "gitlab: list packages: the answer is not a JSON "
-                                             "array");
+            rc = bk_error_set(BK_ETRANSIENT, "%s: the answer is not a JSON array", what);
             break;
         }
         cJSON_ArrayForEach(it, arr)
         {
-            struct pkg p;
-            cJSON *type = cJSON_GetObjectItemCaseSensitive(it, "package_type");
-            p.id = (long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(it, "id"));
-            p.name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "name"));
-            p.version = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "version"));
-            p.created = parse_time(
-                cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "created_at")));
-            if (!p.name || !p.version || p.id <= 0)
-                continue;
-            if (cJSON_IsString(type) && strcmp(type->valuestring, "generic") != 0)
-                continue;
-            if (name && strcmp(p.name, name) != 0)
-                continue; /* package_name is a substring filter */
-            if (fn(&p, payload)) {
+            if (fn(it, payload)) {
                 stop = 1;
                 break;
             }
@@ -241,6 +222,98 @@ static int list_packages(const struct gitlab_config *c, const char *name, const 
     bk_http_response_release(&resp);
     bk_strvec_clear(&hdrs);
     return rc;
+}
+
+struct pkg_walk {
+    const char *name; /* only packages of this name (NULL: any) */
+    pkg_cb fn;
+    void *payload;
+};
+
+static int pkg_item(cJSON *it, void *payload)
+{
+    struct pkg_walk *w = payload;
+    struct pkg p;
+    cJSON *type = cJSON_GetObjectItemCaseSensitive(it, "package_type");
+
+    p.id = (long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(it, "id"));
+    p.name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "name"));
+    p.version = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "version"));
+    p.created =
+        parse_time(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "created_at")));
+    if (!p.name || !p.version || p.id <= 0)
+        return 0;
+    if (cJSON_IsString(type) && strcmp(type->valuestring, "generic") != 0)
+        return 0;
+    if (w->name && strcmp(p.name, w->name) != 0)
+        return 0; /* package_name is a substring filter */
+    return w->fn(&p, w->payload);
+}
+
+/* Call fn for each generic package (newest first) whose name is `name`
+ * (NULL: any); `version` narrows the request to one version. */
+static int list_packages(const struct gitlab_config *c, const char *name, const char *version,
+                         pkg_cb fn, void *payload)
+{
+    struct bk_strbuf q = BK_STRBUF_INIT;
+    struct pkg_walk w = {name, fn, payload};
+    int rc;
+
+    bk_strbuf_adds(&q, "packages?package_type=generic&order_by=created_at&sort=desc");
+    if (name)
+        bk_strbuf_addf(&q, "&package_name=%s", name);
+    if (version)
+        bk_strbuf_addf(&q, "&package_version=%s", version);
+    if (c->hidden)
+        bk_strbuf_adds(&q, "&status=hidden");
+    rc = get_pages(c, "gitlab: list packages", q.buf, pkg_item, &w);
+    bk_strbuf_release(&q);
+    return rc;
+}
+
+struct newest_file {
+    long id;       /* the newest GITLAB_ARCHIVE_FILE's file id so far (0: none) */
+    uint64_t size; /* and its size */
+};
+
+static int file_item(cJSON *it, void *payload)
+{
+    struct newest_file *nf = payload;
+    const char *fname = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "file_name"));
+    double id = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(it, "id"));
+    double size = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(it, "size"));
+
+    /* the download serves the newest file of that name, so that is the size */
+    if (fname && strcmp(fname, GITLAB_ARCHIVE_FILE) == 0 && id > nf->id && size >= 0 &&
+        size < 9007199254740992.0) {
+        nf->id = (long)id;
+        nf->size = (uint64_t)size;
+    }
+    return 0;
+}
+
+/* The packages list carries no sizes; the package's files do. Fills each
+ * entry's size from GET packages/{id}/package_files (one small request per
+ * version, instead of `ls` downloading whole archives to tell an index from
+ * an archive). A version gone since the list keeps size 0 (unknown); any
+ * other failure leaves that size and the rest unknown, with one warning:
+ * the listing itself stands. */
+static void fill_sizes(const struct gitlab_config *c, struct bk_provider_entry *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct newest_file nf = {0, 0};
+        long id = strtol(v[i].handle, NULL, 10);
+        char *q = bk_xasprintf("packages/%ld/package_files", id);
+        int rc = get_pages(c, "gitlab: list package files", q, file_item, &nf);
+        free(q);
+        if (rc == BK_ENOTFOUND)
+            continue; /* deleted since the list (a prune running beside): unknown */
+        if (rc) {
+            bk_warn("%s; sizes of this store are shown as 0", bk_error_msg());
+            return;
+        }
+        v[i].size = nf.size;
+    }
 }
 
 /* A hashed version shows its readable part + "*": prefix restores still
@@ -349,6 +422,8 @@ int gitlab_packages_list(const struct gitlab_config *c, bk_entry_cb cb, void *pa
 
     col.own_only = c->package == NULL;
     rc = list_packages(c, c->package, NULL, collect_cb, &col);
+    if (rc == BK_OK)
+        fill_sizes(c, col.v, col.n);
     for (size_t i = 0; rc == BK_OK && i < col.n; i++)
         if (cb(&col.v[i], payload))
             break;

@@ -7,6 +7,7 @@
  *     download FILE KEY [RESTORE_KEY...]   look up, then write the archive to FILE
  *     upload FILE KEY                      store FILE under KEY
  *     list                                 print every entry's key
+ *     sizes                                print every entry's key and size
  *     remove KEY                           look up KEY exactly, then delete it
  *
  * -o is --store-opt, -s --store, -r read-only. The environment is the real
@@ -40,6 +41,13 @@ static int print_key(const struct bk_provider_entry *e, void *payload)
     return 0;
 }
 
+static int print_size(const struct bk_provider_entry *e, void *payload)
+{
+    (void)payload;
+    printf("%s %llu\n", e->key, (unsigned long long)e->size);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct bk_strvec attrs = BK_STRVEC_INIT;
@@ -70,6 +78,8 @@ int main(int argc, char **argv)
     const char *cmd = argv[i++];
     if (strcmp(cmd, "list") == 0) {
         rc = ops->list(p, print_key, NULL);
+    } else if (strcmp(cmd, "sizes") == 0) {
+        rc = ops->list(p, print_size, NULL);
     } else if (strcmp(cmd, "upload") == 0 && argc - i == 2) {
         struct stat st;
         fd = open(argv[i], O_RDONLY);

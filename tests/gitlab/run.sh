@@ -74,6 +74,21 @@ check "a miss says not-found" err_has "error not-found"
 drv list
 check "list shows every key" test "$(sort "$WORK/out" | tr '\n' ' ')" = \
   "bkcache-go-linux-amd64-aaaa bkcache-go-linux-amd64-bbbb bkcache-npm-linux-amd64-cccc "
+drv sizes
+check "list reads each version's archive size from its package files" \
+  test "$(sort "$WORK/out" | tr '\n' ' ')" = \
+  "bkcache-go-linux-amd64-aaaa 70000 bkcache-go-linux-amd64-bbbb 1000 bkcache-npm-linux-amd64-cccc 1000 "
+emu fault '{"match":"/package_files","status":403}'
+drv sizes
+check "a package-files error leaves the sizes unknown (0) and the listing whole" \
+  test "$(sort "$WORK/out" | tr '\n' ' ')" = \
+  "bkcache-go-linux-amd64-aaaa 0 bkcache-go-linux-amd64-bbbb 0 bkcache-npm-linux-amd64-cccc 0 "
+check "... with one warning naming the request" \
+  test "$(grep -c 'list package files: HTTP 403' "$WORK/err")" = 1
+emu fault '{"match":"/package_files","status":404}'
+drv sizes
+check "a version deleted since the list (404) keeps size 0, the others get theirs, no warning" \
+  bash -c "test \"\$(grep -c ' 0\$' '$WORK/out')\" = 1 && test \"\$(grep -c ' [1-9][0-9]*\$' '$WORK/out')\" = 2 && ! grep -q warning '$WORK/err'"
 drv -o package=other lookup bkcache-go-linux-amd64-aaaa
 check "package= names another package" test $? -eq 3
 
@@ -233,6 +248,7 @@ check "GITLAB_CI=true selects the gitlab provider" grep -q '^provider: gitlab' "
 if bk save --dir src --store-opt store=packages && grep -q 'gomod: saved' "$WORK/out"; then
   bk ls --store-opt store=packages --json
   check "bkcache ls lists the package versions" grep -q '"key":.*bkcache-gomod-linux-' "$WORK/out"
+  check "bkcache ls shows the archive's size (no more 0 for this store)" grep -Eq '"size":[[:space:]]*[1-9]' "$WORK/out"
   bk prune --store-opt store=packages --keep 0
   bk ls --store-opt store=packages
   check "bkcache prune --keep 0 deletes them" bash -c "! grep -q bkcache-gomod '$WORK/out'"
