@@ -17,8 +17,9 @@
 # w2, 4 files of 512 MiB (2 GiB). Everything the runs write lives on one tmpfs: the
 # data, the temporary files, and the data-root and exec-root of a dockerd started here
 # on its own socket (--bridge=none) and stopped at the end; Azurite keeps blobs in
-# memory. So disk noise drops out, and what is measured is CPU, memory bandwidth,
-# loopback and the software.
+# memory, and every round starts on a fresh one with the seeds put back (fresh_azurite).
+# So disk noise drops out, and what is measured is CPU, memory bandwidth, loopback and
+# the software. Each side's archive size is printed with the data.
 #
 # Two Docker stacks (BENCH_DOCKER, default "20 26": each in turn, each with its own
 # daemon, data and table):
@@ -163,6 +164,10 @@ blob_of() { # KEY: the blob name of the emulator's entry with this key
       const e = JSON.parse(s).filter((x) => x.key.toLowerCase() === process.argv[1].toLowerCase());
       if (e.length && e[e.length - 1].blob) console.log(e[e.length - 1].blob);
     });' "$1"
+}
+blob_bytes() { # BLOB: its size, from a HEAD request
+  curl -fsS -I -H "x-ms-version: 2024-11-04" "$(sas "$1" r)" | tr -d '\r' |
+    awk 'tolower($1) == "content-length:" { print $2 }'
 }
 delete_blob() { curl -fsS -o /dev/null -X DELETE -H "x-ms-version: 2024-11-04" "$(sas "$1" d)"; }
 drop_entry() { local b; b=$(blob_of "$1") && [ -n "$b" ] && delete_blob "$b"; }
@@ -325,6 +330,24 @@ floor_round() { # WORKLOAD ROUND
   delete_blob "bench/floor-$w-$r"; rm -f "$B/floor.tar.zst"
 }
 
+# Azurite frees a deleted blob's memory only in its mark-and-sweep, every 10 minutes, and
+# a round puts three whole archives into its heap (bkcache's, the peer's, the floor's):
+# with W1 it grew to 11.5 GB and the kernel killed it. So every round starts on a fresh
+# Azurite on the same port (untimed): the emulator keeps its entries, the container is made
+# again and the two seed blobs are put back, each whole (Put Blob), which also gives every
+# round the same blob layout (Azurite serves a blob committed from blocks more slowly).
+fresh_azurite() {
+  local b i=0
+  kill "$AZURITE_PID" 2>/dev/null; wait "$AZURITE_PID" 2>/dev/null
+  start_azurite || fail "cannot restart Azurite"
+  curl -fsS -X POST "$EMU/_emu/container" >/dev/null || fail "cannot make the container again"
+  for b in "${SEEDS[@]}"; do
+    curl -fsS -o /dev/null -X PUT -T "$B/seed-$i" -H "x-ms-blob-type: BlockBlob" \
+      -H "x-ms-version: 2024-11-04" -H "Expect:" "$(sas "$b" cw)" || fail "putting seed $b back"
+    i=$((i + 1))
+  done
+}
+
 # ---- per workload: data, seeds, rounds ----
 stack() { # what runs the builds, in words
   if [ "$STACKS" = 26 ]; then
@@ -359,24 +382,38 @@ for w in $WORKLOADS; do
   # from blocks several times slower than one written whole, so the same blob keeps
   # the comparison fair (zstd -d skips the manifest's skippable frame; tar extracts
   # .bkcache/manifest.json as one more file).
-  SEED_GET=$(sas "$(seed_archive "$BK_SEED")" r)
-  echo "bench_e2e: $w: $FILES files, $MIB MiB; $RUNS rounds" >&2
+  SEED_BLOB=$(seed_archive "$BK_SEED")
+  SEED_GET=$(sas "$SEED_BLOB" r)
+  PEER_BLOB=$(blob_of "peer-$w-seed")
+  # What each side moves over the network: bkcache's archive (level 3, independent 8 MiB
+  # frames) and the peer's (zstdmt --long=30).
+  BK_BYTES=$(blob_bytes "$SEED_BLOB"); PEER_BYTES=$(blob_bytes "$PEER_BLOB")
+  # Every round starts on a fresh Azurite with the seeds' blobs put back (fresh_azurite):
+  # bkcache's entry (an archive, or an index and its layer) and the peer's.
+  mapfile -t SEEDS < <(printf '%s\n' "$(blob_of "$BK_SEED")" "$SEED_BLOB" "$PEER_BLOB" | sort -u)
+  i=0
+  for b in "${SEEDS[@]}"; do
+    curl -fsS -o "$B/seed-$i" "$(sas "$b" r)" || fail "keeping seed $b"; i=$((i + 1))
+  done
+  echo "bench_e2e: $w: $FILES files, $MIB MiB; archives: bkcache $BK_BYTES bytes," \
+    "peer $PEER_BYTES bytes; $RUNS rounds" >&2
   set -- $METHODS
   for r in $(seq 1 "$RUNS"); do
     order=""
     for i in $(seq 0 $(($# - 1))); do # round r starts with method r-1, cyclically
       j=$(( (r - 1 + i) % $# + 1 )); order="$order ${!j}"
     done
+    fresh_azurite
     for m in $order; do "${m}_round" "$w" "$r"; done
     echo "bench_e2e: $w round $r done ($order), load average $(load)" >&2
   done
-  drop_entry "peer-$w-seed"; drop_entry "$BK_SEED"
+  drop_entry "peer-$w-seed"; drop_entry "$BK_SEED"; rm -f "$B"/seed-*
   for k in $(curl -fsS "$EMU/_emu/entries" | grep -o '"key":"[^"]*"' | cut -d'"' -f4); do
     drop_entry "$k" 2>/dev/null
   done
   rm -rf "$B/ws-$w"
   prune
-  echo "$w $FILES $MIB" >>"$summary"
+  echo "$w $FILES $MIB $BK_BYTES $PEER_BYTES" >>"$summary"
 done
 
 # ---- the table ----
@@ -393,9 +430,9 @@ echo
 echo "End to end through the GitHub provider (emulator + Azurite on 127.0.0.1), dockerd and data"
 echo "on tmpfs; $(stack)"
 echo "median of $RUNS rounds; seconds; load average $(load) at the end"
-while read -r w files mib; do
+while read -r w files mib bk_bytes peer_bytes; do
   echo
-  echo "$w: $files files, $mib MiB"
+  echo "$w: $files files, $mib MiB; archives: bkcache $bk_bytes bytes, peer $peer_bytes bytes"
   printf '%-8s %9s %9s   %s\n' method restore save "phases (restore | save)"
   pr=$(median "$w" peer restore); ps=$(median "$w" peer save)
   br=$(median "$w" bkcache restore); bs=$(median "$w" bkcache save)

@@ -16,26 +16,26 @@ import sys
 rng = random.Random(1)
 WORDS = [bytes(rng.choice(b"abcdefghijklmnopqrstuvwxyz_") for _ in range(rng.randint(2, 12)))
          for _ in range(5000)]
+# Text is a fresh sequence of lines drawn from a pool: repeats are a line or two long,
+# as in source or symbol tables, never kilobytes. Random bytes are fresh for every
+# chunk. An earlier version sliced both halves out of one 8 MiB text buffer and one
+# 32 MiB random buffer; a compressor with a long window (the peer's zstd --long=30)
+# found those slices again and packed the "incompressible" half 4x smaller.
+LINES = [b"    " * rng.randint(0, 3) + b" ".join(rng.choice(WORDS) for _ in range(rng.randint(4, 14)))
+         + b";\n" for _ in range(200_000)]
 
 
 def text_block(n):
     out = bytearray()
     while len(out) < n:
-        line = b" ".join(rng.choice(WORDS) for _ in range(rng.randint(4, 14)))
-        out += b"    " * rng.randint(0, 3) + line + b";\n"
+        out += b"".join(rng.choices(LINES, k=64))
     return bytes(out[:n])
 
 
-CORPUS = text_block(8 << 20)
-RANDOM = os.urandom(32 << 20)
-
-
 def chunk(n):
-    """n bytes: half text sliced from the corpus, half random."""
+    """n bytes: half text-like lines, half random."""
     half = n // 2
-    a = rng.randrange(0, len(CORPUS) - half)
-    b = rng.randrange(0, len(RANDOM) - (n - half))
-    return CORPUS[a:a + half] + RANDOM[b:b + n - half]
+    return text_block(half) + rng.randbytes(n - half)
 
 
 def w1(root, scale):

@@ -1,7 +1,8 @@
 # services.sh - start Azurite and the cache-service emulator on free loopback ports, for
 # tests/github/run.sh and tests/bench/bench_github.sh (sourced). Needs HERE (tests/github),
 # ROOT and WORK set, and a PIDS array the caller's exit trap kills. Sets AZ_PORT, EMU_PORT,
-# EMU (the emulator's origin), MAIN_AC and defines token().
+# EMU (the emulator's origin), AZURITE_PID, MAIN_AC and defines token() and start_azurite()
+# (a fresh Azurite on the same port; POST $EMU/_emu/container then makes the container again).
 # shellcheck shell=bash
 
 npm_deps() { # npm ci, unless node_modules was installed from this very lock file
@@ -22,13 +23,19 @@ wait_for() { # FILE PATTERN
   echo "github: timed out waiting for '$2' in $1"; cat "$1"; return 1
 }
 
+# shellcheck disable=SC2034 # AZURITE_PID is for the caller (bench_e2e.sh restarts Azurite)
+start_azurite() { # on AZ_PORT, blobs in memory; AZURITE_PID is its pid (also in PIDS)
+  "$HERE/node_modules/.bin/azurite-blob" --skipApiVersionCheck --disableTelemetry --loose \
+    --inMemoryPersistence --blobHost 127.0.0.1 --blobPort "$AZ_PORT" >"$WORK/azurite.log" 2>&1 &
+  AZURITE_PID=$!
+  PIDS+=($!)
+  wait_for "$WORK/azurite.log" "successfully listens"
+}
+
 start_services() {
   npm_deps || return 1
   AZ_PORT=$(free_port)
-  "$HERE/node_modules/.bin/azurite-blob" --skipApiVersionCheck --disableTelemetry --loose \
-    --inMemoryPersistence --blobHost 127.0.0.1 --blobPort "$AZ_PORT" >"$WORK/azurite.log" 2>&1 &
-  PIDS+=($!)
-  wait_for "$WORK/azurite.log" "successfully listens" || return 1
+  start_azurite || return 1
   AZURITE_URL="http://127.0.0.1:$AZ_PORT/devstoreaccount1" EMU_DIR="$WORK" \
     node "$ROOT/tests/emulators/github/emulator.js" >"$WORK/emulator.log" 2>&1 &
   PIDS+=($!)

@@ -30,7 +30,8 @@
 // plain curl of the same data).
 // Magic keys: a key containing "emu-slow-finalize" makes finalize wait 1.5 s (to widen the
 // window for concurrent saves). GET /_emu/stats returns request counters; POST /_emu/reset
-// clears entries, faults and counters. GET /_emu/entries lists every entry (id, key, version,
+// clears entries, faults and counters. POST /_emu/container creates the blob container
+// again (after a restart of Azurite). GET /_emu/entries lists every entry (id, key, version,
 // scope, size, final, finalized: the order of the commits, blob: its name in Azurite).
 //
 // The repository's REST API for caches (not part of the cache service; GitHub's REST
@@ -497,6 +498,11 @@ async function handle(req, res) {
   if (p === '/_emu/sas') {
     res.writeHead(200, { 'Content-Type': 'text/plain' });
     return res.end(blobUrl(url.searchParams.get('blob') || 'bench/blob', url.searchParams.get('sp') || 'r'));
+  }
+  if (p === '/_emu/container' && req.method === 'POST') {
+    // after Azurite was restarted (benchmarks do, to drop deleted blobs): the container again
+    return createContainer().then(() => send(res, 200, { ok: true }),
+      (e) => send(res, 502, { error: String(e) }));
   }
   if (p === '/_emu/stats') return send(res, 200, stats);
   if (p === '/_emu/entries') return send(res, 200, entries.map((e) => ({ id: e.id, key: e.key,
