@@ -334,7 +334,7 @@ floor_round() { # WORKLOAD ROUND
 # a round puts three whole archives into its heap (bkcache's, the peer's, the floor's):
 # with W1 it grew to 11.5 GB and the kernel killed it. So every round starts on a fresh
 # Azurite on the same port (untimed): the emulator keeps its entries, the container is made
-# again and the two seed blobs are put back, each whole (Put Blob), which also gives every
+# again and the seeds' blobs are put back, each whole (Put Blob), which also gives every
 # round the same blob layout (Azurite serves a blob committed from blocks more slowly).
 fresh_azurite() {
   local b i=0
@@ -378,9 +378,8 @@ for w in $WORKLOADS; do
   BK_SEED=$(sed -n "s/^$(name_of "$w"): saved \([^ ]*\) .*/\1/p" "$WORK/seed.out")
   [ -n "$BK_SEED" ] || { cat "$WORK/seed.out"; fail "seeding bkcache"; }
   ac_node "$B/ws-$w" save "peer-$w-seed" data >"$WORK/ac.out" || fail "seeding the peer"
-  # The floor reads the very blob bkcache restores: Azurite serves a blob committed
-  # from blocks several times slower than one written whole, so the same blob keeps
-  # the comparison fair (zstd -d skips the manifest's skippable frame; tar extracts
+  # The floor reads the very blob bkcache restores, so both read the same bytes in the
+  # same layout (zstd -d skips the manifest's skippable frame; tar extracts
   # .bkcache/manifest.json as one more file).
   SEED_BLOB=$(seed_archive "$BK_SEED")
   SEED_GET=$(sas "$SEED_BLOB" r)
