@@ -107,7 +107,8 @@ static void write_state(const struct bk_xfer *x)
 }
 
 /* One inject of every item whose entry is READY and not done yet. An item
- * whose layered entry the mountio refused (BK_ECORRUPT) goes back to the
+ * whose entry the mountio refused (BK_ECORRUPT: a layer's SHA-256, a
+ * frame's checksum, the content digest, a cut archive) goes back to the
  * lookup (bk_xfer__entry_refused) and stays pending: then 1 (inject
  * again), else 0. */
 static int inject_ready(struct bk_xfer *x, struct bk_xfer__batch *b, char *pending, int last)
@@ -143,8 +144,9 @@ static int inject_ready(struct bk_xfer *x, struct bk_xfer__batch *b, char *pendi
             it->reason = bk_xstrdup("the cache already holds data (--force replaces it)");
             break;
         case BK_ECORRUPT:
-            if (mi->nlayers && !last) {
-                bk_error_set(BK_ECORRUPT, "its unpack refused the layers");
+            if (!last) {
+                bk_error_set(BK_ECORRUPT, "its unpack refused the %s",
+                             mi->nlayers ? "layers" : "archive");
                 bk_xfer__entry_refused(x, b, i);
                 pending[i] = 1;
                 again = 1;

@@ -26,8 +26,9 @@
  *     unpack checks every layer's SHA-256 as it reads it; a layer missing,
  *     cut or refused makes the entry a miss, and the lookup goes on with
  *     the candidates after the one that matched, then inject again (never
- *     a partial cache). An entry that is not an index is a plain archive,
- *     as before.
+ *     a partial cache). An entry that is not an index is a plain archive;
+ *     one the inject refuses (a damaged frame or digest, a cut file) is a
+ *     miss in the same way, and the lookup goes on.
  *   save, per item: when the store's keys are immutable and it already
  *     holds the save key (this run saved it), skip; else one extract batch
  *     (pack) -> skip when the state file says a run of this key was restored
@@ -197,11 +198,12 @@ void bk_xfer__find_entry(struct bk_xfer *x, struct bk_xfer__batch *b, size_t i);
  * layers are missing or corrupt is a miss and its item's lookup goes on
  * with the next candidate. Every entry ends READY or NONE. */
 void bk_xfer__fetch_layers(struct bk_xfer *x, struct bk_xfer__batch *b);
-/* The mountio refused x->items[i]'s layered entry (BK_ECORRUPT: a layer's
- * bytes, or the tree they made, were not the index's): the entry is broken
- * and the lookup goes on, as when a layer fails to fetch; its layers, when
- * another entry names them, are fetched again with their SHA-256 checked
- * on the host, so a damaged blob fails there instead of in another
+/* The mountio refused x->items[i]'s entry (BK_ECORRUPT: a layer's bytes,
+ * or the tree they made, were not the index's; a plain archive's frames or
+ * digest were wrong, or it was cut): the entry is broken and the lookup
+ * goes on, as when a layer fails to fetch; the layers of a layered entry,
+ * when another entry names them, are fetched again with their SHA-256
+ * checked on the host, so a damaged blob fails there instead of in another
  * transfer. Then bk_xfer__fetch_layers again. */
 void bk_xfer__entry_refused(struct bk_xfer *x, struct bk_xfer__batch *b, size_t i);
 

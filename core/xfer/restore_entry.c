@@ -249,7 +249,8 @@ static void resolve(struct bk_xfer *x, struct bk_xfer__batch *b, size_t i)
             it->hit = BK_HIT_MISS;
             it->action = "miss";
             if (ent->tried.n) {
-                it->reason = bk_xasprintf("no complete entry: %s had missing or corrupt layers",
+                it->reason = bk_xasprintf("no complete entry: %s was refused, or had missing or "
+                                          "corrupt layers",
                                           ent->tried.v[ent->tried.n - 1]);
                 bk_warn("warning: %s: cache miss: %s", it->identity->name, it->reason);
             } else {

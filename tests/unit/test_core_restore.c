@@ -2,8 +2,9 @@
  * test_core_restore.c - restore orchestration (core/xfer/restore.c) over the
  * fake provider and the fake mountio: exact, partial (newest prefix) and
  * missing hits, the state file, --lookup-only, --mount filters, exit
- * statuses with and without --fail-on-cache-miss / --fail-on-error, and a
- * failing provider that does not fail the build.
+ * statuses with and without --fail-on-cache-miss / --fail-on-error, a
+ * refused archive that falls back to an older entry, and a failing
+ * provider that does not fail the build.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -156,6 +157,42 @@ static void test_download_failure_and_skipped_inject(void **state)
     assert_string_equal(c->x.items[1].action, "restored");
 }
 
+/* A plain archive the inject refuses (a damaged frame or digest, in the
+ * builder or on the host) is a miss like a refused stack: the lookup goes
+ * on and the next entry is injected; with none left, a miss with a warning
+ * and an empty cache, not an error. */
+static void test_refused_archive_falls_back(void **state)
+{
+    struct xfer_fixture *c = *state;
+
+    fake_put("bk-go-build-old", ZST "go-old", 10);
+    fake_put("bk-go-build-mid", ZST FAKE_IO_DAMAGED "-mid", 20);
+    fake_put("bk-go-build-new", ZST FAKE_IO_DAMAGED "-new", 30);
+    c->x.n = 1; /* go-build alone */
+    assert_int_equal(bk_restore_run(&c->x), BK_OK);
+    assert_string_equal(c->x.items[0].action, "restored");
+    assert_int_equal(c->x.items[0].hit, BK_HIT_PARTIAL);
+    assert_string_equal(c->x.items[0].matched_key, "bk-go-build-old");
+    assert_string_equal(fake_io_get("go-build")->content, "go-old");
+    assert_int_equal(fake_io.refused, 2);
+    assert_int_equal(fake_io.inject_calls, 3);
+
+    /* nothing good left: a miss, the cache as it was */
+    fake_put("bk-go-build-old", ZST FAKE_IO_DAMAGED "-old", 10);
+    xfer_fixture_reset_items(c);
+    c->x.n = 1;
+    fake_io_set("go-build", "");
+    fake_io.inject_calls = fake_io.refused = 0;
+    assert_int_equal(bk_restore_run(&c->x), BK_OK);
+    assert_string_equal(c->x.items[0].action, "miss");
+    assert_int_equal(c->x.items[0].failed, 0);
+    assert_non_null(strstr(c->x.items[0].reason, "bk-go-build-old was refused"));
+    assert_string_equal(fake_io_get("go-build")->content, "");
+    assert_int_equal(fake_io.refused, 3);
+    assert_int_equal(bk_xfer_exit_status(&c->x, 0, 1), 0); /* --fail-on-error: not an error */
+    assert_int_equal(bk_xfer_exit_status(&c->x, 1, 0), 1); /* --fail-on-cache-miss */
+}
+
 static void test_lookup_only(void **state)
 {
     struct xfer_fixture *c = *state;
@@ -210,6 +247,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_no_store_at_all, setup, teardown),
         cmocka_unit_test_setup_teardown(test_download_failure_and_skipped_inject, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refused_archive_falls_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lookup_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mount_filter, setup, teardown),
     };

@@ -365,7 +365,9 @@ static int fio_inject(struct bk_mountio *io, struct bk_mountio_item *items, size
         }
         if (c->inject_status) {
             items[i].status = c->inject_status;
-        } else if (!fio_layers_intact(&items[i])) {
+        } else if (!fio_layers_intact(&items[i]) ||
+                   (!nl && data &&
+                    strncmp(data + 4, FAKE_IO_DAMAGED, strlen(FAKE_IO_DAMAGED)) == 0)) {
             fake_io.refused++;
             items[i].status = BK_ECORRUPT;
         } else {

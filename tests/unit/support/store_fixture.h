@@ -82,8 +82,12 @@ struct fake_io_state {
     size_t n;
     int extract_calls, inject_calls; /* batches */
     int extracted, injected;         /* items */
-    int refused;                     /* inject items whose layers were not intact */
+    int refused; /* inject items refused: layers not intact, or a damaged plain archive */
 };
+
+/* A plain archive whose content starts with this is refused by the fake
+ * inject (BK_ECORRUPT), as the real unpacks refuse a damaged frame. */
+#define FAKE_IO_DAMAGED "damaged"
 
 extern struct fake_io_state fake_io;
 
