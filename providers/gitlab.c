@@ -194,6 +194,7 @@ static int parse_packages(const struct bk_provider_config *cfg, struct gitlab_co
                                 "--store-opt status: expected default or hidden, got '%s'", v);
         c->hidden = strcmp(v, "hidden") == 0;
     }
+    c->list_sizes = cfg->list_sizes;
     return parse_token(cfg, c);
 }
 

@@ -52,6 +52,7 @@ struct gitlab_config {
     const char *token_header; /* "JOB-TOKEN", "PRIVATE-TOKEN" or "DEPLOY-TOKEN" */
     uint64_t max_file_size;   /* max-file-size=SIZE; 0: unlimited */
     int hidden;               /* status=hidden: keep the packages out of the UI */
+    int list_sizes;           /* list() asks each version's files for its size (ls, prune) */
 };
 
 /* Fill `c` from cfg (attrs, store, environment). BK_EINVAL naming the option

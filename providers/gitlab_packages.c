@@ -14,8 +14,8 @@
  *   GET    packages?package_type=generic&package_name=…&order_by=created_at
  *          &sort=desc&per_page=100&page=N  (X-Next-Page until empty;
  *          package_name is a substring filter, so names are compared here)
- *   GET    packages/{id}/package_files  (list() only: the archive's size, which
- *          the packages list does not carry)
+ *   GET    packages/{id}/package_files  (list() for ls and prune only: the
+ *          archive's size, which the packages list does not carry)
  *   DELETE packages/{id}
  *
  * Exact lookups list with package_version= first (GitLab 16.6+; older servers
@@ -306,10 +306,13 @@ static void fill_sizes(const struct gitlab_config *c, struct bk_provider_entry *
         char *q = bk_xasprintf("packages/%ld/package_files", id);
         int rc = get_pages(c, "gitlab: list package files", q, file_item, &nf);
         free(q);
-        if (rc == BK_ENOTFOUND)
+        if (rc == BK_ENOTFOUND) {
+            bk_error_clear();
             continue; /* deleted since the list (a prune running beside): unknown */
+        }
         if (rc) {
             bk_warn("%s; sizes of this store are shown as 0", bk_error_msg());
+            bk_error_clear();
             return;
         }
         v[i].size = nf.size;
@@ -422,7 +425,7 @@ int gitlab_packages_list(const struct gitlab_config *c, bk_entry_cb cb, void *pa
 
     col.own_only = c->package == NULL;
     rc = list_packages(c, c->package, NULL, collect_cb, &col);
-    if (rc == BK_OK)
+    if (rc == BK_OK && c->list_sizes)
         fill_sizes(c, col.v, col.n);
     for (size_t i = 0; rc == BK_OK && i < col.n; i++)
         if (cb(&col.v[i], payload))

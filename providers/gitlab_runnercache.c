@@ -28,7 +28,7 @@ int gitlab_runner_open(const struct bk_provider_config *cfg, const struct gitlab
                        struct bk_provider **out)
 {
     const struct bk_provider_ops *local = bk_provider_find("local");
-    struct bk_provider_config lc = {c->dir, NULL, cfg->getenv, cfg->read_only};
+    struct bk_provider_config lc = {c->dir, NULL, cfg->getenv, cfg->read_only, cfg->list_sizes};
 
     if (!local || !local->create)
         return bk_error_set(BK_ERR, "gitlab runner store: the local store is not in this build");

@@ -58,6 +58,10 @@ struct bk_provider_config {
     const struct bk_strvec *attrs; /* --store-opt key=value words, provider-specific */
     const char *(*getenv)(const char *name); /* the environment; tests substitute */
     int read_only;                           /* plan, lookup-only: no writes will be asked */
+    /* ls and prune: list() should report every entry's size even where that
+     * costs a request per entry (GitLab's package registry); 0 (restore,
+     * save) leaves such sizes unknown rather than slow the listing down. */
+    int list_sizes;
 };
 
 struct bk_lookup {

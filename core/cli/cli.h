@@ -121,8 +121,10 @@ void bk_options_release(struct bk_options *opts);
 
 struct bk_store;
 
-/* Open the store named by --provider/--store/--store-opt (core/cli/store_cli.c). */
-int bk_store_open_cli(const struct bk_options *o, int read_only, struct bk_store **out);
+/* Open the store named by --provider/--store/--store-opt (core/cli/store_cli.c).
+ * list_sizes: ls and prune, which show and weigh sizes (bk_store_opts). */
+int bk_store_open_cli(const struct bk_options *o, int read_only, int list_sizes,
+                      struct bk_store **out);
 
 struct bk_mountio;
 

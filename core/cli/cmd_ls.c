@@ -129,7 +129,7 @@ int bk_cmd_ls(struct bk_options *o)
 
     if (o->args.n)
         return bk_error("ls: unexpected argument '%s'", o->args.v[0]), 2;
-    rc = bk_store_open_cli(o, 1, &s);
+    rc = bk_store_open_cli(o, 1, 1, &s);
     if (rc == BK_EINVAL)
         return bk_error("%s", bk_error_msg()), 2;
     if (rc == BK_OK)

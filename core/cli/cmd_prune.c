@@ -49,7 +49,7 @@ static int prune_blobs(const struct bk_options *o, struct bk_store *s, cJSON *do
     char size[32];
     int rc;
 
-    if (bk_store_open_cli(o, 1, &reader) < 0) {
+    if (bk_store_open_cli(o, 1, 1, &reader) < 0) {
         bk_debug("prune: no read-only store (%s): indexes are read as uses", bk_error_msg());
         reader = NULL;
     }
@@ -134,7 +134,7 @@ int bk_cmd_prune(struct bk_options *o)
     if (!lim.max_size && !lim.max_age && lim.keep < 0 && o->keep_per_key < 0)
         bk_info("prune: no --max-size, --max-age, --keep or --keep-per-key given: nothing to "
                 "remove");
-    rc = bk_store_open_cli(o, 0, &s);
+    rc = bk_store_open_cli(o, 0, 1, &s);
     if (rc == BK_EINVAL)
         return bk_error("%s", bk_error_msg()), 2;
     if (rc == BK_OK && !(bk_store_caps(s) & BK_CAP_DELETE))

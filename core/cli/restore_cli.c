@@ -236,7 +236,7 @@ int bk_xfer_cli_open(struct bk_options *o, enum bk_xfer_cli_mode mode,
         bk_error("%s", bk_error_msg());
         return 2;
     }
-    rc = bk_store_open_cli(o, mode == BK_XFER_CLI_PLAN || o->lookup_only, &c->x.store);
+    rc = bk_store_open_cli(o, mode == BK_XFER_CLI_PLAN || o->lookup_only, 0, &c->x.store);
     if (rc == BK_EINVAL) {
         bk_error("%s", bk_error_msg());
         return 2;

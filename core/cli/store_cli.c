@@ -12,13 +12,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-int bk_store_open_cli(const struct bk_options *o, int read_only, struct bk_store **out)
+int bk_store_open_cli(const struct bk_options *o, int read_only, int list_sizes,
+                      struct bk_store **out)
 {
     struct bk_store_opts so = {
         .provider = o->provider,
         .store = o->store,
         .attrs = &o->store_opts,
         .read_only = read_only,
+        .list_sizes = list_sizes,
         .retries = -1,
         .delay_ms = -1,
     };

@@ -153,6 +153,7 @@ int bk_store_open_ops(const struct bk_provider_ops *ops, const struct bk_store_o
         .attrs = o->attrs,
         .getenv = o->getenv,
         .read_only = o->read_only,
+        .list_sizes = o->list_sizes,
     };
     struct bk_store *s;
     int rc;
@@ -188,6 +189,7 @@ int bk_store_open(const struct bk_store_opts *o, struct bk_store **out)
         .attrs = o->attrs,
         .getenv = o->getenv,
         .read_only = o->read_only,
+        .list_sizes = o->list_sizes,
     };
     const struct bk_provider_ops *ops;
 

@@ -67,6 +67,7 @@ struct bk_store_opts {
     const struct bk_strvec *attrs;           /* --store-opt words, or NULL */
     const char *(*getenv)(const char *name); /* NULL: getenv */
     int read_only;                           /* plan, lookup-only */
+    int list_sizes;   /* ls, prune: sizes from list() even at a request per entry */
     int retries;      /* < 0: $BKCACHE_RETRIES, else BK_STORE_DEFAULT_RETRIES */
     int delay_ms;     /* < 0: $BKCACHE_RETRY_DELAY_MS, else BK_STORE_DEFAULT_DELAY_MS; 0: none */
     int max_delay_ms; /* <= 0: BK_STORE_DEFAULT_MAX_DELAY_MS */

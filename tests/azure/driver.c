@@ -85,7 +85,7 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *cmd = argv[i++];
-    struct bk_provider_config cfg = {store, &attrs, NULL, strcmp(cmd, "upload") != 0};
+    struct bk_provider_config cfg = {store, &attrs, NULL, strcmp(cmd, "upload") != 0, 0};
     const struct bk_provider_ops *ops = bk_provider_find("azure");
     if ((rc = ops->create(&cfg, &p)))
         goto out;

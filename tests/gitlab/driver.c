@@ -7,7 +7,8 @@
  *     download FILE KEY [RESTORE_KEY...]   look up, then write the archive to FILE
  *     upload FILE KEY                      store FILE under KEY
  *     list                                 print every entry's key
- *     sizes                                print every entry's key and size
+ *     sizes                                print every entry's key and size, the
+ *                                          store opened as ls and prune open it
  *     remove KEY                           look up KEY exactly, then delete it
  *
  * -o is --store-opt, -s --store, -r read-only. The environment is the real
@@ -51,7 +52,7 @@ static int print_size(const struct bk_provider_entry *e, void *payload)
 int main(int argc, char **argv)
 {
     struct bk_strvec attrs = BK_STRVEC_INIT;
-    struct bk_provider_config cfg = {NULL, &attrs, NULL, 0};
+    struct bk_provider_config cfg = {NULL, &attrs, NULL, 0, 0};
     struct bk_provider_entry e = {0};
     struct bk_provider *p = NULL;
     const struct bk_provider_ops *ops = bk_provider_find("gitlab");
@@ -73,6 +74,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: gitlab_driver [-o K=V]... [-s STORE] [-r] COMMAND ARGS\n");
         return 2;
     }
+    cfg.list_sizes = strcmp(argv[i], "sizes") == 0; /* as ls and prune open the store */
     if ((rc = ops->create(&cfg, &p)))
         return fail(rc);
     const char *cmd = argv[i++];

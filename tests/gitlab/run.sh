@@ -74,6 +74,9 @@ check "a miss says not-found" err_has "error not-found"
 drv list
 check "list shows every key" test "$(sort "$WORK/out" | tr '\n' ' ')" = \
   "bkcache-go-linux-amd64-aaaa bkcache-go-linux-amd64-bbbb bkcache-npm-linux-amd64-cccc "
+drv list
+check "a listing for anything but ls and prune asks no package files (a save trims runs with it)" \
+  bash -c "! curl -sf $EMU/_emu/log | grep -q package_files"
 drv sizes
 check "list reads each version's archive size from its package files" \
   test "$(sort "$WORK/out" | tr '\n' ' ')" = \
@@ -246,6 +249,8 @@ bk() { (cd "$WORK/cli" && "$BKCACHE" "$@") >"$WORK/out" 2>"$WORK/err"; }
 bk plan --dir src
 check "GITLAB_CI=true selects the gitlab provider" grep -q '^provider: gitlab' "$WORK/out"
 if bk save --dir src --store-opt store=packages && grep -q 'gomod: saved' "$WORK/out"; then
+  check "a save (which lists to trim older runs) asks no package files" \
+    bash -c "! curl -sf $EMU/_emu/log | grep -q package_files"
   bk ls --store-opt store=packages --json
   check "bkcache ls lists the package versions" grep -q '"key":.*bkcache-gomod-linux-' "$WORK/out"
   check "bkcache ls shows the archive's size (no more 0 for this store)" grep -Eq '"size":[[:space:]]*[1-9]' "$WORK/out"

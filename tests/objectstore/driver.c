@@ -126,7 +126,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "driver: unknown provider %s\n", name);
         return 2;
     }
-    struct bk_provider_config cfg = {store, &attrs, NULL, 0};
+    struct bk_provider_config cfg = {store, &attrs, NULL, 0, 0};
     struct bk_provider *p = NULL;
     int rc = ops->create(&cfg, &p);
     if (!rc)

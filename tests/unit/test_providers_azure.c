@@ -52,7 +52,7 @@ static int parse_with(const char *const *env, const char *store, const char *con
     struct bk_strvec sv = BK_STRVEC_INIT;
     for (size_t i = 0; attrs && attrs[i]; i++)
         bk_strvec_push(&sv, attrs[i]);
-    struct bk_provider_config cfg = {store, &sv, fake_getenv, 0};
+    struct bk_provider_config cfg = {store, &sv, fake_getenv, 0, 0};
     g_env = env;
     int rc = azure_parse_config(&cfg, out);
     bk_strvec_clear(&sv);
@@ -197,7 +197,7 @@ static void test_config_personal_access_token(void **state)
 
 static void test_detect(void **state)
 {
-    struct bk_provider_config cfg = {NULL, NULL, fake_getenv, 0};
+    struct bk_provider_config cfg = {NULL, NULL, fake_getenv, 0, 0};
     const char *const yes[] = {"TF_BUILD=True", NULL};
     const char *const no[] = {"TF_BUILD=", NULL};
     g_env = yes;

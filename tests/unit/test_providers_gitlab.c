@@ -51,7 +51,7 @@ static struct bk_strvec g_attrs = BK_STRVEC_INIT;
 
 static struct bk_provider_config make_cfg(const char *store)
 {
-    struct bk_provider_config cfg = {store, &g_attrs, fake_getenv, 0};
+    struct bk_provider_config cfg = {store, &g_attrs, fake_getenv, 0, 0};
     return cfg;
 }
 
