@@ -280,43 +280,16 @@ static int file_item(cJSON *it, void *payload)
 {
     struct newest_file *nf = payload;
     const char *fname = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "file_name"));
-    double id = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(it, "id"));
-    double size = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(it, "size"));
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "id");
+    const cJSON *size = cJSON_GetObjectItemCaseSensitive(it, "size");
 
     /* the download serves the newest file of that name, so that is the size */
-    if (fname && strcmp(fname, GITLAB_ARCHIVE_FILE) == 0 && id > nf->id && size >= 0 &&
-        size < 9007199254740992.0) {
-        nf->id = (long)id;
-        nf->size = (uint64_t)size;
+    if (fname && strcmp(fname, GITLAB_ARCHIVE_FILE) == 0 && cJSON_IsNumber(id) &&
+        cJSON_IsNumber(size) && id->valuedouble > nf->id && size->valuedouble > 0) {
+        nf->id = (long)id->valuedouble;
+        nf->size = (uint64_t)size->valuedouble;
     }
     return 0;
-}
-
-/* The packages list carries no sizes; the package's files do. Fills each
- * entry's size from GET packages/{id}/package_files (one small request per
- * version, instead of `ls` downloading whole archives to tell an index from
- * an archive). A version gone since the list keeps size 0 (unknown); any
- * other failure leaves that size and the rest unknown, with one warning:
- * the listing itself stands. */
-static void fill_sizes(const struct gitlab_config *c, struct bk_provider_entry *v, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        struct newest_file nf = {0, 0};
-        long id = strtol(v[i].handle, NULL, 10);
-        char *q = bk_xasprintf("packages/%ld/package_files", id);
-        int rc = get_pages(c, "gitlab: list package files", q, file_item, &nf);
-        free(q);
-        if (rc == BK_ENOTFOUND) {
-            bk_error_clear();
-            continue; /* deleted since the list (a prune running beside): unknown */
-        }
-        if (rc) {
-            bk_warn("%s; sizes of this store are shown as 0", bk_error_msg());
-            bk_error_clear();
-            return;
-        }
-        v[i].size = nf.size;
-    }
 }
 
 /* A hashed version shows its readable part + "*": prefix restores still
@@ -381,6 +354,40 @@ static void collect_release(struct collect *col)
     for (size_t i = 0; i < col->n; i++)
         bk_provider_entry_release(&col->v[i]);
     free(col->v);
+}
+
+/* The packages list carries no sizes; the package's files do. Fills each
+ * entry's size from GET packages/{id}/package_files (one small request per
+ * version, instead of `ls` downloading whole archives to tell an index from
+ * an archive). A version gone since the list keeps size 0 (unknown); any
+ * other failure leaves that size and the rest unknown, with one warning:
+ * the listing itself stands. */
+static void fill_sizes(const struct gitlab_config *c, struct bk_provider_entry *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct newest_file nf = {0, 0};
+        const char *name, *version;
+        char *buf, *q;
+        long id;
+        int rc = split_handle(&v[i], &buf, &id, &name, &version);
+
+        if (rc == BK_OK) {
+            q = bk_xasprintf("packages/%ld/package_files", id);
+            rc = get_pages(c, "gitlab: list package files", q, file_item, &nf);
+            free(q);
+            free(buf);
+        }
+        if (rc == BK_ENOTFOUND) {
+            bk_error_clear();
+            continue; /* deleted since the list (a prune running beside): unknown */
+        }
+        if (rc) {
+            bk_warn("%s; sizes of this store are shown as 0", bk_error_msg());
+            bk_error_clear();
+            return;
+        }
+        v[i].size = nf.size;
+    }
 }
 
 /* ---- the store ---- */

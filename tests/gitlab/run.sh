@@ -92,6 +92,10 @@ emu fault '{"match":"/package_files","status":404}'
 drv sizes
 check "a version deleted since the list (404) keeps size 0, the others get theirs, no warning" \
   bash -c "test \"\$(grep -c ' 0\$' '$WORK/out')\" = 1 && test \"\$(grep -c ' [1-9][0-9]*\$' '$WORK/out')\" = 2 && ! grep -q 'shown as 0' '$WORK/err'"
+drv upload "$WORK/b.bin" bkcache-go-linux-amd64-aaaa # a second file in that version
+drv sizes
+check "a version with two files shows its newest one's size (the one a download gets)" \
+  grep -qx 'bkcache-go-linux-amd64-aaaa 1000' "$WORK/out"
 drv -o package=other lookup bkcache-go-linux-amd64-aaaa
 check "package= names another package" test $? -eq 3
 
