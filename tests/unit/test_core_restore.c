@@ -181,13 +181,13 @@ static void test_refused_archive_falls_back(void **state)
     fake_put("bk-go-build-old", ZST FAKE_IO_DAMAGED "-old", 10);
     xfer_fixture_reset_items(c);
     c->x.n = 1;
-    fake_io_set("go-build", "");
+    fake_io_set("go-build", "warm"); /* what the cache holds must stay */
     fake_io.inject_calls = fake_io.refused = 0;
     assert_int_equal(bk_restore_run(&c->x), BK_OK);
     assert_string_equal(c->x.items[0].action, "miss");
     assert_int_equal(c->x.items[0].failed, 0);
     assert_non_null(strstr(c->x.items[0].reason, "bk-go-build-old was refused"));
-    assert_string_equal(fake_io_get("go-build")->content, "");
+    assert_string_equal(fake_io_get("go-build")->content, "warm");
     assert_int_equal(fake_io.refused, 3);
     assert_int_equal(bk_xfer_exit_status(&c->x, 0, 1), 0); /* --fail-on-error: not an error */
     assert_int_equal(bk_xfer_exit_status(&c->x, 1, 0), 1); /* --fail-on-cache-miss */
